@@ -1,7 +1,7 @@
 // Two projects: unit tests run in memory and need nothing; integration tests talk to real
 // Kafka, a real schema registry and real Redis, which test/harness starts once per run.
 /** @type {import('jest').Config} */
-const tsJest = ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   testTimeout: 60000,
   projects: [
