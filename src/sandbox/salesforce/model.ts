@@ -10,8 +10,12 @@ export type ContactRecord = Record<string, string | number | boolean | null>;
 
 export type WriteChangeType = 'CREATE' | 'UPDATE' | 'DELETE' | 'UNDELETE';
 
-/** Which API made the write; becomes the `<api>` part of changeOrigin. */
-export type WriteApi = 'rest' | 'bulkapi' | 'soap';
+/**
+ * Which API made the write; becomes the `<api>` part of changeOrigin. `'ui'` is a change made
+ * by a person in the Salesforce UI (or by the sandbox's control API acting as one): Salesforce
+ * sends an empty changeOrigin for those.
+ */
+export type WriteApi = 'rest' | 'bulkapi' | 'soap' | 'ui';
 
 export interface ContactWriteEvent {
   changeType: WriteChangeType;
@@ -64,7 +68,10 @@ export interface CometdControl {
   /** Forget every Bayeux client: their next connect gets 403::Unknown client. */
   dropAllClients(): void;
   /** Publish GAP_<type> events for these record ids (header only). */
-  emitGap(changeType: 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE', recordIds: string[]): void;
+  emitGap(
+    changeType: 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE',
+    recordIds: string[],
+  ): void;
   /** Publish one GAP_OVERFLOW event for Contact. */
   emitOverflow(): void;
   /** Drop every retained event: stored replay ids become invalid. */

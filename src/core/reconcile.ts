@@ -1,0 +1,498 @@
+import {
+  canonicalFields,
+  flowsTo,
+  normalizeValue,
+  sameValue,
+  validateForSalesforce,
+  type CanonicalField,
+  type CanonicalValues,
+  type MappedField,
+  type ResolvedMapping,
+  type ValueProblem,
+} from './mapping';
+import {
+  emptyPair,
+  fingerprint,
+  otherSide,
+  type FieldValue,
+  type MergeMemory,
+  type PairState,
+  type PendingWrite,
+  type Side,
+} from './pair-state';
+
+/**
+ * The reconciler's decision for one observed change, as a pure function of the pair's stored
+ * state. See docs/design/reconciler.md for the model; in short:
+ *
+ * - versions settle order: a change older than what was seen is dropped, a duplicate changes
+ *   nothing, so replays and redeliveries are harmless;
+ * - each side's last known values are kept, and every mapped field is merged three ways
+ *   against the last synced value (the base);
+ * - our own writes are remembered as pending until their echo arrives; an echo is consumed
+ *   and never written back, while a foreign change that lands before our echo is a concurrent
+ *   edit, settled by the default system.
+ */
+
+export type SyncDirection = 'initlive_to_salesforce' | 'salesforce_to_initlive' | 'two_way';
+export type DeletePolicy = 'archive' | 'propagate' | 'ignore';
+
+export interface ReconcileSettings {
+  direction: SyncDirection;
+  /** Wins a field both sides changed to different values (two-way only). */
+  defaultSystem: Side;
+  deletePolicy: DeletePolicy;
+  mapping: ResolvedMapping;
+}
+
+export interface ObservedChange {
+  side: Side;
+  recordId: string;
+  /** The other side's id when the change names it (a Contact's InitLive_Staff_Id__c). */
+  otherId: string | null;
+  op: 'upsert' | 'delete' | 'undelete';
+  /** Values carry the whole record (create, snapshot, InitLive feed) rather than only changed fields. */
+  full: boolean;
+  values: CanonicalValues;
+  /** InitLive staff version; Salesforce commit/modified time in ms. */
+  version: number;
+  /** Stream position (feed seq, CDC replay id); null for snapshots. */
+  position: string | null;
+  /** The change carries our origin tag. */
+  ours: boolean;
+  /** Fields the source says changed (the InitLive feed's changedFields); absent: unknown. */
+  changed?: CanonicalField[];
+}
+
+export type WriteOp = 'create' | 'update' | 'delete';
+
+export interface WriteIntent {
+  side: Side;
+  op: WriteOp;
+  /** Canonical values to write (for Salesforce upserts, always with initliveId). */
+  values: CanonicalValues;
+  fingerprint: string;
+  /** The record on the target side, when known. */
+  recordId: string | null;
+  /** InitLive version the write was decided against (If-Match). */
+  ifMatch: number | null;
+}
+
+export interface Conflict {
+  pairId: string;
+  field: CanonicalField;
+  initlive: FieldValue;
+  salesforce: FieldValue;
+  winner: Side;
+}
+
+export type Outcome = 'applied' | 'unchanged' | 'duplicate' | 'stale' | 'echo' | 'rejected';
+
+export interface ReconcileDecision {
+  next: PairState;
+  writes: WriteIntent[];
+  conflicts: Conflict[];
+  outcome: Outcome;
+  /** Why a write was refused before costing an API call (outcome 'rejected'). */
+  problems: ValueProblem[];
+}
+
+/** Pending writes older than this are forgotten: their echo is not coming (the write failed). */
+export const PENDING_TTL_MS = 15 * 60_000;
+const MAX_PENDING = 64;
+
+function emptyMemory(): MergeMemory {
+  return {
+    current: { initlive: null, salesforce: null },
+    pending: { initlive: [], salesforce: [] },
+    position: { initlive: null, salesforce: null },
+    exists: { initlive: false, salesforce: false },
+  };
+}
+
+function comparePositions(a: string, b: string): number {
+  // Positions are decimal integers (feed seq, replay id) that may exceed 2^53.
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Can values flow from `from` to the other side for this field under these settings? */
+export function canFlow(m: MappedField, from: Side, direction: SyncDirection): boolean {
+  const to = otherSide(from);
+  if (!flowsTo(m, to)) return false;
+  if (direction === 'two_way') return true;
+  return direction === (from === 'initlive' ? 'initlive_to_salesforce' : 'salesforce_to_initlive');
+}
+
+function idField(side: Side): 'initliveId' | 'salesforceId' {
+  return side === 'initlive' ? 'initliveId' : 'salesforceId';
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function unchanged(
+  prev: PairState,
+  outcome: Outcome,
+  problems: ValueProblem[] = [],
+): ReconcileDecision {
+  return { next: prev, writes: [], conflicts: [], outcome, problems };
+}
+
+/**
+ * Decides what one change means for its pair. Pure: the caller applies `next` with one
+ * compare-and-apply and, only once that succeeded, emits `writes`.
+ */
+export function decide(
+  stored: PairState | null,
+  change: ObservedChange,
+  settings: ReconcileSettings,
+  ctx: { orgId: string; pairId: string; now: number },
+): ReconcileDecision {
+  const prev = stored ?? emptyPair(ctx.orgId, ctx.pairId, ctx.now);
+  const { side } = change;
+  const other = otherSide(side);
+  const mem = prev.merge ? clone(prev.merge) : emptyMemory();
+
+  // Order and duplicates first: a redelivered or replayed event must change nothing.
+  const lastPos = mem.position[side];
+  if (
+    change.position !== null &&
+    lastPos !== null &&
+    comparePositions(change.position, lastPos) <= 0
+  ) {
+    return unchanged(prev, 'duplicate');
+  }
+  if (change.version < prev.seen[side]) return unchanged(prev, 'stale');
+  if (
+    change.version === prev.seen[side] &&
+    (side === 'initlive' || change.position === null) &&
+    prev.seen[side] > 0
+  ) {
+    return unchanged(prev, 'duplicate');
+  }
+
+  const next = clone(prev);
+  next.updatedAt = ctx.now;
+  next.seen[side] = Math.max(prev.seen[side], change.version);
+  if (change.position !== null) mem.position[side] = change.position;
+  next[idField(side)] = change.recordId;
+  if (change.otherId && next[idField(other)] === null) next[idField(other)] = change.otherId;
+  next.merge = mem;
+  if (next.status === 'unlinked' && next.initliveId && next.salesforceId) next.status = 'linked';
+
+  // Forget pending writes whose echo never came.
+  for (const s of [side, other]) {
+    mem.pending[s] = mem.pending[s].filter((p) => ctx.now - p.decidedAt < PENDING_TTL_MS);
+  }
+
+  if (change.op === 'delete') return decideDelete(prev, next, mem, change, settings, ctx);
+
+  const before: CanonicalValues = mem.current[side] ?? {};
+  const incoming: CanonicalValues = {};
+  for (const [f, v] of Object.entries(change.values) as Array<[CanonicalField, FieldValue]>) {
+    incoming[f] = normalizeValue(f, v);
+  }
+  if (change.op === 'undelete') incoming.status = 'active';
+
+  mem.exists[side] = true;
+  // Which fields the source says changed: the feed names them, a CDC update carries only
+  // them; for a snapshot, whatever differs from what we knew.
+  const changedSet = change.changed
+    ? new Set(change.changed)
+    : change.full
+      ? null
+      : new Set(Object.keys(incoming) as CanonicalField[]);
+  const isChanged = (f: CanonicalField): boolean =>
+    changedSet ? changedSet.has(f) : !sameValue(f, incoming[f] ?? null, before[f] ?? null);
+
+  // The newest pending write of ours that covers each field.
+  const pendingFor = new Map<CanonicalField, PendingWrite>();
+  for (const p of mem.pending[side]) {
+    for (const f of Object.keys(p.fields) as CanonicalField[]) pendingFor.set(f, p);
+  }
+
+  // A field of a change tagged with our origin holding a value we wrote is our echo; other
+  // fields of it were changed by someone else in the same transaction (a trigger, a flow).
+  const ourValue = (f: CanonicalField, v: FieldValue): boolean =>
+    mem.pending[side].some((p) => f in p.fields && sameValue(f, v, p.fields[f] ?? null));
+  const cur: CanonicalValues = { ...before };
+  const concurrent = new Set<CanonicalField>();
+  for (const m of settings.mapping) {
+    const f = m.field;
+    if (!change.full && !(f in incoming)) continue;
+    const v = incoming[f] ?? null;
+    const p = pendingFor.get(f);
+    if (change.ours && ourValue(f, v)) {
+      // Our own write landing (perhaps an older one): a newer write of ours supersedes it.
+      if (!p || sameValue(f, v, p.fields[f] ?? null)) cur[f] = v;
+      continue;
+    }
+    if (p && f !== 'initliveId') {
+      // Our write to this field has not landed yet: an unchanged or pre-write value is just
+      // the old state; our value means it landed; anything else is a concurrent foreign edit.
+      if (!isChanged(f) || sameValue(f, v, p.preBase[f] ?? null)) continue;
+      if (!sameValue(f, v, p.fields[f] ?? null)) concurrent.add(f);
+    }
+    cur[f] = v;
+  }
+  // A write whose every value has now been observed has landed, echo or not.
+  mem.pending[side] = mem.pending[side].filter((p) =>
+    Object.entries(p.fields).some(
+      ([f, v]) =>
+        f !== 'initliveId' &&
+        !(f in incoming && sameValue(f as CanonicalField, incoming[f as CanonicalField], v)),
+    ),
+  );
+  mem.current[side] = cur;
+
+  // The other record was deleted (we knew its id, it no longer exists): changes here stay
+  // here, except restoring an InitLive staff member, which recreates the Contact.
+  if (!mem.exists[other] && next[idField(other)] !== null) {
+    const restoring =
+      side === 'initlive' &&
+      cur.status === 'active' &&
+      !sameValue('status', before.status ?? null, 'active');
+    if (
+      !restoring ||
+      !canFlow(
+        { field: 'status', salesforceField: '', direction: 'both' },
+        side,
+        settings.direction,
+      )
+    ) {
+      return {
+        next,
+        writes: [],
+        conflicts: [],
+        outcome: change.ours ? 'echo' : 'unchanged',
+        problems: [],
+      };
+    }
+    next[idField(other)] = null;
+    mem.current[other] = null;
+    mem.pending[other] = [];
+    next.base = null;
+  }
+
+  const baseBefore = next.base as CanonicalValues | null;
+  const base: CanonicalValues = { ...baseBefore };
+  const targets: Record<Side, CanonicalValues> = { initlive: {}, salesforce: {} };
+  const conflicts: Conflict[] = [];
+  const currentOf = (s: Side): CanonicalValues => mem.current[s] ?? {};
+
+  for (const m of settings.mapping) {
+    const f = m.field;
+    if (f === 'initliveId') continue;
+    const toOther = canFlow(m, side, settings.direction);
+    const toSide = canFlow(m, other, settings.direction);
+    if (!toOther && !toSide) continue;
+
+    const pending = pendingFor.get(f);
+    if (concurrent.has(f) && pending) {
+      const mine = cur[f] ?? null;
+      const theirs = pending.fields[f] ?? null;
+      const winner = toOther && toSide ? settings.defaultSystem : toOther ? side : other;
+      const target = winner === side ? mine : theirs;
+      if (toOther && toSide) {
+        conflicts.push({
+          pairId: next.pairId,
+          field: f,
+          initlive: side === 'initlive' ? mine : theirs,
+          salesforce: side === 'salesforce' ? mine : theirs,
+          winner,
+        });
+      }
+      base[f] = target;
+      if (winner === side) {
+        // Our pending write will overwrite this side with the loser: write the winner again.
+        targets[side][f] = target;
+        if (!sameValue(f, currentOf(other)[f] ?? null, target)) targets[other][f] = target;
+      } else {
+        // Our pending write carries the winner; expect it.
+        cur[f] = target;
+      }
+      continue;
+    }
+
+    const il = currentOf('initlive')[f] ?? null;
+    const sf = currentOf('salesforce')[f] ?? null;
+    if (sameValue(f, il, sf)) {
+      base[f] = il;
+      continue;
+    }
+    const hasBase = next.base !== null && f in base;
+    const b = hasBase ? (base[f] ?? null) : undefined;
+    const ilChanged = b === undefined ? il !== null : !sameValue(f, il, b);
+    const sfChanged = b === undefined ? sf !== null : !sameValue(f, sf, b);
+    const canToSf = canFlow(m, 'initlive', settings.direction);
+    const canToIl = canFlow(m, 'salesforce', settings.direction);
+
+    let winner: Side | null = null;
+    if (ilChanged && sfChanged) {
+      if (canToSf && canToIl) {
+        winner =
+          b === undefined && (il === null || sf === null)
+            ? il === null
+              ? 'salesforce'
+              : 'initlive'
+            : settings.defaultSystem;
+        if (b !== undefined || (il !== null && sf !== null)) {
+          conflicts.push({ pairId: next.pairId, field: f, initlive: il, salesforce: sf, winner });
+        }
+      } else winner = canToSf ? 'initlive' : 'salesforce';
+    } else if (ilChanged) {
+      winner = canToSf ? 'initlive' : null;
+    } else if (sfChanged) {
+      winner = canToIl ? 'salesforce' : null;
+    }
+    if (winner === null) continue;
+    const target = winner === 'initlive' ? il : sf;
+    base[f] = target;
+    targets[otherSide(winner)][f] = target;
+  }
+
+  next.base = base as PairState['base'];
+  const writes: WriteIntent[] = [];
+  const problems: ValueProblem[] = [];
+  for (const target of ['salesforce', 'initlive'] as Side[]) {
+    const values = targets[target];
+    if (Object.keys(values).length === 0) continue;
+    const creating = !mem.exists[target] && next[idField(target)] === null;
+    const writeValues: CanonicalValues = creating
+      ? {
+          ...fullFrom(mem.current[otherSide(target)], settings.mapping, target, settings.direction),
+          ...values,
+        }
+      : values;
+    if (target === 'salesforce') {
+      if (next.initliveId === null) continue; // cannot upsert without the external id
+      writeValues.initliveId = next.initliveId;
+      problems.push(...validateForSalesforce(writeValues, settings.mapping, creating));
+    }
+    const preBase: CanonicalValues = {};
+    for (const f of Object.keys(writeValues) as CanonicalField[])
+      preBase[f] = baseBefore?.[f] ?? null;
+    mem.pending[target] = [
+      ...mem.pending[target],
+      { fields: writeValues, preBase, decidedAt: ctx.now },
+    ].slice(-MAX_PENDING);
+    mem.current[target] = { ...(mem.current[target] ?? {}), ...writeValues };
+    writes.push({
+      side: target,
+      op: creating ? 'create' : 'update',
+      values: writeValues,
+      fingerprint: fingerprint(writeValues as Record<string, FieldValue>),
+      recordId: next[idField(target)],
+      ifMatch: target === 'initlive' && !creating ? next.seen.initlive || null : null,
+    });
+  }
+  if (problems.length > 0) return unchanged(prev, 'rejected', problems);
+  if (writes.length > 0 || next.status === 'linked') next.synced = { ...next.seen };
+  return {
+    next,
+    writes,
+    conflicts,
+    outcome: writes.length > 0 ? 'applied' : change.ours ? 'echo' : 'unchanged',
+    problems: [],
+  };
+}
+
+/** Every field that may flow to `target`, from the source side's known values. */
+function fullFrom(
+  source: CanonicalValues | null,
+  mapping: ResolvedMapping,
+  target: Side,
+  direction: SyncDirection,
+): CanonicalValues {
+  const out: CanonicalValues = {};
+  for (const m of mapping) {
+    if (m.field === 'initliveId') continue;
+    const v = source?.[m.field];
+    if (v !== undefined && v !== null && canFlow(m, otherSide(target), direction)) out[m.field] = v;
+  }
+  return out;
+}
+
+function overlay(
+  before: CanonicalValues,
+  incoming: CanonicalValues,
+  full: boolean,
+  mapping: ResolvedMapping,
+): CanonicalValues {
+  if (!full) return { ...before, ...incoming };
+  // A whole record: mapped fields it does not carry are empty.
+  const out: CanonicalValues = {};
+  for (const m of mapping) out[m.field] = incoming[m.field] ?? null;
+  return out;
+}
+
+function decideDelete(
+  prev: PairState,
+  next: PairState,
+  mem: MergeMemory,
+  change: ObservedChange,
+  settings: ReconcileSettings,
+  ctx: { now: number },
+): ReconcileDecision {
+  const { side } = change;
+  const other = otherSide(side);
+  mem.exists[side] = false;
+  mem.current[side] = null;
+  mem.pending[side] = [];
+  const flows =
+    settings.direction === 'two_way' ||
+    settings.direction ===
+      (side === 'initlive' ? 'initlive_to_salesforce' : 'salesforce_to_initlive');
+  const otherId = next[idField(other)];
+  if (!flows || (!mem.exists[other] && otherId === null)) {
+    next.status = 'deleted';
+    return { next, writes: [], conflicts: [], outcome: 'applied', problems: [] };
+  }
+  if (settings.deletePolicy === 'ignore') {
+    next.status = 'unlinked';
+    next[idField(side)] = null;
+    return { next, writes: [], conflicts: [], outcome: 'applied', problems: [] };
+  }
+  let write: WriteIntent;
+  if (settings.deletePolicy === 'propagate') {
+    mem.exists[other] = false;
+    mem.current[other] = null;
+    next.status = 'deleted';
+    write = {
+      side: other,
+      op: 'delete',
+      values: {},
+      fingerprint: fingerprint({}),
+      recordId: otherId,
+      ifMatch: null,
+    };
+  } else {
+    // archive: InitLive staff are archived; Salesforce keeps the Contact, marked by our status field.
+    const status = other === 'initlive' ? 'archived' : 'deleted';
+    const values: CanonicalValues = { status };
+    if (other === 'salesforce' && next.initliveId) values.initliveId = next.initliveId;
+    mem.current[other] = { ...(mem.current[other] ?? {}), status };
+    mem.pending[other] = [
+      ...mem.pending[other],
+      { fields: values, preBase: { status: prev.base?.status ?? null }, decidedAt: ctx.now },
+    ].slice(-MAX_PENDING);
+    next.base = { ...(prev.base ?? {}), status };
+    write = {
+      side: other,
+      op: 'update',
+      values,
+      fingerprint: fingerprint(values as Record<string, FieldValue>),
+      recordId: otherId,
+      ifMatch: other === 'initlive' ? next.seen.initlive || null : null,
+    };
+  }
+  next.synced = { ...next.seen };
+  return { next, writes: [write], conflicts: [], outcome: 'applied', problems: [] };
+}
+
+/** Canonical fields the reconciler merges (the external id is linked, not merged). */
+export const mergedFields: readonly CanonicalField[] = canonicalFields.filter(
+  (f) => f !== 'initliveId',
+);

@@ -1,0 +1,181 @@
+import { SyncError } from '../../errors';
+import type { PairState, Side } from '../../core/pair-state';
+import { assertPairState } from '../../core/pair-state';
+import type { ApplyResult, PairIdPage, StoredPair, VersionStore } from '../../core/version-store';
+import {
+  assertKeyParts,
+  assertRev,
+  decodePairState,
+  defaultPageCount,
+  encodePairState,
+} from '../../core/version-store';
+
+interface Entry {
+  rev: number;
+  /** Kept as text, as in Redis: reads and writes copy, and round-trips match the Redis adapter. */
+  text: string;
+  il: string | null;
+  sf: string | null;
+}
+
+interface OrgData {
+  pairs: Map<string, Entry>;
+  links: Record<Side, Map<string, string>>;
+}
+
+/** Byte order of the UTF-8 text, the order Redis sorts set members in. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/**
+ * VersionStore in process memory, for unit tests and single-process demo runs. Same semantics
+ * as RedisVersionStore (revisions, link ownership, paging order); each method does its
+ * read-compare-write without yielding, which is what makes it atomic on one event loop.
+ */
+export class MemoryVersionStore implements VersionStore {
+  private readonly orgs: Map<string, OrgData>;
+  private closed = false;
+
+  /** `sharedWith`: another handle on the same data, as a second process would have one. */
+  constructor(options: { sharedWith?: MemoryVersionStore } = {}) {
+    this.orgs = options.sharedWith?.orgs ?? new Map();
+  }
+
+  private org(orgId: string): OrgData {
+    let data = this.orgs.get(orgId);
+    if (!data) {
+      data = { pairs: new Map(), links: { initlive: new Map(), salesforce: new Map() } };
+      this.orgs.set(orgId, data);
+    }
+    return data;
+  }
+
+  private checkOpen(op: string): void {
+    if (this.closed) {
+      throw new SyncError('STORE_UNAVAILABLE', 'version store is closed', {
+        retriable: false,
+        context: { op },
+      });
+    }
+  }
+
+  private read(orgId: string, pairId: string): StoredPair | null {
+    const entry = this.orgs.get(orgId)?.pairs.get(pairId);
+    return entry ? { rev: entry.rev, state: decodePairState(entry.text, { orgId, pairId }) } : null;
+  }
+
+  async get(orgId: string, pairId: string): Promise<StoredPair | null> {
+    assertKeyParts({ orgId, pairId });
+    this.checkOpen('get');
+    return this.read(orgId, pairId);
+  }
+
+  async getMany(orgId: string, pairIds: readonly string[]): Promise<Array<StoredPair | null>> {
+    assertKeyParts({ orgId });
+    for (const pairId of pairIds) assertKeyParts({ pairId });
+    this.checkOpen('getMany');
+    return pairIds.map((pairId) => this.read(orgId, pairId));
+  }
+
+  async findPairId(orgId: string, side: Side, recordId: string): Promise<string | null> {
+    assertKeyParts({ orgId, recordId });
+    this.checkOpen('findPairId');
+    return this.orgs.get(orgId)?.links[side].get(recordId) ?? null;
+  }
+
+  async compareAndApply(next: PairState, expectedRev: number): Promise<ApplyResult> {
+    assertPairState(next);
+    assertRev(expectedRev);
+    this.checkOpen('compareAndApply');
+    const { orgId, pairId } = next;
+    const org = this.org(orgId);
+    const entry = org.pairs.get(pairId);
+    const rev = entry?.rev ?? 0;
+    if (rev !== expectedRev) {
+      return { applied: false, reason: 'rev-mismatch', current: this.read(orgId, pairId) };
+    }
+    if (expectedRev >= Number.MAX_SAFE_INTEGER) {
+      throw new SyncError('INTERNAL', 'pair revision would pass 2^53', {
+        context: { orgId, pairId },
+      });
+    }
+    const wanted: Record<Side, string | null> = {
+      initlive: next.initliveId,
+      salesforce: next.salesforceId,
+    };
+    for (const side of ['initlive', 'salesforce'] as const) {
+      const recordId = wanted[side];
+      const owner = recordId === null ? undefined : org.links[side].get(recordId);
+      if (recordId !== null && owner !== undefined && owner !== pairId) {
+        return {
+          applied: false,
+          reason: 'link-owned',
+          link: { side, recordId, ownerPairId: owner },
+          current: this.read(orgId, pairId),
+        };
+      }
+    }
+    const held: Record<Side, string | null> = {
+      initlive: entry?.il ?? null,
+      salesforce: entry?.sf ?? null,
+    };
+    for (const side of ['initlive', 'salesforce'] as const) {
+      const old = held[side];
+      if (old !== null && old !== wanted[side] && org.links[side].get(old) === pairId) {
+        org.links[side].delete(old);
+      }
+      const recordId = wanted[side];
+      if (recordId !== null) org.links[side].set(recordId, pairId);
+    }
+    const newRev = rev + 1;
+    org.pairs.set(pairId, {
+      rev: newRev,
+      text: encodePairState(next),
+      il: next.initliveId,
+      sf: next.salesforceId,
+    });
+    return { applied: true, rev: newRev };
+  }
+
+  async delete(orgId: string, pairId: string, expectedRev: number): Promise<boolean> {
+    assertKeyParts({ orgId, pairId });
+    assertRev(expectedRev);
+    this.checkOpen('delete');
+    const org = this.orgs.get(orgId);
+    const entry = org?.pairs.get(pairId);
+    if (!org || !entry || entry.rev !== expectedRev) return false;
+    if (entry.il !== null && org.links.initlive.get(entry.il) === pairId) {
+      org.links.initlive.delete(entry.il);
+    }
+    if (entry.sf !== null && org.links.salesforce.get(entry.sf) === pairId) {
+      org.links.salesforce.delete(entry.sf);
+    }
+    org.pairs.delete(pairId);
+    return true;
+  }
+
+  async listPairIds(
+    orgId: string,
+    cursor?: string | null,
+    count = defaultPageCount,
+  ): Promise<PairIdPage> {
+    assertKeyParts({ orgId });
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new SyncError('INVALID_INPUT', 'count must be a positive integer', {
+        context: { count },
+      });
+    }
+    this.checkOpen('listPairIds');
+    const ids = [...(this.orgs.get(orgId)?.pairs.keys() ?? [])]
+      .filter((id) => !cursor || byteOrder(id, cursor) > 0)
+      .sort(byteOrder);
+    const pairIds = ids.slice(0, count);
+    return { pairIds, cursor: ids.length > count ? (pairIds[pairIds.length - 1] ?? null) : null };
+  }
+
+  /** Closes this handle only; others sharing its data keep working. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

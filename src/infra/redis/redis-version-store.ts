@@ -1,0 +1,250 @@
+import type Redis from 'ioredis';
+import { SyncError } from '../../errors';
+import type { PairState, Side } from '../../core/pair-state';
+import { assertPairState } from '../../core/pair-state';
+import type { ApplyResult, PairIdPage, StoredPair, VersionStore } from '../../core/version-store';
+import {
+  assertKeyParts,
+  assertRev,
+  decodePairState,
+  defaultPageCount,
+  encodePairState,
+} from '../../core/version-store';
+import { closeRedis, storeError } from './connect';
+import type { ScriptCall } from './lua-scripts';
+import { defineScript } from './lua-scripts';
+
+export interface RedisVersionStoreDeps {
+  redis: Redis;
+  /** Prepended to every key, e.g. "ils:". */
+  keyPrefix: string;
+  /** When true, close() also closes the client; leave false when the client is shared. */
+  ownsClient?: boolean;
+}
+
+/** A bulk-string element of a script reply ('' for anything else). */
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+const sideTag: Record<Side, string> = { initlive: 'il', salesforce: 'sf' };
+
+// The ids the script last saw can only be wrong after a concurrent relink; a few rounds settle it.
+const maxLinkRounds = 4;
+
+/**
+ * VersionStore on Redis. Per pair, a hash {rev, state, il, sf} (state as JSON text, il/sf the
+ * linked record ids); per org, a sorted set of pair ids for stable paging; per linked record, a
+ * string key naming its pair. Every key of an org carries the org id as a `{hash tag}`, so one
+ * script can touch them all, also on a cluster. Reads and writes of a pair and its links
+ * happen inside one Lua script each (lua/compare-and-apply-6.lua, lua/delete-pair-4.lua):
+ * no WATCH, which belongs to a connection and breaks on a shared client.
+ */
+export class RedisVersionStore implements VersionStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly ownsClient: boolean;
+  private readonly compareAndApplyScript: ScriptCall;
+  private readonly deletePairScript: ScriptCall;
+  private closed = false;
+
+  constructor(deps: RedisVersionStoreDeps) {
+    this.redis = deps.redis;
+    this.prefix = deps.keyPrefix;
+    this.ownsClient = deps.ownsClient ?? false;
+    this.compareAndApplyScript = defineScript(this.redis, 'compare-and-apply-6.lua');
+    this.deletePairScript = defineScript(this.redis, 'delete-pair-4.lua');
+  }
+
+  private pairKey(orgId: string, pairId: string): string {
+    return `${this.prefix}pair:{${orgId}}:${pairId}`;
+  }
+
+  private indexKey(orgId: string): string {
+    return `${this.prefix}pairs:{${orgId}}`;
+  }
+
+  private linkKey(orgId: string, side: Side, recordId: string): string {
+    return `${this.prefix}link:{${orgId}}:${sideTag[side]}:${recordId}`;
+  }
+
+  /** Key of a link that may be absent: the script ignores it when its id argument is ''. */
+  private optionalLinkKey(orgId: string, side: Side, recordId: string): string {
+    return this.linkKey(orgId, side, recordId === '' ? '-' : recordId);
+  }
+
+  private async run<T>(
+    op: string,
+    context: Record<string, unknown>,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    if (this.closed) {
+      throw new SyncError('STORE_UNAVAILABLE', 'version store is closed', {
+        retriable: false,
+        context: { op, ...context },
+      });
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeError(err, { op, ...context });
+    }
+  }
+
+  private toStored(
+    rev: unknown,
+    state: unknown,
+    where: Record<string, unknown>,
+  ): StoredPair | null {
+    const revNumber = Number(rev ?? 0);
+    if (typeof state !== 'string' || state === '' || revNumber === 0) return null;
+    return { rev: revNumber, state: decodePairState(state, where) };
+  }
+
+  async get(orgId: string, pairId: string): Promise<StoredPair | null> {
+    assertKeyParts({ orgId, pairId });
+    return this.run('get', { orgId, pairId }, async () => {
+      const [rev, state] = await this.redis.hmget(this.pairKey(orgId, pairId), 'rev', 'state');
+      return this.toStored(rev, state, { orgId, pairId });
+    });
+  }
+
+  async getMany(orgId: string, pairIds: readonly string[]): Promise<Array<StoredPair | null>> {
+    assertKeyParts({ orgId });
+    for (const pairId of pairIds) assertKeyParts({ pairId });
+    if (pairIds.length === 0) return [];
+    return this.run('getMany', { orgId, count: pairIds.length }, async () => {
+      const pipeline = this.redis.pipeline();
+      for (const pairId of pairIds) pipeline.hmget(this.pairKey(orgId, pairId), 'rev', 'state');
+      const replies = (await pipeline.exec()) ?? [];
+      return pairIds.map((pairId, i) => {
+        const [err, reply] = replies[i] ?? [new Error('missing pipeline reply'), null];
+        if (err) throw err;
+        const [rev, state] = reply as Array<string | null>;
+        return this.toStored(rev, state, { orgId, pairId });
+      });
+    });
+  }
+
+  async findPairId(orgId: string, side: Side, recordId: string): Promise<string | null> {
+    assertKeyParts({ orgId, recordId });
+    return this.run('findPairId', { orgId, side, recordId }, () =>
+      this.redis.get(this.linkKey(orgId, side, recordId)),
+    );
+  }
+
+  async compareAndApply(next: PairState, expectedRev: number): Promise<ApplyResult> {
+    assertPairState(next);
+    assertRev(expectedRev);
+    const { orgId, pairId } = next;
+    const newIl = next.initliveId ?? '';
+    const newSf = next.salesforceId ?? '';
+    // Most changes keep the pair's links, so the stored ids are guessed from `next`; the
+    // script checks the guess and answers with the real ids when it was wrong.
+    let oldIl = expectedRev === 0 ? '' : newIl;
+    let oldSf = expectedRev === 0 ? '' : newSf;
+    const where = { orgId, pairId, expectedRev };
+    return this.run('compareAndApply', where, async () => {
+      for (let round = 1; round <= maxLinkRounds; round++) {
+        const reply = (await this.compareAndApplyScript(
+          [
+            this.pairKey(orgId, pairId),
+            this.indexKey(orgId),
+            this.optionalLinkKey(orgId, 'initlive', newIl),
+            this.optionalLinkKey(orgId, 'salesforce', newSf),
+            this.optionalLinkKey(orgId, 'initlive', oldIl),
+            this.optionalLinkKey(orgId, 'salesforce', oldSf),
+          ],
+          [pairId, expectedRev, encodePairState(next), newIl, newSf, oldIl, oldSf],
+        )) as unknown[];
+        if (reply[0] === 1) return { applied: true, rev: Number(reply[1]) };
+        switch (reply[1]) {
+          case 'rev-mismatch':
+            return {
+              applied: false,
+              reason: 'rev-mismatch',
+              current: this.toStored(reply[2], reply[3], where),
+            };
+          case 'link-owned':
+            return {
+              applied: false,
+              reason: 'link-owned',
+              link: {
+                side: reply[2] as Side,
+                recordId: text(reply[3]),
+                ownerPairId: text(reply[4]),
+              },
+              current: this.toStored(reply[5], reply[6], where),
+            };
+          case 'links-changed':
+            oldIl = text(reply[2]);
+            oldSf = text(reply[3]);
+            break;
+          default:
+            throw new SyncError('INTERNAL', 'unexpected reply from compare-and-apply-6.lua', {
+              context: { ...where, reply },
+            });
+        }
+      }
+      // Relinked by others between every round: the decision was made on an old state anyway.
+      return { applied: false, reason: 'rev-mismatch', current: await this.get(orgId, pairId) };
+    });
+  }
+
+  async delete(orgId: string, pairId: string, expectedRev: number): Promise<boolean> {
+    assertKeyParts({ orgId, pairId });
+    assertRev(expectedRev);
+    const pairKey = this.pairKey(orgId, pairId);
+    return this.run('delete', { orgId, pairId, expectedRev }, async () => {
+      const [il, sf] = await this.redis.hmget(pairKey, 'il', 'sf');
+      let storedIl = il ?? '';
+      let storedSf = sf ?? '';
+      for (let round = 1; round <= maxLinkRounds; round++) {
+        const reply = (await this.deletePairScript(
+          [
+            pairKey,
+            this.indexKey(orgId),
+            this.optionalLinkKey(orgId, 'initlive', storedIl),
+            this.optionalLinkKey(orgId, 'salesforce', storedSf),
+          ],
+          [pairId, expectedRev, storedIl, storedSf],
+        )) as unknown[];
+        if (reply[0] === 'deleted') return true;
+        if (reply[0] !== 'links-changed') return false;
+        storedIl = text(reply[1]);
+        storedSf = text(reply[2]);
+      }
+      return false;
+    });
+  }
+
+  async listPairIds(
+    orgId: string,
+    cursor?: string | null,
+    count = defaultPageCount,
+  ): Promise<PairIdPage> {
+    assertKeyParts({ orgId });
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new SyncError('INVALID_INPUT', 'count must be a positive integer', {
+        context: { count },
+      });
+    }
+    return this.run('listPairIds', { orgId, cursor, count }, async () => {
+      // One extra id tells whether another page exists, so the last page ends with cursor null.
+      const ids = await this.redis.zrangebylex(
+        this.indexKey(orgId),
+        cursor ? `(${cursor}` : '-',
+        '+',
+        'LIMIT',
+        0,
+        count + 1,
+      );
+      const pairIds = ids.slice(0, count);
+      return { pairIds, cursor: ids.length > count ? (pairIds[pairIds.length - 1] ?? null) : null };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsClient) await closeRedis(this.redis);
+  }
+}

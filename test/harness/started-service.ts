@@ -1,0 +1,11 @@
+/** One service the integration tests talk to, either started by the harness or found running. */
+export interface StartedService {
+  /** "Kafka", "Apicurio Registry", "Redis". */
+  readonly name: string;
+  /** The value handed to tests: broker list, registry base URL or Redis URL. */
+  readonly address: string;
+  /** True when the harness started the process (and so must stop it). */
+  readonly owned: boolean;
+  /** Stops what the harness started; a no-op for an existing service. Never throws. */
+  stop(): Promise<void>;
+}

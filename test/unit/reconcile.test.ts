@@ -1,0 +1,383 @@
+import { defaultMapping, resolveMapping } from '../../src/core/mapping';
+import type { CanonicalValues } from '../../src/core/mapping';
+import type { PairState } from '../../src/core/pair-state';
+import { decide, type ObservedChange, type ReconcileSettings } from '../../src/core/reconcile';
+
+const ctx = (now = 1_000) => ({ orgId: 'org_demo', pairId: 'p1', now });
+const settings = (over: Partial<ReconcileSettings> = {}): ReconcileSettings => ({
+  direction: 'two_way',
+  defaultSystem: 'initlive',
+  deletePolicy: 'archive',
+  mapping: defaultMapping,
+  ...over,
+});
+
+const staff = (over: CanonicalValues = {}): CanonicalValues => ({
+  initliveId: 'stf_1',
+  firstName: 'Dana',
+  lastName: 'Lee',
+  email: 'dana@example.org',
+  phone: '+1 415 555 0100',
+  status: 'active',
+  ...over,
+});
+
+let ilVersion = 0;
+let sfVersion = 10_000;
+let sfReplay = 100;
+const il = (values: CanonicalValues, over: Partial<ObservedChange> = {}): ObservedChange => ({
+  side: 'initlive',
+  recordId: 'stf_1',
+  otherId: null,
+  op: 'upsert',
+  full: true,
+  values,
+  version: ++ilVersion,
+  position: String(ilVersion + 1000),
+  ours: false,
+  ...over,
+});
+const sf = (values: CanonicalValues, over: Partial<ObservedChange> = {}): ObservedChange => ({
+  side: 'salesforce',
+  recordId: '003000000000001AAA',
+  otherId: 'stf_1',
+  op: 'upsert',
+  full: false,
+  values,
+  version: (sfVersion += 5),
+  position: String((sfReplay += 3)),
+  ours: false,
+  ...over,
+});
+
+/** Applies a change and returns the decision, threading the state like the store would. */
+function step(state: PairState | null, change: ObservedChange, s = settings(), now = 1_000) {
+  return decide(state, change, s, ctx(now));
+}
+
+/** A pair already in sync on both sides with `staff()` values. */
+function linkedPair(s = settings()): PairState {
+  let d = step(null, il(staff()), s);
+  expect(d.writes).toHaveLength(1);
+  const w = d.writes[0]!;
+  // The Salesforce echo of our create.
+  d = step(d.next, sf(w.values, { ours: true, full: true, op: 'upsert' }), s);
+  expect(d.outcome).toBe('echo');
+  return d.next;
+}
+
+describe('reconcile: first sight and linking', () => {
+  it('creates the Contact with every mapped InitLive value and the external id', () => {
+    const d = step(null, il(staff({ tags: ['Greeter', 'First Aid'], birthdate: '1990-04-01' })));
+    expect(d.outcome).toBe('applied');
+    expect(d.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        op: 'create',
+        values: expect.objectContaining({
+          initliveId: 'stf_1',
+          lastName: 'Lee',
+          email: 'dana@example.org',
+          tags: ['Greeter', 'First Aid'],
+          birthdate: '1990-04-01',
+        }),
+      }),
+    ]);
+  });
+
+  it('refuses a record Salesforce would refuse, before any API call, and keeps the state', () => {
+    const d = step(null, il(staff({ email: 'not-an-email', lastName: null })));
+    expect(d.outcome).toBe('rejected');
+    expect(d.writes).toEqual([]);
+    expect(d.problems.map((p) => p.code).sort()).toEqual([
+      'INVALID_EMAIL_ADDRESS',
+      'REQUIRED_FIELD_MISSING',
+    ]);
+    expect(d.next.seen.initlive).toBe(0);
+  });
+});
+
+describe('reconcile: echo suppression', () => {
+  it('recognises our echo on either side and writes nothing back', () => {
+    const state = linkedPair();
+    const d1 = step(state, sf({ phone: '+1 555 0199' }));
+    expect(d1.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { phone: '+1 555 0199' } }),
+    ]);
+    const echo = step(d1.next, il(staff({ phone: '+1 555 0199' }), { ours: true }));
+    expect(echo.outcome).toBe('echo');
+    expect(echo.writes).toEqual([]);
+    expect(echo.next.merge!.pending.initlive).toEqual([]);
+  });
+
+  it('still syncs a foreign change that arrives in place of our echo', () => {
+    const state = linkedPair();
+    const d1 = step(state, sf({ phone: '+1 555 0199' }));
+    // Someone else edits InitLive before our write lands: not ours, different value.
+    const d2 = step(d1.next, il(staff({ firstName: 'Danielle' })));
+    expect(d2.writes.map((w) => [w.side, w.values])).toContainEqual([
+      'salesforce',
+      expect.objectContaining({ firstName: 'Danielle' }),
+    ]);
+  });
+
+  it('a tagged change carrying more than we wrote is a real change', () => {
+    const state = linkedPair();
+    const d1 = step(state, il(staff({ phone: '+1 555 0111' })));
+    // A trigger in the same transaction also changed the email.
+    const d2 = step(
+      d1.next,
+      sf({ phone: '+1 555 0111', email: 'trigger@example.org' }, { ours: true }),
+    );
+    expect(d2.outcome).toBe('applied');
+    expect(d2.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { email: 'trigger@example.org' } }),
+    ]);
+  });
+});
+
+describe('reconcile: duplicates and order', () => {
+  it('a duplicate or replayed event changes nothing', () => {
+    const state = linkedPair();
+    const change = sf({ phone: '+1 555 0123' });
+    const d1 = step(state, change);
+    expect(d1.writes).toHaveLength(1);
+    const again = step(d1.next, change);
+    expect(again.outcome).toBe('duplicate');
+    expect(again.next).toBe(d1.next);
+  });
+
+  it('an older InitLive version never overwrites a newer one', () => {
+    const state = linkedPair();
+    const newer = il(staff({ phone: 'new' }));
+    const older = {
+      ...il(staff({ phone: 'old' })),
+      version: newer.version - 1,
+      position: String(Number(newer.position) - 1),
+    };
+    const d1 = step(state, newer);
+    const d2 = step(d1.next, older);
+    expect(d2.outcome).toBe('duplicate');
+    expect(d2.writes).toEqual([]);
+    expect(d1.next.base!.phone).toBe('new');
+  });
+
+  it('a CDC event older than a snapshot already applied is stale', () => {
+    const state = linkedPair();
+    const snapshot = sf(staff({ phone: 'snap' }), { full: true, position: null, version: 50_000 });
+    const d1 = step(state, snapshot);
+    const late = sf({ phone: 'late' }, { version: 40_000 });
+    expect(step(d1.next, late).outcome).toBe('stale');
+  });
+});
+
+describe('reconcile: two-way merge', () => {
+  it('merges edits of different fields from both sides', () => {
+    const state = linkedPair();
+    const d1 = step(state, il(staff({ phone: '+1 555 0001' })));
+    const d2 = step(d1.next, sf({ email: 'dana.lee@example.org' }));
+    expect(d1.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ phone: '+1 555 0001' }),
+      }),
+    ]);
+    expect(d2.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { email: 'dana.lee@example.org' } }),
+    ]);
+    expect(d2.conflicts).toEqual([]);
+    expect(d2.next.base).toMatchObject({ phone: '+1 555 0001', email: 'dana.lee@example.org' });
+  });
+
+  it.each(['initlive', 'salesforce'] as const)(
+    'concurrent edits of the same field resolve to the default system (%s)',
+    (defaultSystem) => {
+      const s = settings({ defaultSystem });
+      const state = linkedPair(s);
+      // InitLive sets phone A and is processed first; Salesforce set phone B before our write landed.
+      const d1 = step(state, il(staff({ phone: 'A' })), s);
+      const d2 = step(d1.next, sf({ phone: 'B' }), s);
+      expect(d2.conflicts).toEqual([
+        { pairId: 'p1', field: 'phone', initlive: 'A', salesforce: 'B', winner: defaultSystem },
+      ]);
+      const winner = defaultSystem === 'initlive' ? 'A' : 'B';
+      expect(d2.next.base!.phone).toBe(winner);
+      if (defaultSystem === 'salesforce') {
+        // B goes to InitLive, and back to Salesforce, where our pending write would leave A.
+        expect(d2.writes.map((w) => [w.side, w.values.phone]).sort()).toEqual([
+          ['initlive', 'B'],
+          ['salesforce', 'B'],
+        ]);
+      } else {
+        expect(d2.writes).toEqual([]);
+      }
+      // Echoes of every write settle with no further writes.
+      let state2 = d2.next;
+      const echoSf = step(state2, sf({ phone: 'A' }, { ours: true }), s);
+      expect(echoSf.writes).toEqual([]);
+      state2 = echoSf.next;
+      for (const w of d2.writes) {
+        const echo =
+          w.side === 'initlive'
+            ? il(staff({ phone: w.values.phone }), { ours: true })
+            : sf({ phone: w.values.phone }, { ours: true });
+        const d = step(state2, echo, s);
+        expect(d.writes).toEqual([]);
+        state2 = d.next;
+      }
+      expect(state2.merge!.current.initlive!.phone).toBe(winner);
+      expect(state2.merge!.current.salesforce!.phone).toBe(winner);
+    },
+  );
+
+  it('compares emails case-insensitively and tags as sets', () => {
+    const state = linkedPair();
+    expect(step(state, sf({ email: 'DANA@EXAMPLE.ORG' })).writes).toEqual([]);
+    const withTags = step(state, il(staff({ tags: ['a', 'b'] })));
+    const echo = step(withTags.next, sf({ tags: 'b;a' as never }, { ours: true }));
+    expect(echo.writes).toEqual([]);
+  });
+
+  it('keeps a birthdate as the same calendar day whatever form it arrives in', () => {
+    const state = linkedPair();
+    const d = step(state, sf({ birthdate: '1990-04-01T00:00:00.000+0000' }));
+    expect(d.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { birthdate: '1990-04-01' } }),
+    ]);
+  });
+});
+
+describe('reconcile: one-way directions', () => {
+  it('InitLive -> Salesforce never writes to InitLive', () => {
+    const s = settings({ direction: 'initlive_to_salesforce' });
+    const state = linkedPair(s);
+    const d = step(state, sf({ phone: 'edited in Salesforce' }), s);
+    expect(d.writes).toEqual([]);
+    const d2 = step(d.next, il(staff({ phone: 'from InitLive' })), s);
+    expect(d2.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ phone: 'from InitLive' }),
+      }),
+    ]);
+    expect(d2.conflicts).toEqual([]);
+  });
+
+  it('Salesforce -> InitLive never writes to Salesforce', () => {
+    const s = settings({ direction: 'salesforce_to_initlive' });
+    const created = step(
+      null,
+      sf(staff(), { full: true, otherId: null, values: { ...staff(), initliveId: null } }),
+      s,
+    );
+    expect(created.writes).toEqual([expect.objectContaining({ side: 'initlive', op: 'create' })]);
+    const d = step(
+      created.next,
+      il(staff({ phone: 'edited in InitLive' }), { recordId: 'stf_9' }),
+      s,
+    );
+    expect(d.writes.filter((w) => w.side === 'salesforce')).toEqual([]);
+  });
+
+  it('hoursWorked only flows to Salesforce, even two-way', () => {
+    const state = linkedPair();
+    expect(step(state, sf({ hoursWorked: 99 })).writes).toEqual([]);
+    expect(step(state, il(staff({ hoursWorked: 12.5 }))).writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ hoursWorked: 12.5 }),
+      }),
+    ]);
+  });
+
+  it('a field mapped to_initlive only is never pushed to Salesforce', () => {
+    const s = settings({ mapping: resolveMapping([{ field: 'phone', direction: 'to_initlive' }]) });
+    const state = linkedPair(s);
+    expect(step(state, il(staff({ phone: 'x' })), s).writes).toEqual([]);
+  });
+});
+
+describe('reconcile: deletes', () => {
+  it('archive (default): an InitLive delete marks the Contact, never deletes it', () => {
+    const state = linkedPair();
+    const d = step(state, il({}, { op: 'delete' }));
+    expect(d.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        op: 'update',
+        values: { status: 'deleted', initliveId: 'stf_1' },
+      }),
+    ]);
+  });
+
+  it('archive: a Salesforce delete archives the staff member, and undelete restores it', () => {
+    const state = linkedPair();
+    const d = step(state, sf({}, { op: 'delete' }));
+    expect(d.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { status: 'archived' } }),
+    ]);
+    const echo = step(d.next, il(staff({ status: 'archived' }), { ours: true }));
+    expect(echo.outcome).toBe('echo');
+    const restored = step(echo.next, sf({ ...staff() }, { op: 'undelete', full: true }));
+    expect(restored.writes).toEqual([
+      expect.objectContaining({
+        side: 'initlive',
+        values: expect.objectContaining({ status: 'active' }),
+      }),
+    ]);
+  });
+
+  it('propagate deletes on the other side; ignore only unlinks', () => {
+    const propagate = step(
+      linkedPair(),
+      sf({}, { op: 'delete' }),
+      settings({ deletePolicy: 'propagate' }),
+    );
+    expect(propagate.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', op: 'delete', recordId: 'stf_1' }),
+    ]);
+    const ignore = step(
+      linkedPair(),
+      sf({}, { op: 'delete' }),
+      settings({ deletePolicy: 'ignore' }),
+    );
+    expect(ignore.writes).toEqual([]);
+    expect(ignore.next.status).toBe('unlinked');
+    expect(ignore.next.salesforceId).toBeNull();
+  });
+
+  it('restoring a staff member whose Contact was deleted recreates the Contact', () => {
+    const state = linkedPair();
+    const deleted = step(state, sf({}, { op: 'delete' }));
+    const echo = step(deleted.next, il(staff({ status: 'archived' }), { ours: true }));
+    // Edits while the Contact is gone stay in InitLive.
+    const edit = step(echo.next, il(staff({ status: 'archived', phone: 'x' })));
+    expect(edit.writes).toEqual([]);
+    const restored = step(edit.next, il(staff({ status: 'active', phone: 'x' })));
+    expect(restored.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        op: 'create',
+        values: expect.objectContaining({ initliveId: 'stf_1', lastName: 'Lee', phone: 'x', status: 'active' }),
+      }),
+    ]);
+  });
+
+  it('restoring an archived staff member restores the Contact status', () => {
+    const state = linkedPair();
+    const archived = step(state, il(staff({ status: 'archived' })));
+    expect(archived.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ status: 'archived' }),
+      }),
+    ]);
+    const restored = step(archived.next, il(staff({ status: 'active' })));
+    expect(restored.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ status: 'active' }),
+      }),
+    ]);
+  });
+});
