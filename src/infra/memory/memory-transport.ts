@@ -1,0 +1,468 @@
+import { SyncError } from '../../errors';
+import { silentLogger } from '../../logger';
+import type { Logger } from '../../logger';
+import { backoffDelayMs } from '../../retry';
+import type { RetryPolicy } from '../../retry';
+import { defaultRedeliveryBackoff, partitionForKey } from '../../core/transport';
+import type {
+  ConsumedRecord,
+  OutgoingRecord,
+  PartitionLag,
+  RecordBatch,
+  SubscribeOptions,
+  Subscription,
+  TopicInfo,
+  TopicSpec,
+  Transport,
+} from '../../core/transport';
+
+export interface MemoryTransportOptions {
+  /** Wait before a failed batch comes again; grows per consecutive failure, never gives up. */
+  redeliveryBackoff?: RetryPolicy;
+  logger?: Logger;
+  now?: () => number;
+}
+
+const DEFAULT_MAX_BATCH_SIZE = 500;
+
+interface StoredRecord {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+  timestamp: number;
+}
+
+/** Resolves pending waits when something happens; one-shot per wait. */
+class Signal {
+  private waiters = new Set<() => void>();
+
+  fire(): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const w of waiters) w();
+  }
+
+  /** Resolves on the next fire() or after `timeoutMs` (when given). */
+  wait(timeoutMs?: number): { promise: Promise<void>; cancel: () => void } {
+    let timer: NodeJS.Timeout | undefined;
+    let done: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => {
+      done = () => {
+        if (timer) clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      this.waiters.add(done);
+      if (timeoutMs !== undefined) timer = setTimeout(done, timeoutMs);
+    });
+    return { promise, cancel: () => done() };
+  }
+}
+
+class PartitionLog {
+  readonly records: StoredRecord[] = [];
+  readonly appended = new Signal();
+}
+
+interface TopicState {
+  name: string;
+  partitions: PartitionLog[];
+}
+
+interface GroupState {
+  id: string;
+  /** Next offset to consume per topic and partition; absent = never positioned. */
+  committed: Map<string, Map<number, number>>;
+  members: MemorySubscription[];
+  /** The last runner of each topic-partition, so a new owner starts only after it let go. */
+  lastRunner: Map<string, PartitionRunner>;
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+/**
+ * In-memory transport for one process (embedded/demo mode and unit tests), with the Kafka
+ * adapter's semantics: murmur2 key partitioning, per-partition ordered logs, consumer groups
+ * whose members split partitions, offsets committed only after a handler resolved, and
+ * redelivery of a failed batch after a backoff. Nothing survives the process.
+ */
+export class MemoryTransport implements Transport {
+  private readonly topics = new Map<string, TopicState>();
+  private readonly groups = new Map<string, GroupState>();
+  private readonly subscriptions = new Set<MemorySubscription>();
+  private readonly backoff: RetryPolicy;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(options: MemoryTransportOptions = {}) {
+    this.backoff = options.redeliveryBackoff ?? defaultRedeliveryBackoff;
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<TopicInfo[]> {
+    this.assertOpen();
+    return specs.map((spec) => {
+      if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+        throw new SyncError(
+          'INVALID_INPUT',
+          `Topic ${spec.name}: partitions must be a positive integer`,
+          {
+            context: { topic: spec.name, partitions: spec.partitions },
+          },
+        );
+      }
+      const existing = this.topics.get(spec.name);
+      if (existing) {
+        const info = {
+          name: spec.name,
+          created: false,
+          partitions: existing.partitions.length,
+          requestedPartitions: spec.partitions,
+          partitionMismatch: existing.partitions.length !== spec.partitions,
+        };
+        if (info.partitionMismatch)
+          this.logger.warn('Topic exists with another partition count', { ...info });
+        return info;
+      }
+      this.topics.set(spec.name, {
+        name: spec.name,
+        partitions: Array.from({ length: spec.partitions }, () => new PartitionLog()),
+      });
+      return {
+        name: spec.name,
+        created: true,
+        partitions: spec.partitions,
+        requestedPartitions: spec.partitions,
+        partitionMismatch: false,
+      };
+    });
+  }
+
+  async send(topic: string, records: OutgoingRecord[]): Promise<void> {
+    this.assertOpen();
+    const state = this.topic(topic);
+    const timestamp = this.now();
+    const touched = new Set<PartitionLog>();
+    for (const record of records) {
+      const log = state.partitions[partitionForKey(record.key, state.partitions.length)]!;
+      // Copies, so a caller reusing its buffer cannot rewrite history.
+      log.records.push({
+        key: record.key,
+        value: Buffer.from(record.value),
+        headers: { ...record.headers },
+        timestamp,
+      });
+      touched.add(log);
+    }
+    for (const log of touched) log.appended.fire();
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<MemorySubscription> {
+    this.assertOpen();
+    const topics = options.topics.map((t) => this.topic(t));
+    const group = this.group(options.groupId);
+    for (const topic of topics) {
+      const positions = group.committed.get(topic.name) ?? new Map<number, number>();
+      group.committed.set(topic.name, positions);
+      topic.partitions.forEach((log, partition) => {
+        // A group's first subscription fixes its start, as the Kafka adapter commits it.
+        if (!positions.has(partition))
+          positions.set(partition, options.fromBeginning ? 0 : log.records.length);
+      });
+    }
+    const subscription = new MemorySubscription(this, group, options);
+    this.subscriptions.add(subscription);
+    group.members.push(subscription);
+    this.rebalance(group);
+    return subscription;
+  }
+
+  async lag(groupId: string, topics: string[]): Promise<PartitionLag[]> {
+    this.assertOpen();
+    const committed = this.groups.get(groupId)?.committed;
+    return topics.flatMap((name) =>
+      this.topic(name).partitions.map((log, partition) => ({
+        topic: name,
+        partition,
+        lag: log.records.length - (committed?.get(name)?.get(partition) ?? 0),
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+  }
+
+  /** Test introspection: partition count, or undefined for an unknown topic. */
+  partitionCount(topic: string): number | undefined {
+    return this.topics.get(topic)?.partitions.length;
+  }
+
+  /** Test introspection: the group's next offset for a partition (undefined: never positioned). */
+  committedOffset(groupId: string, topic: string, partition: number): number | undefined {
+    return this.groups.get(groupId)?.committed.get(topic)?.get(partition);
+  }
+
+  /** Removes topics (test clean-up); subscriptions reading them must be stopped first. */
+  async deleteTopics(topics: string[]): Promise<void> {
+    for (const t of topics) this.topics.delete(t);
+    for (const group of this.groups.values()) for (const t of topics) group.committed.delete(t);
+  }
+
+  /** @internal */
+  partitionLog(topic: string, partition: number): PartitionLog {
+    return this.topic(topic).partitions[partition]!;
+  }
+
+  /** @internal */
+  redeliveryDelayMs(failures: number): number {
+    return backoffDelayMs(this.backoff, failures);
+  }
+
+  /** @internal Called by a subscription that stops or crashes. */
+  leave(subscription: MemorySubscription, group: GroupState): void {
+    group.members = group.members.filter((m) => m !== subscription);
+    this.subscriptions.delete(subscription);
+    this.rebalance(group);
+  }
+
+  /**
+   * Round-robin over the group's topic-partitions in a stable order. Eager, like Kafka's
+   * classic protocol: a partition changes owner only after the old owner finished (and
+   * committed) its in-flight batch, which PartitionRunner enforces.
+   */
+  private rebalance(group: GroupState): void {
+    const wanted = new Map<MemorySubscription, Set<string>>();
+    for (const m of group.members) wanted.set(m, new Set());
+    const topicNames = [...new Set(group.members.flatMap((m) => m.topics))].sort();
+    let next = 0;
+    for (const name of topicNames) {
+      const eligible = group.members.filter((m) => m.topics.includes(name));
+      const topic = this.topics.get(name);
+      if (!topic || eligible.length === 0) continue;
+      for (let p = 0; p < topic.partitions.length; p++) {
+        wanted.get(eligible[next++ % eligible.length]!)!.add(tpKey(name, p));
+      }
+    }
+    for (const [member, keys] of wanted) member.assign(keys, group);
+  }
+
+  private topic(name: string): TopicState {
+    const topic = this.topics.get(name);
+    if (!topic) {
+      throw new SyncError(
+        'TRANSPORT_UNAVAILABLE',
+        `Unknown topic ${name}; call ensureTopics first`,
+        {
+          retriable: false,
+          context: { topic: name },
+        },
+      );
+    }
+    return topic;
+  }
+
+  private group(id: string): GroupState {
+    let group = this.groups.get(id);
+    if (!group) {
+      group = { id, committed: new Map(), members: [], lastRunner: new Map() };
+      this.groups.set(id, group);
+    }
+    return group;
+  }
+
+  private assertOpen(): void {
+    if (this.closed)
+      throw new SyncError('TRANSPORT_UNAVAILABLE', 'Transport is closed', { retriable: false });
+  }
+}
+
+/** One consumer-group member. `crash()` is a test hook simulating a process that dies. */
+export class MemorySubscription implements Subscription {
+  readonly topics: string[];
+  private readonly runners = new Map<string, PartitionRunner>();
+  private state: 'active' | 'stopped' | 'crashed' = 'active';
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly transport: MemoryTransport,
+    private readonly group: GroupState,
+    readonly options: SubscribeOptions,
+  ) {
+    this.topics = [...new Set(options.topics)];
+  }
+
+  async ready(): Promise<void> {
+    // Assignment is synchronous in memory: by now the member has its partitions.
+  }
+
+  /** Topic-partitions this member currently owns (test introspection). */
+  assignment(): Array<{ topic: string; partition: number }> {
+    return [...this.runners.values()].map((r) => ({ topic: r.topic, partition: r.partition }));
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown(false);
+    return this.stopping;
+  }
+
+  /**
+   * Dies without committing: the in-flight batch is abandoned (its handler keeps running but
+   * its outcome is ignored) and the partitions move on at once, so the next owner gets the
+   * uncommitted records again.
+   */
+  crash(): Promise<void> {
+    this.stopping ??= this.shutdown(true);
+    return this.stopping;
+  }
+
+  /** @internal */
+  assign(keys: Set<string>, group: GroupState): void {
+    if (this.state !== 'active') return;
+    for (const [key, runner] of this.runners) {
+      if (!keys.has(key)) {
+        runner.revoke();
+        this.runners.delete(key);
+      }
+    }
+    for (const key of keys) {
+      if (this.runners.has(key)) continue;
+      const [topic, partition] = key.split('\u0000') as [string, string];
+      const previous = group.lastRunner.get(key);
+      const runner = new PartitionRunner(
+        this.transport,
+        group,
+        this.options,
+        topic,
+        Number(partition),
+        previous,
+      );
+      group.lastRunner.set(key, runner);
+      this.runners.set(key, runner);
+      runner.start();
+    }
+  }
+
+  private async shutdown(crash: boolean): Promise<void> {
+    if (this.state !== 'active') return;
+    this.state = crash ? 'crashed' : 'stopped';
+    const runners = [...this.runners.values()];
+    this.runners.clear();
+    for (const r of runners) {
+      if (crash) r.crash();
+      else r.revoke();
+    }
+    this.transport.leave(this, this.group);
+    await Promise.all(runners.map((r) => r.released));
+  }
+}
+
+/** Consumes one partition for one member, one batch at a time. */
+class PartitionRunner {
+  readonly released: Promise<void>;
+  private release: () => void = () => undefined;
+  private revoked = false;
+  private crashed = false;
+  private readonly wake = new Signal();
+
+  constructor(
+    private readonly transport: MemoryTransport,
+    private readonly group: GroupState,
+    private readonly options: SubscribeOptions,
+    readonly topic: string,
+    readonly partition: number,
+    private readonly previous: PartitionRunner | undefined,
+  ) {
+    this.released = new Promise((resolve) => (this.release = resolve));
+  }
+
+  start(): void {
+    this.run()
+      .catch((err: unknown) =>
+        this.report(new SyncError('INTERNAL', 'Memory consumer failed', { cause: err })),
+      )
+      .finally(() => this.release());
+  }
+
+  revoke(): void {
+    this.revoked = true;
+    this.wake.fire();
+  }
+
+  crash(): void {
+    this.crashed = true;
+    this.revoke();
+    this.release();
+  }
+
+  private async run(): Promise<void> {
+    if (this.previous) await this.previous.released;
+    const log = this.transport.partitionLog(this.topic, this.partition);
+    const maxBatchSize = Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
+    let failures = 0;
+    while (!this.revoked) {
+      const from = this.position();
+      if (from >= log.records.length) {
+        await this.waitFor(log);
+        continue;
+      }
+      const batch: RecordBatch = {
+        topic: this.topic,
+        partition: this.partition,
+        records: log.records
+          .slice(from, from + maxBatchSize)
+          .map((r, i) => this.toConsumed(r, from + i)),
+      };
+      try {
+        await this.options.handleBatch(batch);
+      } catch (err) {
+        if (this.crashed) return;
+        this.report(err);
+        failures++;
+        if (this.revoked) return;
+        const pause = this.wake.wait(this.transport.redeliveryDelayMs(failures));
+        await pause.promise;
+        continue;
+      }
+      if (this.crashed) return;
+      failures = 0;
+      this.group.committed.get(this.topic)?.set(this.partition, from + batch.records.length);
+    }
+  }
+
+  private position(): number {
+    return this.group.committed.get(this.topic)?.get(this.partition) ?? 0;
+  }
+
+  private async waitFor(log: PartitionLog): Promise<void> {
+    const appended = log.appended.wait();
+    const woken = this.wake.wait();
+    await Promise.race([appended.promise, woken.promise]);
+    appended.cancel();
+    woken.cancel();
+  }
+
+  private toConsumed(r: StoredRecord, offset: number): ConsumedRecord {
+    return {
+      topic: this.topic,
+      partition: this.partition,
+      offset: String(offset),
+      key: r.key,
+      value: Buffer.from(r.value),
+      headers: { ...r.headers },
+      timestamp: r.timestamp,
+    };
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.options.onError?.(err);
+    } catch {
+      // An observer's failure must not stop consumption.
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { Connection } from 'jsforce';
+import type { Logger } from '../../logger';
+
+/** What it takes to talk to one Salesforce org; tokens come from the OAuth flow. */
+export interface SalesforceCredentials {
+  instanceUrl: string;
+  accessToken: string;
+  /** Absent for client_credentials / JWT bearer, which mint a new token instead. */
+  refreshToken?: string;
+  /** Token endpoint base, e.g. https://login.salesforce.com or the sandbox URL. */
+  loginUrl: string;
+  clientId: string;
+  clientSecret?: string;
+  redirectUri?: string;
+}
+
+export interface SalesforceConnectionOptions {
+  credentials: SalesforceCredentials;
+  /** Pinned: jsforce defaults to 50.0. */
+  apiVersion: string;
+  /** Sent on every call as Sforce-Call-Options client=<tag>; CDC echoes carry it back. */
+  clientTag: string;
+  logger: Logger;
+  /** Told of every new access token, so it can be stored (and streaming clients rebuilt). */
+  onRefresh?: (accessToken: string) => void;
+}
+
+/**
+ * One jsforce Connection for an org. jsforce refreshes the access token on a 401 by itself
+ * (refresh_token grant) and retries the call; we only need to hear about the new token.
+ * Tokens are registered with the logger so they can never be printed.
+ */
+export function createSalesforceConnection(options: SalesforceConnectionOptions): Connection {
+  const { credentials: c, logger } = options;
+  logger.redact(c.accessToken);
+  logger.redact(c.refreshToken);
+  logger.redact(c.clientSecret);
+  const conn = new Connection({
+    instanceUrl: c.instanceUrl,
+    accessToken: c.accessToken,
+    ...(c.refreshToken ? { refreshToken: c.refreshToken } : {}),
+    oauth2: {
+      clientId: c.clientId,
+      ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
+      loginUrl: c.loginUrl,
+      ...(c.redirectUri ? { redirectUri: c.redirectUri } : {}),
+    },
+    version: options.apiVersion,
+    callOptions: { client: options.clientTag },
+  });
+  conn.on('refresh', (accessToken: string) => {
+    logger.redact(accessToken);
+    logger.info('salesforce access token refreshed');
+    options.onRefresh?.(accessToken);
+  });
+  return conn;
+}
