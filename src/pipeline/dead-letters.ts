@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import type { ConsumedRecord } from '../core/transport';
+import type { DeadLetter } from '../core/records';
+import { toSyncError } from '../errors';
+import { recordKey } from '../core/topics';
+import { produce, type PipelineDeps } from './deps';
+
+export interface DeadLetterInput {
+  orgId: string | null;
+  /** The record as consumed (kept whole, bytes and all), or null for a record we built. */
+  original: ConsumedRecord | null;
+  /** Bytes to keep when there is no consumed record (e.g. an encoded write command). */
+  originalValue?: Buffer;
+  originalKey?: string | null;
+  sourceTopic?: string;
+  recordType: string | null;
+  error: unknown;
+  /** The other system's own code, e.g. Salesforce statusCode. */
+  upstreamCode?: string | null;
+  attempts: number;
+  context?: Record<string, string>;
+}
+
+/**
+ * Sends one record that cannot be processed to the dead-letter topic, with its reason, and
+ * reports it. The caller then carries on with the rest: one bad record never stops the flow.
+ */
+export async function sendToDeadLetters(
+  deps: PipelineDeps,
+  input: DeadLetterInput,
+): Promise<DeadLetter> {
+  const err = toSyncError(input.error);
+  const now = deps.now();
+  const letter: DeadLetter = {
+    id: `dl_${randomUUID()}`,
+    orgId: input.orgId,
+    sourceTopic: input.original?.topic ?? input.sourceTopic ?? 'unknown',
+    sourcePartition: input.original?.partition ?? null,
+    sourceOffset: input.original?.offset ?? null,
+    originalKey: input.original?.key ?? input.originalKey ?? null,
+    originalValue: input.original?.value ?? input.originalValue ?? Buffer.alloc(0),
+    recordType: input.recordType,
+    errorCode: err.code,
+    upstreamCode:
+      input.upstreamCode ??
+      (typeof err.context.upstreamCode === 'string' ? err.context.upstreamCode : null),
+    message: err.message,
+    attempts: input.attempts,
+    firstFailedAt: now,
+    lastFailedAt: now,
+    context: { ...stringContext(err.context), ...(input.context ?? {}) },
+  };
+  await produce(deps, 'deadLetters', [
+    { key: recordKey(input.orgId ?? 'unknown', letter.id), value: letter },
+  ]);
+  deps.events.emit('dead-letter', {
+    orgId: input.orgId,
+    code: err.code,
+    topic: letter.sourceTopic,
+  });
+  deps.logger.warn('record sent to dead letters', {
+    orgId: input.orgId,
+    code: err.code,
+    upstreamCode: letter.upstreamCode,
+    reason: err.message,
+    topic: letter.sourceTopic,
+  });
+  return letter;
+}
+
+function stringContext(context: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(context)) {
+    if (v === undefined) continue;
+    out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  return out;
+}

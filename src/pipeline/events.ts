@@ -1,0 +1,41 @@
+import { EventEmitter } from 'node:events';
+import type { Side } from '../core/pair-state';
+
+/**
+ * What the long-running parts report. metrics.ts (and tests) listen here, so business logic
+ * never calls metric functions directly.
+ */
+export interface SyncEventMap {
+  /** Records a source read from its system and put on a change topic. */
+  'source.records': [{ source: Side; orgId: string; count: number }];
+  /** A source's stored position moved (feed seq, replay id). */
+  'source.position': [{ source: Side; orgId: string; position: string }];
+  /** A source lost its position or saw an overflow, and asked for a full sync. */
+  'source.resync': [{ source: Side; orgId: string; reason: string }];
+  /** Records a sink wrote successfully. */
+  'sink.records': [{ sink: Side; orgId: string; count: number; created: number }];
+  /** Records a sink could not write (each also went to the dead-letter topic). */
+  'sink.failed': [{ sink: Side; orgId: string; count: number; code: string }];
+  /** A sink stopped writing for a while (API budget, missing package, auth) and why. */
+  'sink.paused': [{ sink: Side; orgId: string; reason: string; untilMs: number | null }];
+  'sink.resumed': [{ sink: Side; orgId: string }];
+  /** The reconciler's outcome for one change. */
+  'reconcile.outcome': [{ orgId: string; side: Side; outcome: string }];
+  'reconcile.conflict': [
+    {
+      orgId: string;
+      pairId: string;
+      field: string;
+      winner: Side;
+      initlive: unknown;
+      salesforce: unknown;
+    },
+  ];
+  'dead-letter': [{ orgId: string | null; code: string; topic: string }];
+  /** Salesforce API calls used / allowed, as the org last reported them. */
+  'salesforce.api-usage': [{ orgId: string; used: number; max: number }];
+  /** From a change observed in one system to its write acknowledged in the other. */
+  'sync.latency': [{ orgId: string; from: Side; ms: number }];
+}
+
+export class SyncEvents extends EventEmitter<SyncEventMap> {}
