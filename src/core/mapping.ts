@@ -254,6 +254,13 @@ export function flowsTo(m: MappedField, target: 'initlive' | 'salesforce'): bool
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})/;
 
+/** Text of a scalar; anything else (an object where a value belongs) as JSON, so it fails validation visibly. */
+function scalarText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
 /**
  * Brings a value from either system to its canonical form: trimmed text with empty meaning
  * null, tags as a de-duplicated list (Salesforce keeps them `;`-joined), birthdates as
@@ -263,16 +270,17 @@ export function normalizeValue(field: CanonicalField, value: unknown): FieldValu
   if (value === undefined || value === null) return null;
   const kind = fieldSpecs[field].kind;
   if (kind === 'tags') {
-    const parts = Array.isArray(value) ? value.map(String) : String(value).split(';');
+    const parts = Array.isArray(value) ? value.map(scalarText) : scalarText(value).split(';');
     const out: string[] = [];
     for (const p of parts.map((s) => s.trim())) if (p !== '' && !out.includes(p)) out.push(p);
     return out.length === 0 ? null : out;
   }
   if (kind === 'number') {
-    const n = typeof value === 'number' ? value : Number(String(value).trim());
-    return String(value).trim() === '' || !Number.isFinite(n) ? null : Math.round(n * 100) / 100;
+    const raw = scalarText(value).trim();
+    const n = typeof value === 'number' ? value : Number(raw);
+    return raw === '' || !Number.isFinite(n) ? null : Math.round(n * 100) / 100;
   }
-  const text = String(value).trim();
+  const text = scalarText(value).trim();
   if (text === '') return null;
   if (kind === 'date') {
     const m = DATE.exec(text);

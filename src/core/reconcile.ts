@@ -353,7 +353,7 @@ export function decide(
     targets[otherSide(winner)][f] = target;
   }
 
-  next.base = base as PairState['base'];
+  next.base = base;
   const writes: WriteIntent[] = [];
   const problems: ValueProblem[] = [];
   for (const target of ['salesforce', 'initlive'] as Side[]) {
@@ -383,7 +383,7 @@ export function decide(
       side: target,
       op: creating ? 'create' : 'update',
       values: writeValues,
-      fingerprint: fingerprint(writeValues as Record<string, FieldValue>),
+      fingerprint: fingerprint(writeValues),
       recordId: next[idField(target)],
       ifMatch: target === 'initlive' && !creating ? next.seen.initlive || null : null,
     });
@@ -412,19 +412,6 @@ function fullFrom(
     const v = source?.[m.field];
     if (v !== undefined && v !== null && canFlow(m, otherSide(target), direction)) out[m.field] = v;
   }
-  return out;
-}
-
-function overlay(
-  before: CanonicalValues,
-  incoming: CanonicalValues,
-  full: boolean,
-  mapping: ResolvedMapping,
-): CanonicalValues {
-  if (!full) return { ...before, ...incoming };
-  // A whole record: mapped fields it does not carry are empty.
-  const out: CanonicalValues = {};
-  for (const m of mapping) out[m.field] = incoming[m.field] ?? null;
   return out;
 }
 
@@ -483,7 +470,7 @@ function decideDelete(
       side: other,
       op: 'update',
       values,
-      fingerprint: fingerprint(values as Record<string, FieldValue>),
+      fingerprint: fingerprint(values),
       recordId: otherId,
       ifMatch: other === 'initlive' ? next.seen.initlive || null : null,
     };

@@ -92,12 +92,7 @@ export interface DeadLetter {
 
 export type SyncTrigger = 'MANUAL' | 'SCHEDULED' | 'RECOVERY';
 export type SyncRunEventKind =
-  | 'REQUESTED'
-  | 'STARTED'
-  | 'PROGRESS'
-  | 'SUCCEEDED'
-  | 'PARTIALLY_SUCCEEDED'
-  | 'FAILED';
+  'REQUESTED' | 'STARTED' | 'PROGRESS' | 'SUCCEEDED' | 'PARTIALLY_SUCCEEDED' | 'FAILED';
 
 export interface SyncRunEvent {
   orgId: string;

@@ -1,4 +1,4 @@
-import type { RecordCodec, RecordTypeName, RecordTypes } from '../core/records';
+import type { RecordCodec, RecordTypes } from '../core/records';
 import type { PositionStore } from '../core/position-store';
 import type { TopicNames, TopicRole } from '../core/topics';
 import { topicRoles } from '../core/topics';
@@ -39,7 +39,7 @@ export async function produce<R extends TopicRole>(
   records: Array<{ key: string; value: RoleRecord<R>; headers?: Record<string, string> }>,
 ): Promise<void> {
   if (records.length === 0) return;
-  const type = topicRoles[role] as RecordTypeName;
+  const type = topicRoles[role];
   const encoded = await Promise.all(
     records.map(async (r) => ({
       key: r.key,

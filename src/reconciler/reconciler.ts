@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { normalizeEmail, type EmailIndex } from '../core/email-index';
+import type { CanonicalValues } from '../core/mapping';
+import { otherSide, type PairState, type Side } from '../core/pair-state';
+import { decide, type ObservedChange, type ReconcileDecision } from '../core/reconcile';
+import type { InitLiveWrite, SalesforceWrite } from '../core/records';
+import { recordKey } from '../core/topics';
+import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
+import { updatePair } from '../core/version-store';
+import { SyncError, isSyncError } from '../errors';
+import type { OrgRuntime } from '../orgs/org-directory';
+import { produce, type PipelineDeps } from '../pipeline/deps';
+import { sendToDeadLetters } from '../pipeline/dead-letters';
+import { observeInitLive, observeSalesforce } from './observe';
+import { initliveWriteOf, salesforceWriteOf } from './writes';
+
+export interface ReconcilerDeps extends PipelineDeps {
+  emailIndex: EmailIndex;
+}
+
+export interface ReconcilerOptions {
+  /** Records handed to one batch; per-key order is kept, distinct keys run concurrently. */
+  maxBatchSize?: number;
+  /** Distinct records reconciled at once within a batch. */
+  concurrency?: number;
+}
+
+/** One conflict as recorded: which field, both values, who won. */
+export interface ConflictRecord {
+  orgId: string;
+  pairId: string;
+  field: string;
+  initlive: unknown;
+  salesforce: unknown;
+  winner: Side;
+  at: number;
+}
+
+interface Outputs {
+  salesforce: Array<{ key: string; value: SalesforceWrite }>;
+  initlive: Array<{ key: string; value: InitLiveWrite }>;
+}
+
+/**
+ * Consumes both change topics and decides, per linked pair, what to write where.
+ *
+ * For each change: find its pair (stored link, then the external id, then a unique email
+ * match; several matches are reported, never guessed; none starts a new pair), decide with the
+ * pure `decide()` and apply the decision with one compare-and-apply on the pair's version
+ * vector (re-deciding if another process won the race). Write commands of a batch are
+ * produced together, and the batch's offsets are committed only after they are acknowledged,
+ * so a crash at any point replays changes, which the version vectors make harmless.
+ */
+export class Reconciler {
+  private subscription: Subscription | null = null;
+  private readonly conflictLog: ConflictRecord[] = [];
+
+  constructor(
+    private readonly deps: ReconcilerDeps,
+    private readonly options: ReconcilerOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.subscription) return;
+    this.subscription = await this.deps.transport.subscribe({
+      groupId: `${this.deps.groupPrefix}.reconciler`,
+      topics: [this.deps.topics.staffChanges, this.deps.topics.contactChanges],
+      fromBeginning: true,
+      maxBatchSize: this.options.maxBatchSize ?? 500,
+      handleBatch: (batch) => this.handleBatch(batch),
+    });
+    await this.subscription.ready();
+  }
+
+  async stop(): Promise<void> {
+    const sub = this.subscription;
+    this.subscription = null;
+    await sub?.stop();
+  }
+
+  /** Conflicts resolved recently (newest last), for the admin API. */
+  recentConflicts(orgId: string): ConflictRecord[] {
+    return this.conflictLog.filter((c) => c.orgId === orgId);
+  }
+
+  async handleBatch(batch: RecordBatch): Promise<void> {
+    const outputs: Outputs = { salesforce: [], initlive: [] };
+    // Records of one key stay in order; different keys are independent pairs.
+    const byKey = new Map<string, ConsumedRecord[]>();
+    for (const r of batch.records) {
+      const list = byKey.get(r.key);
+      if (list) list.push(r);
+      else byKey.set(r.key, [r]);
+    }
+    const groups = [...byKey.values()];
+    const concurrency = this.options.concurrency ?? 16;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < groups.length) {
+        const group = groups[next++]!;
+        for (const record of group) await this.handleRecord(record, outputs);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
+    await Promise.all([
+      produce(this.deps, 'salesforceWrites', outputs.salesforce),
+      produce(this.deps, 'initliveWrites', outputs.initlive),
+    ]);
+  }
+
+  private async handleRecord(record: ConsumedRecord, outputs: Outputs): Promise<void> {
+    const side: Side = record.topic === this.deps.topics.staffChanges ? 'initlive' : 'salesforce';
+    const recordType = side === 'initlive' ? 'InitLiveStaffChange' : 'SalesforceContactChange';
+    let orgId: string | null = null;
+    try {
+      const change =
+        side === 'initlive'
+          ? await this.deps.codec.decode('InitLiveStaffChange', record.value)
+          : await this.deps.codec.decode('SalesforceContactChange', record.value);
+      orgId = change.orgId;
+      const org = this.deps.orgs.get(change.orgId);
+      if (!org) {
+        throw new SyncError(
+          'NOT_FOUND',
+          `organization ${change.orgId} is not connected to this deployment`,
+        );
+      }
+      const observed =
+        side === 'initlive'
+          ? observeInitLive(change as Parameters<typeof observeInitLive>[0], org.initliveOrigin)
+          : observeSalesforce(
+              change as Parameters<typeof observeSalesforce>[0],
+              org.salesforceClientTag,
+            );
+      await this.reconcile(org, observed, outputs);
+    } catch (err) {
+      // Transient trouble (store, registry) must not turn into a dead letter: let the batch
+      // fail and be redelivered.
+      if (isSyncError(err) && err.retriable) throw err;
+      await sendToDeadLetters(this.deps, {
+        orgId,
+        original: record,
+        recordType,
+        error: err,
+        attempts: 1,
+      });
+    }
+  }
+
+  private async reconcile(
+    org: OrgRuntime,
+    change: ObservedChange,
+    outputs: Outputs,
+  ): Promise<void> {
+    const now = this.deps.now();
+    let decision: ReconcileDecision | null = null;
+    let before: PairState | null = null;
+    let pairId = '';
+    for (let attempt = 1; ; attempt++) {
+      pairId = await this.findPair(org.orgId, change);
+      try {
+        await updatePair(this.deps.store, org.orgId, pairId, (current) => {
+          before = current?.state ?? null;
+          decision = decide(before, change, org.settings, { orgId: org.orgId, pairId, now });
+          if (decision.next === before || decision.outcome === 'rejected') return null;
+          return { next: decision.next, result: true };
+        });
+        break;
+      } catch (err) {
+        // Another process linked this record to a pair of its own in the meantime: find that
+        // pair and decide again there.
+        const linkTaken =
+          isSyncError(err) && err.code === 'CONFLICT' && err.context.reason === 'link-owned';
+        if (linkTaken && attempt < 3) continue;
+        throw err;
+      }
+    }
+    const d = decision as ReconcileDecision | null;
+    if (!d) return;
+    this.deps.events.emit('reconcile.outcome', {
+      orgId: org.orgId,
+      side: change.side,
+      outcome: d.outcome,
+    });
+    if (d.outcome === 'rejected') {
+      const first = d.problems[0];
+      throw new SyncError(
+        'SALESFORCE_REJECTED',
+        `record would be refused by Salesforce: ${d.problems.map((p) => p.message).join('; ')}`,
+        { context: { upstreamCode: first?.code, fields: d.problems.map((p) => p.field), pairId } },
+      );
+    }
+    if (d.next === before) return;
+    await this.updateEmailIndex(before, d.next);
+    for (const c of d.conflicts) {
+      const entry: ConflictRecord = {
+        orgId: org.orgId,
+        pairId,
+        field: c.field,
+        initlive: c.initlive,
+        salesforce: c.salesforce,
+        winner: c.winner,
+        at: now,
+      };
+      this.conflictLog.push(entry);
+      if (this.conflictLog.length > 1000) this.conflictLog.shift();
+      this.deps.events.emit('reconcile.conflict', entry);
+      this.deps.logger.info('conflict resolved', { ...entry });
+    }
+    const causedBy = `${change.side}:${change.position ?? `snapshot@${change.version}`}`;
+    for (const w of d.writes) {
+      if (w.side === 'salesforce') {
+        outputs.salesforce.push({
+          key: recordKey(org.orgId, pairId),
+          value: salesforceWriteOf(w, d.next, org.settings, causedBy, now),
+        });
+      } else {
+        outputs.initlive.push({
+          key: recordKey(org.orgId, pairId),
+          value: initliveWriteOf(w, d.next, causedBy, now),
+        });
+      }
+    }
+  }
+
+  /**
+   * The pair a change belongs to: the stored link, then the Contact's InitLive external id,
+   * then exactly one unlinked pair whose other side has the same email. Several candidates are
+   * an AMBIGUOUS_MATCH naming them; none starts a new pair.
+   */
+  private async findPair(orgId: string, change: ObservedChange): Promise<string> {
+    const { store } = this.deps;
+    const linked = await store.findPairId(orgId, change.side, change.recordId);
+    if (linked) return linked;
+    if (change.side === 'salesforce' && change.otherId) {
+      const byExternalId = await store.findPairId(orgId, 'initlive', change.otherId);
+      if (byExternalId) return byExternalId;
+    }
+    const email = typeof change.values.email === 'string' ? change.values.email : null;
+    if (email && change.op !== 'delete') {
+      const candidateIds = await this.deps.emailIndex.find(orgId, email);
+      if (candidateIds.length > 0) {
+        const pairs = await store.getMany(orgId, candidateIds);
+        const own = change.side === 'initlive' ? 'initliveId' : 'salesforceId';
+        const open = pairs.filter(
+          (p): p is NonNullable<typeof p> =>
+            p !== null && p.state[own] === null && p.state.status !== 'deleted',
+        );
+        if (open.length === 1) return open[0]!.state.pairId;
+        if (open.length > 1) {
+          const other = otherSide(change.side) === 'initlive' ? 'initliveId' : 'salesforceId';
+          const names = open.map((p) => p.state[other] ?? p.state.pairId);
+          throw new SyncError(
+            'AMBIGUOUS_MATCH',
+            `${email} matches ${open.length} ${otherSide(change.side)} records (${names.join(', ')}); link one by hand, the connector does not guess`,
+            { context: { email, candidates: names } },
+          );
+        }
+      }
+    }
+    return `pair_${randomUUID()}`;
+  }
+
+  private async updateEmailIndex(before: PairState | null, after: PairState): Promise<void> {
+    const emails = (s: PairState | null): Set<string> => {
+      const out = new Set<string>();
+      for (const values of [s?.merge?.current.initlive, s?.merge?.current.salesforce] as Array<
+        CanonicalValues | null | undefined
+      >) {
+        const e = values?.email;
+        if (typeof e === 'string' && e !== '') out.add(normalizeEmail(e));
+      }
+      return out;
+    };
+    const was = emails(before);
+    const now = emails(after);
+    const add = [...now].filter((e) => !was.has(e));
+    const remove = [...was].filter((e) => !now.has(e));
+    await this.deps.emailIndex.update(after.orgId, after.pairId, { add, remove });
+  }
+}
