@@ -1,0 +1,263 @@
+import express from 'express';
+import type { Request, Response, Router } from 'express';
+import { ApiFault, RecordFault } from './api-fault';
+import type { CometdControl, ContactRecord, WriteListener } from './model';
+import type { Org } from './org';
+import type { Transaction } from './store';
+import { deserializeRecord } from './validation';
+import { LATEST_VERSION } from './versions';
+
+export type GapType = 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE';
+
+export interface SandboxCounters {
+  /** Calls counted against the daily allocation (rolling 24 h). */
+  apiCallsUsed: number;
+  apiDailyMax: number;
+  /** Records written by any API or the UI since start. */
+  writes: number;
+  /** Data API calls per route, e.g. `PATCH /composite/sobjects/:sobject/:field`. */
+  endpoints: Record<string, number>;
+  accessTokens: number;
+  refreshTokens: number;
+  cometdClients: number;
+  /** 503 failures still armed. */
+  pendingFailures: number;
+}
+
+/**
+ * In-process control of one sandbox org: fault and limit injection, counters, and direct data
+ * access acting as a person in the Salesforce UI (empty changeOrigin, no API call counted).
+ */
+export interface SandboxControl {
+  /** Every access token expires now (refresh tokens keep working). */
+  expireAccessTokens(): void;
+  /** Every grant is revoked (refresh tokens too); CometD sessions end. */
+  revokeAllGrants(): void;
+  /** The next `count` data API calls answer 503 SERVER_UNAVAILABLE (not counted). */
+  failNext(count: number): void;
+  /** Extra latency on each data API call. */
+  setLatencyMs(ms: number): void;
+  /** Uses up the daily allocation: further calls get 403 REQUEST_LIMIT_EXCEEDED. */
+  exhaustApiLimit(): void;
+  setApiDailyMax(max: number): void;
+  /** Forgets counted calls and per-endpoint counts. */
+  resetApiUsage(): void;
+  /** Disarms 503s and latency. */
+  clearFaults(): void;
+  dropCometdClients(): void;
+  emitGap(changeType: GapType, recordIds: string[]): void;
+  emitOverflow(): void;
+  purgeReplayRetention(): void;
+  uninstallPackage(): void;
+  installPackage(): void;
+  isPackageInstalled(): boolean;
+  counters(): SandboxCounters;
+  getContact(id: string): ContactRecord | undefined;
+  listContacts(options?: { includeDeleted?: boolean }): ContactRecord[];
+  /** Creates a Contact as a UI user; throws RecordFault (`.error.statusCode`) when invalid. */
+  createContact(fields: Record<string, unknown>): ContactRecord;
+  updateContact(id: string, fields: Record<string, unknown>): ContactRecord;
+  deleteContact(id: string): void;
+  /** Restores a Contact from the recycle bin (an UNDELETE event). */
+  undeleteContact(id: string): ContactRecord;
+  /** Every committed write, from any API or the UI. */
+  onWrite(listener: WriteListener): () => void;
+  /** The streaming side, when attached. */
+  readonly cometd: CometdControl | null;
+}
+
+/** Builds the control for `org`; `cometd` is the streaming side (null when not attached). */
+export function createControl(org: Org, cometd: CometdControl | null): SandboxControl {
+  const ui = <T>(work: (tx: Transaction) => T): T => {
+    const tx = org.store.begin({
+      api: 'ui',
+      apiVersion: LATEST_VERSION,
+      client: null,
+      userId: org.identity.userId,
+    });
+    try {
+      const out = work(tx);
+      tx.commit();
+      return out;
+    } catch (err) {
+      tx.rollback();
+      throw err;
+    }
+  };
+  const mustGet = (id: string): ContactRecord => {
+    const r = org.store.get(id);
+    if (!r) throw new RecordFault('NOT_FOUND', 'The requested resource does not exist');
+    return r;
+  };
+  const idOf = (id: string): string => String(mustGet(id).Id);
+  return {
+    cometd,
+    expireAccessTokens: () => org.tokens.expireAllAccessTokens(),
+    revokeAllGrants: () => org.tokens.revokeAll(),
+    failNext: (count) => org.faults.failNext(count),
+    setLatencyMs: (ms) => {
+      org.faults.latencyMs = Math.max(0, ms);
+    },
+    exhaustApiLimit: () => org.usage.exhaust(),
+    setApiDailyMax: (max) => {
+      org.usage.max = max;
+    },
+    resetApiUsage: () => org.usage.reset(),
+    clearFaults: () => org.faults.clear(),
+    dropCometdClients: () => cometd?.dropAllClients(),
+    emitGap: (changeType, recordIds) => cometd?.emitGap(changeType, recordIds),
+    emitOverflow: () => cometd?.emitOverflow(),
+    purgeReplayRetention: () => cometd?.purgeRetention(),
+    uninstallPackage: () => org.store.uninstallPackage(),
+    installPackage: () => org.store.installPackage(),
+    isPackageInstalled: () => org.store.schema.packageInstalled,
+    counters: () => ({
+      apiCallsUsed: org.usage.used(),
+      apiDailyMax: org.usage.max,
+      writes: org.store.writesCount,
+      endpoints: org.usage.endpointCounts(),
+      ...org.tokens.counts(),
+      cometdClients: cometd?.clientCount() ?? 0,
+      pendingFailures: org.faults.pendingUnavailable(),
+    }),
+    getContact: (id) => org.store.get(id),
+    listContacts: (options = {}) =>
+      [...org.store.rows()]
+        .filter((r) => options.includeDeleted === true || r.IsDeleted !== true)
+        .map((r) => ({ ...r })),
+    createContact: (fields) => {
+      const id = ui((tx) => tx.insert(deserializeRecord(fields, org.store.schema)));
+      return mustGet(id);
+    },
+    updateContact: (id, fields) => {
+      const full = idOf(id);
+      ui((tx) => tx.update(full, deserializeRecord(fields, org.store.schema)));
+      return mustGet(full);
+    },
+    deleteContact: (id) => {
+      const full = idOf(id);
+      ui((tx) => tx.remove(full));
+    },
+    undeleteContact: (id) => {
+      const full = idOf(id);
+      ui((tx) => tx.undelete(full));
+      return mustGet(full);
+    },
+    onWrite: (listener) => org.store.onWrite(listener),
+  };
+}
+
+/**
+ * `/__sandbox/*`: the control over HTTP for the demo and for tests in other processes. Every
+ * call needs `X-Sandbox-Secret: <client secret>`. `POST /__sandbox/faults` takes
+ * `{"action": ..., ...}` (see docs/sandbox.md); `GET /__sandbox/counters`; `/__sandbox/contacts`
+ * reads and writes as a UI user.
+ */
+export function controlRouter(org: Org, control: SandboxControl): Router {
+  const router = express.Router();
+  router.use((req: Request, res: Response, next) => {
+    if (req.headers['x-sandbox-secret'] !== org.config.clientSecret) {
+      res
+        .status(401)
+        .json({ error: 'unauthorized', error_description: 'X-Sandbox-Secret header required' });
+      return;
+    }
+    next();
+  });
+  router.use(express.json({ limit: '10mb' }));
+  const handle = (res: Response, work: () => unknown): void => {
+    try {
+      const out = work();
+      if (out === undefined) res.status(204).end();
+      else res.json(out);
+    } catch (err) {
+      if (err instanceof RecordFault) {
+        res
+          .status(err.error.statusCode === 'NOT_FOUND' ? 404 : 400)
+          .json([
+            { message: err.message, errorCode: err.error.statusCode, fields: err.error.fields },
+          ]);
+        return;
+      }
+      if (err instanceof ApiFault) {
+        res.status(err.status).json(err.errors);
+        return;
+      }
+      throw err;
+    }
+  };
+
+  router.post('/faults', (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const num = (k: string): number => {
+      const v = Number(body[k]);
+      if (!Number.isFinite(v)) throw new RecordFault('INVALID_INPUT', `${k} must be a number`);
+      return v;
+    };
+    handle(res, () => {
+      switch (body.action) {
+        case 'expire-access-tokens':
+          return control.expireAccessTokens();
+        case 'revoke-all':
+          return control.revokeAllGrants();
+        case 'fail-next':
+          return control.failNext(num('count'));
+        case 'set-latency':
+          return control.setLatencyMs(num('ms'));
+        case 'exhaust-api-limit':
+          return control.exhaustApiLimit();
+        case 'set-api-daily-max':
+          return control.setApiDailyMax(num('max'));
+        case 'reset-api-usage':
+          return control.resetApiUsage();
+        case 'clear':
+          return control.clearFaults();
+        case 'drop-cometd-clients':
+          return control.dropCometdClients();
+        case 'emit-gap':
+          return control.emitGap(
+            (typeof body.changeType === 'string' ? body.changeType : 'GAP_UPDATE') as GapType,
+            Array.isArray(body.recordIds) ? body.recordIds.map(String) : [],
+          );
+        case 'emit-overflow':
+          return control.emitOverflow();
+        case 'purge-retention':
+          return control.purgeReplayRetention();
+        case 'uninstall-package':
+          return control.uninstallPackage();
+        case 'install-package':
+          return control.installPackage();
+        default:
+          throw new RecordFault('INVALID_INPUT', `unknown action: ${String(body.action)}`);
+      }
+    });
+  });
+  router.get('/counters', (_req, res) => handle(res, () => control.counters()));
+  router.get('/contacts', (req, res) =>
+    handle(res, () =>
+      control.listContacts({ includeDeleted: req.query.includeDeleted === 'true' }),
+    ),
+  );
+  router.get('/contacts/:id', (req, res) =>
+    handle(res, () => {
+      const r = control.getContact(String(req.params.id));
+      if (!r) throw new RecordFault('NOT_FOUND', 'The requested resource does not exist');
+      return r;
+    }),
+  );
+  router.post('/contacts', (req, res) =>
+    handle(res, () => control.createContact((req.body ?? {}) as Record<string, unknown>)),
+  );
+  router.patch('/contacts/:id', (req, res) =>
+    handle(res, () =>
+      control.updateContact(String(req.params.id), (req.body ?? {}) as Record<string, unknown>),
+    ),
+  );
+  router.delete('/contacts/:id', (req, res) =>
+    handle(res, () => control.deleteContact(String(req.params.id))),
+  );
+  router.post('/contacts/:id/undelete', (req, res) =>
+    handle(res, () => control.undeleteContact(String(req.params.id))),
+  );
+  return router;
+}

@@ -1,0 +1,69 @@
+import { FaultState } from './faults';
+import { IdGenerator, KeyPrefix } from './ids';
+import { ApiUsage } from './limits';
+import { ContactStore } from './store';
+import { TokenRegistry } from './tokens';
+
+/** Settings of one sandbox org (see `SalesforceSandboxOptions` for the documented defaults). */
+export interface OrgConfig {
+  clientId: string;
+  clientSecret: string;
+  username: string;
+  password: string;
+  /** Redirect URIs registered on the connected app; empty = any loopback http(s) URI. */
+  redirectUris: string[];
+  /** PEM public key for RS256 JWT bearer assertions. */
+  jwtPublicKeyPem?: string;
+  accessTokenTtlMs: number;
+  retentionMs: number;
+  apiDailyMax: number;
+  /** REST query page size (Salesforce: 2,000). */
+  pageSize: number;
+  /** Time a Bulk 2.0 job spends in each of its processing states. */
+  bulkPollDelayMs: number;
+  /** Records per Bulk 2.0 query results page when the client sends no maxRecords. */
+  bulkResultPageSize: number;
+  maxRefreshTokensPerUser: number;
+}
+
+export interface OrgIdentity {
+  orgId: string;
+  userId: string;
+}
+
+/** Everything one emulated org holds; shared by the route modules. */
+export class Org {
+  readonly ids: IdGenerator;
+  readonly store: ContactStore;
+  readonly tokens: TokenRegistry;
+  readonly usage: ApiUsage;
+  readonly faults = new FaultState();
+  readonly identity: OrgIdentity;
+  /** Set once the HTTP server listens: login URL and instance URL (one server plays both). */
+  baseUrl = '';
+
+  constructor(
+    readonly config: OrgConfig,
+    readonly now: () => number,
+    identity?: OrgIdentity,
+  ) {
+    this.ids = new IdGenerator();
+    this.identity = identity ?? {
+      orgId: this.ids.next(KeyPrefix.org),
+      userId: this.ids.next(KeyPrefix.user),
+    };
+    this.store = new ContactStore(this.ids, now);
+    this.tokens = new TokenRegistry({
+      orgId: this.identity.orgId,
+      now,
+      accessTokenTtlMs: config.accessTokenTtlMs,
+      maxRefreshTokensPerUser: config.maxRefreshTokensPerUser,
+    });
+    this.usage = new ApiUsage(config.apiDailyMax, now);
+  }
+
+  /** `<loginUrl>/id/<orgId>/<userId>`: jsforce reads the user and org ids from it. */
+  identityUrl(): string {
+    return `${this.baseUrl}/id/${this.identity.orgId}/${this.identity.userId}`;
+  }
+}

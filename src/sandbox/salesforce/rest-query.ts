@@ -1,0 +1,121 @@
+import express from 'express';
+import type { Request, Response, Router } from 'express';
+import { ApiFault } from './api-fault';
+import { KeyPrefix } from './ids';
+import type { Org } from './org';
+import { renderRecord } from './render';
+import { callContext } from './rest-context';
+import { SoqlError } from './soql/errors';
+import { compileSoql, runQuery } from './soql/evaluate';
+import type { CompiledQuery } from './soql/evaluate';
+
+/** Salesforce drops idle query cursors after 15 minutes. */
+const CURSOR_IDLE_MS = 15 * 60_000;
+/** Open cursors kept per org before the oldest is dropped (Salesforce: 10 per user). */
+const MAX_CURSORS = 50;
+
+interface Cursor {
+  records: Record<string, unknown>[];
+  touchedAt: number;
+}
+
+/** Runs SOQL for REST or Bulk; SOQL failures become 400s with Salesforce's error codes. */
+export function compileOrFault(org: Org, soql: string): CompiledQuery {
+  try {
+    return compileSoql(soql, org.store.schema);
+  } catch (err) {
+    if (err instanceof SoqlError) throw new ApiFault(400, err.errorCode, err.message);
+    throw err;
+  }
+}
+
+/** Rows a query sees: `/query` skips the recycle bin, `/queryAll` includes it. */
+export function queryRows(org: Org, q: CompiledQuery, includeDeleted: boolean) {
+  const rows = [...org.store.rows()].filter((r) => includeDeleted || r.IsDeleted !== true);
+  return runQuery(q, rows);
+}
+
+/**
+ * `/query` and `/queryAll`: pages of at most `pageSize` records (or the smaller
+ * `Sforce-Query-Options: batchSize`), with server-side cursors snapshotting the result so
+ * `nextRecordsUrl` pages are stable, as in Salesforce.
+ */
+export function queryRouter(org: Org): Router {
+  const router = express.Router({ mergeParams: true });
+  const cursors = new Map<string, Cursor>();
+
+  const pageSize = (req: Request): number => {
+    const m = /batchSize\s*=\s*(\d+)/i.exec(String(req.headers['sforce-query-options'] ?? ''));
+    const asked = m ? Math.max(200, Math.min(2000, Number(m[1]))) : org.config.pageSize;
+    return Math.min(asked, org.config.pageSize);
+  };
+
+  const page = (
+    res: Response,
+    cursorId: string,
+    cursor: Cursor,
+    offset: number,
+    size: number,
+    route: string,
+  ): void => {
+    const records = cursor.records.slice(offset, offset + size);
+    const next = offset + records.length;
+    const done = next >= cursor.records.length;
+    if (done) cursors.delete(cursorId);
+    else cursor.touchedAt = org.now();
+    res.json({
+      totalSize: cursor.records.length,
+      done,
+      ...(done
+        ? {}
+        : {
+            nextRecordsUrl: `/services/data/v${callContext(res).apiVersion}/${route}/${cursorId}-${next}`,
+          }),
+      records,
+    });
+  };
+
+  const prune = (): void => {
+    const now = org.now();
+    for (const [id, c] of cursors) if (now - c.touchedAt > CURSOR_IDLE_MS) cursors.delete(id);
+    while (cursors.size >= MAX_CURSORS) cursors.delete(cursors.keys().next().value!);
+  };
+
+  const run = (route: 'query' | 'queryAll') => (req: Request, res: Response) => {
+    const soql = req.query.q;
+    if (typeof soql !== 'string' || soql.trim() === '') {
+      throw new ApiFault(400, 'MALFORMED_QUERY', 'A query string has to be specified');
+    }
+    const q = compileOrFault(org, soql);
+    const hits = queryRows(org, q, route === 'queryAll');
+    if (q.count) {
+      res.json({ totalSize: hits.length, done: true, records: [] });
+      return;
+    }
+    const version = callContext(res).apiVersion;
+    prune();
+    const cursorId = org.ids.next(KeyPrefix.queryLocator);
+    const cursor: Cursor = {
+      records: hits.map((r) => renderRecord(r, q.fields, version)),
+      touchedAt: org.now(),
+    };
+    cursors.set(cursorId, cursor);
+    page(res, cursorId, cursor, 0, pageSize(req), 'query');
+  };
+
+  const more = (req: Request, res: Response): void => {
+    const locator = String(req.params.locator);
+    const m = /^(.+)-(\d+)$/.exec(locator);
+    const cursor = m ? cursors.get(m[1]!) : undefined;
+    if (!m || !cursor || Number(m[2]) > cursor.records.length) {
+      throw new ApiFault(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
+    }
+    page(res, m[1]!, cursor, Number(m[2]), pageSize(req), 'query');
+  };
+
+  router.get('/query', run('query'));
+  router.get('/queryAll', run('queryAll'));
+  router.get('/query/:locator', more);
+  router.get('/queryAll/:locator', more);
+  return router;
+}

@@ -1,0 +1,258 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import { ApiFault } from './api-fault';
+import { Bulk2 } from './bulk2';
+import { attachCometd } from './cometd';
+import { controlRouter, createControl } from './control';
+import type { SandboxControl } from './control';
+import type { CometdDeps, ContactRecord } from './model';
+import { oauthRouter } from './oauth';
+import { Org } from './org';
+import type { OrgConfig } from './org';
+import { collectionsRouter } from './rest-collections';
+import { dataApiGate } from './rest-context';
+import { metaRouter } from './rest-meta';
+import { queryRouter } from './rest-query';
+import { sobjectsRouter } from './rest-sobjects';
+import { loadState, saveState } from './state-file';
+import { LATEST_VERSION, versionList } from './versions';
+
+export interface SalesforceSandboxOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** URL advertised as login and instance URL (behind a proxy or in a container); default the listen address. */
+  publicUrl?: string;
+  /** Connected app consumer key. Default `sandbox-client`. */
+  clientId?: string;
+  /** Connected app consumer secret; also guards `/__sandbox`. Default `sandbox-secret`. */
+  clientSecret?: string;
+  /** Default `admin@sandbox.test`. */
+  username?: string;
+  /** Default `sandbox`. */
+  password?: string;
+  /** Registered callback URLs; default: any http(s) URL on localhost / 127.0.0.1. */
+  redirectUris?: string[];
+  /** PEM public key for RS256 JWT bearer assertions (HS256 with the client secret always works). */
+  jwtPublicKeyPem?: string;
+  /** Access token lifetime. Default 2 h (Salesforce's default session timeout). */
+  accessTokenTtlMs?: number;
+  /** CDC replay retention. Default 72 h. */
+  retentionMs?: number;
+  /** Daily API allocation. Default 15,000 (Developer Edition). */
+  apiDailyMax?: number;
+  /** REST query page size. Default 2,000. */
+  pageSize?: number;
+  /** Time a Bulk 2.0 job spends in each processing state. Default 500 ms. */
+  bulkPollDelayMs?: number;
+  /** Bulk 2.0 query results per page when the client sends no maxRecords. Default 50,000. */
+  bulkResultPageSize?: number;
+  /** Refresh tokens kept per user and app; the oldest is revoked beyond it. Default 5. */
+  maxRefreshTokensPerUser?: number;
+  /** Contacts created (as a UI user) at start when the org is empty. */
+  seed?: Record<string, unknown>[];
+  /** Clock, epoch ms. Default Date.now. */
+  clock?: () => number;
+  /** JSON file keeping the org's data and grants across restarts. */
+  stateFile?: string;
+  /** Serve `/__sandbox` over HTTP. Default true. */
+  controlEndpoint?: boolean;
+  /** Serve CDC over CometD at `/cometd/<version>`. Default true. */
+  streaming?: boolean;
+}
+
+export interface SalesforceSandbox {
+  /** Base URL of the server (login and instance URL are the same here). */
+  url: string;
+  instanceUrl: string;
+  loginUrl: string;
+  clientId: string;
+  clientSecret: string;
+  username: string;
+  password: string;
+  orgId: string;
+  userId: string;
+  control: SandboxControl;
+  /** Stops the server (answering held CometD connects first) and saves the state file. */
+  close(): Promise<void>;
+}
+
+const DEFAULTS = {
+  clientId: 'sandbox-client',
+  clientSecret: 'sandbox-secret',
+  username: 'admin@sandbox.test',
+  password: 'sandbox',
+  accessTokenTtlMs: 2 * 3_600_000,
+  retentionMs: 72 * 3_600_000,
+  apiDailyMax: 15_000,
+  pageSize: 2000,
+  bulkPollDelayMs: 500,
+  bulkResultPageSize: 50_000,
+  maxRefreshTokensPerUser: 5,
+};
+
+const SAVE_DEBOUNCE_MS = 250;
+
+function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+  if (err instanceof ApiFault) {
+    res.status(err.status).json(err.errors);
+    return;
+  }
+  const type = (err as { type?: unknown }).type;
+  if (type === 'entity.parse.failed') {
+    res.status(400).json([
+      {
+        message: `Unexpected character in JSON body: ${(err as Error).message}`,
+        errorCode: 'JSON_PARSER_ERROR',
+      },
+    ]);
+    return;
+  }
+  if (type === 'entity.too.large') {
+    res
+      .status(413)
+      .json([{ message: 'Request entity too large', errorCode: 'REQUEST_ENTITY_TOO_LARGE' }]);
+    return;
+  }
+  res.status(500).json([
+    {
+      message: `An unexpected error occurred: ${err instanceof Error ? err.message : String(err)}`,
+      errorCode: 'UNKNOWN_EXCEPTION',
+    },
+  ]);
+}
+
+/**
+ * Starts one emulated Salesforce org: OAuth, REST (sObjects, Collections, query, describe,
+ * limits), Bulk API 2.0 and CDC over CometD on one HTTP server. State is in memory, optionally
+ * kept in `stateFile` (written shortly after each commit and on close).
+ */
+export async function startSalesforceSandbox(
+  options: SalesforceSandboxOptions = {},
+): Promise<SalesforceSandbox> {
+  const now = options.clock ?? Date.now;
+  const config: OrgConfig = {
+    clientId: options.clientId ?? DEFAULTS.clientId,
+    clientSecret: options.clientSecret ?? DEFAULTS.clientSecret,
+    username: options.username ?? DEFAULTS.username,
+    password: options.password ?? DEFAULTS.password,
+    redirectUris: options.redirectUris ?? [],
+    jwtPublicKeyPem: options.jwtPublicKeyPem,
+    accessTokenTtlMs: options.accessTokenTtlMs ?? DEFAULTS.accessTokenTtlMs,
+    retentionMs: options.retentionMs ?? DEFAULTS.retentionMs,
+    apiDailyMax: options.apiDailyMax ?? DEFAULTS.apiDailyMax,
+    pageSize: options.pageSize ?? DEFAULTS.pageSize,
+    bulkPollDelayMs: options.bulkPollDelayMs ?? DEFAULTS.bulkPollDelayMs,
+    bulkResultPageSize: options.bulkResultPageSize ?? DEFAULTS.bulkResultPageSize,
+    maxRefreshTokensPerUser: options.maxRefreshTokensPerUser ?? DEFAULTS.maxRefreshTokensPerUser,
+  };
+  const saved = options.stateFile ? loadState(options.stateFile) : undefined;
+  const org = new Org(config, now, saved?.identity);
+  if (saved) {
+    org.store.restore(saved.store);
+    org.tokens.restore(saved.tokens);
+  }
+
+  const bulk = new Bulk2(org);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(oauthRouter(org));
+  app.get('/services/data', (_req, res) => {
+    res.json(versionList());
+  });
+  const data = express.Router({ mergeParams: true });
+  data.use(dataApiGate(org));
+  data.use(express.json({ limit: '50mb', type: ['application/json', 'application/*+json'] }));
+  data.use(metaRouter(org));
+  data.use(sobjectsRouter(org));
+  data.use(collectionsRouter(org));
+  data.use(queryRouter(org));
+  data.use(bulk.router());
+  data.use(() => {
+    throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
+  });
+  app.use('/services/data/:version', data);
+
+  const server = createServer(app);
+  const deps: CometdDeps = {
+    authenticate: (token) => {
+      const who = org.tokens.authenticate(token);
+      return who ? { userId: who.userId, orgId: who.orgId } : null;
+    },
+    onTokenRevoked: (listener) => org.tokens.onRevoked(listener),
+    onWrite: (listener) => org.store.onWrite(listener),
+    now,
+    retentionMs: config.retentionMs,
+    apiVersion: LATEST_VERSION,
+  };
+  const cometd = options.streaming === false ? null : attachCometd(server, deps);
+  const control = createControl(org, cometd);
+  if (options.controlEndpoint !== false) app.use('/__sandbox', controlRouter(org, control));
+  app.use(errorHandler);
+
+  let saveTimer: NodeJS.Timeout | null = null;
+  const save = (): void => {
+    if (!options.stateFile) return;
+    saveState(options.stateFile, {
+      version: 1,
+      identity: org.identity,
+      store: org.store.snapshot(),
+      tokens: org.tokens.snapshot(),
+    });
+  };
+  const stopSaving = options.stateFile
+    ? org.store.onWrite(() => {
+        saveTimer ??= setTimeout(() => {
+          saveTimer = null;
+          save();
+        }, SAVE_DEBOUNCE_MS);
+      })
+    : () => undefined;
+
+  if (org.store.size() === 0) for (const seed of options.seed ?? []) control.createContact(seed);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = (options.publicUrl ?? `http://${host}:${address.port}`).replace(/\/$/, '');
+  org.baseUrl = url;
+
+  let closed = false;
+  return {
+    url,
+    instanceUrl: url,
+    loginUrl: url,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    username: config.username,
+    password: config.password,
+    orgId: org.identity.orgId,
+    userId: org.identity.userId,
+    control,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      stopSaving();
+      if (saveTimer) clearTimeout(saveTimer);
+      bulk.close();
+      await cometd?.close();
+      save();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+export type { ContactRecord };
