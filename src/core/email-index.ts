@@ -8,6 +8,11 @@
 export interface EmailIndex {
   /** Pair ids currently indexed under this email (any case). */
   find(orgId: string, email: string): Promise<string[]>;
+  /**
+   * Atomically adds the pair under the email and returns the pairs that were there before,
+   * so two processes meeting the same new person from both sides at once agree on one pair.
+   */
+  claim(orgId: string, email: string, pairId: string): Promise<string[]>;
   /** Indexes the pair under each added email and removes it from each removed one. */
   update(orgId: string, pairId: string, change: { add: string[]; remove: string[] }): Promise<void>;
   close(): Promise<void>;

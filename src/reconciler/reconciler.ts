@@ -158,13 +158,26 @@ export class Reconciler {
     let pairId = '';
     for (let attempt = 1; ; attempt++) {
       pairId = await this.findPair(org.orgId, change);
+      let taken = false;
       try {
         await updatePair(this.deps.store, org.orgId, pairId, (current) => {
           before = current?.state ?? null;
+          // The pair chosen by email was still being written by another process; now it holds
+          // another record on this side, so it is not ours to join.
+          const held = before
+            ? change.side === 'initlive'
+              ? before.initliveId
+              : before.salesforceId
+            : null;
+          taken = held !== null && held !== change.recordId;
+          if (taken) return null;
           decision = decide(before, change, org.settings, { orgId: org.orgId, pairId, now });
           if (decision.next === before || decision.outcome === 'rejected') return null;
           return { next: decision.next, result: true };
         });
+        if (taken && attempt < 5) continue;
+        if (taken)
+          throw new SyncError('VERSION_CONFLICT', 'could not settle which pair this record joins');
         break;
       } catch (err) {
         // Another process linked this record to a pair of its own in the meantime: find that
@@ -237,28 +250,50 @@ export class Reconciler {
       if (byExternalId) return byExternalId;
     }
     const email = typeof change.values.email === 'string' ? change.values.email : null;
-    if (email && change.op !== 'delete') {
-      const candidateIds = await this.deps.emailIndex.find(orgId, email);
-      if (candidateIds.length > 0) {
-        const pairs = await store.getMany(orgId, candidateIds);
-        const own = change.side === 'initlive' ? 'initliveId' : 'salesforceId';
-        const open = pairs.filter(
-          (p): p is NonNullable<typeof p> =>
-            p !== null && p.state[own] === null && p.state.status !== 'deleted',
-        );
-        if (open.length === 1) return open[0]!.state.pairId;
-        if (open.length > 1) {
-          const other = otherSide(change.side) === 'initlive' ? 'initliveId' : 'salesforceId';
-          const names = open.map((p) => p.state[other] ?? p.state.pairId);
-          throw new SyncError(
-            'AMBIGUOUS_MATCH',
-            `${email} matches ${open.length} ${otherSide(change.side)} records (${names.join(', ')}); link one by hand, the connector does not guess`,
-            { context: { email, candidates: names } },
-          );
-        }
-      }
-    }
-    return `pair_${randomUUID()}`;
+    if (!email || change.op === 'delete') return `pair_${randomUUID()}`;
+    const chosen = await this.openPairFor(
+      orgId,
+      change,
+      email,
+      await this.deps.emailIndex.find(orgId, email),
+    );
+    if (chosen) return chosen;
+    // No partner yet: claim the email for a new pair. A process that met the same person
+    // from the other side a moment ago has claimed it first; join its pair instead.
+    const pairId = `pair_${randomUUID()}`;
+    const before = await this.deps.emailIndex.claim(orgId, email, pairId);
+    if (before.length === 0) return pairId;
+    await this.deps.emailIndex.update(orgId, pairId, { add: [], remove: [email] });
+    return (await this.openPairFor(orgId, change, email, before)) ?? `pair_${randomUUID()}`;
+  }
+
+  /**
+   * The one pair among `candidateIds` still open to a record from this side: not yet linked on
+   * it (or not yet written at all, when another process only just claimed it). Several are an
+   * AMBIGUOUS_MATCH naming them; the connector does not guess.
+   */
+  private async openPairFor(
+    orgId: string,
+    change: ObservedChange,
+    email: string,
+    candidateIds: string[],
+  ): Promise<string | null> {
+    if (candidateIds.length === 0) return null;
+    const own = change.side === 'initlive' ? 'initliveId' : 'salesforceId';
+    const other = own === 'initliveId' ? 'salesforceId' : 'initliveId';
+    const pairs = await this.deps.store.getMany(orgId, candidateIds);
+    const open = candidateIds.filter((id, i) => {
+      const p = pairs[i];
+      return !p || (p.state[own] === null && p.state.status !== 'deleted');
+    });
+    if (open.length === 1) return open[0]!;
+    if (open.length === 0) return null;
+    const names = open.map((id) => pairs[candidateIds.indexOf(id)]?.state[other] ?? id);
+    throw new SyncError(
+      'AMBIGUOUS_MATCH',
+      `${email} matches ${open.length} ${otherSide(change.side)} records (${names.join(', ')}); link one by hand, the connector does not guess`,
+      { context: { email, candidates: names } },
+    );
   }
 
   private async updateEmailIndex(before: PairState | null, after: PairState): Promise<void> {

@@ -1,6 +1,9 @@
 import type { EmailIndex } from '../../src/core/email-index';
 
-export function describeEmailIndexConformance(name: string, factory: () => Promise<{ index: EmailIndex; cleanup: () => Promise<void> }>): void {
+export function describeEmailIndexConformance(
+  name: string,
+  factory: () => Promise<{ index: EmailIndex; cleanup: () => Promise<void> }>,
+): void {
   describe(`EmailIndex conformance: ${name}`, () => {
     let index: EmailIndex;
     let cleanup: () => Promise<void>;
@@ -18,6 +21,16 @@ export function describeEmailIndexConformance(name: string, factory: () => Promi
       expect(await index.find('org_a', 'DANA.LEE@EXAMPLE.ORG')).toEqual(['p1', 'p2']);
       expect(await index.find('org_b', 'dana.lee@example.org')).toEqual(['p9']);
       expect(await index.find('org_a', 'nobody@example.org')).toEqual([]);
+    });
+
+    it('claims atomically: of racing claims, exactly one sees nobody before it', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => index.claim('org_a', 'race@example.org', `p${i}`)),
+      );
+      expect(results.filter((before) => before.length === 0)).toHaveLength(1);
+      expect(await index.find('org_a', 'race@example.org')).toHaveLength(20);
+      // Claiming again is idempotent and reports the others.
+      expect(await index.claim('org_a', 'race@example.org', 'p0')).toHaveLength(19);
     });
 
     it('moves a pair when its email changes, idempotently', async () => {

@@ -12,7 +12,21 @@ export class MemoryEmailIndex implements EmailIndex {
     return [...(this.sets.get(this.key(orgId, email)) ?? [])].sort();
   }
 
-  async update(orgId: string, pairId: string, change: { add: string[]; remove: string[] }): Promise<void> {
+  async claim(orgId: string, email: string, pairId: string): Promise<string[]> {
+    // Read and add with no await in between, as Redis does in one MULTI.
+    const k = this.key(orgId, email);
+    const set = this.sets.get(k) ?? new Set<string>();
+    const before = [...set].filter((id) => id !== pairId).sort();
+    set.add(pairId);
+    this.sets.set(k, set);
+    return before;
+  }
+
+  async update(
+    orgId: string,
+    pairId: string,
+    change: { add: string[]; remove: string[] },
+  ): Promise<void> {
     for (const email of change.remove) {
       const set = this.sets.get(this.key(orgId, email));
       set?.delete(pairId);

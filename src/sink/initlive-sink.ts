@@ -1,0 +1,539 @@
+import { fromInitLive } from '../core/mapping';
+import { fingerprint } from '../core/pair-state';
+import type { FieldValues, InitLiveStaffChange, SalesforceWrite } from '../core/records';
+import { recordKey } from '../core/topics';
+import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
+import { SyncError, isRetriable, toSyncError } from '../errors';
+import type { Staff } from '../infra/initlive';
+import type { OrgRuntime } from '../orgs/org-directory';
+import { sendToDeadLetters } from '../pipeline/dead-letters';
+import { produce } from '../pipeline/deps';
+import type { PipelineDeps } from '../pipeline/deps';
+import { recordLink } from '../pipeline/links';
+import { backoffDelayMs, sleep } from '../retry';
+import type { RetryPolicy } from '../retry';
+import { staffSnapshot } from '../source-initlive/staff-change';
+import { lacksAddressParts, planWrites } from './initlive/plan';
+import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
+import { describeRejection } from './initlive/rejection';
+
+/** InitLive's ceiling per batch request. */
+export const INITLIVE_BATCH_SIZE = 200;
+
+export interface InitLiveSinkOptions {
+  /**
+   * Records per handled batch. Operations are sent 200 per InitLive call, so a multiple of 200
+   * wastes no calls. Default 1000.
+   */
+  maxBatchSize?: number;
+  /** Where a consumer group with no committed offset starts; default the oldest record. */
+  fromBeginning?: boolean;
+  /**
+   * Wait while InitLive cannot take writes (429/5xx after the client's own retries, a
+   * rejected key), growing per attempt; the sink holds its batch and never gives up.
+   */
+  holdBackoff?: RetryPolicy;
+}
+
+export interface InitLiveSinkStats {
+  /** Write commands applied in InitLive. */
+  written: number;
+  /** Staff members created. */
+  created: number;
+  /** Write commands sent to dead letters. */
+  deadLettered: number;
+  /** 412s answered with a fresh snapshot on the staff-changes topic. */
+  resynced: number;
+  /** InitLive batch calls made. */
+  batchCalls: number;
+  /** Waits while InitLive could not take writes. */
+  holds: number;
+}
+
+const defaultHoldBackoff: RetryPolicy = {
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialDelayMs: 1000,
+  maxDelayMs: 60_000,
+  factor: 2,
+  jitter: 0.5,
+};
+
+const LINK_CAUSE = 'initlive-sink:link';
+
+/** Errors worth waiting out; AUTH_FAILED too, since an admin reconnecting fixes it. */
+function holdable(err: SyncError): boolean {
+  return err.retriable || err.code === 'AUTH_FAILED';
+}
+
+function orgIdOfKey(key: string): string | null {
+  const slash = key.indexOf('/');
+  return slash > 0 ? key.slice(0, slash) : null;
+}
+
+interface ChunkResults {
+  snapshots: InitLiveStaffChange[];
+  links: SalesforceWrite[];
+  retry: PlannedOp[];
+  retryError: SyncError | null;
+  written: number;
+  created: number;
+}
+
+/**
+ * Consumes InitLive write commands and applies them through InitLive's batch endpoint, at
+ * most 200 operations per call, with `ifMatch` and our `X-Change-Origin` (the org's client
+ * sends it). Per handled batch and organization, writes are planned (see planWrites: safe
+ * coalescing, a create never repeated for a pair that already has its staff id), sent in
+ * order, and each outcome recorded:
+ *
+ * - a create records its staff id on the pair and asks the Salesforce sink to stamp the
+ *   Contact with it (a SalesforceWrite by Contact Id);
+ * - a 412 version mismatch re-reads the staff member and puts a SNAPSHOT of it on the
+ *   staff-changes topic, so the reconciler decides again against what InitLive holds now;
+ * - a refusal that a retry will not fix (duplicate email, invalid fields) goes to the
+ *   dead-letter topic with a clear reason, while the rest of the batch lands;
+ * - 429/5xx left over after the client's retries, per call or per operation, hold the batch
+ *   and retry it after a backoff: nothing is committed and nothing dropped meanwhile.
+ *
+ * handleBatch resolves (and the offsets commit) only after the writes, dead letters and
+ * produced records are acknowledged. A batch redelivered after a crash repeats its updates
+ * (their ifMatch turns a repeat into a harmless 412) and, thanks to the recorded link, turns
+ * its creates into updates.
+ */
+export class InitLiveSink {
+  private subscription: Subscription | null = null;
+  private abort = new AbortController();
+  private readonly paused = new Set<string>();
+  private readonly backoff: RetryPolicy;
+  private readonly log: PipelineDeps['logger'];
+  private readonly counters: InitLiveSinkStats = {
+    written: 0,
+    created: 0,
+    deadLettered: 0,
+    resynced: 0,
+    batchCalls: 0,
+    holds: 0,
+  };
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly options: InitLiveSinkOptions = {},
+  ) {
+    this.backoff = options.holdBackoff ?? defaultHoldBackoff;
+    this.log = deps.logger.child({ component: 'sink-initlive' });
+  }
+
+  get groupId(): string {
+    return `${this.deps.groupPrefix}.sink-initlive`;
+  }
+
+  /** Joins the consumer group on the InitLive writes topic. Idempotent. */
+  async start(): Promise<void> {
+    if (this.subscription) return;
+    this.abort = new AbortController();
+    this.subscription = await this.deps.transport.subscribe({
+      groupId: this.groupId,
+      topics: [this.deps.topics.initliveWrites],
+      fromBeginning: this.options.fromBeginning ?? true,
+      maxBatchSize: this.options.maxBatchSize ?? 1000,
+      handleBatch: (batch) => this.handleBatch(batch),
+      onError: (err) => {
+        const e = toSyncError(err);
+        this.log.warn('InitLive sink batch failed; it will be redelivered', {
+          code: e.code,
+          message: e.message,
+        });
+      },
+    });
+    await this.subscription.ready();
+  }
+
+  /**
+   * Leaves the group. A batch waiting out an InitLive outage stops waiting and is left
+   * uncommitted (it comes again later); a batch being written finishes and commits. Idempotent.
+   */
+  async stop(): Promise<void> {
+    const subscription = this.subscription;
+    if (!subscription) return;
+    this.subscription = null;
+    this.abort.abort(new SyncError('CONFLICT', 'InitLive sink is stopping', { retriable: false }));
+    await subscription.stop();
+  }
+
+  stats(): InitLiveSinkStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Applies one partition's batch of write commands; see the class comment. Throws (so the
+   * batch is redelivered) only when stopping mid-wait, or when a store, registry or transport
+   * outage outlasts what can be held here.
+   */
+  async handleBatch(batch: RecordBatch): Promise<void> {
+    const byOrg = new Map<string, DecodedWrite[]>();
+    for (const record of batch.records) {
+      let write;
+      try {
+        write = await this.deps.codec.decode('InitLiveWrite', record.value);
+      } catch (err) {
+        // A registry outage is not the record's fault: redeliver rather than dead-letter.
+        if (isRetriable(err)) throw err;
+        await this.deadLetter(orgIdOfKey(record.key), record, err, null, 1);
+        continue;
+      }
+      const list = byOrg.get(write.orgId) ?? [];
+      list.push({ write, record });
+      byOrg.set(write.orgId, list);
+    }
+    await Promise.all([...byOrg].map(([orgId, writes]) => this.writeOrg(orgId, writes)));
+  }
+
+  private async writeOrg(orgId: string, writes: DecodedWrite[]): Promise<void> {
+    const org = this.deps.orgs.get(orgId);
+    if (!org) {
+      const err = new SyncError('NOT_FOUND', `organization ${orgId} is not connected`, {
+        context: { orgId },
+      });
+      for (const w of writes) await this.deadLetter(orgId, w.record, err, null, w.write.attempt);
+      return;
+    }
+    const pairIds = [...new Set(writes.map((w) => w.write.pairId))];
+    const stored = await this.deps.store.getMany(orgId, pairIds);
+    const known = new Map<string, KnownPair>();
+    pairIds.forEach((pairId, i) => {
+      const state = stored[i]?.state;
+      if (!state) return;
+      known.set(pairId, {
+        initliveId: state.initliveId,
+        salesforceId: state.salesforceId,
+        values: state.merge?.current.initlive ?? state.base ?? {},
+      });
+    });
+    await this.readMissingAddresses(orgId, writes, known);
+    const plan = planWrites(writes, org.settings.mapping, known);
+    for (const { write, error } of plan.invalid) {
+      await this.deadLetter(orgId, write.record, error, null, write.write.attempt);
+    }
+    for (let i = 0; i < plan.ops.length; i += INITLIVE_BATCH_SIZE) {
+      await this.writeChunk(orgId, plan.ops.slice(i, i + INITLIVE_BATCH_SIZE), known);
+    }
+  }
+
+  /**
+   * Reads the staff members whose update names only part of the address and whose other
+   * parts the store does not know (rare: the reconciler normally knows InitLive's values).
+   */
+  private async readMissingAddresses(
+    orgId: string,
+    writes: readonly DecodedWrite[],
+    known: Map<string, KnownPair>,
+  ): Promise<void> {
+    for (const { write } of writes) {
+      const pair = known.get(write.pairId);
+      const id = write.initliveId ?? pair?.initliveId ?? null;
+      if (id === null || !lacksAddressParts(write, pair?.values ?? {})) continue;
+      let staff: Staff;
+      try {
+        staff = await this.hold(orgId, () => this.org(orgId).initlive.getStaff(id));
+      } catch (err) {
+        // A staff member that is gone fails its write with a clear reason below.
+        if (toSyncError(err).code === 'NOT_FOUND') continue;
+        throw err;
+      }
+      const values: FieldValues = { ...pair?.values };
+      for (const [field, value] of Object.entries(fromInitLive(staff))) {
+        if (value !== undefined) values[field] = value;
+      }
+      known.set(write.pairId, {
+        initliveId: pair?.initliveId ?? id,
+        salesforceId: pair?.salesforceId ?? null,
+        values,
+      });
+    }
+  }
+
+  /** One InitLive batch call (plus its retries); returns once every outcome is recorded. */
+  private async writeChunk(
+    orgId: string,
+    ops: PlannedOp[],
+    known: ReadonlyMap<string, KnownPair>,
+  ): Promise<void> {
+    let pending = ops;
+    let retryError: SyncError | null = null;
+    for (let round = 1; pending.length > 0; round++) {
+      if (round > 1) await this.wait(orgId, round - 1, retryError);
+      const sending = pending;
+      let outcomes;
+      try {
+        outcomes = await this.hold(orgId, () => {
+          const org = this.org(orgId);
+          this.counters.batchCalls++;
+          return org.initlive.batch(sending.map((p) => p.operation));
+        });
+      } catch (err) {
+        const e = toSyncError(err);
+        if (holdable(e)) throw e;
+        // The call as a whole was refused (a malformed batch, a broken response): retrying
+        // the same request gets the same answer.
+        for (const op of sending) await this.rejectOp(orgId, op, e);
+        return;
+      }
+      const results: ChunkResults = {
+        snapshots: [],
+        links: [],
+        retry: [],
+        retryError: null,
+        written: 0,
+        created: 0,
+      };
+      for (let i = 0; i < sending.length; i++) {
+        const op = sending[i]!;
+        const outcome = outcomes[i];
+        if (!outcome) continue;
+        if (outcome.ok) {
+          await this.applied(orgId, op, outcome.staff, known, results);
+          continue;
+        }
+        const e = outcome.error;
+        if (e.code === 'STALE_VERSION') {
+          await this.resnapshot(orgId, op, known, results);
+        } else if (e.code === 'NOT_FOUND' && op.kind === 'delete') {
+          // Already gone (a redelivered delete, or removed in InitLive meanwhile): done.
+          this.countApplied(orgId, op, results, false);
+        } else if (holdable(e)) {
+          results.retry.push(op);
+          results.retryError ??= e;
+        } else {
+          await this.rejectOp(orgId, op, e);
+        }
+      }
+      await this.hold(orgId, async () => {
+        await produce(
+          this.deps,
+          'staffChanges',
+          results.snapshots.map((value) => ({ key: recordKey(orgId, value.initliveId), value })),
+        );
+        await produce(
+          this.deps,
+          'salesforceWrites',
+          results.links.map((value) => ({ key: recordKey(orgId, value.pairId), value })),
+        );
+      });
+      if (results.written > 0) {
+        this.deps.events.emit('sink.records', {
+          sink: 'initlive',
+          orgId,
+          count: results.written,
+          created: results.created,
+        });
+      }
+      pending = results.retry;
+      retryError = results.retryError;
+    }
+  }
+
+  private async applied(
+    orgId: string,
+    op: PlannedOp,
+    staff: Staff | null,
+    known: ReadonlyMap<string, KnownPair>,
+    results: ChunkResults,
+  ): Promise<void> {
+    if (op.kind === 'create' && staff) {
+      const linked = await this.hold(orgId, () =>
+        recordLink(this.deps, orgId, op.pairId, 'initlive', staff.id),
+      );
+      if (!linked) {
+        this.log.warn('created staff member not linked: the pair is unknown or already linked', {
+          orgId,
+          pairId: op.pairId,
+          staffId: staff.id,
+        });
+      }
+      const salesforceId =
+        [...op.writes].reverse().find((w) => w.write.salesforceId !== null)?.write.salesforceId ??
+        known.get(op.pairId)?.salesforceId ??
+        null;
+      if (salesforceId !== null) results.links.push(this.linkWrite(orgId, op, staff, salesforceId));
+    }
+    this.countApplied(orgId, op, results, op.kind === 'create');
+  }
+
+  private countApplied(
+    orgId: string,
+    op: PlannedOp,
+    results: ChunkResults,
+    created: boolean,
+  ): void {
+    results.written += op.writes.length;
+    if (created) results.created++;
+    this.counters.written += op.writes.length;
+    if (created) this.counters.created++;
+    const now = this.deps.now();
+    for (const { write } of op.writes) {
+      this.deps.events.emit('sync.latency', {
+        orgId,
+        from: 'salesforce',
+        ms: Math.max(0, now - write.decidedAt),
+      });
+    }
+  }
+
+  /** Stamps the Contact with the new staff id (the Salesforce sink updates by Id). */
+  private linkWrite(
+    orgId: string,
+    op: PlannedOp,
+    staff: Staff,
+    salesforceId: string,
+  ): SalesforceWrite {
+    const org = this.deps.orgs.get(orgId);
+    const field =
+      org?.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField ??
+      'InitLive_Staff_Id__c';
+    const fields: FieldValues = { [field]: staff.id };
+    return {
+      orgId,
+      pairId: op.pairId,
+      operation: 'UPSERT',
+      externalId: null,
+      salesforceId,
+      fields,
+      fingerprint: fingerprint(fields),
+      causedBy: LINK_CAUSE,
+      decidedAt: this.deps.now(),
+      attempt: 1,
+    };
+  }
+
+  /**
+   * The record moved on since the write was decided: re-read it and hand the reconciler a
+   * snapshot, so it decides again. A record that is gone needs nothing: the feed carries its
+   * deletion.
+   */
+  private async resnapshot(
+    orgId: string,
+    op: PlannedOp,
+    known: ReadonlyMap<string, KnownPair>,
+    results: ChunkResults,
+  ): Promise<void> {
+    const id = op.initliveId;
+    if (id === null) return;
+    let staff: Staff;
+    try {
+      staff = await this.hold(orgId, () => this.org(orgId).initlive.getStaff(id));
+    } catch (err) {
+      if (toSyncError(err).code === 'NOT_FOUND') return;
+      throw err;
+    }
+    const org = this.deps.orgs.get(orgId);
+    if (!org) return;
+    const salesforceId =
+      op.writes.find((w) => w.write.salesforceId !== null)?.write.salesforceId ??
+      known.get(op.pairId)?.salesforceId ??
+      null;
+    results.snapshots.push(
+      staffSnapshot(orgId, staff, org.settings.mapping, this.deps.now(), salesforceId),
+    );
+    this.counters.resynced++;
+    this.log.info('InitLive write was stale; snapshot sent for a new decision', {
+      orgId,
+      pairId: op.pairId,
+      staffId: id,
+      version: staff.version,
+    });
+  }
+
+  private async rejectOp(orgId: string, op: PlannedOp, err: SyncError): Promise<void> {
+    const { error, upstreamCode } = describeRejection(op, err);
+    for (const w of op.writes) {
+      await this.deadLetter(orgId, w.record, error, upstreamCode, w.write.attempt);
+    }
+  }
+
+  private async deadLetter(
+    orgId: string | null,
+    record: ConsumedRecord,
+    err: unknown,
+    upstreamCode: string | null,
+    attempts: number,
+  ): Promise<void> {
+    const letter = await this.hold(orgId, () =>
+      sendToDeadLetters(this.deps, {
+        orgId,
+        original: record,
+        recordType: 'InitLiveWrite',
+        error: err,
+        upstreamCode,
+        attempts,
+      }),
+    );
+    this.counters.deadLettered++;
+    if (orgId !== null) {
+      this.deps.events.emit('sink.failed', {
+        sink: 'initlive',
+        orgId,
+        count: 1,
+        code: letter.errorCode,
+      });
+    }
+  }
+
+  /**
+   * Runs `fn` until it succeeds, waiting out errors that time fixes (429/5xx after the
+   * client's own retries, transport and store outages, a rejected key). Other errors are
+   * thrown at once. Reports the pause and the resumption once per organization.
+   */
+  private async hold<T>(orgId: string | null, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await fn();
+        if (orgId !== null && this.paused.delete(orgId)) {
+          this.deps.events.emit('sink.resumed', { sink: 'initlive', orgId });
+          this.log.info('InitLive sink resumed', { orgId });
+        }
+        return result;
+      } catch (err) {
+        const e = toSyncError(err);
+        if (!holdable(e) || this.abort.signal.aborted) throw e;
+        await this.wait(orgId, attempt, e);
+      }
+    }
+  }
+
+  /** The org's current runtime (a reconnect swaps its client); NOT_FOUND once disconnected. */
+  private org(orgId: string): OrgRuntime {
+    const org = this.deps.orgs.get(orgId);
+    if (!org) {
+      throw new SyncError('NOT_FOUND', `organization ${orgId} is not connected`, {
+        context: { orgId },
+      });
+    }
+    return org;
+  }
+
+  private async wait(orgId: string | null, attempt: number, err: SyncError | null): Promise<void> {
+    const hinted = Number(err?.context.retryAfterMs ?? 0);
+    const delayMs = Math.max(
+      backoffDelayMs(this.backoff, attempt),
+      Number.isFinite(hinted) ? hinted : 0,
+    );
+    this.counters.holds++;
+    if (orgId !== null && !this.paused.has(orgId)) {
+      this.paused.add(orgId);
+      this.deps.events.emit('sink.paused', {
+        sink: 'initlive',
+        orgId,
+        reason: err?.code ?? 'UPSTREAM_UNAVAILABLE',
+        untilMs: this.deps.now() + delayMs,
+      });
+    }
+    this.log.warn('InitLive sink waiting before retrying', {
+      orgId,
+      attempt,
+      delayMs,
+      code: err?.code,
+      message: err?.message,
+    });
+    await sleep(delayMs, this.abort.signal);
+  }
+}

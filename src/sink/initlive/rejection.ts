@@ -1,0 +1,46 @@
+import { SyncError } from '../../errors';
+import type { PlannedOp } from './plan';
+
+/**
+ * Rewords InitLive's refusal of one operation for the dead-letter topic, so an administrator
+ * reads what to fix (which email, which staff member holds it, which fields) rather than an
+ * HTTP exchange. The InitLive code stays available as the dead letter's `upstreamCode`.
+ */
+export function describeRejection(
+  op: PlannedOp,
+  error: SyncError,
+): { error: SyncError; upstreamCode: string | null } {
+  const initliveCode =
+    typeof error.context.initliveCode === 'string' ? error.context.initliveCode : null;
+  const details = (error.context.details ?? {}) as Record<string, unknown>;
+  const context = { ...error.context, pairId: op.pairId, op: op.operation.op };
+  if (initliveCode === 'duplicate_email') {
+    const email = typeof details.email === 'string' ? details.email : 'the email';
+    const holder = typeof details.existingId === 'string' ? details.existingId : 'another record';
+    return {
+      upstreamCode: initliveCode,
+      error: new SyncError(
+        'INITLIVE_REJECTED',
+        `email ${email} is already used by staff ${holder} in InitLive`,
+        { cause: error, context },
+      ),
+    };
+  }
+  if (initliveCode === 'invalid_request') {
+    const problems = Object.entries(details)
+      .map(([field, problem]) => `${field} ${String(problem)}`)
+      .join('; ');
+    return {
+      upstreamCode: initliveCode,
+      error: new SyncError(
+        'INITLIVE_REJECTED',
+        `InitLive refused the ${op.operation.op} of pair ${op.pairId}: ${problems || error.message}`,
+        { cause: error, context },
+      ),
+    };
+  }
+  return {
+    upstreamCode: initliveCode,
+    error: new SyncError(error.code, error.message, { cause: error, context, retriable: false }),
+  };
+}

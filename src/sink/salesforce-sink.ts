@@ -1,0 +1,206 @@
+import type { Connection } from 'jsforce';
+import type { SalesforceWrite } from '../core/records';
+import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
+import { SyncError, toSyncError } from '../errors';
+import type { Logger } from '../logger';
+import { createSalesforceApi } from '../infra/salesforce/salesforce-api';
+import type { SalesforceApi } from '../infra/salesforce/salesforce-api';
+import type { PipelineDeps } from '../pipeline/deps';
+import { sendToDeadLetters } from '../pipeline/dead-letters';
+import { defaultRetryPolicy } from '../retry';
+import type { RetryPolicy } from '../retry';
+import { defaultApiReserve } from './salesforce/api-reserve';
+import type { ApiReserve } from './salesforce/api-reserve';
+import { OrgWriter } from './salesforce/org-writer';
+import type { PauseReason } from './salesforce/org-writer';
+import { coalesceWrites, writeProblem } from './salesforce/plan';
+import type { WriteEnvelope } from './salesforce/plan';
+
+export type { ApiReserve } from './salesforce/api-reserve';
+export type { PauseReason } from './salesforce/org-writer';
+
+export interface SalesforceSinkOptions {
+  /** Ops that trigger a flush and fill one collection call; at most 200 (Salesforce's cap). Default 200. */
+  flushSize?: number;
+  /** How long a partial flush waits for more records. Default 200 ms. */
+  lingerMs?: number;
+  /** How often a paused org is probed (limits, auth, package). Default 60 s; each probe is one API call. */
+  pauseCheckMs?: number;
+  /** Daily API calls left for others; below it the sink pauses. Default 5% of the allocation. */
+  apiReserve?: ApiReserve;
+  /** Backoff of 5xx, network failures and record locks. Default: src/retry.ts defaults. */
+  retryPolicy?: RetryPolicy;
+  /** Records per handleBatch. Default 500. */
+  maxBatchSize?: number;
+  /** Where a new consumer group starts. Default true: writes decided before the sink first ran still land. */
+  fromBeginning?: boolean;
+  /** Builds the API of a connection (tests wrap it); default: the jsforce adapter. */
+  apiFor?: (conn: Connection) => SalesforceApi;
+}
+
+const MAX_COLLECTION = 200;
+
+/**
+ * Consumes the salesforceWrites topic and writes Contacts with sObject Collections (group
+ * `<groupPrefix>.sink-salesforce`).
+ *
+ * Per batch: writes are decoded (undecodable or unusable ones go to dead letters), folded per
+ * pair (a burst of writes to one pair costs one record in one call, order kept) and handed to
+ * the org's OrgWriter, which batches across partitions up to 200 records per call or the
+ * linger. handleBatch resolves only when every record of the batch has its outcome recorded:
+ * written (and linked when created), or dead-lettered with Salesforce's statusCode. So offsets
+ * are committed only after that, and a batch held by a paused org (API budget, auth, missing
+ * package) is neither committed nor dropped: a crash or stop meanwhile redelivers it.
+ *
+ * Note that a held org holds its partitions, including other orgs' records queued behind it
+ * there; they land (idempotently) once it resumes.
+ */
+export class SalesforceSink {
+  private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor'>>;
+  private readonly apiFor: (conn: Connection) => SalesforceApi;
+  private readonly apis = new WeakMap<Connection, SalesforceApi>();
+  private readonly writers = new Map<string, OrgWriter>();
+  private readonly logger: Logger;
+  private subscription: Subscription | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    options: SalesforceSinkOptions = {},
+  ) {
+    this.options = {
+      flushSize: Math.min(MAX_COLLECTION, Math.max(1, options.flushSize ?? MAX_COLLECTION)),
+      lingerMs: Math.max(0, options.lingerMs ?? 200),
+      pauseCheckMs: Math.max(1, options.pauseCheckMs ?? 60_000),
+      apiReserve: options.apiReserve ?? defaultApiReserve,
+      retryPolicy: options.retryPolicy ?? defaultRetryPolicy,
+      maxBatchSize: options.maxBatchSize ?? 500,
+      fromBeginning: options.fromBeginning ?? true,
+    };
+    const build = options.apiFor ?? ((conn: Connection) => createSalesforceApi(conn));
+    this.apiFor = (conn) => {
+      let api = this.apis.get(conn);
+      if (!api) this.apis.set(conn, (api = build(conn)));
+      return api;
+    };
+    this.logger = deps.logger.child({ component: 'sink-salesforce' });
+  }
+
+  get groupId(): string {
+    return `${this.deps.groupPrefix}.sink-salesforce`;
+  }
+
+  /** Why an org's writes are held right now, or null. */
+  pausedFor(orgId: string): PauseReason | null {
+    return this.writers.get(orgId)?.pausedFor ?? null;
+  }
+
+  /** Joins the consumer group; resolves once partitions are assigned. */
+  async start(): Promise<void> {
+    if (this.subscription) return;
+    if (this.stopping) throw new SyncError('CONFLICT', 'Salesforce sink was stopped');
+    this.subscription = await this.deps.transport.subscribe({
+      groupId: this.groupId,
+      topics: [this.deps.topics.salesforceWrites],
+      fromBeginning: this.options.fromBeginning,
+      maxBatchSize: this.options.maxBatchSize,
+      handleBatch: (batch) => this.handleBatch(batch),
+      onError: (err) => {
+        const e = toSyncError(err);
+        this.logger.warn('salesforce write batch not committed; it will come again', {
+          code: e.code,
+          reason: e.message,
+        });
+      },
+    });
+    await this.subscription.ready();
+  }
+
+  /**
+   * Flushes what is queued, lets in-flight calls finish and commit, and leaves the group.
+   * Batches held by a paused org are given up uncommitted (they come again after a restart).
+   * Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const w of this.writers.values()) w.beginStop();
+      await this.subscription?.stop();
+      for (const w of this.writers.values()) w.close();
+    })();
+    return this.stopping;
+  }
+
+  /** @internal exposed for tests: one partition batch, resolved once its outcome is recorded. */
+  async handleBatch(batch: RecordBatch): Promise<void> {
+    const decoded = await Promise.all(batch.records.map((r) => this.decode(r)));
+    const byOrg = new Map<string, WriteEnvelope[]>();
+    for (const env of decoded) {
+      if (!env) continue;
+      const list = byOrg.get(env.write.orgId) ?? [];
+      list.push(env);
+      byOrg.set(env.write.orgId, list);
+    }
+    const outcomes = await Promise.allSettled(
+      [...byOrg].map(([orgId, envs]) => this.writer(orgId).submit(coalesceWrites(envs).flat())),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private writer(orgId: string): OrgWriter {
+    let w = this.writers.get(orgId);
+    if (!w) {
+      w = new OrgWriter(this.deps, orgId, { ...this.options, apiFor: this.apiFor });
+      this.writers.set(orgId, w);
+    }
+    return w;
+  }
+
+  /** The write in a record, or null when the record went to dead letters instead. */
+  private async decode(record: ConsumedRecord): Promise<WriteEnvelope | null> {
+    let write: SalesforceWrite;
+    try {
+      write = await this.deps.codec.decode('SalesforceWrite', record.value);
+    } catch (err) {
+      const e = toSyncError(err, 'SCHEMA_MISMATCH');
+      if (e.retriable) throw e;
+      await this.reject(record, keyOrg(record.key), e);
+      return null;
+    }
+    const problem = writeProblem(write);
+    if (problem) {
+      await this.reject(record, write.orgId || null, new SyncError('INVALID_INPUT', problem));
+      return null;
+    }
+    if (!this.deps.orgs.get(write.orgId)) {
+      await this.reject(
+        record,
+        write.orgId,
+        new SyncError('NOT_FOUND', `organization ${write.orgId} is not served by this deployment`),
+      );
+      return null;
+    }
+    return { record, write };
+  }
+
+  private async reject(record: ConsumedRecord, orgId: string | null, error: SyncError): Promise<void> {
+    await sendToDeadLetters(this.deps, {
+      orgId,
+      original: record,
+      recordType: 'SalesforceWrite',
+      error,
+      attempts: 1,
+    });
+    this.deps.events.emit('sink.failed', {
+      sink: 'salesforce',
+      orgId: orgId ?? 'unknown',
+      count: 1,
+      code: error.code,
+    });
+  }
+}
+
+function keyOrg(key: string): string | null {
+  const slash = key.indexOf('/');
+  return slash > 0 ? key.slice(0, slash) : null;
+}

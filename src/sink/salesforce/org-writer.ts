@@ -1,0 +1,545 @@
+import type { Connection } from 'jsforce';
+import { fieldSpecs, packageFields } from '../../core/mapping';
+import { SyncError, toSyncError } from '../../errors';
+import type { ErrorCode } from '../../errors';
+import type { Logger } from '../../logger';
+import type { ApiUsage, SalesforceApi, SalesforceItemResult } from '../../infra/salesforce/salesforce-api';
+import { toSalesforceError } from '../../infra/salesforce/salesforce-api';
+import type { PipelineDeps } from '../../pipeline/deps';
+import { sendToDeadLetters } from '../../pipeline/dead-letters';
+import { recordLink } from '../../pipeline/links';
+import { backoffDelayMs, retry, sleep } from '../../retry';
+import type { RetryPolicy } from '../../retry';
+import type { ApiReserve } from './api-reserve';
+import { belowReserve, reserveCalls } from './api-reserve';
+import { contactBody, planRounds, routeOf } from './plan';
+import type { OpRoute, PairOp } from './plan';
+
+/** Why an org's writes are held. */
+export type PauseReason = 'api_limit' | 'needs_reauth' | 'package_missing';
+
+export interface OrgWriterOptions {
+  /** Ops per flush trigger and per collection call (Salesforce's maximum is 200). */
+  flushSize: number;
+  lingerMs: number;
+  pauseCheckMs: number;
+  apiReserve: ApiReserve;
+  /** Backoff of retriable failures (5xx, network, record locks) before giving up on a call. */
+  retryPolicy: RetryPolicy;
+  apiFor: (conn: Connection) => SalesforceApi;
+}
+
+interface Job {
+  remaining: number;
+  settled: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface Entry {
+  op: PairOp;
+  job: Job;
+  enqueuedAt: number;
+  /** Calls that carried this op so far. */
+  attempts: number;
+}
+
+/** Codes whose items are retried in place; everything else non-retriable is a dead letter. */
+const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
+  API_LIMIT_EXCEEDED: 'api_limit',
+  AUTH_FAILED: 'needs_reauth',
+  PACKAGE_MISSING: 'package_missing',
+};
+
+/** Item failures of a delete that mean the record is already gone: the goal is met. */
+const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
+
+/**
+ * Writes one org's ops to Salesforce. Ops from any number of batches share one queue, flushed
+ * when it holds `flushSize` ops (full collection calls only) or its oldest op is `lingerMs`
+ * old; one flush runs at a time, so ops of one pair keep their order. `submit` resolves once
+ * every op it gave has its outcome recorded (written, linked, or dead-lettered), which is what
+ * lets the sink commit offsets.
+ *
+ * While the org cannot take writes (API budget under the reserve or used up, credentials
+ * rejected, package missing) the flush holds: nothing is dropped, nothing resolves, and a
+ * probe every `pauseCheckMs` decides when to go on.
+ */
+export class OrgWriter {
+  private queue: Entry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private paused: PauseReason | null = null;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    readonly orgId: string,
+    private readonly options: OrgWriterOptions,
+  ) {
+    this.logger = deps.logger.child({ component: 'sink-salesforce', orgId });
+  }
+
+  /** Why the org is held right now, or null. */
+  get pausedFor(): PauseReason | null {
+    return this.paused;
+  }
+
+  /** Queues ops; resolves when all have an outcome, rejects when they must be redelivered. */
+  submit(ops: readonly PairOp[]): Promise<void> {
+    if (ops.length === 0) return Promise.resolve();
+    if (this.abort.signal.aborted) {
+      return Promise.reject(new SyncError('TRANSPORT_UNAVAILABLE', 'Salesforce sink is stopping'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const job: Job = { remaining: ops.length, settled: false, resolve, reject };
+      const now = Date.now();
+      for (const op of ops) this.queue.push({ op, job, enqueuedAt: now, attempts: 0 });
+      this.schedule();
+    });
+  }
+
+  /** Stops waiting: queued ops flush now, and a held flush gives up (its batches are not committed). */
+  beginStop(): void {
+    this.stopping = true;
+    if (this.paused) this.abort.abort();
+    this.schedule();
+  }
+
+  /** Releases timers and fails whatever is still queued (called after the subscription stopped). */
+  close(): void {
+    this.stopping = true;
+    this.abort.abort();
+    this.clearTimer();
+    const err = new SyncError('TRANSPORT_UNAVAILABLE', 'Salesforce sink stopped');
+    for (const e of this.queue.splice(0)) this.fail(e.job, err);
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    const { flushSize, lingerMs } = this.options;
+    if (this.stopping) return this.startFlush(this.queue.length);
+    if (this.queue.length >= flushSize) {
+      return this.startFlush(Math.floor(this.queue.length / flushSize) * flushSize);
+    }
+    if (this.timer) return;
+    const oldest = this.queue[0]!.enqueuedAt;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        if (!this.running) this.startFlush(this.queue.length);
+      },
+      Math.max(0, oldest + lingerMs - Date.now()),
+    );
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private startFlush(count: number): void {
+    this.clearTimer();
+    const entries = this.queue.splice(0, count);
+    if (entries.length === 0) return;
+    this.running = this.flush(entries)
+      .catch((err: unknown) => {
+        const failed = new Set(entries.filter((e) => !e.job.settled).map((e) => e.job));
+        for (const job of failed) this.fail(job, err);
+        // Their other ops would only be redone after the redelivery anyway.
+        this.queue = this.queue.filter((e) => !failed.has(e.job));
+      })
+      .finally(() => {
+        this.running = null;
+        this.schedule();
+      });
+  }
+
+  private done(entry: Entry): void {
+    const job = entry.job;
+    if (job.settled) return;
+    job.remaining--;
+    if (job.remaining === 0) {
+      job.settled = true;
+      job.resolve();
+    }
+  }
+
+  private fail(job: Job, err: unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    job.reject(err);
+  }
+
+  private async flush(entries: Entry[]): Promise<void> {
+    for (const round of planRounds(entries)) {
+      const byRoute = new Map<OpRoute, Entry[]>();
+      for (const e of round) {
+        const route = routeOf(e.op);
+        const list = byRoute.get(route) ?? [];
+        list.push(e);
+        byRoute.set(route, list);
+      }
+      const lookups = byRoute.get('delete-by-external-id') ?? [];
+      if (lookups.length > 0) {
+        const resolved = await this.resolveDeleteIds(lookups);
+        byRoute.set('delete', [...(byRoute.get('delete') ?? []), ...resolved]);
+      }
+      for (const route of ['upsert', 'update', 'delete'] as const) {
+        const list = byRoute.get(route) ?? [];
+        for (let i = 0; i < list.length; i += this.options.flushSize) {
+          await this.runChunk(route, list.slice(i, i + this.options.flushSize));
+        }
+      }
+    }
+  }
+
+  /**
+   * Sends one collection call and records each item's outcome. Retriable item failures go
+   * again after a backoff; a request refused as a whole for a reason a retry will not fix is
+   * split in halves until the offending record is alone, so one bad record never sinks 199
+   * good ones.
+   */
+  private async runChunk(route: 'upsert' | 'update' | 'delete', entries: Entry[]): Promise<void> {
+    let pending = entries;
+    let failures = 0;
+    const lastError = new Map<Entry, SyncError>();
+    while (pending.length > 0) {
+      for (const e of pending) e.attempts++;
+      let results: SalesforceItemResult[];
+      try {
+        results = await this.call((api) => this.send(api, route, pending));
+      } catch (err) {
+        const e = toSyncError(err);
+        if (e.code !== 'SALESFORCE_REJECTED' && e.code !== 'INVALID_INPUT') throw e;
+        if (pending.length === 1) return this.deadLetter(pending[0]!, e);
+        const half = Math.ceil(pending.length / 2);
+        await this.runChunk(route, pending.slice(0, half));
+        return this.runChunk(route, pending.slice(half));
+      }
+      const succeeded: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
+      const again: Entry[] = [];
+      let hold: SyncError | null = null;
+      for (let i = 0; i < pending.length; i++) {
+        const entry = pending[i]!;
+        const r = results[i]!;
+        if (r.success) succeeded.push({ entry, id: r.id, created: r.created });
+        else if (route === 'delete' && r.errors.some((x) => goneCodes.has(x.statusCode))) {
+          succeeded.push({ entry, id: null, created: false });
+        } else if (pauseReasons[r.error.code]) {
+          hold ??= r.error;
+          again.push(entry);
+        } else if (r.error.retriable) {
+          lastError.set(entry, r.error);
+          again.push(entry);
+        } else await this.deadLetter(entry, r.error);
+      }
+      await this.recordSuccesses(succeeded);
+      pending = again;
+      if (pending.length === 0) return;
+      if (hold) {
+        await this.hold(pauseReasons[hold.code]!, hold);
+        continue;
+      }
+      failures++;
+      if (failures >= this.options.retryPolicy.maxAttempts) {
+        // The record itself keeps failing (a lock that never frees): park it, keep the rest flowing.
+        for (const entry of pending) {
+          await this.deadLetter(
+            entry,
+            lastError.get(entry) ?? new SyncError('UPSTREAM_UNAVAILABLE', 'retries exhausted'),
+          );
+        }
+        return;
+      }
+      await sleep(backoffDelayMs(this.options.retryPolicy, failures), this.abort.signal);
+    }
+  }
+
+  private async send(
+    api: SalesforceApi,
+    route: 'upsert' | 'update' | 'delete',
+    entries: readonly Entry[],
+  ): Promise<SalesforceItemResult[]> {
+    const extField = this.externalIdField();
+    switch (route) {
+      case 'upsert':
+        return api.upsertContacts(
+          entries.map((e) => contactBody(e.op, extField)),
+          extField,
+        );
+      case 'update':
+        return api.updateContacts(
+          entries.map((e) => ({ ...contactBody(e.op, extField), Id: e.op.salesforceId! })),
+        );
+      case 'delete':
+        return api.deleteContacts(entries.map((e) => e.op.salesforceId!));
+    }
+  }
+
+  /**
+   * Deletes that name only the external id: one query finds their Ids. A Contact that is not
+   * there is already deleted (the goal is met); two Contacts with one external id are not guessed.
+   */
+  private async resolveDeleteIds(entries: Entry[]): Promise<Entry[]> {
+    const extField = this.externalIdField();
+    const found = new Map<string, string[]>();
+    const exts = [...new Set(entries.map((e) => e.op.externalId!))];
+    for (let i = 0; i < exts.length; i += this.options.flushSize) {
+      const chunk = exts.slice(i, i + this.options.flushSize);
+      const list = chunk.map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ');
+      const soql = `SELECT Id, ${extField} FROM Contact WHERE ${extField} IN (${list})`;
+      await this.call(async (api) => {
+        for await (const page of api.queryContacts(soql)) {
+          for (const row of page.records) {
+            const key = String(row[extField] ?? '').toLowerCase();
+            found.set(key, [...(found.get(key) ?? []), row.Id]);
+          }
+        }
+      });
+    }
+    const out: Entry[] = [];
+    const gone: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
+    for (const entry of entries) {
+      const ids = found.get(entry.op.externalId!.toLowerCase()) ?? [];
+      if (ids.length === 0) gone.push({ entry, id: null, created: false });
+      else if (ids.length === 1) out.push({ ...entry, op: { ...entry.op, salesforceId: ids[0]! } });
+      else {
+        await this.deadLetter(
+          entry,
+          new SyncError('AMBIGUOUS_MATCH', `${ids.length} Contacts carry ${extField} ${entry.op.externalId}`, {
+            context: { candidates: ids.join(',') },
+          }),
+        );
+      }
+    }
+    await this.recordSuccesses(gone);
+    return out;
+  }
+
+  private externalIdField(): string {
+    const org = this.deps.orgs.get(this.orgId);
+    return (
+      org?.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField ??
+      fieldSpecs.initliveId.salesforceField
+    );
+  }
+
+  /**
+   * One Salesforce call with the org's current connection: waits while the org is held,
+   * retries 5xx and network failures with backoff, and holds on limits, auth and package
+   * failures until a probe says the call can go again.
+   */
+  private async call<T>(fn: (api: SalesforceApi) => Promise<T>): Promise<T> {
+    for (;;) {
+      const api = await this.readyApi();
+      try {
+        const out = await retry(
+          async ({ bail }) => {
+            try {
+              return await fn(api);
+            } catch (err) {
+              const e = toSalesforceError(err);
+              if (pauseReasons[e.code] || !e.retriable) bail(e);
+              throw e;
+            }
+          },
+          this.options.retryPolicy,
+          {
+            signal: this.abort.signal,
+            onRetry: (err, attempt, delayMs) =>
+              this.logger.warn('salesforce call failed; retrying', {
+                attempt,
+                delayMs,
+                code: toSyncError(err).code,
+                reason: toSyncError(err).message,
+              }),
+          },
+        );
+        this.reportUsage(api);
+        return out;
+      } catch (err) {
+        this.reportUsage(api);
+        const e = toSalesforceError(err);
+        const reason = pauseReasons[e.code];
+        if (!reason) throw e;
+        await this.hold(reason, e);
+      }
+    }
+  }
+
+  /** The org's API, once it is connected and has budget above the reserve. */
+  private async readyApi(): Promise<SalesforceApi> {
+    for (;;) {
+      const conn = this.deps.orgs.get(this.orgId)?.salesforce;
+      if (!conn) {
+        await this.hold(
+          'needs_reauth',
+          new SyncError('AUTH_FAILED', 'The organization is not connected to Salesforce'),
+        );
+        continue;
+      }
+      const api = this.options.apiFor(conn);
+      const usage = api.apiUsage();
+      if (usage && belowReserve(usage, this.options.apiReserve)) {
+        await this.hold('api_limit', this.reserveError(usage));
+        continue;
+      }
+      return api;
+    }
+  }
+
+  private reserveError(usage: ApiUsage): SyncError {
+    const reserve = reserveCalls(this.options.apiReserve, usage.max);
+    return new SyncError(
+      'API_LIMIT_EXCEEDED',
+      `Salesforce daily API budget nearly used: ${usage.max - usage.used} of ${usage.max} calls left, below the reserve of ${reserve}`,
+      { context: { used: usage.used, max: usage.max, reserve } },
+    );
+  }
+
+  /**
+   * Holds the flush (and so the batches waiting on it) until a probe every `pauseCheckMs`
+   * shows the cause gone. Reports the pause once, the resume once. When the sink stops, the
+   * hold gives up with `cause`, so the batches are redelivered rather than committed.
+   */
+  private async hold(reason: PauseReason, cause: SyncError): Promise<void> {
+    if (this.stopping) throw cause;
+    this.paused = reason;
+    this.deps.events.emit('sink.paused', {
+      sink: 'salesforce',
+      orgId: this.orgId,
+      reason,
+      untilMs: null,
+    });
+    const fields = { reason, code: cause.code, detail: cause.message };
+    if (reason === 'api_limit') this.logger.warn('salesforce writes paused: API budget', fields);
+    else this.logger.error(`salesforce writes paused: ${cause.message}`, fields);
+    try {
+      for (;;) {
+        await sleep(this.options.pauseCheckMs, this.abort.signal);
+        if (await this.probe(reason, cause)) break;
+      }
+    } catch (err) {
+      if (this.abort.signal.aborted) throw cause;
+      throw err;
+    }
+    this.paused = null;
+    this.deps.events.emit('sink.resumed', { sink: 'salesforce', orgId: this.orgId });
+    this.logger.info('salesforce writes resumed', { reason });
+  }
+
+  private async probe(reason: PauseReason, cause: SyncError): Promise<boolean> {
+    const org = this.deps.orgs.get(this.orgId);
+    if (!org?.salesforce) return false;
+    const api = this.options.apiFor(org.salesforce);
+    try {
+      switch (reason) {
+        case 'api_limit': {
+          const { dailyApiRequests: d } = await api.limits();
+          this.reportUsage(api);
+          return !belowReserve({ used: d.max - d.remaining, max: d.max }, this.options.apiReserve);
+        }
+        case 'needs_reauth':
+          await api.limits();
+          this.reportUsage(api);
+          return true;
+        case 'package_missing': {
+          const mapped = new Set(org.settings.mapping.map((m) => m.salesforceField.toLowerCase()));
+          const named = typeof cause.context.field === 'string' ? [cause.context.field] : [];
+          const wanted = [
+            ...new Set([...packageFields.filter((f) => mapped.has(f.toLowerCase())), ...named]),
+          ];
+          const missing = await api.missingContactFields(wanted);
+          this.reportUsage(api);
+          return missing.length === 0;
+        }
+      }
+    } catch (err) {
+      const e = toSalesforceError(err);
+      // Credentials work again; a budget problem is the next call's to report.
+      if (reason === 'needs_reauth' && e.code === 'API_LIMIT_EXCEEDED') return true;
+      this.logger.debug('salesforce pause probe failed', { reason, code: e.code, detail: e.message });
+      return false;
+    }
+  }
+
+  private reportUsage(api: SalesforceApi): void {
+    const usage = api.apiUsage();
+    if (usage) {
+      this.deps.events.emit('salesforce.api-usage', {
+        orgId: this.orgId,
+        used: usage.used,
+        max: usage.max,
+      });
+    }
+  }
+
+  private async recordSuccesses(
+    items: Array<{ entry: Entry; id: string | null; created: boolean }>,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    // The pair learns its Contact's Id from the write that created (or found) it.
+    await Promise.all(
+      items
+        .filter((s) => s.id !== null && s.entry.op.kind === 'save' && !s.entry.op.salesforceId)
+        .map(async (s) => {
+          try {
+            await recordLink(this.deps, this.orgId, s.entry.op.pairId, 'salesforce', s.id!);
+          } catch (err) {
+            const e = toSyncError(err);
+            if (e.code !== 'CONFLICT') throw e;
+            this.logger.warn('contact already linked to another pair', {
+              pairId: s.entry.op.pairId,
+              salesforceId: s.id,
+              ...e.context,
+            });
+          }
+        }),
+    );
+    const now = this.deps.now();
+    this.deps.events.emit('sink.records', {
+      sink: 'salesforce',
+      orgId: this.orgId,
+      count: items.length,
+      created: items.filter((s) => s.created).length,
+    });
+    for (const s of items) {
+      for (const src of s.entry.op.sources) {
+        this.deps.events.emit('sync.latency', {
+          orgId: this.orgId,
+          from: 'initlive',
+          ms: Math.max(0, now - src.write.decidedAt),
+        });
+      }
+      this.done(s.entry);
+    }
+  }
+
+  /** Every write folded into the op goes to dead letters with Salesforce's code and message. */
+  private async deadLetter(entry: Entry, error: SyncError): Promise<void> {
+    const upstream = error.context.upstreamCode;
+    await Promise.all(
+      entry.op.sources.map((src) =>
+        sendToDeadLetters(this.deps, {
+          orgId: this.orgId,
+          original: src.record,
+          recordType: 'SalesforceWrite',
+          error,
+          upstreamCode: typeof upstream === 'string' ? upstream : null,
+          attempts: entry.attempts,
+          context: { pairId: entry.op.pairId, operation: src.write.operation },
+        }),
+      ),
+    );
+    this.deps.events.emit('sink.failed', {
+      sink: 'salesforce',
+      orgId: this.orgId,
+      count: entry.op.sources.length,
+      code: error.code,
+    });
+    this.done(entry);
+  }
+}

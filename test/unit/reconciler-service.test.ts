@@ -1,0 +1,147 @@
+import { defaultMapping, type CanonicalValues } from '../../src/core/mapping';
+import type { InitLiveStaffChange, SalesforceContactChange } from '../../src/core/records';
+import { recordKey } from '../../src/core/topics';
+import type { InitLiveApi } from '../../src/infra/initlive';
+import type { OrgRuntime } from '../../src/orgs/org-directory';
+import { produce } from '../../src/pipeline/deps';
+import { Reconciler } from '../../src/reconciler/reconciler';
+import { collect, memoryDeps } from '../fixtures/pipeline-deps';
+
+const org = (over: Partial<OrgRuntime['settings']> = {}): OrgRuntime => ({
+  orgId: 'org_demo',
+  settings: { direction: 'two_way', defaultSystem: 'initlive', deletePolicy: 'archive', mapping: defaultMapping, ...over },
+  streaming: true,
+  salesforce: null,
+  initlive: {} as InitLiveApi,
+  initliveOrigin: 'salesforce-sync',
+  salesforceClientTag: 'InitLiveSync',
+});
+
+const staffValues = (id: string, email: string): CanonicalValues => ({ initliveId: id, firstName: 'Ana', lastName: 'Ruiz', email, status: 'active' });
+
+function staffChange(id: string, email: string, version = 1): InitLiveStaffChange {
+  return {
+    orgId: 'org_demo',
+    initliveId: id,
+    salesforceId: null,
+    operation: 'CREATE',
+    changedFields: [],
+    values: staffValues(id, email),
+    sourceVersion: version,
+    sourcePosition: String(version),
+    origin: null,
+    observedAt: 1,
+    occurredAt: 1,
+    runId: null,
+  };
+}
+
+function contactChange(id: string, email: string): SalesforceContactChange {
+  return {
+    orgId: 'org_demo',
+    salesforceId: id,
+    initliveId: null,
+    operation: 'SNAPSHOT',
+    changedFields: [],
+    values: { firstName: 'Ana', lastName: 'Ruiz', email },
+    sourceVersion: 1000,
+    sourcePosition: 'run:1',
+    origin: null,
+    commitUser: null,
+    transactionKey: null,
+    sequenceNumber: null,
+    observedAt: 1,
+    occurredAt: 1,
+    runId: 'run_1',
+  };
+}
+
+describe('reconciler service', () => {
+  it('turns a new staff member into one Salesforce upsert by external id', async () => {
+    const deps = await memoryDeps([org()]);
+    const writes = await collect(deps, 'salesforceWrites');
+    const reconciler = new Reconciler(deps);
+    await reconciler.start();
+    await produce(deps, 'staffChanges', [{ key: recordKey('org_demo', 'stf_1'), value: staffChange('stf_1', 'ana@example.org') }]);
+    await writes.until(1);
+    expect(writes.records[0]).toMatchObject({
+      operation: 'UPSERT',
+      externalId: 'stf_1',
+      fields: expect.objectContaining({ InitLive_Staff_Id__c: 'stf_1', LastName: 'Ruiz', Email: 'ana@example.org' }),
+    });
+    await reconciler.stop();
+    await writes.stop();
+  });
+
+  it('links a Contact to a staff member by a unique email, case-insensitively', async () => {
+    const deps = await memoryDeps([org()]);
+    const reconciler = new Reconciler(deps);
+    await reconciler.start();
+    await produce(deps, 'contactChanges', [{ key: recordKey('org_demo', '003A'), value: contactChange('003A', 'Ana@Example.org') }]);
+    await produce(deps, 'staffChanges', [{ key: recordKey('org_demo', 'stf_1'), value: staffChange('stf_1', 'ana@example.org') }]);
+    const deadline = Date.now() + 5000;
+    let pairId: string | null = null;
+    while (!pairId && Date.now() < deadline) {
+      pairId = await deps.store.findPairId('org_demo', 'initlive', 'stf_1');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(pairId).not.toBeNull();
+    expect(await deps.store.findPairId('org_demo', 'salesforce', '003A')).toBe(pairId);
+    await reconciler.stop();
+  });
+
+  it('reports an ambiguous email match naming the candidates, and does not guess', async () => {
+    const deps = await memoryDeps([org()]);
+    const dead = await collect(deps, 'deadLetters');
+    const reconciler = new Reconciler(deps);
+    await reconciler.start();
+    await produce(deps, 'contactChanges', [
+      { key: recordKey('org_demo', '003A'), value: contactChange('003A', 'same@example.org') },
+      { key: recordKey('org_demo', '003B'), value: contactChange('003B', 'same@example.org') },
+    ]);
+    // Wait until both contacts are indexed, then the staff member arrives.
+    const deadline = Date.now() + 5000;
+    while ((await deps.emailIndex.find('org_demo', 'same@example.org')).length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await produce(deps, 'staffChanges', [{ key: recordKey('org_demo', 'stf_9'), value: staffChange('stf_9', 'same@example.org') }]);
+    await dead.until(1);
+    expect(dead.records[0]).toMatchObject({ errorCode: 'AMBIGUOUS_MATCH', recordType: 'InitLiveStaffChange' });
+    expect(dead.records[0]!.message).toMatch(/003A.*003B|003B.*003A/);
+    expect(await deps.store.findPairId('org_demo', 'initlive', 'stf_9')).toBeNull();
+    await reconciler.stop();
+    await dead.stop();
+  });
+
+  it('dead-letters a record Salesforce would refuse, with the reason, and keeps flowing', async () => {
+    const deps = await memoryDeps([org()]);
+    const dead = await collect(deps, 'deadLetters');
+    const writes = await collect(deps, 'salesforceWrites');
+    const reconciler = new Reconciler(deps);
+    await reconciler.start();
+    await produce(deps, 'staffChanges', [
+      { key: recordKey('org_demo', 'stf_bad'), value: staffChange('stf_bad', 'not-an-email') },
+      { key: recordKey('org_demo', 'stf_ok'), value: staffChange('stf_ok', 'ok@example.org') },
+    ]);
+    await dead.until(1);
+    await writes.until(1);
+    expect(dead.records[0]).toMatchObject({ errorCode: 'SALESFORCE_REJECTED', upstreamCode: 'INVALID_EMAIL_ADDRESS' });
+    expect(writes.records.map((w) => w.externalId)).toEqual(['stf_ok']);
+    await reconciler.stop();
+    await Promise.all([dead.stop(), writes.stop()]);
+  });
+
+  it('dead-letters undecodable bytes and changes for unknown organizations', async () => {
+    const deps = await memoryDeps([org()]);
+    const dead = await collect(deps, 'deadLetters');
+    const reconciler = new Reconciler(deps);
+    await reconciler.start();
+    await deps.transport.send(deps.topics.staffChanges, [{ key: 'x', value: Buffer.from('garbage') }]);
+    await produce(deps, 'staffChanges', [{ key: 'other/stf_1', value: { ...staffChange('stf_1', 'a@example.org'), orgId: 'org_other' } }]);
+    await dead.until(2);
+    expect(dead.records.map((d) => d.errorCode).sort()).toEqual(['NOT_FOUND', 'SCHEMA_MISMATCH']);
+    expect(dead.records.find((d) => d.errorCode === 'SCHEMA_MISMATCH')!.originalValue.toString()).toBe('garbage');
+    await reconciler.stop();
+    await dead.stop();
+  });
+});
