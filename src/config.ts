@@ -9,7 +9,8 @@ import { SyncError } from './errors';
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 const optionalUrl = z.url().optional();
 // Empty strings in the environment mean "unset", as most shells and compose files intend.
-const blankToUndefined = (v: unknown): unknown => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const blankToUndefined = (v: unknown): unknown =>
+  typeof v === 'string' && v.trim() === '' ? undefined : v;
 
 export const configShape = {
   LOG_LEVEL: z
@@ -21,24 +22,40 @@ export const configShape = {
     .string()
     .min(16, 'must be at least 16 characters')
     .optional()
-    .describe('Bearer token for /api routes. When unset, a random one is generated and printed at start.'),
+    .describe(
+      'Bearer token for /api routes. When unset, a random one is generated and printed at start.',
+    ),
   KAFKA_BROKERS: z
     .string()
     .regex(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'must be host:port[,host:port...]')
     .optional()
-    .describe('Comma-separated Kafka bootstrap brokers. When unset, the in-memory transport is used (one process only).'),
-  KAFKA_CLIENT_ID: z.string().min(1).default('initlive-salesforce-sync').describe('Kafka client id of this process.'),
+    .describe(
+      'Comma-separated Kafka bootstrap brokers. When unset, the in-memory transport is used (one process only).',
+    ),
+  KAFKA_CLIENT_ID: z
+    .string()
+    .min(1)
+    .default('initlive-salesforce-sync')
+    .describe('Kafka client id of this process.'),
   KAFKA_GROUP_ID: z
     .string()
     .min(1)
     .default('initlive-salesforce-sync')
-    .describe('Consumer group prefix. Processes that share it share the work; add processes to scale out.'),
+    .describe(
+      'Consumer group prefix. Processes that share it share the work; add processes to scale out.',
+    ),
   TOPIC_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
     .default('initlive-sync')
     .describe('Prefix of every topic name the connector creates and uses.'),
-  TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6).describe('Partitions of each topic when the connector creates it.'),
+  TOPIC_PARTITIONS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(6)
+    .describe('Partitions of each topic when the connector creates it.'),
   TOPIC_REPLICATION_FACTOR: z.coerce
     .number()
     .int()
@@ -50,22 +67,93 @@ export const configShape = {
     'Confluent-compatible schema registry base URL (e.g. Apicurio .../apis/ccompat/v7). Required with KAFKA_BROKERS.',
   ),
   SCHEMA_COMPATIBILITY: z
-    .enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE'])
+    .enum([
+      'BACKWARD',
+      'BACKWARD_TRANSITIVE',
+      'FORWARD',
+      'FORWARD_TRANSITIVE',
+      'FULL',
+      'FULL_TRANSITIVE',
+      'NONE',
+    ])
     .default('BACKWARD')
     .describe('Compatibility rule set on every subject the connector registers.'),
-  REDIS_URL: optionalUrl.describe('Redis URL for version vectors, cursors and locks. When unset, an in-memory store is used.'),
-  REDIS_KEY_PREFIX: z.string().min(1).default('ils:').describe('Prefix of every Redis key the connector writes.'),
+  REDIS_URL: optionalUrl.describe(
+    'Redis URL for version vectors, cursors and locks. When unset, an in-memory store is used.',
+  ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .min(1)
+    .default('ils:')
+    .describe('Prefix of every Redis key the connector writes.'),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
-    .describe('Start the Salesforce and InitLive sandboxes in-process. auto: on unless real SALESFORCE_/INITLIVE_ endpoints are configured.'),
+    .describe(
+      'Start the Salesforce and InitLive sandboxes in-process. auto: on unless real SALESFORCE_/INITLIVE_ endpoints are configured.',
+    ),
   SANDBOX_SALESFORCE_PORT: port(8181).describe('Port of the Salesforce sandbox.'),
   SANDBOX_INITLIVE_PORT: port(8182).describe('Port of the InitLive sandbox.'),
-  SANDBOX_STATE_FILE: z.string().optional().describe('Optional JSON snapshot file so sandbox data survives restarts.'),
-  SALESFORCE_LOGIN_URL: optionalUrl.describe('Salesforce login URL (https://login.salesforce.com, a My Domain, or the sandbox).'),
+  SANDBOX_STATE_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'Optional JSON snapshot file prefix so sandbox data survives restarts (<prefix>.salesforce.json, <prefix>.initlive.json).',
+    ),
+  SANDBOX_SALESFORCE_CLIENT_ID: z
+    .string()
+    .min(1)
+    .default('sandbox-client')
+    .describe('Connected app consumer key the Salesforce sandbox accepts.'),
+  SANDBOX_SALESFORCE_CLIENT_SECRET: z
+    .string()
+    .min(1)
+    .default('sandbox-secret')
+    .describe('Connected app consumer secret the Salesforce sandbox accepts.'),
+  SANDBOX_SALESFORCE_USERNAME: z
+    .string()
+    .min(1)
+    .default('admin@sandbox.test')
+    .describe('Salesforce sandbox user name.'),
+  SANDBOX_SALESFORCE_PASSWORD: z
+    .string()
+    .min(1)
+    .default('sandbox')
+    .describe('Salesforce sandbox user password.'),
+  SANDBOX_INITLIVE_ORG_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('org_demo')
+    .describe('Organization the InitLive sandbox serves.'),
+  SANDBOX_INITLIVE_API_KEY: z
+    .string()
+    .min(1)
+    .default('sandbox-key')
+    .describe('Integration key of the InitLive sandbox organization.'),
+  SANDBOX_STAFF_COUNT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(200_000)
+    .default(50)
+    .describe('Staff seeded into an empty InitLive sandbox.'),
+  SANDBOX_CONTACT_COUNT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(200_000)
+    .default(40)
+    .describe(
+      'Contacts seeded into an empty Salesforce sandbox; the first half share emails with seeded staff.',
+    ),
+  SALESFORCE_LOGIN_URL: optionalUrl.describe(
+    'Salesforce login URL (https://login.salesforce.com, a My Domain, or the sandbox).',
+  ),
   SALESFORCE_CLIENT_ID: z.string().min(1).optional().describe('Connected app consumer key.'),
   SALESFORCE_CLIENT_SECRET: z.string().min(1).optional().describe('Connected app consumer secret.'),
-  SALESFORCE_REDIRECT_URI: optionalUrl.describe('OAuth callback URL registered on the connected app; defaults to this server /oauth/salesforce/callback.'),
+  SALESFORCE_REDIRECT_URI: optionalUrl.describe(
+    'OAuth callback URL registered on the connected app; defaults to this server /oauth/salesforce/callback.',
+  ),
   SALESFORCE_API_VERSION: z
     .string()
     .regex(/^\d{2}\.0$/, 'must look like 62.0')
@@ -75,26 +163,47 @@ export const configShape = {
     .string()
     .regex(/^[A-Za-z0-9_]+$/, 'letters, digits and "_" only')
     .default('InitLiveSync')
-    .describe('Value sent as Sforce-Call-Options client=...; CDC echoes carrying it are recognised as ours.'),
+    .describe(
+      'Value sent as Sforce-Call-Options client=...; CDC echoes carrying it are recognised as ours.',
+    ),
   INITLIVE_BASE_URL: optionalUrl.describe('InitLive API base URL (without /api/v1).'),
-  INITLIVE_API_KEY: z.string().min(1).optional().describe('InitLive integration key for INITLIVE_ORG_ID.'),
-  INITLIVE_ORG_ID: z.string().min(1).default('org_demo').describe('InitLive organization served by the default connection.'),
+  INITLIVE_API_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('InitLive integration key for INITLIVE_ORG_ID.'),
+  INITLIVE_ORG_ID: z
+    .string()
+    .min(1)
+    .default('org_demo')
+    .describe('InitLive organization served by the default connection.'),
   INITLIVE_CHANGE_ORIGIN: z
     .string()
     .min(1)
     .default('salesforce-sync')
-    .describe('Value sent as X-Change-Origin on InitLive writes; feed entries carrying it are recognised as ours.'),
+    .describe(
+      'Value sent as X-Change-Origin on InitLive writes; feed entries carrying it are recognised as ours.',
+    ),
   ENCRYPTION_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64 encoded')
     .optional()
-    .describe('AES-256-GCM key (base64, 32 bytes) for tokens at rest. Generated per process when unset (embedded mode only).'),
+    .describe(
+      'AES-256-GCM key (base64, 32 bytes) for tokens at rest. Generated per process when unset (embedded mode only).',
+    ),
 } as const;
 
 const schema = z
-  .object(Object.fromEntries(Object.entries(configShape).map(([k, v]) => [k, z.preprocess(blankToUndefined, v)])) as {
-    [K in keyof typeof configShape]: z.ZodPipe<z.ZodTransform<unknown, unknown>, (typeof configShape)[K]>;
-  })
+  .object(
+    Object.fromEntries(
+      Object.entries(configShape).map(([k, v]) => [k, z.preprocess(blankToUndefined, v)]),
+    ) as {
+      [K in keyof typeof configShape]: z.ZodPipe<
+        z.ZodTransform<unknown, unknown>,
+        (typeof configShape)[K]
+      >;
+    },
+  )
   .superRefine((c, ctx) => {
     if (c.KAFKA_BROKERS && !c.SCHEMA_REGISTRY_URL) {
       ctx.addIssue({
@@ -107,7 +216,8 @@ const schema = z
       ctx.addIssue({
         code: 'custom',
         path: ['REDIS_URL'],
-        message: 'is required when KAFKA_BROKERS is set: processes sharing a consumer group must share version vectors',
+        message:
+          'is required when KAFKA_BROKERS is set: processes sharing a consumer group must share version vectors',
       });
     }
   });
@@ -122,7 +232,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const input = Object.fromEntries(Object.keys(configShape).map((k) => [k, env[k]]));
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`);
+  const problems = result.error.issues.map(
+    (i) => `${i.path.join('.') || '(config)'}: ${i.message}`,
+  );
   throw new SyncError('CONFIG_INVALID', `Invalid configuration:\n  ${problems.join('\n  ')}`, {
     context: { variables: result.error.issues.map((i) => i.path.join('.')) },
   });
