@@ -60,6 +60,8 @@ export interface ObservedChange {
   position: string | null;
   /** The change carries our origin tag. */
   ours: boolean;
+  /** Full-sync run that produced this snapshot, for run accounting; null for streaming. */
+  runId?: string | null;
   /** Fields the source says changed (the InitLive feed's changedFields); absent: unknown. */
   changed?: CanonicalField[];
 }

@@ -34,6 +34,7 @@ export function observeInitLive(record: InitLiveStaffChange, ourOrigin: string):
     version: record.sourceVersion,
     position: streamPosition(record.sourcePosition),
     ours: record.origin !== null && record.origin === ourOrigin,
+    runId: record.runId,
     ...(partial ? { changed: record.changedFields as CanonicalField[] } : {}),
   };
 }
@@ -59,5 +60,6 @@ export function observeSalesforce(
     version: record.sourceVersion,
     position: streamPosition(record.sourcePosition),
     ours: isOurSalesforceOrigin(record.origin, clientTag),
+    runId: record.runId,
   };
 }

@@ -194,6 +194,8 @@ export class Reconciler {
       orgId: org.orgId,
       side: change.side,
       outcome: d.outcome,
+      runId: change.runId ?? null,
+      writes: d.writes.map((w) => w.side),
     });
     if (d.outcome === 'rejected') {
       const first = d.problems[0];
