@@ -20,7 +20,9 @@ export interface SyncEventMap {
   'sink.paused': [{ sink: Side; orgId: string; reason: string; untilMs: number | null }];
   'sink.resumed': [{ sink: Side; orgId: string }];
   /** The reconciler's outcome for one change. */
-  'reconcile.outcome': [{ orgId: string; side: Side; outcome: string; runId: string | null; writes: Side[] }];
+  'reconcile.outcome': [
+    { orgId: string; side: Side; outcome: string; runId: string | null; writes: Side[] },
+  ];
   'reconcile.conflict': [
     {
       orgId: string;

@@ -63,6 +63,15 @@ export function replayIdOf(raw: unknown): number | null {
   return typeof id === 'number' && Number.isSafeInteger(id) ? id : null;
 }
 
+/** The header's commitTimestamp of anything that looks like a CDC message, or null. */
+export function commitTimestampOf(raw: unknown): number | null {
+  const payload = (
+    raw as { payload?: { ChangeEventHeader?: { commitTimestamp?: unknown } } } | null
+  )?.payload;
+  const ts = payload?.ChangeEventHeader?.commitTimestamp;
+  return typeof ts === 'number' && Number.isFinite(ts) ? ts : null;
+}
+
 /**
  * Validates one CDC message. Throws SyncError INVALID_INPUT naming the problems when it is
  * not a Contact change event we can read; the caller dead-letters it and moves on.

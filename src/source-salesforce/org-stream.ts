@@ -9,7 +9,7 @@ import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { produce, type PipelineDeps } from '../pipeline/deps';
 import { backoffDelayMs, sleep, type RetryPolicy } from '../retry';
 import { CdcClient } from './cdc-client';
-import { parseCdcEvent, replayIdOf } from './cdc-event';
+import { commitTimestampOf, parseCdcEvent, replayIdOf } from './cdc-event';
 import { interpretEvent, rereadRecord, type MappingContext } from './cdc-mapping';
 import { idKey, rereadContacts, salesforceError } from './reread';
 
@@ -74,6 +74,10 @@ interface BatchWork {
 }
 
 const REPLAY_INVALID = /replayId.*(?:invalid|wasn't found)/i;
+const REPLAY_NEW = -1;
+const REPLAY_ALL = -2;
+/** Salesforce's clock and ours may differ; replaying a little too much is harmless. */
+const CLOCK_SKEW_MARGIN_MS = 60_000;
 
 /**
  * The CDC subscriber of one organization: one CometD client, one ordered queue.
@@ -104,6 +108,12 @@ export class OrgStream {
   private floor: number | null = null;
   /** The stored id was refused: subscribe for new events until a new id is committed. */
   private fallback = false;
+  /**
+   * When a subscription without a usable replay id (-1) succeeded. A client rebuilt before any
+   * event was committed then replays everything retained (-2) and drops what was committed
+   * before this moment (less a margin for clock skew), so the rebuild loses nothing.
+   */
+  private liveSince: number | null = null;
   private readonly current: Omit<SalesforceSourceStatus, 'orgId' | 'lastReplayId'> = {
     state: 'connecting',
     lastEventAt: null,
@@ -173,6 +183,10 @@ export class OrgStream {
       this.logger.debug('skipping an event already taken in', { replayId, floor: this.floor });
       return;
     }
+    if (this.replayFrom() === REPLAY_ALL && this.liveSince !== null) {
+      const committedAt = commitTimestampOf(raw);
+      if (committedAt !== null && committedAt < this.liveSince - CLOCK_SKEW_MARGIN_MS) return;
+    }
     if (replayId !== null) this.floor = replayId;
     this.enqueue({ kind: 'event', raw, replayId });
   }
@@ -180,7 +194,9 @@ export class OrgStream {
   // --- streaming client ----------------------------------------------------------------------
 
   private replayFrom(): number {
-    return this.fallback ? -1 : (this.lastCommitted ?? -1);
+    const committed = this.fallback ? null : this.lastCommitted;
+    if (committed !== null) return committed;
+    return this.liveSince === null ? REPLAY_NEW : REPLAY_ALL;
   }
 
   /** Replaces the client with a new one subscribing from the current stored id. */
@@ -227,6 +243,7 @@ export class OrgStream {
 
   private onSubscribed(): void {
     this.subscribed = true;
+    if (this.replayFrom() === REPLAY_NEW) this.liveSince = this.deps.now();
     this.current.state = 'streaming';
     this.logger.info('subscribed to change events', {
       channel: this.options.channel,
@@ -286,6 +303,7 @@ export class OrgStream {
     this.noteError('POSITION_EXPIRED', message, false);
     this.fallback = true;
     this.floor = null;
+    this.liveSince = null;
     this.enqueue({ kind: 'resync', reason: 'replay_id_invalid' });
     this.connect();
   }
@@ -301,6 +319,8 @@ export class OrgStream {
     this.recovering = true;
     this.logger.warn('CometD refused the access token; refreshing it', { error });
     void this.closeClient();
+    this.subscribed = false;
+    if (this.current.state !== 'needs_reauth') this.current.state = 'connecting';
     const run = async (): Promise<void> => {
       while (!this.stopping) {
         try {
@@ -595,6 +615,7 @@ export class OrgStream {
     this.stored = value;
     this.lastCommitted = target;
     this.fallback = false;
+    this.liveSince = null;
     this.deps.events.emit('source.position', {
       source: 'salesforce',
       orgId: this.org.orgId,

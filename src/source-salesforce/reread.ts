@@ -59,6 +59,16 @@ export function salesforceError(err: unknown, what: string): SyncError {
     typeof e.errorCode === 'string' ? e.errorCode : typeof e.name === 'string' ? e.name : 'ERROR';
   const message = `${what}: ${typeof e.message === 'string' ? e.message : String(err)}`;
   const context = { upstreamCode };
+  // jsforce wraps a failed token refresh in a plain Error and keeps only the message.
+  if (typeof e.message === 'string' && e.message.startsWith('Unable to refresh session')) {
+    const transient = /ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|socket|fetch failed|\b5\d\d\b/i;
+    return transient.test(e.message)
+      ? new SyncError('UPSTREAM_UNAVAILABLE', message, { cause: err, context })
+      : new SyncError('AUTH_FAILED', message, {
+          cause: err,
+          context: { upstreamCode: 'REFRESH_FAILED' },
+        });
+  }
   switch (upstreamCode) {
     case 'INVALID_FIELD':
       return new SyncError('PACKAGE_MISSING', message, { cause: err, context });

@@ -1,4 +1,3 @@
-import type { Connection } from 'jsforce';
 import type { OrgRuntime } from '../orgs/org-directory';
 import type { PipelineDeps } from '../pipeline/deps';
 import type { RetryPolicy } from '../retry';
@@ -106,11 +105,7 @@ export class SalesforceSource {
 
   private async startOrg(org: OrgRuntime): Promise<void> {
     if (!org.streaming || !org.salesforce || this.streams.has(org.orgId)) return;
-    const stream = new OrgStream(
-      this.deps,
-      { ...org, salesforce: org.salesforce as Connection },
-      this.options,
-    );
+    const stream = new OrgStream(this.deps, { ...org, salesforce: org.salesforce }, this.options);
     this.streams.set(org.orgId, stream);
     try {
       await stream.start();

@@ -23,6 +23,11 @@ export interface SalesforceConnectionOptions {
   logger: Logger;
   /** Told of every new access token, so it can be stored (and streaming clients rebuilt). */
   onRefresh?: (accessToken: string) => void;
+  /**
+   * Mints a new access token when there is no refresh token (JWT bearer, client credentials).
+   * Without it jsforce uses the refresh_token grant.
+   */
+  mintAccessToken?: () => Promise<string>;
 }
 
 /**
@@ -47,6 +52,19 @@ export function createSalesforceConnection(options: SalesforceConnectionOptions)
     },
     version: options.apiVersion,
     callOptions: { client: options.clientTag },
+    ...(options.mintAccessToken
+      ? {
+          refreshFn: (
+            _conn: unknown,
+            callback: (err: Error | null, accessToken?: string) => void,
+          ) => {
+            options.mintAccessToken!().then(
+              (token) => callback(null, token),
+              (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+            );
+          },
+        }
+      : {}),
   });
   conn.on('refresh', (accessToken: string) => {
     logger.redact(accessToken);

@@ -1,0 +1,135 @@
+import { topicNames } from '../core/topics';
+import { createEmbeddedCodec, createRegistryCodec, type AvroCodec } from '../infra/avro/avro-codec';
+import type { Compatibility } from '../infra/avro/schema-source';
+import { KafkaTransport } from '../infra/kafka/kafka-transport';
+import { MemoryEmailIndex } from '../infra/memory/memory-email-index';
+import { MemoryPositionStore } from '../infra/memory/memory-position-store';
+import { MemoryTransport } from '../infra/memory/memory-transport';
+import { MemoryVersionStore } from '../infra/memory/memory-version-store';
+import { closeRedis, createRedis } from '../infra/redis/connect';
+import { RedisEmailIndex } from '../infra/redis/redis-email-index';
+import { RedisPositionStore } from '../infra/redis/redis-position-store';
+import { RedisVersionStore } from '../infra/redis/redis-version-store';
+import type { Logger } from '../logger';
+import type { OrgDirectory } from '../orgs/org-directory';
+import type { ReconcilerDeps } from '../reconciler/reconciler';
+import { SyncEvents } from './events';
+
+export interface RuntimeSettings {
+  /** Kafka brokers; none means the in-memory transport (one process only). */
+  kafkaBrokers?: string[];
+  kafkaClientId: string;
+  schemaRegistryUrl?: string;
+  schemaCompatibility?: Compatibility;
+  /** Subject prefix, so several deployments (or tests) can share one registry. */
+  subjectPrefix?: string;
+  redisUrl?: string;
+  redisKeyPrefix: string;
+  topicPrefix: string;
+  topicPartitions: number;
+  replicationFactor?: number;
+  groupPrefix: string;
+}
+
+export interface Runtime {
+  deps: ReconcilerDeps;
+  /** 'kafka+redis' or 'memory', for the start-up banner and the benchmarks. */
+  mode: string;
+  /** Transport and store answer (for /readyz). */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the pipeline's infrastructure from settings: Kafka, the schema registry and Redis when
+ * configured, the in-memory transport, codec and stores otherwise. Everything downstream is
+ * the same code either way. Creates every topic with its partition count.
+ */
+export async function createRuntime(
+  settings: RuntimeSettings,
+  orgs: OrgDirectory,
+  logger: Logger,
+): Promise<Runtime> {
+  const topics = topicNames(settings.topicPrefix);
+  const real = Boolean(settings.kafkaBrokers && settings.kafkaBrokers.length > 0);
+  const transport = real
+    ? new KafkaTransport({
+        brokers: settings.kafkaBrokers!,
+        clientId: settings.kafkaClientId,
+        logger: logger.child({ component: 'kafka' }),
+        ...(settings.replicationFactor !== undefined
+          ? { replicationFactor: settings.replicationFactor }
+          : {}),
+      })
+    : new MemoryTransport({ logger: logger.child({ component: 'memory-transport' }) });
+  let codec: AvroCodec;
+  if (real) {
+    if (!settings.schemaRegistryUrl) throw new Error('a schema registry is required with Kafka');
+    codec = createRegistryCodec(
+      settings.schemaRegistryUrl,
+      settings.schemaCompatibility ?? 'BACKWARD',
+      {
+        subjectPrefix: settings.subjectPrefix ?? '',
+      },
+    );
+  } else {
+    codec = createEmbeddedCodec();
+  }
+  const redis = settings.redisUrl
+    ? createRedis(settings.redisUrl, { connectionName: settings.kafkaClientId, logger })
+    : null;
+  const keyPrefix = settings.redisKeyPrefix;
+  const store = redis ? new RedisVersionStore({ redis, keyPrefix }) : new MemoryVersionStore();
+  const positions = redis
+    ? new RedisPositionStore({ redis, keyPrefix })
+    : new MemoryPositionStore();
+  const emailIndex = redis ? new RedisEmailIndex({ redis, keyPrefix }) : new MemoryEmailIndex();
+  try {
+    await transport.ensureTopics(
+      Object.values(topics).map((name) => ({
+        name,
+        partitions: settings.topicPartitions,
+        ...(settings.replicationFactor !== undefined
+          ? { replicationFactor: settings.replicationFactor }
+          : {}),
+      })),
+    );
+    await codec.registerAll();
+  } catch (err) {
+    await transport.close().catch(() => undefined);
+    if (redis) await closeRedis(redis);
+    throw err;
+  }
+  const deps: ReconcilerDeps = {
+    transport,
+    codec,
+    store,
+    positions,
+    emailIndex,
+    orgs,
+    topics,
+    logger,
+    events: new SyncEvents(),
+    groupPrefix: settings.groupPrefix,
+    now: Date.now,
+  };
+  return {
+    deps,
+    mode: real ? (redis ? 'kafka+redis' : 'kafka') : redis ? 'memory+redis' : 'memory',
+    ready: async () => {
+      try {
+        await Promise.all([
+          transport.lag(`${settings.groupPrefix}.reconciler`, [topics.staffChanges]),
+          redis ? redis.ping() : null,
+        ]);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: async () => {
+      await transport.close();
+      if (redis) await closeRedis(redis);
+    },
+  };
+}
