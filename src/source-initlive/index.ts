@@ -1,0 +1,19 @@
+export { InitLiveSource, initLivePositionName } from './initlive-source';
+export type {
+  InitLiveSourceOptions,
+  InitLiveSourceStats,
+  InitLiveSourceStatus,
+} from './initlive-source';
+export {
+  SNAPSHOT_POSITION,
+  canonicalChangedFields,
+  staffChangeFromFeed,
+  staffSnapshot,
+} from './staff-change';
+export { WebhookReceiver } from './webhook-receiver';
+export type {
+  WakeReader,
+  WebhookReceiverOptions,
+  WebhookResponse,
+  WebhookStats,
+} from './webhook-receiver';

@@ -1,0 +1,411 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SyncRunEvent } from '../core/records';
+import { recordKey } from '../core/topics';
+import { SyncError, toSyncError } from '../errors';
+import type { OrgRuntime } from '../orgs/org-directory';
+import { produce } from '../pipeline/deps';
+import type { PipelineDeps } from '../pipeline/deps';
+import { backoffDelayMs } from '../retry';
+import type { RetryPolicy } from '../retry';
+import { staffChangeFromFeed } from './staff-change';
+import { WebhookReceiver } from './webhook-receiver';
+import type { WebhookReceiverOptions, WebhookResponse, WebhookStats } from './webhook-receiver';
+
+export interface InitLiveSourceOptions {
+  /** Wait between feed reads once the feed is drained; webhooks cut it short. Default 1000. */
+  pollIntervalMs?: number;
+  /** Feed entries per read, 1..1000. Default 500. */
+  pageSize?: number;
+  /** Enables `handleWebhook` / `webhookHttpHandler`; without it they answer 404. */
+  webhook?: WebhookReceiverOptions;
+  /**
+   * Wait after a failed read or produce, growing per consecutive failure (`maxAttempts` is
+   * unused: a reader never gives up). A 429's Retry-After is waited at least.
+   */
+  errorBackoff?: RetryPolicy;
+}
+
+export interface InitLiveSourceStatus {
+  orgId: string;
+  running: boolean;
+  /** The committed feed position (last seq on the topic), null before the first commit. */
+  position: string | null;
+  lastReadAt: number | null;
+  recordsProduced: number;
+  resyncsRequested: number;
+  consecutiveFailures: number;
+  lastError: { code: string; message: string; at: number } | null;
+  /** When the reader tries again after a failure; null when it is not backing off. */
+  retryAt: number | null;
+}
+
+export interface InitLiveSourceStats {
+  webhooks: WebhookStats;
+}
+
+const defaultErrorBackoff: RetryPolicy = {
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialDelayMs: 500,
+  maxDelayMs: 60_000,
+  factor: 2,
+  jitter: 0.5,
+};
+
+/** Durable name of an org's feed cursor in the PositionStore. */
+export function initLivePositionName(orgId: string): string {
+  return `source:initlive:${orgId}:feed`;
+}
+
+function parsePosition(stored: string | null, name: string): number {
+  if (stored === null) return 0;
+  const n = Number(stored);
+  if (!/^\d+$/.test(stored) || !Number.isSafeInteger(n)) {
+    // Nothing can be trusted after an unreadable cursor: treat it as lost and resync.
+    throw new SyncError('POSITION_EXPIRED', `stored InitLive cursor ${name} is not a position`, {
+      context: { name, stored },
+    });
+  }
+  return n;
+}
+
+/**
+ * Reads every streaming organization's InitLive change feed onto the staff-changes topic.
+ *
+ * Per organization, one reader loop: read a page after the stored cursor, produce one change
+ * record per entry (keyed `<orgId>/<staffId>`, so one staff member's changes keep their order),
+ * and only once Kafka acknowledged them move the cursor (compare-and-set, so two processes
+ * cannot move one cursor past each other unnoticed). A crash between produce and commit reads
+ * the page again; the duplicates are harmless downstream (the reconciler drops repeated seqs).
+ * Pages are read until the feed says `hasMore: false`, then the reader sleeps `pollIntervalMs`
+ * or until a verified webhook wakes it.
+ *
+ * Failures never skip anything: a read or produce that fails (the client has already retried
+ * 429 and 5xx) is retried from the same cursor after a growing backoff, at least Retry-After.
+ * A cursor InitLive no longer serves (410 cursor_expired) requests a full sync (a REQUESTED /
+ * RECOVERY sync-run event), then continues from the oldest retained change (`after = 0`):
+ * the full sync covers whatever was purged, and replaying the retained part loses nothing.
+ */
+export class InitLiveSource {
+  private readonly readers = new Map<string, OrgReader>();
+  private readonly receiver: WebhookReceiver | null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly options: InitLiveSourceOptions = {},
+  ) {
+    this.receiver = options.webhook
+      ? new WebhookReceiver(options.webhook, (orgId, seq) => this.wake(orgId, seq))
+      : null;
+  }
+
+  /** Starts a reader for every organization with streaming on. Idempotent. */
+  async start(): Promise<void> {
+    if (this.stopping) await this.stopping;
+    this.stopping = null;
+    this.refreshOrgs();
+  }
+
+  /**
+   * Starts readers for organizations that turned streaming on since the last call; readers of
+   * organizations that went away or turned it off end by themselves.
+   */
+  refreshOrgs(): void {
+    if (this.stopping) return;
+    for (const org of this.deps.orgs.list()) {
+      if (!org.streaming) continue;
+      const existing = this.readers.get(org.orgId);
+      if (existing?.running) continue;
+      const reader = new OrgReader(this.deps, this.options, org.orgId);
+      this.readers.set(org.orgId, reader);
+      reader.start();
+    }
+  }
+
+  /** Each reader finishes its in-flight page (produce and commit), then stops. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= Promise.all([...this.readers.values()].map((r) => r.stop())).then(
+      () => undefined,
+    );
+    return this.stopping;
+  }
+
+  /** One org's reader, or undefined when none was started for it. */
+  status(orgId: string): InitLiveSourceStatus | undefined {
+    return this.readers.get(orgId)?.status();
+  }
+
+  statuses(): InitLiveSourceStatus[] {
+    return [...this.readers.values()].map((r) => r.status());
+  }
+
+  /**
+   * Handles one InitLive webhook request (see WebhookReceiver.handle): 401 for a bad
+   * signature, 400 for an unusable body, 202 after waking the org's reader. 404 when the
+   * source was built without webhook options.
+   */
+  handleWebhook(
+    rawBody: Buffer,
+    signatureHeader: string | undefined,
+    orgId?: string,
+  ): WebhookResponse {
+    if (!this.receiver) {
+      return { status: 404, body: { ok: false, error: 'webhooks_not_configured' } };
+    }
+    return this.receiver.handle(rawBody, signatureHeader, orgId);
+  }
+
+  /** A plain Node (req, res) handler around `handleWebhook`; it reads the raw body itself. */
+  webhookHttpHandler(): (req: IncomingMessage, res: ServerResponse) => void {
+    if (this.receiver) return this.receiver.httpHandler();
+    return (_req, res) => {
+      res.statusCode = 404;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ ok: false, error: 'webhooks_not_configured' }));
+    };
+  }
+
+  stats(): InitLiveSourceStats {
+    return {
+      webhooks: this.receiver?.stats() ?? {
+        accepted: 0,
+        ignored: 0,
+        rejected: 0,
+        rejectedByReason: {},
+        invalid: 0,
+      },
+    };
+  }
+
+  /** Wakes an org's reader unless it already read past `seq`. */
+  private wake(orgId: string, seq: number): boolean {
+    const reader = this.readers.get(orgId);
+    if (!reader?.running || this.stopping) return false;
+    return reader.wake(seq);
+  }
+}
+
+/** The reader loop of one organization. */
+class OrgReader {
+  private readonly name: string;
+  private readonly pollIntervalMs: number;
+  private readonly pageSize: number;
+  private readonly backoff: RetryPolicy;
+  private readonly log: PipelineDeps['logger'];
+  private done: Promise<void> = Promise.resolve();
+  private stopRequested = false;
+  /** Set by a wake-up; cleared when a read starts, so wake-ups during a read are not lost. */
+  private wakeRequested = false;
+  private interrupt: (() => void) | null = null;
+  private interruptible = true;
+  private readonly state: InitLiveSourceStatus;
+
+  running = false;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    options: InitLiveSourceOptions,
+    readonly orgId: string,
+  ) {
+    this.name = initLivePositionName(orgId);
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.pageSize = options.pageSize ?? 500;
+    this.backoff = options.errorBackoff ?? defaultErrorBackoff;
+    this.log = deps.logger.child({ component: 'source-initlive', orgId });
+    this.state = {
+      orgId,
+      running: false,
+      position: null,
+      lastReadAt: null,
+      recordsProduced: 0,
+      resyncsRequested: 0,
+      consecutiveFailures: 0,
+      lastError: null,
+      retryAt: null,
+    };
+  }
+
+  start(): void {
+    this.running = true;
+    this.done = this.run()
+      .catch((err: unknown) => {
+        // run() handles its own failures; reaching here is a bug worth shouting about.
+        this.log.error('InitLive reader crashed', { err });
+      })
+      .finally(() => {
+        this.running = false;
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopRequested = true;
+    this.interruptible = true;
+    this.interrupt?.();
+    await this.done;
+  }
+
+  /** Returns false when `seq` is already on the topic (the nudge carries nothing new). */
+  wake(seq: number): boolean {
+    const position = this.state.position === null ? 0 : Number(this.state.position);
+    if (seq <= position) return false;
+    this.wakeRequested = true;
+    if (this.interruptible) this.interrupt?.();
+    return true;
+  }
+
+  status(): InitLiveSourceStatus {
+    return {
+      ...this.state,
+      running: this.running,
+      lastError: this.state.lastError && { ...this.state.lastError },
+    };
+  }
+
+  private async run(): Promise<void> {
+    this.state.position = await this.deps.positions.get(this.name).catch(() => null);
+    while (!this.stopRequested) {
+      const org = this.deps.orgs.get(this.orgId);
+      if (!org?.streaming) {
+        this.log.info('InitLive reader ends: organization no longer streams');
+        return;
+      }
+      let delayMs = this.pollIntervalMs;
+      let wakeable = true;
+      try {
+        this.wakeRequested = false;
+        await this.drain(org);
+        this.state.consecutiveFailures = 0;
+        this.state.lastError = null;
+        this.state.retryAt = null;
+      } catch (err) {
+        const e = toSyncError(err);
+        if (e.code === 'POSITION_EXPIRED') {
+          try {
+            await this.requestResync(e);
+            delayMs = 0;
+            this.state.consecutiveFailures = 0;
+          } catch (resyncErr) {
+            ({ delayMs, wakeable } = this.failed(toSyncError(resyncErr)));
+          }
+        } else {
+          ({ delayMs, wakeable } = this.failed(e));
+        }
+      }
+      await this.pause(delayMs, wakeable);
+    }
+  }
+
+  /** Records a failure and returns how long to wait; wake-ups never shorten a backoff. */
+  private failed(e: SyncError): { delayMs: number; wakeable: boolean } {
+    this.state.consecutiveFailures++;
+    const hinted = Number(e.context.retryAfterMs ?? 0);
+    const delayMs = Math.max(
+      backoffDelayMs(this.backoff, this.state.consecutiveFailures),
+      Number.isFinite(hinted) ? hinted : 0,
+    );
+    const at = this.deps.now();
+    this.state.lastError = { code: e.code, message: e.message, at };
+    this.state.retryAt = at + delayMs;
+    const fields = {
+      code: e.code,
+      message: e.message,
+      attempt: this.state.consecutiveFailures,
+      delayMs,
+    };
+    if (e.retriable) this.log.warn('InitLive feed read failed; retrying', fields);
+    else this.log.error('InitLive feed read failed; retrying, but this needs attention', fields);
+    return { delayMs, wakeable: false };
+  }
+
+  /** Reads pages until the feed has nothing more right now, committing after each. */
+  private async drain(org: OrgRuntime): Promise<void> {
+    while (!this.stopRequested) {
+      const stored = await this.deps.positions.get(this.name);
+      const after = parsePosition(stored, this.name);
+      const page = await org.initlive.readChanges(after, this.pageSize);
+      const observedAt = this.deps.now();
+      this.state.lastReadAt = observedAt;
+      if (page.changes.length > 0) {
+        const records = page.changes.map((entry) =>
+          staffChangeFromFeed(this.orgId, entry, org.settings.mapping, observedAt),
+        );
+        await produce(
+          this.deps,
+          'staffChanges',
+          records.map((value) => ({ key: recordKey(this.orgId, value.initliveId), value })),
+        );
+        this.state.recordsProduced += records.length;
+        this.deps.events.emit('source.records', {
+          source: 'initlive',
+          orgId: this.orgId,
+          count: records.length,
+        });
+      }
+      if (page.nextAfter !== after) {
+        const next = String(page.nextAfter);
+        if (await this.deps.positions.compareAndSet(this.name, stored, next)) {
+          this.state.position = next;
+          this.deps.events.emit('source.position', {
+            source: 'initlive',
+            orgId: this.orgId,
+            position: next,
+          });
+        } else {
+          // Another process reading the same feed moved it; carry on from where it is now.
+          this.state.position = await this.deps.positions.get(this.name);
+          this.log.warn('InitLive cursor moved by another reader', { expected: stored, next });
+        }
+      }
+      if (!page.hasMore) return;
+    }
+  }
+
+  /**
+   * The cursor is gone: ask for a full sync first (acknowledged by Kafka), then restart the
+   * cursor at the oldest retained change. A crash in between asks again on restart, which is
+   * harmless.
+   */
+  private async requestResync(cause: SyncError): Promise<void> {
+    const runId = randomUUID();
+    const event: SyncRunEvent = {
+      orgId: this.orgId,
+      runId,
+      kind: 'REQUESTED',
+      trigger: 'RECOVERY',
+      reason: 'cursor_expired',
+      at: this.deps.now(),
+      counts: {},
+    };
+    await produce(this.deps, 'syncRuns', [{ key: recordKey(this.orgId, runId), value: event }]);
+    this.deps.events.emit('source.resync', {
+      source: 'initlive',
+      orgId: this.orgId,
+      reason: 'cursor_expired',
+    });
+    const stored = await this.deps.positions.get(this.name);
+    if (await this.deps.positions.compareAndSet(this.name, stored, '0')) this.state.position = '0';
+    this.state.resyncsRequested++;
+    this.log.warn('InitLive cursor expired; full sync requested, reading from the oldest change', {
+      runId,
+      expired: stored,
+      reason: cause.message,
+    });
+  }
+
+  private async pause(ms: number, wakeable: boolean): Promise<void> {
+    if (this.stopRequested) return;
+    if (wakeable && this.wakeRequested) return;
+    this.interruptible = wakeable;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      this.interrupt = finish;
+      function finish(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    this.interrupt = null;
+    this.interruptible = true;
+  }
+}

@@ -1,0 +1,336 @@
+import { emptyPair } from '../../src/core/pair-state';
+import type {
+  DeadLetter,
+  InitLiveStaffChange,
+  InitLiveWrite,
+  SalesforceWrite,
+} from '../../src/core/records';
+import { recordKey } from '../../src/core/topics';
+import { produce } from '../../src/pipeline/deps';
+import { startInitLiveSandbox } from '../../src/sandbox/initlive';
+import type { InitLiveSandbox } from '../../src/sandbox/initlive';
+import { InitLiveSink } from '../../src/sink/initlive-sink';
+import {
+  ORG_ID,
+  ORIGIN,
+  client,
+  collect,
+  eventually,
+  fastBackoff,
+  orgRuntime,
+  testPipeline,
+} from './source-initlive-helpers';
+import type { Collected, TestPipeline } from './source-initlive-helpers';
+
+const CONTACT_ID = '003000000000001AAA';
+const BATCH_ROUTE = 'POST /organizations/:orgId/staff/batch';
+
+function write(
+  w: Partial<InitLiveWrite> & Pick<InitLiveWrite, 'pairId' | 'operation'>,
+): InitLiveWrite {
+  return {
+    orgId: ORG_ID,
+    initliveId: null,
+    salesforceId: null,
+    ifMatch: null,
+    fields: {},
+    fingerprint: 'fp',
+    causedBy: 'test',
+    decidedAt: Date.now(),
+    attempt: 1,
+    ...w,
+  };
+}
+
+describe('InitLiveSink', () => {
+  let sandbox: InitLiveSandbox;
+  let pipeline: TestPipeline;
+  let sink: InitLiveSink;
+  let deadLetters: Collected<DeadLetter>;
+  let snapshots: Collected<InitLiveStaffChange>;
+  let links: Collected<SalesforceWrite>;
+
+  beforeEach(async () => {
+    sandbox = await startInitLiveSandbox({ rateLimit: false });
+    pipeline = await testPipeline([orgRuntime(client(sandbox.baseUrl))]);
+    sink = new InitLiveSink(pipeline.deps, { holdBackoff: fastBackoff });
+    deadLetters = await collect(pipeline.deps, 'deadLetters');
+    snapshots = await collect(pipeline.deps, 'staffChanges');
+    links = await collect(pipeline.deps, 'salesforceWrites');
+  });
+
+  afterEach(async () => {
+    await sink.stop();
+    await Promise.all([deadLetters.stop(), snapshots.stop(), links.stop()]);
+    await pipeline.memory.close();
+    await sandbox.close();
+  });
+
+  const send = (writes: InitLiveWrite[]): Promise<void> =>
+    produce(
+      pipeline.deps,
+      'initliveWrites',
+      writes.map((value) => ({ key: recordKey(ORG_ID, value.pairId), value })),
+    );
+
+  const addPair = async (
+    pairId: string,
+    ids: { initliveId?: string; salesforceId?: string },
+  ): Promise<void> => {
+    const state = {
+      ...emptyPair(ORG_ID, pairId, Date.now()),
+      initliveId: ids.initliveId ?? null,
+      salesforceId: ids.salesforceId ?? null,
+    };
+    expect(await pipeline.store.compareAndApply(state, 0)).toMatchObject({ applied: true });
+  };
+
+  const lastFeed = () => {
+    const feed = sandbox.control.feed();
+    return feed[feed.length - 1]!;
+  };
+
+  it('creates, updates, archives, restores and deletes with our change origin', async () => {
+    const written: number[] = [];
+    const latencies: number[] = [];
+    pipeline.events.on('sink.records', (e) => written.push(e.count));
+    pipeline.events.on('sync.latency', (e) => latencies.push(e.ms));
+    await addPair('p1', { salesforceId: CONTACT_ID });
+    await sink.start();
+
+    await send([
+      write({
+        pairId: 'p1',
+        operation: 'CREATE',
+        salesforceId: CONTACT_ID,
+        fields: {
+          firstName: 'Ana',
+          lastName: 'Silva',
+          email: 'ana@example.org',
+          city: 'Lisbon',
+          country: 'PT',
+          tags: null,
+        },
+      }),
+    ]);
+    await eventually(() => sink.stats().written === 1, 'the create');
+    const [ana] = sandbox.control.listStaff();
+    expect(ana).toMatchObject({
+      firstName: 'Ana',
+      lastName: 'Silva',
+      email: 'ana@example.org',
+      tags: [],
+      address: { street: null, city: 'Lisbon', region: null, postalCode: null, country: 'PT' },
+    });
+    expect(lastFeed()).toMatchObject({ type: 'created', origin: ORIGIN });
+    const pair = await pipeline.store.get(ORG_ID, 'p1');
+    expect(pair?.state.initliveId).toBe(ana!.id);
+    await eventually(() => links.values.length === 1, 'the Contact link write');
+    expect(links.values[0]).toMatchObject({
+      key: `${ORG_ID}/p1`,
+      operation: 'UPSERT',
+      externalId: null,
+      salesforceId: CONTACT_ID,
+      fields: { InitLive_Staff_Id__c: ana!.id },
+      causedBy: 'initlive-sink:link',
+      pairId: 'p1',
+    });
+
+    // The write names no staff id: the sink finds it on the pair. Only the city changes; the
+    // rest of the address is read first, since InitLive replaces the whole address.
+    await send([
+      write({
+        pairId: 'p1',
+        operation: 'UPDATE',
+        ifMatch: 1,
+        fields: { phone: '+351 555 0100', city: 'Porto' },
+      }),
+    ]);
+    await eventually(() => sink.stats().written === 2, 'the update');
+    expect(sandbox.control.getStaff(ana!.id)).toMatchObject({
+      version: 2,
+      phone: '+351 555 0100',
+      address: { city: 'Porto', country: 'PT' },
+    });
+    expect(lastFeed()).toMatchObject({ type: 'updated', origin: ORIGIN });
+
+    await send([write({ pairId: 'p1', operation: 'ARCHIVE', initliveId: ana!.id, ifMatch: 2 })]);
+    await eventually(() => sink.stats().written === 3, 'the archive');
+    expect(sandbox.control.getStaff(ana!.id).status).toBe('archived');
+    expect(lastFeed()).toMatchObject({ type: 'archived', origin: ORIGIN });
+
+    await send([write({ pairId: 'p1', operation: 'RESTORE', initliveId: ana!.id, ifMatch: 3 })]);
+    await eventually(() => sink.stats().written === 4, 'the restore');
+    expect(sandbox.control.getStaff(ana!.id).status).toBe('active');
+    expect(lastFeed()).toMatchObject({ type: 'restored', origin: ORIGIN });
+
+    await send([write({ pairId: 'p1', operation: 'DELETE', initliveId: ana!.id, ifMatch: 4 })]);
+    await eventually(() => sink.stats().written === 5, 'the delete');
+    expect(sandbox.control.listStaff()).toHaveLength(0);
+    expect(lastFeed()).toMatchObject({ type: 'deleted', origin: ORIGIN });
+
+    expect(written).toEqual([1, 1, 1, 1, 1]);
+    expect(latencies).toHaveLength(5);
+    expect(deadLetters.values).toHaveLength(0);
+    expect(sink.stats()).toMatchObject({ created: 1, deadLettered: 0, resynced: 0 });
+  });
+
+  it('answers a stale ifMatch with a fresh snapshot instead of a dead letter', async () => {
+    const bo = sandbox.control.createStaff({ firstName: 'Bo', lastName: 'Berg' });
+    await addPair('p2', { initliveId: bo.id, salesforceId: CONTACT_ID });
+    // A user edits the record in InitLive after the reconciler decided against version 1.
+    sandbox.control.updateStaff(bo.id, { phone: '+46 555 0101' });
+    await send([
+      write({
+        pairId: 'p2',
+        operation: 'UPDATE',
+        initliveId: bo.id,
+        salesforceId: CONTACT_ID,
+        ifMatch: 1,
+        fields: { firstName: 'Robert' },
+      }),
+    ]);
+    await sink.start();
+
+    await eventually(() => snapshots.values.length === 1, 'a snapshot');
+    expect(snapshots.values[0]).toMatchObject({
+      key: `${ORG_ID}/${bo.id}`,
+      orgId: ORG_ID,
+      initliveId: bo.id,
+      salesforceId: CONTACT_ID,
+      operation: 'SNAPSHOT',
+      changedFields: [],
+      sourceVersion: 2,
+      sourcePosition: 'snapshot',
+      origin: null,
+      values: { initliveId: bo.id, firstName: 'Bo', lastName: 'Berg', phone: '+46 555 0101' },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(deadLetters.values).toHaveLength(0);
+    expect(sandbox.control.getStaff(bo.id)).toMatchObject({ firstName: 'Bo', version: 2 });
+    expect(sink.stats()).toMatchObject({ resynced: 1, written: 0, deadLettered: 0 });
+  });
+
+  it('dead-letters a duplicate email and an invalid record with clear reasons while the rest lands', async () => {
+    const failed: string[] = [];
+    pipeline.events.on('sink.failed', (e) => failed.push(`${e.sink}:${e.code}:${e.count}`));
+    const holder = sandbox.control.createStaff({ lastName: 'Holder', email: 'taken@example.org' });
+    await send([
+      write({
+        pairId: 'dup',
+        operation: 'CREATE',
+        fields: { lastName: 'Copy', email: 'TAKEN@example.org' },
+      }),
+      write({
+        pairId: 'fine',
+        operation: 'CREATE',
+        fields: { lastName: 'Fine', email: 'fine@example.org' },
+      }),
+      write({ pairId: 'bad', operation: 'CREATE', fields: { firstName: 'NoLastName' } }),
+      write({
+        pairId: 'holder',
+        operation: 'UPDATE',
+        initliveId: holder.id,
+        fields: { firstName: 'Held' },
+      }),
+    ]);
+    // Bytes no schema can read: dead-lettered, and the flow goes on.
+    await pipeline.deps.transport.send(pipeline.deps.topics.initliveWrites, [
+      { key: `${ORG_ID}/garbage`, value: Buffer.from('not avro at all') },
+    ]);
+    sandbox.control.resetCounters();
+    await sink.start();
+
+    await eventually(() => deadLetters.values.length === 3, 'three dead letters');
+    expect(deadLetters.values.find((d) => d.originalKey === `${ORG_ID}/garbage`)).toMatchObject({
+      orgId: ORG_ID,
+      errorCode: 'SCHEMA_MISMATCH',
+      originalValue: Buffer.from('not avro at all'),
+    });
+    const dup = deadLetters.values.find((d) => d.upstreamCode === 'duplicate_email');
+    expect(dup).toMatchObject({
+      orgId: ORG_ID,
+      errorCode: 'INITLIVE_REJECTED',
+      message: `email TAKEN@example.org is already used by staff ${holder.id} in InitLive`,
+      recordType: 'InitLiveWrite',
+      sourceTopic: pipeline.deps.topics.initliveWrites,
+      originalKey: `${ORG_ID}/dup`,
+    });
+    const bad = deadLetters.values.find((d) => d.upstreamCode === 'invalid_request');
+    expect(bad?.errorCode).toBe('INITLIVE_REJECTED');
+    expect(bad?.message).toMatch(/lastName/);
+    expect(bad?.originalKey).toBe(`${ORG_ID}/bad`);
+
+    await eventually(() => sink.stats().written === 2, 'the two good writes');
+    const names = sandbox.control
+      .listStaff()
+      .map((s) => `${s.firstName} ${s.lastName}`)
+      .sort();
+    expect(names).toEqual([' Fine', 'Held Holder']);
+    expect(sandbox.control.counters().requests[BATCH_ROUTE]).toBe(1);
+    expect(failed.sort()).toEqual([
+      'initlive:INITLIVE_REJECTED:1',
+      'initlive:INITLIVE_REJECTED:1',
+      'initlive:SCHEMA_MISMATCH:1',
+    ]);
+  });
+
+  it('writes 1,000 commands in 5 batch calls', async () => {
+    const writes = Array.from({ length: 1000 }, (_, i) =>
+      write({ pairId: `bulk-${i}`, operation: 'CREATE', fields: { lastName: `Bulk${i}` } }),
+    );
+    await send(writes);
+    sandbox.control.resetCounters();
+    await sink.start();
+    await eventually(() => sink.stats().written === 1000, '1,000 writes', 30_000);
+    const counters = sandbox.control.counters();
+    expect(counters.requests[BATCH_ROUTE]).toBe(5);
+    expect(counters.writes).toBe(1000);
+    expect(sandbox.control.listStaff()).toHaveLength(1000);
+    expect(sandbox.control.feed().every((f) => f.origin === ORIGIN)).toBe(true);
+  });
+
+  it('holds the batch through 429s and drops nothing', async () => {
+    const paused: string[] = [];
+    const resumed: string[] = [];
+    pipeline.events.on('sink.paused', (e) => paused.push(e.reason));
+    pipeline.events.on('sink.resumed', (e) => resumed.push(e.orgId));
+    // Three 429s outlast the client's three attempts, so the sink itself must wait and retry.
+    sandbox.control.failNextWithRateLimit(3, { retryAfterSeconds: 1 });
+    await send([write({ pairId: 'slow', operation: 'CREATE', fields: { lastName: 'Patient' } })]);
+    const started = Date.now();
+    await sink.start();
+    await eventually(() => sink.stats().written === 1, 'the held write', 15_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
+    expect(sandbox.control.listStaff().map((s) => s.lastName)).toEqual(['Patient']);
+    expect(paused).toEqual(['RATE_LIMITED']);
+    expect(resumed).toEqual([ORG_ID]);
+    expect(deadLetters.values).toHaveLength(0);
+  });
+
+  it('never creates twice for one pair: a create for a linked pair becomes an update', async () => {
+    const existing = sandbox.control.createStaff({ lastName: 'Once' });
+    await addPair('p3', { initliveId: existing.id });
+    await send([
+      // Redelivered create after a crash, then an update decided against the same version.
+      write({
+        pairId: 'p3',
+        operation: 'CREATE',
+        fields: { lastName: 'Once', firstName: 'Again' },
+      }),
+      write({ pairId: 'p4', operation: 'CREATE', fields: { lastName: 'New' } }),
+      write({ pairId: 'p4', operation: 'UPDATE', fields: { firstName: 'Brand' } }),
+    ]);
+    sandbox.control.resetCounters();
+    await sink.start();
+    await eventually(() => sink.stats().written === 3, 'three writes');
+    const staff = sandbox.control.listStaff();
+    expect(staff.map((s) => `${s.firstName} ${s.lastName}`).sort()).toEqual([
+      'Again Once',
+      'Brand New',
+    ]);
+    // The update of p4 was folded into its create: two operations in one call.
+    expect(sandbox.control.counters().writes).toBe(2);
+    expect(deadLetters.values).toHaveLength(0);
+  });
+});
