@@ -183,7 +183,11 @@ export class SalesforceSink {
     return { record, write };
   }
 
-  private async reject(record: ConsumedRecord, orgId: string | null, error: SyncError): Promise<void> {
+  private async reject(
+    record: ConsumedRecord,
+    orgId: string | null,
+    error: SyncError,
+  ): Promise<void> {
     await sendToDeadLetters(this.deps, {
       orgId,
       original: record,

@@ -65,9 +65,14 @@ export interface SalesforceApi {
    * being sent. A request-level failure throws; chunks before it have landed (upserts are
    * idempotent, so a retry of all is safe).
    */
-  upsertContacts(records: readonly ContactFields[], externalIdField: string): Promise<SalesforceItemResult[]>;
+  upsertContacts(
+    records: readonly ContactFields[],
+    externalIdField: string,
+  ): Promise<SalesforceItemResult[]>;
   /** Collections update by Id, allOrNone false; same chunking and failure rules as upsert. */
-  updateContacts(records: ReadonlyArray<ContactFields & { Id: string }>): Promise<SalesforceItemResult[]>;
+  updateContacts(
+    records: ReadonlyArray<ContactFields & { Id: string }>,
+  ): Promise<SalesforceItemResult[]>;
   /** Collections delete by Id, allOrNone false; same chunking and failure rules as upsert. */
   deleteContacts(ids: readonly string[]): Promise<SalesforceItemResult[]>;
   /** A SOQL query page by page (at most 2,000 records each, one API call each). */
@@ -141,9 +146,13 @@ export class JsforceSalesforceApi implements SalesforceApi {
     records.forEach((record, index) => {
       const ext = record[externalIdField];
       if (ext === null || ext === undefined || ext === '') {
-        const error = new SyncError('INVALID_INPUT', `record has no ${externalIdField} to upsert by`, {
-          context: { externalIdField },
-        });
+        const error = new SyncError(
+          'INVALID_INPUT',
+          `record has no ${externalIdField} to upsert by`,
+          {
+            context: { externalIdField },
+          },
+        );
         results[index] = { success: false, id: null, error, errors: [] };
       } else {
         sendable.push({ index, record });
@@ -169,11 +178,19 @@ export class JsforceSalesforceApi implements SalesforceApi {
     const out: SalesforceItemResult[] = [];
     for (const chunk of chunks(records, this.chunkSize)) {
       const raw = await this.run('update', () =>
-        this.conn
-          .sobject('Contact')
-          .update(chunk.map((r) => ({ ...r })), { allOrNone: false, allowRecursive: true }),
+        this.conn.sobject('Contact').update(
+          chunk.map((r) => ({ ...r })),
+          { allOrNone: false, allowRecursive: true },
+        ),
       );
-      out.push(...this.mapItems(raw, chunk.length, 'update', chunk.map((r) => r.Id)));
+      out.push(
+        ...this.mapItems(
+          raw,
+          chunk.length,
+          'update',
+          chunk.map((r) => r.Id),
+        ),
+      );
     }
     return out;
   }
@@ -182,17 +199,26 @@ export class JsforceSalesforceApi implements SalesforceApi {
     const out: SalesforceItemResult[] = [];
     for (const chunk of chunks(ids, this.chunkSize)) {
       const raw = await this.run('delete', () =>
-        this.conn.sobject('Contact').destroy([...chunk], { allOrNone: false, allowRecursive: true }),
+        this.conn
+          .sobject('Contact')
+          .destroy([...chunk], { allOrNone: false, allowRecursive: true }),
       );
       out.push(...this.mapItems(raw, chunk.length, 'delete', chunk));
     }
     return out;
   }
 
-  async *queryContacts(soql: string, options: QueryContactsOptions = {}): AsyncIterable<ContactPage> {
+  async *queryContacts(
+    soql: string,
+    options: QueryContactsOptions = {},
+  ): AsyncIterable<ContactPage> {
     const scanAll = options.includeDeleted === true;
     let page: RawQueryResult = await this.run('query', () =>
-      this.conn.query<Record<string, unknown>>(soql, { autoFetch: false, scanAll, maxFetch: MAX_FETCH }),
+      this.conn.query<Record<string, unknown>>(soql, {
+        autoFetch: false,
+        scanAll,
+        maxFetch: MAX_FETCH,
+      }),
     );
     for (;;) {
       yield {
@@ -283,12 +309,20 @@ export class JsforceSalesforceApi implements SalesforceApi {
         return { success: true, id, created: item.created === true };
       }
       const errors = itemErrorsOf(item.errors);
-      return { success: false, id, errors, error: itemError(errors, { op, ...(id ? { id } : {}) }) };
+      return {
+        success: false,
+        id,
+        errors,
+        error: itemError(errors, { op, ...(id ? { id } : {}) }),
+      };
     });
   }
 }
 
 /** The SalesforceApi of one org connection. */
-export function createSalesforceApi(conn: Connection, options: SalesforceApiOptions = {}): SalesforceApi {
+export function createSalesforceApi(
+  conn: Connection,
+  options: SalesforceApiOptions = {},
+): SalesforceApi {
   return new JsforceSalesforceApi(conn, options);
 }

@@ -63,7 +63,12 @@ export function namedPackageField(message: string, fields: readonly string[] = [
   return i >= 0 ? packageFields[i]! : null;
 }
 
-function packageMissing(field: string, upstreamCode: string, message: string, cause?: unknown): SyncError {
+function packageMissing(
+  field: string,
+  upstreamCode: string,
+  message: string,
+  cause?: unknown,
+): SyncError {
   return new SyncError(
     'PACKAGE_MISSING',
     `The InitLive package is not installed in this Salesforce org (field ${field} is missing); install it, then writes resume`,
@@ -71,10 +76,13 @@ function packageMissing(field: string, upstreamCode: string, message: string, ca
   );
 }
 
-function errorProps(err: unknown): { errorCode?: string; name?: string; code?: string; data?: unknown } {
-  return typeof err === 'object' && err !== null
-    ? (err as { errorCode?: string; name?: string; code?: string; data?: unknown })
-    : {};
+function errorProps(err: unknown): {
+  errorCode?: string;
+  name?: string;
+  code?: string;
+  data?: unknown;
+} {
+  return typeof err === 'object' && err !== null ? err : {};
 }
 
 /** Salesforce's own code of a request-level failure (the first one when several came back). */
@@ -82,7 +90,8 @@ function upstreamCodeOf(err: unknown): { code: string | null; message: string; f
   const e = errorProps(err);
   const message = err instanceof Error ? err.message : String(err);
   if (e.errorCode === 'MULTIPLE_API_ERRORS' && Array.isArray(e.data)) {
-    const first = e.data[0] as { errorCode?: unknown; message?: unknown; fields?: unknown } | undefined;
+    const first = e.data[0] as
+      { errorCode?: unknown; message?: unknown; fields?: unknown } | undefined;
     return {
       code: typeof first?.errorCode === 'string' ? first.errorCode : e.errorCode,
       message: typeof first?.message === 'string' ? first.message : message,
@@ -168,7 +177,12 @@ export function toSalesforceError(err: unknown, context: Record<string, unknown>
 export function itemErrorsOf(raw: unknown): SalesforceItemError[] {
   if (!Array.isArray(raw)) return [];
   return raw.map((x) => {
-    const e = (x ?? {}) as { statusCode?: unknown; errorCode?: unknown; message?: unknown; fields?: unknown };
+    const e = (x ?? {}) as {
+      statusCode?: unknown;
+      errorCode?: unknown;
+      message?: unknown;
+      fields?: unknown;
+    };
     const statusCode =
       typeof e.statusCode === 'string'
         ? e.statusCode
@@ -188,8 +202,15 @@ export function itemErrorsOf(raw: unknown): SalesforceItemError[] {
  * INVALID_FIELD on a package field is PACKAGE_MISSING, the rest SALESFORCE_REJECTED. The
  * Salesforce statusCode is `context.upstreamCode` either way.
  */
-export function itemError(errors: readonly SalesforceItemError[], context: Record<string, unknown> = {}): SyncError {
-  const first = errors[0] ?? { statusCode: 'UNKNOWN', message: 'Salesforce reported a failure without details', fields: [] };
+export function itemError(
+  errors: readonly SalesforceItemError[],
+  context: Record<string, unknown> = {},
+): SyncError {
+  const first = errors[0] ?? {
+    statusCode: 'UNKNOWN',
+    message: 'Salesforce reported a failure without details',
+    fields: [],
+  };
   const ctx = {
     ...context,
     upstreamCode: first.statusCode,

@@ -3,7 +3,11 @@ import { fieldSpecs, packageFields } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
-import type { ApiUsage, SalesforceApi, SalesforceItemResult } from '../../infra/salesforce/salesforce-api';
+import type {
+  ApiUsage,
+  SalesforceApi,
+  SalesforceItemResult,
+} from '../../infra/salesforce/salesforce-api';
 import { toSalesforceError } from '../../infra/salesforce/salesforce-api';
 import type { PipelineDeps } from '../../pipeline/deps';
 import { sendToDeadLetters } from '../../pipeline/dead-letters';
@@ -289,12 +293,15 @@ export class OrgWriter {
     const exts = [...new Set(entries.map((e) => e.op.externalId!))];
     for (let i = 0; i < exts.length; i += this.options.flushSize) {
       const chunk = exts.slice(i, i + this.options.flushSize);
-      const list = chunk.map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(', ');
+      const list = chunk
+        .map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
+        .join(', ');
       const soql = `SELECT Id, ${extField} FROM Contact WHERE ${extField} IN (${list})`;
       await this.call(async (api) => {
         for await (const page of api.queryContacts(soql)) {
           for (const row of page.records) {
-            const key = String(row[extField] ?? '').toLowerCase();
+            const ext = row[extField];
+            const key = typeof ext === 'string' ? ext.toLowerCase() : '';
             found.set(key, [...(found.get(key) ?? []), row.Id]);
           }
         }
@@ -309,9 +316,13 @@ export class OrgWriter {
       else {
         await this.deadLetter(
           entry,
-          new SyncError('AMBIGUOUS_MATCH', `${ids.length} Contacts carry ${extField} ${entry.op.externalId}`, {
-            context: { candidates: ids.join(',') },
-          }),
+          new SyncError(
+            'AMBIGUOUS_MATCH',
+            `${ids.length} Contacts carry ${extField} ${entry.op.externalId}`,
+            {
+              context: { candidates: ids.join(',') },
+            },
+          ),
         );
       }
     }
@@ -461,7 +472,11 @@ export class OrgWriter {
       const e = toSalesforceError(err);
       // Credentials work again; a budget problem is the next call's to report.
       if (reason === 'needs_reauth' && e.code === 'API_LIMIT_EXCEEDED') return true;
-      this.logger.debug('salesforce pause probe failed', { reason, code: e.code, detail: e.message });
+      this.logger.debug('salesforce pause probe failed', {
+        reason,
+        code: e.code,
+        detail: e.message,
+      });
       return false;
     }
   }
