@@ -21,7 +21,17 @@ export interface SyncEventMap {
   'sink.resumed': [{ sink: Side; orgId: string }];
   /** The reconciler's outcome for one change. */
   'reconcile.outcome': [
-    { orgId: string; side: Side; outcome: string; runId: string | null; writes: Side[] },
+    {
+      orgId: string;
+      side: Side;
+      outcome: string;
+      runId: string | null;
+      writes: Side[];
+      /** Each write's kind, in the order of `writes` (full-sync run accounting). */
+      ops?: Array<'create' | 'update' | 'delete'>;
+      /** Fields settled by the default system in this decision. */
+      conflicts?: number;
+    },
   ];
   'reconcile.conflict': [
     {

@@ -354,7 +354,13 @@ export class InitLiveSink {
         [...op.writes].reverse().find((w) => w.write.salesforceId !== null)?.write.salesforceId ??
         known.get(op.pairId)?.salesforceId ??
         null;
-      if (salesforceId !== null) results.links.push(this.linkWrite(orgId, op, staff, salesforceId));
+      // Stamp our id on the Contact so later upserts by external id find it, unless the
+      // organization syncs Salesforce -> InitLive only: then nothing may be written there.
+      const writesToSalesforce =
+        this.deps.orgs.get(orgId)?.settings.direction !== 'salesforce_to_initlive';
+      if (salesforceId !== null && writesToSalesforce) {
+        results.links.push(this.linkWrite(orgId, op, staff, salesforceId));
+      }
     }
     this.countApplied(orgId, op, results, op.kind === 'create');
   }

@@ -97,8 +97,10 @@ export class SalesforceSink {
 
   /** Joins the consumer group; resolves once partitions are assigned. */
   async start(): Promise<void> {
+    // A stop in progress finishes first; the sink can then be started again (disconnect and
+    // reconnect, tests that pause the pipeline).
+    if (this.stopping) await this.stopping;
     if (this.subscription) return;
-    if (this.stopping) throw new SyncError('CONFLICT', 'Salesforce sink was stopped');
     this.subscription = await this.deps.transport.subscribe({
       groupId: this.groupId,
       topics: [this.deps.topics.salesforceWrites],
@@ -126,7 +128,11 @@ export class SalesforceSink {
       for (const w of this.writers.values()) w.beginStop();
       await this.subscription?.stop();
       for (const w of this.writers.values()) w.close();
-    })();
+      this.writers.clear();
+      this.subscription = null;
+    })().finally(() => {
+      this.stopping = null;
+    });
     return this.stopping;
   }
 

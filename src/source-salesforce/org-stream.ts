@@ -153,6 +153,18 @@ export class OrgStream {
     this.conn.on('refresh', this.onRefresh);
     this.logger.info('salesforce source starting', { replayFrom: this.replayFrom() });
     this.connect();
+    // Starting means subscribed: a first start replays from -1 (new events only), so a
+    // change made right after start() returned must already be seen. Bounded, because an
+    // org that cannot subscribe yet (bad token) keeps retrying in the background.
+    const deadline = Date.now() + 15_000;
+    while (
+      !this.subscribed &&
+      !this.stopping &&
+      this.current.state !== 'needs_reauth' &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /**

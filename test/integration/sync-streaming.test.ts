@@ -14,11 +14,22 @@ jest.setTimeout(120_000);
 
 const il = (e: E2E) => e.il.control;
 const sf = (e: E2E) => e.sf.control;
-const byEmail = (e: E2E, email: string) => sf(e).listContacts().find((c) => String(c.Email).toLowerCase() === email.toLowerCase());
-const staffByEmail = (e: E2E, email: string) => il(e).listStaff().find((s) => s.email?.toLowerCase() === email.toLowerCase());
+const byEmail = (e: E2E, email: string) =>
+  sf(e)
+    .listContacts()
+    .find((c) => String(c.Email).toLowerCase() === email.toLowerCase());
+const staffByEmail = (e: E2E, email: string) =>
+  il(e)
+    .listStaff()
+    .find((s) => s.email?.toLowerCase() === email.toLowerCase());
 
 function person(n: number, extra: Record<string, unknown> = {}) {
-  return { firstName: `Vol${n}`, lastName: `Unteer${n}`, email: `vol${n}-${Date.now() % 100000}@example.org`, ...extra };
+  return {
+    firstName: `Vol${n}`,
+    lastName: `Unteer${n}`,
+    email: `vol${n}-${Date.now() % 100000}@example.org`,
+    ...extra,
+  };
 }
 
 describe('streaming sync: directions', () => {
@@ -30,32 +41,55 @@ describe('streaming sync: directions', () => {
 
   it('InitLive -> Salesforce pushes InitLive changes and never writes to InitLive', async () => {
     e = await startE2E({ real: true, direction: 'initlive_to_salesforce' });
-    const staff = il(e).createStaff(person(1, { phone: '+1 555 0101', tags: ['Greeter', 'First Aid'], birthdate: '1990-04-01' }));
+    const staff = il(e).createStaff(
+      person(1, { phone: '+1 555 0101', tags: ['Greeter', 'First Aid'], birthdate: '1990-04-01' }),
+    );
     await eventually(() => {
       const c = byEmail(e!, staff.email!);
-      expect(c).toMatchObject({ LastName: staff.lastName, Phone: '+1 555 0101', InitLive_Staff_Id__c: staff.id, Birthdate: '1990-04-01' });
+      expect(c).toMatchObject({
+        LastName: staff.lastName,
+        Phone: '+1 555 0101',
+        InitLive_Staff_Id__c: staff.id,
+        Birthdate: '1990-04-01',
+      });
       expect(String(c!.InitLive_Tags__c).split(';').sort()).toEqual(['First Aid', 'Greeter']);
     });
     const contactId = String(byEmail(e, staff.email!)!.Id);
     await e.sfUser.sobject('Contact').update({ Id: contactId, Phone: '+1 555 0999' });
     il(e).updateStaff(staff.id, { firstName: 'Renamed' });
-    await eventually(() => expect(sf(e!).getContact(contactId)).toMatchObject({ FirstName: 'Renamed' }));
+    await eventually(() =>
+      expect(sf(e!).getContact(contactId)).toMatchObject({ FirstName: 'Renamed' }),
+    );
     // Salesforce's edit never reached InitLive: no write from us there at all.
     expect(il(e).getStaff(staff.id).phone).toBe(staff.phone);
-    expect(il(e).feed().filter((f) => f.origin === 'salesforce-sync')).toEqual([]);
+    expect(
+      il(e)
+        .feed()
+        .filter((f) => f.origin === 'salesforce-sync'),
+    ).toEqual([]);
   });
 
   it('Salesforce -> InitLive pushes Salesforce changes and never writes to Salesforce', async () => {
     e = await startE2E({ real: true, direction: 'salesforce_to_initlive' });
     const writesBefore = sf(e).counters().writes;
     const email = `sf2il-${Date.now()}@example.org`;
-    const created = await e.sfUser.sobject('Contact').create({ FirstName: 'Sam', LastName: 'Rivera', Email: email, MailingCity: 'Oakland' });
+    const created = await e.sfUser
+      .sobject('Contact')
+      .create({ FirstName: 'Sam', LastName: 'Rivera', Email: email, MailingCity: 'Oakland' });
     const contactId = (created as { id: string }).id;
-    await eventually(() => expect(staffByEmail(e!, email)).toMatchObject({ firstName: 'Sam', lastName: 'Rivera', address: expect.objectContaining({ city: 'Oakland' }) }));
+    await eventually(() =>
+      expect(staffByEmail(e!, email)).toMatchObject({
+        firstName: 'Sam',
+        lastName: 'Rivera',
+        address: expect.objectContaining({ city: 'Oakland' }),
+      }),
+    );
     const staffId = staffByEmail(e, email)!.id;
     il(e).updateStaff(staffId, { phone: '+1 555 0303' });
     await e.sfUser.sobject('Contact').update({ Id: contactId, MailingCity: 'Berkeley' });
-    await eventually(() => expect(il(e!).getStaff(staffId).address).toMatchObject({ city: 'Berkeley' }));
+    await eventually(() =>
+      expect(il(e!).getStaff(staffId).address).toMatchObject({ city: 'Berkeley' }),
+    );
     // Only the user's own two writes ever touched Salesforce.
     expect(sf(e).counters().writes - writesBefore).toBe(2);
     expect(sf(e).getContact(contactId)!.Phone ?? null).toBeNull();
@@ -69,7 +103,9 @@ describe('streaming sync: directions', () => {
     await e.sfUser.sobject('Contact').update({ Id: contactId, Phone: '+1 555 0404' });
     await eventually(() => expect(il(e!).getStaff(staff.id).phone).toBe('+1 555 0404'));
     il(e).updateStaff(staff.id, { lastName: 'Changed' });
-    await eventually(() => expect(sf(e!).getContact(contactId)).toMatchObject({ LastName: 'Changed' }));
+    await eventually(() =>
+      expect(sf(e!).getContact(contactId)).toMatchObject({ LastName: 'Changed' }),
+    );
   });
 });
 
@@ -80,33 +116,58 @@ describe('streaming sync: conflicts, echo, duplicates', () => {
     e = null;
   });
 
-  it.each(['initlive', 'salesforce'] as const)('concurrent edits of the same field resolve to the default system (%s); different fields merge', async (defaultSystem) => {
-    e = await startE2E({ real: true, direction: 'two_way', defaultSystem });
-    const staff = il(e).createStaff(person(4, { phone: '+1 555 0000' }));
-    await eventually(() => expect(byEmail(e!, staff.email!)?.Phone).toBe('+1 555 0000'));
-    const contactId = String(byEmail(e, staff.email!)!.Id);
-    // Stop the pipeline so both edits happen "before a sync", then let it see both.
-    await e.pipeline.stop();
-    il(e).updateStaff(staff.id, { phone: '+1 555 1111', firstName: 'FromInitLive' });
-    await e.sfUser.sobject('Contact').update({ Id: contactId, Phone: '+1 555 2222', MailingCity: 'FromSalesforce' });
-    await e.pipeline.start();
-    const winner = defaultSystem === 'initlive' ? '+1 555 1111' : '+1 555 2222';
-    await eventually(() => {
-      expect(il(e!).getStaff(staff.id)).toMatchObject({ phone: winner, firstName: 'FromInitLive', address: expect.objectContaining({ city: 'FromSalesforce' }) });
-      expect(sf(e!).getContact(contactId)).toMatchObject({ Phone: winner, FirstName: 'FromInitLive', MailingCity: 'FromSalesforce' });
-    }, 30_000);
-    const conflicts = e.pipeline.reconciler.recentConflicts(ORG);
-    expect(conflicts).toContainEqual(expect.objectContaining({ field: 'phone', winner: defaultSystem }));
-  });
+  it.each(['initlive', 'salesforce'] as const)(
+    'concurrent edits of the same field resolve to the default system (%s); different fields merge',
+    async (defaultSystem) => {
+      e = await startE2E({ real: true, direction: 'two_way', defaultSystem });
+      const staff = il(e).createStaff(person(4, { phone: '+1 555 0000' }));
+      await eventually(() => expect(byEmail(e!, staff.email!)?.Phone).toBe('+1 555 0000'));
+      const contactId = String(byEmail(e, staff.email!)!.Id);
+      // Stop the pipeline so both edits happen "before a sync", then let it see both.
+      await e.pipeline.stop();
+      il(e).updateStaff(staff.id, { phone: '+1 555 1111', firstName: 'FromInitLive' });
+      await e.sfUser
+        .sobject('Contact')
+        .update({ Id: contactId, Phone: '+1 555 2222', MailingCity: 'FromSalesforce' });
+      await e.pipeline.start();
+      const winner = defaultSystem === 'initlive' ? '+1 555 1111' : '+1 555 2222';
+      await eventually(() => {
+        expect(il(e!).getStaff(staff.id)).toMatchObject({
+          phone: winner,
+          firstName: 'FromInitLive',
+          address: expect.objectContaining({ city: 'FromSalesforce' }),
+        });
+        expect(sf(e!).getContact(contactId)).toMatchObject({
+          Phone: winner,
+          FirstName: 'FromInitLive',
+          MailingCity: 'FromSalesforce',
+        });
+      }, 30_000);
+      const conflicts = e.pipeline.reconciler.recentConflicts(ORG);
+      expect(conflicts).toContainEqual(
+        expect.objectContaining({ field: 'phone', winner: defaultSystem }),
+      );
+    },
+  );
 
   it('after a burst of 1,000 changes settles, nothing more is written on either side for 10 s', async () => {
     e = await startE2E({ real: true, direction: 'two_way' });
     const stamp = Date.now();
     const ids: string[] = [];
-    for (let i = 0; i < 500; i++) ids.push(il(e).createStaff({ firstName: 'Burst', lastName: `B${i}`, email: `burst${i}-${stamp}@example.org` }).id);
-    for (let i = 0; i < 500; i++) il(e).updateStaff(ids[i]!, { phone: `+1 555 ${String(i).padStart(4, '0')}` });
+    for (let i = 0; i < 500; i++)
+      ids.push(
+        il(e).createStaff({
+          firstName: 'Burst',
+          lastName: `B${i}`,
+          email: `burst${i}-${stamp}@example.org`,
+        }).id,
+      );
+    for (let i = 0; i < 500; i++)
+      il(e).updateStaff(ids[i]!, { phone: `+1 555 ${String(i).padStart(4, '0')}` });
     await eventually(() => {
-      const contacts = sf(e!).listContacts().filter((c) => String(c.Email).includes(`-${stamp}@`));
+      const contacts = sf(e!)
+        .listContacts()
+        .filter((c) => String(c.Email).includes(`-${stamp}@`));
       expect(contacts).toHaveLength(500);
       expect(contacts.filter((c) => c.Phone === null || c.Phone === undefined)).toHaveLength(0);
     }, 60_000);
@@ -132,7 +193,11 @@ describe('streaming sync: conflicts, echo, duplicates', () => {
     // Replay everything the source ever produced, twice.
     const all = changes.records.slice();
     for (let i = 0; i < 2; i++) {
-      await produce(e.runtime.deps, 'staffChanges', all.map((value) => ({ key: recordKey(value.orgId, value.initliveId), value })));
+      await produce(
+        e.runtime.deps,
+        'staffChanges',
+        all.map((value) => ({ key: recordKey(value.orgId, value.initliveId), value })),
+      );
     }
     await new Promise((r) => setTimeout(r, 3000));
     expect(sf(e).counters().writes).toBe(writes);
@@ -148,22 +213,70 @@ describe('streaming sync: linking, deletes, bad records', () => {
   });
 
   it('links an existing Contact by email instead of creating a duplicate; an ambiguous match is reported', async () => {
-    e = await startE2E({ real: true, direction: 'two_way' });
+    e = await startE2E({ real: true, direction: 'initlive_to_salesforce' });
     const stamp = Date.now();
-    const existing = await e.sfUser.sobject('Contact').create({ FirstName: 'Existing', LastName: 'Person', Email: `Link-${stamp}@Example.org` });
-    await e.sfUser.sobject('Contact').create({ FirstName: 'Twin', LastName: 'One', Email: `twin-${stamp}@example.org` });
-    await e.sfUser.sobject('Contact').create({ FirstName: 'Twin', LastName: 'Two', Email: `twin-${stamp}@example.org` });
-    // Let the Salesforce side be seen first (as a full sync or earlier changes would).
-    await eventually(() => expect(il(e!).listStaff().filter((s) => s.email?.endsWith(`-${stamp}@example.org`)).length).toBeGreaterThanOrEqual(1));
-    const dead = await collect(e.runtime.deps, 'deadLetters');
-    il(e).createStaff({ firstName: 'Existing', lastName: 'Person', email: `link-${stamp}@example.org` });
-    await eventually(() => {
-      const linked = sf(e!).getContact((existing as { id: string }).id)!;
-      expect(linked.InitLive_Staff_Id__c).toBeTruthy();
+    const existing = (await e.sfUser
+      .sobject('Contact')
+      .create({
+        FirstName: 'Existing',
+        LastName: 'Person',
+        Email: `Link-${stamp}@Example.org`,
+      })) as { id: string };
+    await e.sfUser
+      .sobject('Contact')
+      .create({ FirstName: 'Twin', LastName: 'One', Email: `twin-${stamp}@example.org` });
+    await e.sfUser
+      .sobject('Contact')
+      .create({ FirstName: 'Twin', LastName: 'Two', Email: `twin-${stamp}@example.org` });
+    // The connector has seen the Salesforce side (as streaming or a full sync would show it).
+    await eventually(async () => {
+      expect(await e!.runtime.deps.emailIndex.find(ORG, `link-${stamp}@example.org`)).toHaveLength(
+        1,
+      );
+      expect(await e!.runtime.deps.emailIndex.find(ORG, `twin-${stamp}@example.org`)).toHaveLength(
+        2,
+      );
     });
-    expect(sf(e).listContacts().filter((c) => String(c.Email).toLowerCase() === `link-${stamp}@example.org`)).toHaveLength(1);
+    const dead = await collect(e.runtime.deps, 'deadLetters');
+    const staff = il(e).createStaff({
+      firstName: 'Existing',
+      lastName: 'Person',
+      email: `link-${stamp}@example.org`,
+      phone: '+1 555 4242',
+    });
+    await eventually(() =>
+      expect(sf(e!).getContact(existing.id)).toMatchObject({
+        InitLive_Staff_Id__c: staff.id,
+        Phone: '+1 555 4242',
+      }),
+    );
+    expect(
+      sf(e)
+        .listContacts()
+        .filter((c) => String(c.Email).toLowerCase() === `link-${stamp}@example.org`),
+    ).toHaveLength(1);
     // Two contacts share an email: the connector must not pick one.
-    await eventually(() => expect(dead.records.some((d: DeadLetter) => d.errorCode === 'AMBIGUOUS_MATCH')).toBe(true), 30_000);
+    const twin = il(e).createStaff({
+      firstName: 'Twin',
+      lastName: 'Three',
+      email: `twin-${stamp}@example.org`,
+    });
+    await eventually(() =>
+      expect(dead.records).toContainEqual(
+        expect.objectContaining({
+          errorCode: 'AMBIGUOUS_MATCH',
+          recordType: 'InitLiveStaffChange',
+        }),
+      ),
+    );
+    expect(
+      dead.records.find((d: DeadLetter) => d.errorCode === 'AMBIGUOUS_MATCH')!.message,
+    ).toContain('2 salesforce records');
+    expect(
+      sf(e)
+        .listContacts()
+        .filter((c) => c.InitLive_Staff_Id__c === twin.id),
+    ).toEqual([]);
     await dead.stop();
   });
 
@@ -173,7 +286,9 @@ describe('streaming sync: linking, deletes, bad records', () => {
     await eventually(() => expect(byEmail(e!, staff.email!)).toBeDefined());
     const contactId = String(byEmail(e, staff.email!)!.Id);
     il(e).deleteStaff(staff.id);
-    await eventually(() => expect(sf(e!).getContact(contactId)).toMatchObject({ InitLive_Status__c: 'deleted' }));
+    await eventually(() =>
+      expect(sf(e!).getContact(contactId)).toMatchObject({ InitLive_Status__c: 'deleted' }),
+    );
     expect(sf(e).getContact(contactId)!.IsDeleted).toBeFalsy();
   });
 
@@ -190,13 +305,24 @@ describe('streaming sync: linking, deletes, bad records', () => {
     e = await startE2E({ real: true, direction: 'initlive_to_salesforce' });
     const dead = await collect(e.runtime.deps, 'deadLetters');
     const good = il(e).createStaff(person(10));
-    il(e).createStaff({ firstName: 'X'.repeat(41), lastName: 'TooLong', email: `long-${Date.now()}@example.org` });
+    il(e).createStaff({
+      firstName: 'X'.repeat(41),
+      lastName: 'TooLong',
+      email: `long-${Date.now()}@example.org`,
+    });
     const good2 = il(e).createStaff(person(11));
     await eventually(() => {
       expect(byEmail(e!, good.email!)).toBeDefined();
       expect(byEmail(e!, good2.email!)).toBeDefined();
     });
-    await eventually(() => expect(dead.records).toContainEqual(expect.objectContaining({ errorCode: 'SALESFORCE_REJECTED', upstreamCode: 'STRING_TOO_LONG' })));
+    await eventually(() =>
+      expect(dead.records).toContainEqual(
+        expect.objectContaining({
+          errorCode: 'SALESFORCE_REJECTED',
+          upstreamCode: 'STRING_TOO_LONG',
+        }),
+      ),
+    );
     await dead.stop();
   });
 });
@@ -218,7 +344,11 @@ describe('streaming sync: faults', () => {
   });
 
   it('pauses on an exhausted API allocation and resumes with nothing lost', async () => {
-    e = await startE2E({ real: true, direction: 'initlive_to_salesforce', pipeline: { salesforceSink: { lingerMs: 30, pauseCheckMs: 200 } as never } });
+    e = await startE2E({
+      real: true,
+      direction: 'initlive_to_salesforce',
+      pipeline: { salesforceSink: { lingerMs: 30, pauseCheckMs: 200 } as never },
+    });
     sf(e).exhaustApiLimit();
     const staff = [person(14), person(15), person(16)].map((p) => il(e!).createStaff(p));
     await new Promise((r) => setTimeout(r, 1500));
@@ -232,26 +362,40 @@ describe('streaming sync: faults', () => {
   it('a GAP event repairs the record from Salesforce', async () => {
     e = await startE2E({ real: true, direction: 'salesforce_to_initlive' });
     const email = `gap-${Date.now()}@example.org`;
-    const created = (await e.sfUser.sobject('Contact').create({ FirstName: 'Gap', LastName: 'Case', Email: email })) as { id: string };
+    const created = (await e.sfUser
+      .sobject('Contact')
+      .create({ FirstName: 'Gap', LastName: 'Case', Email: email })) as { id: string };
     await eventually(() => expect(staffByEmail(e!, email)).toBeDefined());
     // A change Salesforce could not describe: only a GAP event is sent for it.
-    sf(e).updateContact(created.id, { Title: 'x', Phone: '+1 555 7777' });
     const staffId = staffByEmail(e, email)!.id;
-    await new Promise((r) => setTimeout(r, 500));
-    sf(e).emitGap('GAP_UPDATE', [created.id]);
+    sf(e).updateContact(created.id, { Title: 'x', Phone: '+1 555 7777' }, { gapOnly: true });
     await eventually(() => expect(il(e!).getStaff(staffId).phone).toBe('+1 555 7777'));
   });
 
   it('an expired replay id leads to a full-sync request', async () => {
     e = await startE2E({ real: true, direction: 'salesforce_to_initlive' });
     const runs = await collect(e.runtime.deps, 'syncRuns');
-    await e.sfUser.sobject('Contact').create({ FirstName: 'Before', LastName: 'Purge', Email: `purge-${Date.now()}@example.org` });
+    await e.sfUser
+      .sobject('Contact')
+      .create({ FirstName: 'Before', LastName: 'Purge', Email: `purge-${Date.now()}@example.org` });
     await new Promise((r) => setTimeout(r, 1000));
     await e.pipeline.salesforceSource.stop();
-    await e.sfUser.sobject('Contact').create({ FirstName: 'While', LastName: 'Stopped', Email: `purge2-${Date.now()}@example.org` });
+    await e.sfUser.sobject('Contact').create({
+      FirstName: 'While',
+      LastName: 'Stopped',
+      Email: `purge2-${Date.now()}@example.org`,
+    });
     sf(e).purgeReplayRetention();
     await e.pipeline.salesforceSource.start();
-    await eventually(() => expect(runs.records).toContainEqual(expect.objectContaining({ kind: 'REQUESTED', trigger: 'RECOVERY', reason: 'replay_id_invalid' })));
+    await eventually(() =>
+      expect(runs.records).toContainEqual(
+        expect.objectContaining({
+          kind: 'REQUESTED',
+          trigger: 'RECOVERY',
+          reason: 'replay_id_invalid',
+        }),
+      ),
+    );
     await runs.stop();
   });
 });

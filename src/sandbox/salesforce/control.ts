@@ -56,7 +56,15 @@ export interface SandboxControl {
   listContacts(options?: { includeDeleted?: boolean }): ContactRecord[];
   /** Creates a Contact as a UI user; throws RecordFault (`.error.statusCode`) when invalid. */
   createContact(fields: Record<string, unknown>): ContactRecord;
-  updateContact(id: string, fields: Record<string, unknown>): ContactRecord;
+  /**
+   * Updates as a UI user. `gapOnly` makes it a change CDC cannot describe (a database-level
+   * change): no regular event, only a GAP_UPDATE naming the record.
+   */
+  updateContact(
+    id: string,
+    fields: Record<string, unknown>,
+    options?: { gapOnly?: boolean },
+  ): ContactRecord;
   deleteContact(id: string): void;
   /** Restores a Contact from the recycle bin (an UNDELETE event). */
   undeleteContact(id: string): ContactRecord;
@@ -68,7 +76,7 @@ export interface SandboxControl {
 
 /** Builds the control for `org`; `cometd` is the streaming side (null when not attached). */
 export function createControl(org: Org, cometd: CometdControl | null): SandboxControl {
-  const ui = <T>(work: (tx: Transaction) => T): T => {
+  const ui = <T>(work: (tx: Transaction) => T, silent = false): T => {
     const tx = org.store.begin({
       api: 'ui',
       apiVersion: LATEST_VERSION,
@@ -77,7 +85,7 @@ export function createControl(org: Org, cometd: CometdControl | null): SandboxCo
     });
     try {
       const out = work(tx);
-      tx.commit();
+      tx.commit({ silent });
       return out;
     } catch (err) {
       tx.rollback();
@@ -129,9 +137,13 @@ export function createControl(org: Org, cometd: CometdControl | null): SandboxCo
       const id = ui((tx) => tx.insert(deserializeRecord(fields, org.store.schema)));
       return mustGet(id);
     },
-    updateContact: (id, fields) => {
+    updateContact: (id, fields, options = {}) => {
       const full = idOf(id);
-      ui((tx) => tx.update(full, deserializeRecord(fields, org.store.schema)));
+      ui(
+        (tx) => tx.update(full, deserializeRecord(fields, org.store.schema)),
+        options.gapOnly === true,
+      );
+      if (options.gapOnly) cometd?.emitGap('GAP_UPDATE', [full]);
       return mustGet(full);
     },
     deleteContact: (id) => {

@@ -305,8 +305,12 @@ export class Transaction {
     this.done = true;
   }
 
-  /** Publishes the events of this transaction (one transaction key) and returns them. */
-  commit(): ContactWriteEvent[] {
+  /**
+   * Publishes the events of this transaction (one transaction key) and returns them. `silent`
+   * commits without telling listeners, as a database-level change does: Salesforce then only
+   * sends a GAP event for the records.
+   */
+  commit(options: { silent?: boolean } = {}): ContactWriteEvent[] {
     if (this.done) return [];
     this.done = true;
     const transactionKey = randomUUID();
@@ -318,7 +322,8 @@ export class Transaction {
       commitTimestamp,
     }));
     this.pending = [];
-    this.store.publish(events);
+    if (options.silent) this.store.writesCount += events.length;
+    else this.store.publish(events);
     return events;
   }
 

@@ -1,0 +1,66 @@
+import express from 'express';
+import { ApiBudgetBook } from './api-budget';
+import type { AdminContext, AdminDeps } from './context';
+import { errorHandler, generateAdminToken, requireBearer, sendError } from './http';
+import { routes } from './routes';
+
+export type { AdminDeps, AdminOAuthSettings } from './context';
+
+const TOKEN_KEY = 'adminToken';
+const CLOSE_KEY = 'adminClose';
+
+/**
+ * The admin HTTP API (express 5, JSON): `/api/...` behind `Authorization: Bearer <token>`,
+ * the OAuth callback, `/metrics`, `/healthz`, `/readyz`. The token is ADMIN_TOKEN, or a random
+ * one when it is unset: read it with `adminTokenOf(app)` to print it. It is registered with the
+ * logger, so it never appears in a log line.
+ */
+export function createAdminApp(deps: AdminDeps): express.Express {
+  const token = deps.config.ADMIN_TOKEN ?? generateAdminToken();
+  deps.logger.redact(token);
+  const now = deps.now ?? Date.now;
+  const ctx: AdminContext = {
+    ...deps,
+    now,
+    apiBudget: new ApiBudgetBook(deps.events, now),
+    oauthStateTtlMs: deps.oauthStateTtlMs ?? 10 * 60_000,
+    salesforceApiVersion: deps.salesforceApiVersion ?? '62.0',
+  };
+  const logger = deps.logger.child({ component: 'admin' });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.locals[TOKEN_KEY] = token;
+  app.locals[CLOSE_KEY] = () => ctx.apiBudget.close();
+  app.use((req, res, next) => {
+    const started = Date.now();
+    // The path only: the OAuth callback's query carries the code and state.
+    res.on('finish', () =>
+      logger.debug('http', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Date.now() - started,
+      }),
+    );
+    next();
+  });
+  app.use('/api', requireBearer(token));
+  app.use(express.json({ limit: '1mb' }));
+  for (const route of routes) app[route.method](route.path, route.handler(ctx));
+  app.use((req, res) => sendError(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** The bearer token the app accepts (generated when ADMIN_TOKEN was unset). */
+export function adminTokenOf(app: express.Express): string {
+  return String(app.locals[TOKEN_KEY]);
+}
+
+/** Stops the app's event listeners (the HTTP server is closed by its owner). */
+export function closeAdminApp(app: express.Express): void {
+  const close = app.locals[CLOSE_KEY] as (() => void) | undefined;
+  close?.();
+}

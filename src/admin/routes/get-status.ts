@@ -1,0 +1,39 @@
+import type { RouteDef } from '../context';
+import { orgIdOf } from '../http';
+
+/** GET /api/orgs/:orgId/salesforce: connection, settings, last run, sources, API budget. */
+export const getStatus: RouteDef = {
+  method: 'get',
+  path: '/api/orgs/:orgId/salesforce',
+  auth: true,
+  handler: (ctx) => async (req, res) => {
+    const orgId = orgIdOf(req);
+    const view = ctx.directory.view(orgId);
+    const [runs, sources] = await Promise.all([
+      ctx.runHistory.list(orgId, 1),
+      ctx.status.sources(orgId),
+    ]);
+    const runtime = ctx.directory.get(orgId);
+    const lag: Record<string, number | null> = {};
+    for (const s of sources) lag[s.source] = s.lag;
+    res.json({
+      orgId,
+      connection: view.state,
+      reason: view.reason,
+      instanceUrl: view.instanceUrl,
+      salesforceOrganizationId: view.salesforceOrganizationId,
+      flow: view.flow,
+      connectedAt: view.connectedAt === null ? null : new Date(view.connectedAt).toISOString(),
+      settings: view.settings,
+      lastRun: runs[0] ?? null,
+      lag,
+      sources,
+      apiBudget: ctx.apiBudget.get(orgId),
+      streaming: {
+        enabled: view.settings.streaming,
+        active: runtime?.streaming ?? false,
+        sources: Object.fromEntries(sources.map((s) => [s.source, s.state])),
+      },
+    });
+  },
+};

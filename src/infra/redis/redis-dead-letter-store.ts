@@ -1,0 +1,125 @@
+import type Redis from 'ioredis';
+import type { DeadLetter } from '../../core/records';
+import type {
+  DeadLetterPage,
+  DeadLetterQuery,
+  DeadLetterStore,
+} from '../../admin/dead-letter-store';
+import { NO_ORG, letterFromJson, letterToJson, pageBounds } from '../../admin/dead-letter-store';
+import { SyncError } from '../../errors';
+import { closeRedis, storeError } from './connect';
+
+export interface RedisDeadLetterStoreDeps {
+  redis: Redis;
+  keyPrefix: string;
+  ownsClient?: boolean;
+  /** How long a retried or dismissed letter's id is remembered against redelivery. Default 7 days. */
+  tombstoneTtlMs?: number;
+}
+
+/**
+ * DeadLetterStore on Redis. Key layout under the prefix, `{orgId}` hash-tagged so one
+ * organization's keys share a cluster slot:
+ * - `dl:{org}:items`: hash id -> letter JSON (bytes base64);
+ * - `dl:{org}:order`: sorted set of ids by lastFailedAt (newest first when read in reverse);
+ * - `dl:{org}:code:<code>`: the same per error code, for filtered pages;
+ * - `dl:gone:<id>`: tombstone of a removed letter, expiring after `tombstoneTtlMs`.
+ */
+export class RedisDeadLetterStore implements DeadLetterStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly ownsClient: boolean;
+  private readonly tombstoneTtlMs: number;
+  private closed = false;
+
+  constructor(deps: RedisDeadLetterStoreDeps) {
+    this.redis = deps.redis;
+    this.prefix = deps.keyPrefix;
+    this.ownsClient = deps.ownsClient ?? false;
+    this.tombstoneTtlMs = deps.tombstoneTtlMs ?? 7 * 24 * 3_600_000;
+  }
+
+  private keys(orgId: string): { items: string; order: string; code: (c: string) => string } {
+    const base = `${this.prefix}dl:{${orgId}}`;
+    return { items: `${base}:items`, order: `${base}:order`, code: (c) => `${base}:code:${c}` };
+  }
+
+  private gone(id: string): string {
+    return `${this.prefix}dl:gone:${id}`;
+  }
+
+  private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) {
+      throw new SyncError('STORE_UNAVAILABLE', 'dead-letter store is closed', {
+        retriable: false,
+        context: { op },
+      });
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeError(err, { op });
+    }
+  }
+
+  async add(letter: DeadLetter): Promise<boolean> {
+    const k = this.keys(letter.orgId ?? NO_ORG);
+    return this.run('add', async () => {
+      if ((await this.redis.exists(this.gone(letter.id))) === 1) return false;
+      const created = await this.redis.hsetnx(k.items, letter.id, letterToJson(letter));
+      if (created === 0) return false;
+      await this.redis
+        .multi()
+        .zadd(k.order, letter.lastFailedAt, letter.id)
+        .zadd(k.code(letter.errorCode), letter.lastFailedAt, letter.id)
+        .exec();
+      return true;
+    });
+  }
+
+  async list(orgId: string, query: DeadLetterQuery = {}): Promise<DeadLetterPage> {
+    const { offset, limit } = pageBounds(query);
+    const k = this.keys(orgId);
+    const index = query.code === undefined ? k.order : k.code(query.code);
+    return this.run('list', async () => {
+      const total = await this.redis.zcard(index);
+      // Newest first; equal times fall back to reverse id order, stable between pages.
+      const ids = await this.redis.zrevrange(index, offset, offset + limit - 1);
+      const values = ids.length > 0 ? await this.redis.hmget(k.items, ...ids) : [];
+      const items = values.filter((v): v is string => v !== null).map(letterFromJson);
+      return {
+        items,
+        total,
+        nextOffset: offset + ids.length < total ? offset + ids.length : null,
+      };
+    });
+  }
+
+  async get(orgId: string, id: string): Promise<DeadLetter | null> {
+    const raw = await this.run('get', () => this.redis.hget(this.keys(orgId).items, id));
+    return raw === null ? null : letterFromJson(raw);
+  }
+
+  async remove(orgId: string, id: string): Promise<boolean> {
+    const k = this.keys(orgId);
+    return this.run('remove', async () => {
+      const raw = await this.redis.hget(k.items, id);
+      if (raw === null) return false;
+      const letter = letterFromJson(raw);
+      const replies = await this.redis
+        .multi()
+        .set(this.gone(id), '1', 'PX', this.tombstoneTtlMs)
+        .hdel(k.items, id)
+        .zrem(k.order, id)
+        .zrem(k.code(letter.errorCode), id)
+        .exec();
+      return Number(replies?.[1]?.[1] ?? 0) === 1;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsClient) await closeRedis(this.redis);
+  }
+}

@@ -1,0 +1,52 @@
+import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
+import { MemoryDeadLetterStore } from '../../src/infra/memory/memory-dead-letter-store';
+import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
+import { describeConnectionStoreConformance } from '../conformance/connection-store.conformance';
+import { describeDeadLetterStoreConformance } from '../conformance/dead-letter-store.conformance';
+
+describeConnectionStoreConformance('memory', async () => {
+  const clock = { now: Date.now() };
+  const secrets = createSecretBox(generateEncryptionKey());
+  const store = new MemoryConnectionStore({ secrets, now: () => clock.now });
+  return {
+    store,
+    openAnother: async () =>
+      new MemoryConnectionStore({ secrets, sharedWith: store, now: () => clock.now }),
+    advance: (ms) => {
+      clock.now += ms;
+    },
+    now: () => clock.now,
+    cleanup: () => store.close(),
+  };
+});
+
+describeDeadLetterStoreConformance('memory', async () => {
+  const store = new MemoryDeadLetterStore();
+  return {
+    store,
+    openAnother: async () => new MemoryDeadLetterStore({ sharedWith: store }),
+    cleanup: () => store.close(),
+  };
+});
+
+describe('MemoryConnectionStore specifics', () => {
+  it('drops pending authorizations an hour after they expire', async () => {
+    const clock = { now: 0 };
+    const store = new MemoryConnectionStore({
+      secrets: createSecretBox(generateEncryptionKey()),
+      now: () => clock.now,
+    });
+    await store.putPending({
+      state: 'abc',
+      orgId: 'o',
+      codeVerifier: 'v',
+      redirectUri: 'r',
+      loginUrl: 'l',
+      initlive: null,
+      createdAt: 0,
+      expiresAt: 600_000,
+    });
+    clock.now = 600_000 + 3_600_000;
+    expect(await store.takePending('abc')).toBeNull();
+  });
+});
