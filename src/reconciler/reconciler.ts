@@ -196,6 +196,8 @@ export class Reconciler {
       outcome: d.outcome,
       runId: change.runId ?? null,
       writes: d.writes.map((w) => w.side),
+      ops: d.writes.map((w) => w.op),
+      conflicts: d.conflicts.length,
     });
     if (d.outcome === 'rejected') {
       const first = d.problems[0];

@@ -1,0 +1,70 @@
+import type { Connection } from 'jsforce';
+import { HttpApi } from 'jsforce/lib/http-api';
+import { toSalesforceError } from '../infra/salesforce/salesforce-api';
+
+/**
+ * Raw calls to the Salesforce data API through the org's jsforce connection (so token refresh,
+ * the pinned API version and the Sforce-Call-Options client tag all apply), for the Bulk API
+ * 2.0 endpoints jsforce does not expose page by page. Errors come back as SyncErrors.
+ */
+
+function dataUrl(conn: Connection, path: string): string {
+  return `/services/data/v${conn.version}${path}`;
+}
+
+/** A JSON call; resolves with the parsed body. */
+export async function sfJson<T>(
+  conn: Connection,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  try {
+    return await conn.request<T>({
+      method,
+      url: dataUrl(conn, path),
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+  } catch (err) {
+    throw toSalesforceError(err, { path });
+  }
+}
+
+/** A CSV call: the body as text plus the response headers (Sforce-Locator and friends). */
+export async function sfCsv(
+  conn: Connection,
+  method: 'GET' | 'PUT',
+  path: string,
+  body?: string,
+): Promise<{ text: string; headers: Record<string, string | string[] | undefined> }> {
+  // jsforce would parse a text/csv body into objects; as text/plain the CSV comes back as is.
+  const api = new HttpApi(conn, { responseType: 'text/plain', noContentResponse: '' });
+  let headers: Record<string, string | string[] | undefined> = {};
+  api.on('response', (res: { headers?: Record<string, string | string[] | undefined> }) => {
+    headers = res.headers ?? {};
+  });
+  try {
+    const text = await api.request<unknown>({
+      method,
+      url: new URL(dataUrl(conn, path), conn.instanceUrl).toString(),
+      headers: {
+        Accept: 'text/csv',
+        ...(body === undefined ? {} : { 'Content-Type': 'text/csv' }),
+      },
+      ...(body === undefined ? {} : { body }),
+    });
+    return { text: typeof text === 'string' ? text : '', headers };
+  } catch (err) {
+    throw toSalesforceError(err, { path });
+  }
+}
+
+export function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | null {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}

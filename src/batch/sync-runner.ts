@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import type { Subscription } from '../core/transport';
+import { SyncError, toSyncError } from '../errors';
+import type { Logger } from '../logger';
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import { FullSyncJob } from './full-sync-job';
+import type { FullSyncDeps, FullSyncOptions } from './full-sync-job';
+import type { Lock } from './lock';
+import { syncLockName } from './lock';
+import type { RunRecord, RunTrigger, SyncTrigger } from './run-types';
+import { isFinished, queuedRun } from './run-types';
+
+export interface SyncRunnerDeps extends FullSyncDeps {
+  lock: Lock;
+}
+
+export interface SyncRunnerOptions {
+  /** Lease of the per-org lock; a crashed holder blocks the org at most this long. Default 30 s. */
+  leaseMs?: number;
+  /** How often a running run renews its lease. Default leaseMs / 3. */
+  renewEveryMs?: number;
+  /** Wait before a recovery request that met a running run asks again. Default 60 s. */
+  recoveryRetryMs?: number;
+  /** Consume REQUESTED events from the sources (syncRuns topic). Default true. */
+  consumeRequests?: boolean;
+  job?: FullSyncOptions;
+  clock?: Clock;
+}
+
+interface Active {
+  runId: string;
+  abort: AbortController;
+  done: Promise<RunRecord | null>;
+}
+
+/**
+ * Starts full syncs: Sync now (manual), the Scheduler (scheduled) and the sources' recovery
+ * requests (REQUESTED events on the syncRuns topic: an expired InitLive cursor, a lost replay
+ * id, a CDC gap overflow).
+ *
+ * One run per org at a time across every connector process: a run starts only after taking
+ * the org's lock (`sync:<orgId>`, owner = the run id), renews its lease while it runs, and
+ * stops at once (leaving its checkpoint) when a renew fails. A process that crashed mid-run
+ * leaves the run `running`; once its lease has expired, `start()` of any process (or the next
+ * request for that org) takes the lock under the same run id and resumes from the checkpoint.
+ */
+export class SyncRunner implements SyncTrigger {
+  private readonly active = new Map<string, Active>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly leaseMs: number;
+  private readonly renewEveryMs: number;
+  private subscription: Subscription | null = null;
+  private readonly timers = new Set<unknown>();
+  private stopped = false;
+
+  constructor(
+    private readonly deps: SyncRunnerDeps,
+    private readonly options: SyncRunnerOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.log = deps.logger.child({ component: 'sync-runner' });
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.renewEveryMs = options.renewEveryMs ?? Math.max(1, Math.floor(this.leaseMs / 3));
+  }
+
+  /**
+   * Resumes interrupted runs of the orgs this process serves (whose lease has run out) and
+   * starts consuming recovery requests. Idempotent.
+   */
+  async start(): Promise<void> {
+    this.stopped = false;
+    for (const org of this.deps.orgs.list()) await this.resumeInterrupted(org.orgId);
+    if (this.options.consumeRequests === false || this.subscription) return;
+    this.subscription = await this.deps.transport.subscribe({
+      groupId: `${this.deps.groupPrefix}.sync-runner`,
+      topics: [this.deps.topics.syncRuns],
+      fromBeginning: false,
+      handleBatch: async (batch) => {
+        for (const r of batch.records) {
+          const event = await this.deps.codec.decode('SyncRunEvent', r.value);
+          if (event.kind !== 'REQUESTED' || event.trigger !== 'RECOVERY') continue;
+          // Our own runs announce themselves too; only requests nobody has recorded start one.
+          if (await this.deps.runStore.get(event.orgId, event.runId)) continue;
+          await this.recover(event.orgId, event.reason ?? 'recovery requested');
+        }
+      },
+      onError: (err) => {
+        this.log.warn('sync request not handled; it will come again', {
+          reason: toSyncError(err).message,
+        });
+      },
+    });
+    await this.subscription.ready();
+  }
+
+  /**
+   * Stops consuming requests and interrupts running runs (they keep their checkpoint and
+   * resume after a restart); resolves once they have stopped and released their locks.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) this.clock.cancelTimer(t);
+    this.timers.clear();
+    const sub = this.subscription;
+    this.subscription = null;
+    await sub?.stop();
+    const running = [...this.active.values()];
+    for (const a of running) a.abort.abort(new SyncError('CONFLICT', 'sync runner stopping'));
+    await Promise.all(running.map((a) => a.done));
+  }
+
+  /** The run in progress in this process for `orgId`, if any. */
+  runningHere(orgId: string): string | null {
+    return this.active.get(orgId)?.runId ?? null;
+  }
+
+  /** Resolves when this process's run of `orgId` (if any) has ended or stopped. */
+  async whenIdle(orgId: string): Promise<void> {
+    await this.active.get(orgId)?.done;
+  }
+
+  async requestRun(
+    orgId: string,
+    trigger: RunTrigger,
+    reason?: string,
+  ): Promise<{ runId: string } | { conflict: string }> {
+    if (this.stopped) throw new SyncError('CONFLICT', 'sync runner is stopped');
+    const org = this.deps.orgs.get(orgId);
+    if (!org) throw new SyncError('NOT_FOUND', `organization ${orgId} is not connected here`);
+    if (!org.salesforce) {
+      throw new SyncError('CONFLICT', 'Salesforce is not connected for this organization', {
+        context: { reason: 'disconnected' },
+      });
+    }
+    await this.resumeInterrupted(orgId);
+    const runId = `run_${randomUUID()}`;
+    const lockName = syncLockName(orgId);
+    if (!(await this.deps.lock.tryAcquire(lockName, runId, this.leaseMs))) {
+      const holder = await this.deps.lock.holder(lockName);
+      return { conflict: holder ?? 'unknown' };
+    }
+    const record = queuedRun(orgId, runId, trigger, reason ?? null);
+    try {
+      await this.deps.runStore.save(record);
+    } catch (err) {
+      await this.deps.lock.release(lockName, runId).catch(() => false);
+      throw err;
+    }
+    this.launch(orgId, runId, record);
+    return { runId };
+  }
+
+  /**
+   * A run left `running` or `queued` by a process that is gone: take its lock under its own
+   * run id (possible only once the old lease ran out) and go on from its checkpoint.
+   */
+  private async resumeInterrupted(orgId: string): Promise<void> {
+    if (this.active.has(orgId)) return;
+    const recent = await this.deps.runStore.list(orgId, 10);
+    for (const run of recent) {
+      if (isFinished(run.status)) continue;
+      if (!(await this.deps.lock.tryAcquire(syncLockName(orgId), run.runId, this.leaseMs))) return;
+      this.log.info('resuming an interrupted run', { orgId, runId: run.runId });
+      this.launch(orgId, run.runId, run);
+      return;
+    }
+  }
+
+  private async recover(orgId: string, reason: string, attempt = 1): Promise<void> {
+    if (this.stopped || !this.deps.orgs.get(orgId)) return;
+    try {
+      const out = await this.requestRun(orgId, 'recovery', reason);
+      if ('runId' in out) return;
+      // A run that started before the gap may have missed it: ask again once it is over.
+      if (attempt >= 10) return;
+      const t = this.clock.setTimer(() => {
+        this.timers.delete(t);
+        void this.recover(orgId, reason, attempt + 1);
+      }, this.options.recoveryRetryMs ?? 60_000);
+      this.timers.add(t);
+    } catch (err) {
+      this.log.warn('recovery run could not start', { orgId, reason: toSyncError(err).message });
+    }
+  }
+
+  private launch(orgId: string, runId: string, record: RunRecord): void {
+    const abort = new AbortController();
+    const lockName = syncLockName(orgId);
+    const renew = async (): Promise<void> => {
+      let kept = false;
+      try {
+        kept = await this.deps.lock.renew(lockName, runId, this.leaseMs);
+      } catch (err) {
+        this.log.warn('could not renew the run lease', {
+          orgId,
+          runId,
+          reason: toSyncError(err).message,
+        });
+      }
+      if (!kept && !abort.signal.aborted) {
+        this.log.warn('lost the run lease; stopping the run', { orgId, runId });
+        abort.abort(new SyncError('CONFLICT', 'run lease lost'));
+      }
+    };
+    let renewTimer: unknown = null;
+    const armRenew = (): void => {
+      renewTimer = this.clock.setTimer(() => {
+        void renew().then(() => {
+          if (!abort.signal.aborted && this.active.get(orgId)?.runId === runId) armRenew();
+        });
+      }, this.renewEveryMs);
+    };
+    armRenew();
+    const job = new FullSyncJob(this.deps, this.options.job);
+    const done = job
+      .run(orgId, runId, { trigger: record.trigger, reason: record.reason, signal: abort.signal })
+      .catch((err: unknown) => {
+        if (!abort.signal.aborted) {
+          this.log.error('full sync crashed', { orgId, runId, reason: toSyncError(err).message });
+        }
+        return null;
+      })
+      .finally(async () => {
+        if (renewTimer !== null) this.clock.cancelTimer(renewTimer);
+        if (this.active.get(orgId)?.runId === runId) this.active.delete(orgId);
+        await this.deps.lock.release(lockName, runId).catch(() => false);
+      });
+    this.active.set(orgId, { runId, abort, done });
+  }
+}

@@ -1,0 +1,76 @@
+import { ORG_ID, newRunId, peopleOf, startWorld } from './batch-fixture';
+import type { World } from './batch-fixture';
+
+jest.setTimeout(90_000);
+
+describe('full sync', () => {
+  let w: World | null = null;
+  afterEach(async () => {
+    await w?.close();
+    w = null;
+  });
+
+  it('reads both sandboxes, links shared people by email and makes both sides converge', async () => {
+    w = await startWorld({ staff: 300, contacts: 250, shared: 100 }, { sfPageSize: 100 });
+    const runId = newRunId();
+    const record = await w.job().run(ORG_ID, runId, { trigger: 'manual' });
+    await w.drained();
+
+    expect(record.status).toBe('succeeded');
+    // Staff the InitLive sink created from Contacts meanwhile may be read too.
+    expect(record.counts.read.salesforce).toBe(250);
+    expect(record.counts.read.initlive).toBeGreaterThanOrEqual(300);
+    expect(record.counts.read.initlive).toBeLessThanOrEqual(450);
+    // 200 staff only in InitLive become Contacts; 150 Contacts only in Salesforce become staff.
+    expect(record.counts.created).toEqual({ initlive: 150, salesforce: 200 });
+    // The 100 shared people are merged: InitLive (the default system) wins the phone.
+    expect(record.counts.conflicts).toBe(100);
+    expect(record.counts.failed).toEqual({ initlive: 0, salesforce: 0 });
+
+    const staff = w.il.control.listStaff();
+    const contacts = w.sf.control.listContacts();
+    expect(staff).toHaveLength(450);
+    expect(contacts).toHaveLength(450);
+    const byEmail = new Map(contacts.map((c) => [String(c.Email), c]));
+    for (const s of staff) {
+      const c = byEmail.get(s.email!);
+      expect(c).toBeDefined();
+      expect(c!.InitLive_Staff_Id__c).toBe(s.id);
+      expect(c!.FirstName).toBe(s.firstName);
+      expect(c!.Phone ?? null).toBe(s.phone);
+    }
+    expect(byEmail.get('shared000007@example.org')!.Phone).toBe('555-2000007');
+
+    const history = await w.deps.runStore.list(ORG_ID);
+    expect(history.map((r) => r.runId)).toEqual([runId]);
+    expect(history[0]).toMatchObject({ status: 'succeeded', progress: { phase: 'done' } });
+  });
+
+  it('once converged, another run finds everything in sync and writes nothing', async () => {
+    w = await startWorld({ staff: 60, contacts: 50, shared: 20 });
+    await w.job().run(ORG_ID, newRunId());
+    await w.drained();
+    // Staff the first run created from Contacts are read back by the second (InitLive's
+    // status and hours then reach Salesforce), as streaming would have delivered them.
+    await w.job().run(ORG_ID, newRunId());
+    await w.drained();
+    const before = peopleOf(w);
+    const written = async (): Promise<number> => {
+      const lag = await w!.deps.transport.lag('never-consumes', [
+        w!.deps.topics.salesforceWrites,
+        w!.deps.topics.initliveWrites,
+      ]);
+      return lag.reduce((n, p) => n + p.lag, 0);
+    };
+    const seenWrites = await written();
+    const again = await w.job().run(ORG_ID, newRunId());
+    await w.drained();
+    expect(again.status).toBe('succeeded');
+    expect(again.counts.read).toEqual({ initlive: 90, salesforce: 90 });
+    expect(again.counts.created).toEqual({ initlive: 0, salesforce: 0 });
+    expect(again.counts.updated).toEqual({ initlive: 0, salesforce: 0 });
+    expect(again.counts.unchanged).toBe(180);
+    expect(await written()).toBe(seenWrites);
+    expect(peopleOf(w)).toEqual(before);
+  });
+});

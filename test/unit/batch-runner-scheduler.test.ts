@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import { ManualClock } from '../../src/batch/clock';
+import type { Lock } from '../../src/batch/lock';
+import { Scheduler } from '../../src/batch/scheduler';
+import { SyncRunner } from '../../src/batch/sync-runner';
+import type { RunTrigger, SyncTrigger } from '../../src/batch/run-types';
+import { recordKey } from '../../src/core/topics';
+import { MemoryLock } from '../../src/infra/memory/memory-lock';
+import { MemoryRunStore } from '../../src/infra/memory/memory-run-store';
+import { silentLogger } from '../../src/logger';
+import { produce } from '../../src/pipeline/deps';
+import { ORG_ID, startWorld } from './batch-fixture';
+import type { World } from './batch-fixture';
+
+jest.setTimeout(90_000);
+
+async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A second connector process: its own runner over the same transport, stores and lock backend. */
+function secondProcess(w: World, clock?: ManualClock): SyncRunner {
+  return new SyncRunner(
+    {
+      ...w.deps,
+      runStore: new MemoryRunStore({ sharedWith: w.deps.runStore }),
+      lock: new MemoryLock({ sharedWith: w.deps.lock }),
+    },
+    { job: { settlePollMs: 10 }, consumeRequests: false, ...(clock ? { clock } : {}) },
+  );
+}
+
+describe('SyncRunner', () => {
+  let w: World | null = null;
+  afterEach(async () => {
+    await w?.close();
+    w = null;
+  });
+
+  it('Sync now runs in the background, answers a conflict while running, and counts in history', async () => {
+    w = await startWorld({ staff: 40, contacts: 30, shared: 10 });
+    const runner = new SyncRunner(w.deps, { job: { settlePollMs: 10 }, consumeRequests: false });
+    await runner.start();
+    const first = await runner.requestRun(ORG_ID, 'manual', 'admin clicked Sync now');
+    expect('runId' in first).toBe(true);
+    const runId = (first as { runId: string }).runId;
+    expect(await runner.requestRun(ORG_ID, 'manual')).toEqual({ conflict: runId });
+    await runner.whenIdle(ORG_ID);
+    const record = await w.deps.runStore.get(ORG_ID, runId);
+    expect(record).toMatchObject({
+      status: 'succeeded',
+      trigger: 'manual',
+      reason: 'admin clicked Sync now',
+      // The 10 shared people differ in phone: InitLive, the default system, wins each.
+      counts: {
+        read: { initlive: 40, salesforce: 30 },
+        created: { initlive: 20, salesforce: 30 },
+        conflicts: 10,
+      },
+    });
+    expect(record!.endedAt).toBeGreaterThanOrEqual(record!.startedAt!);
+    expect(await w.deps.lock.holder(`sync:${ORG_ID}`)).toBeNull();
+    await runner.stop();
+  });
+
+  it('two processes asking at once start exactly one run', async () => {
+    w = await startWorld({ staff: 20, contacts: 20, shared: 5 });
+    const a = new SyncRunner(w.deps, { job: { settlePollMs: 10 }, consumeRequests: false });
+    const b = secondProcess(w);
+    const answers = await Promise.all([
+      a.requestRun(ORG_ID, 'manual'),
+      b.requestRun(ORG_ID, 'manual'),
+    ]);
+    const started = answers.filter((x) => 'runId' in x);
+    expect(started).toHaveLength(1);
+    const conflict = answers.find((x) => 'conflict' in x) as { conflict: string };
+    expect(conflict.conflict).toBe((started[0] as { runId: string }).runId);
+    await Promise.all([a.whenIdle(ORG_ID), b.whenIdle(ORG_ID)]);
+    expect(await w.deps.runStore.list(ORG_ID)).toHaveLength(1);
+  });
+
+  it('starts a run for a recovery request from a source, once', async () => {
+    w = await startWorld({ staff: 10, contacts: 10, shared: 0 });
+    const runner = new SyncRunner(w.deps, { job: { settlePollMs: 10 } });
+    await runner.start();
+    const requestId = randomUUID();
+    await produce(w.deps, 'syncRuns', [
+      {
+        key: recordKey(ORG_ID, requestId),
+        value: {
+          orgId: ORG_ID,
+          runId: requestId,
+          kind: 'REQUESTED',
+          trigger: 'RECOVERY',
+          reason: 'cursor_expired',
+          at: Date.now(),
+          counts: {},
+        },
+      },
+    ]);
+    await until('a recovery run', async () =>
+      (await w!.deps.runStore.list(ORG_ID)).some((r) => r.status === 'succeeded'),
+    );
+    const runs = await w.deps.runStore.list(ORG_ID);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      trigger: 'recovery',
+      reason: 'cursor_expired',
+      status: 'succeeded',
+    });
+    await runner.stop();
+  });
+
+  it('after a crash, another process takes over once the lease ran out and resumes the run', async () => {
+    w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
+    let now = Date.now();
+    const lock = new MemoryLock({ now: () => now });
+    // The crashing process dies mid-run: its run stops and it never releases its lease.
+    const dyingLock: Lock = {
+      tryAcquire: (n, o, l) => lock.tryAcquire(n, o, l),
+      renew: (n, o, l) => lock.renew(n, o, l),
+      holder: (n) => lock.holder(n),
+      release: async () => false,
+      close: async () => undefined,
+    };
+    const crashed: SyncRunner = new SyncRunner(
+      { ...w.deps, lock: dyingLock },
+      {
+        leaseMs: 30_000,
+        consumeRequests: false,
+        job: {
+          initlivePageSize: 10,
+          onCheckpoint: (cp) => void (cp.pages === 3 && crashed.stop()),
+        },
+      },
+    );
+    const started = (await crashed.requestRun(ORG_ID, 'manual')) as { runId: string };
+    await crashed.whenIdle(ORG_ID);
+    const left = await w.deps.runStore.get(ORG_ID, started.runId);
+    expect(left?.status).toBe('running');
+
+    const survivor = new SyncRunner(
+      { ...w.deps, lock: new MemoryLock({ sharedWith: lock }) },
+      { leaseMs: 30_000, consumeRequests: false, job: { settlePollMs: 10 } },
+    );
+    expect(await survivor.requestRun(ORG_ID, 'manual')).toEqual({ conflict: started.runId });
+    now += 31_000;
+    await survivor.start();
+    expect(survivor.runningHere(ORG_ID)).toBe(started.runId);
+    await survivor.whenIdle(ORG_ID);
+    const done = await w.deps.runStore.get(ORG_ID, started.runId);
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      counts: { read: { initlive: 60, salesforce: 40 } },
+    });
+    expect(await w.deps.runStore.list(ORG_ID)).toHaveLength(1);
+  });
+});
+
+class RecordingTrigger implements SyncTrigger {
+  calls: Array<{ orgId: string; trigger: RunTrigger; reason?: string }> = [];
+  async requestRun(
+    orgId: string,
+    trigger: RunTrigger,
+    reason?: string,
+  ): Promise<{ runId: string }> {
+    this.calls.push({ orgId, trigger, reason });
+    return { runId: `run_${this.calls.length}` };
+  }
+}
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('Scheduler', () => {
+  it('fires an interval schedule every N minutes under a fake clock, and nothing in manual mode', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:07:00Z'));
+    const runner = new RecordingTrigger();
+    const scheduler = new Scheduler({
+      runner,
+      lock: new MemoryLock({ now: () => clock.now() }),
+      logger: silentLogger,
+      clock,
+    });
+    scheduler.set('org_a', { mode: 'interval', everyMinutes: 15 });
+    scheduler.set('org_b', { mode: 'manual' });
+    await scheduler.start();
+    expect(scheduler.nextRunAt('org_a')).toBe(Date.parse('2026-01-01T00:15:00Z'));
+    expect(scheduler.nextRunAt('org_b')).toBeNull();
+    for (let i = 0; i < 4; i++) {
+      clock.advance(15 * 60_000);
+      await flush();
+    }
+    expect(runner.calls.map((c) => c.orgId)).toEqual(['org_a', 'org_a', 'org_a', 'org_a']);
+    expect(runner.calls[0]).toMatchObject({
+      trigger: 'scheduled',
+      reason: 'schedule@2026-01-01T00:15:00.000Z',
+    });
+    scheduler.set('org_a', { mode: 'manual' });
+    clock.advance(60 * 60_000);
+    await flush();
+    expect(runner.calls).toHaveLength(4);
+    await scheduler.stop();
+  });
+
+  it('fires a daily schedule once a day across the Vancouver DST changes', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-06T12:00:00Z'));
+    const runner = new RecordingTrigger();
+    const scheduler = new Scheduler({
+      runner,
+      lock: new MemoryLock({ now: () => clock.now() }),
+      logger: silentLogger,
+      clock,
+    });
+    scheduler.set('org_a', { mode: 'daily', at: '02:30', timezone: 'America/Vancouver' });
+    await scheduler.start();
+    for (let h = 0; h < 4 * 24; h++) {
+      clock.advance(3_600_000);
+      await flush();
+    }
+    expect(scheduler.fires().map((f) => new Date(f.at).toISOString())).toEqual([
+      '2026-03-07T10:30:00.000Z', // 02:30 PST
+      '2026-03-08T10:00:00.000Z', // 02:30 does not exist: 03:00 PDT
+      '2026-03-09T09:30:00.000Z', // 02:30 PDT
+      '2026-03-10T09:30:00.000Z',
+    ]);
+    scheduler.set('org_a', { mode: 'daily', at: '01:30', timezone: 'America/Vancouver' });
+    clock.advanceTo(Date.parse('2026-10-31T12:00:00Z'));
+    await flush();
+    for (let h = 0; h < 48; h++) {
+      clock.advance(3_600_000);
+      await flush();
+    }
+    const fall = scheduler
+      .fires()
+      .filter((f) => f.at > Date.parse('2026-10-31T12:00:00Z'))
+      .map((f) => new Date(f.at).toISOString());
+    expect(fall).toEqual(['2026-11-01T08:30:00.000Z', '2026-11-02T09:30:00.000Z']);
+    expect(runner.calls.every((c) => c.trigger === 'scheduled')).toBe(true);
+    await scheduler.stop();
+  });
+
+  it('two processes firing at the same instant start exactly one run', async () => {
+    const w = await startWorld({ staff: 20, contacts: 10, shared: 5 });
+    try {
+      const clock = new ManualClock(Date.parse('2026-01-01T00:00:30Z'));
+      const runnerA = new SyncRunner(w.deps, {
+        clock,
+        consumeRequests: false,
+        job: { settlePollMs: 10 },
+      });
+      const runnerB = secondProcess(w, clock);
+      const schedA = new Scheduler(
+        { runner: runnerA, lock: w.deps.lock, logger: silentLogger, clock },
+        'proc-a',
+      );
+      const schedB = new Scheduler(
+        {
+          runner: runnerB,
+          lock: new MemoryLock({ sharedWith: w.deps.lock }),
+          logger: silentLogger,
+          clock,
+        },
+        'proc-b',
+      );
+      for (const s of [schedA, schedB]) {
+        s.set(ORG_ID, { mode: 'interval', everyMinutes: 5 });
+        await s.start();
+      }
+      clock.advance(5 * 60_000);
+      await until(
+        'both schedulers to fire',
+        () => schedA.fires().length + schedB.fires().length === 2,
+      );
+      await Promise.all([runnerA.whenIdle(ORG_ID), runnerB.whenIdle(ORG_ID)]);
+      const runs = await w.deps.runStore.list(ORG_ID);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ trigger: 'scheduled', status: 'succeeded' });
+      await Promise.all([schedA.stop(), schedB.stop()]);
+    } finally {
+      await w.close();
+    }
+  });
+});
