@@ -73,8 +73,18 @@ export class SyncError extends Error {
     return ErrorCodes[this.code].httpStatus;
   }
 
-  toJSON(): { code: ErrorCode; message: string; retriable: boolean; context: Record<string, unknown> } {
-    return { code: this.code, message: this.message, retriable: this.retriable, context: this.context };
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    retriable: boolean;
+    context: Record<string, unknown>;
+  } {
+    return {
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      context: this.context,
+    };
   }
 }
 

@@ -5,7 +5,13 @@
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
-const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+const levelRank: Record<LogLevel, number> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+  silent: 99,
+};
 
 const secretKey =
   /(pass(word)?|secret|token|authorization|api[-_]?key|assertion|code_verifier|cookie|signature|private[-_]?key|encryption[-_]?key)$/i;
@@ -46,7 +52,10 @@ function scrub(value: unknown, secrets: Set<string>, depth = 0): unknown {
   if (depth > 6) return '[deep]';
   if (typeof value === 'string') return scrubString(value, secrets);
   if (value instanceof Error) {
-    const out: Record<string, unknown> = { name: value.name, message: scrubString(value.message, secrets) };
+    const out: Record<string, unknown> = {
+      name: value.name,
+      message: scrubString(value.message, secrets),
+    };
     const code = (value as { code?: unknown }).code;
     if (code !== undefined) out.code = code;
     return out;
@@ -55,7 +64,10 @@ function scrub(value: unknown, secrets: Set<string>, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = secretKey.test(k) && v !== null && v !== undefined && v !== '' ? REDACTED : scrub(v, secrets, depth + 1);
+      out[k] =
+        secretKey.test(k) && v !== null && v !== undefined && v !== ''
+          ? REDACTED
+          : scrub(v, secrets, depth + 1);
     }
     return out;
   }
@@ -63,9 +75,16 @@ function scrub(value: unknown, secrets: Set<string>, depth = 0): unknown {
 }
 
 function make(shared: Shared, base: Record<string, unknown>): Logger {
-  const emit = (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void => {
+  const emit = (
+    level: Exclude<LogLevel, 'silent'>,
+    msg: string,
+    fields?: Record<string, unknown>,
+  ): void => {
     if (levelRank[level] < shared.level) return;
-    const record = scrub({ time: new Date().toISOString(), level, msg, ...base, ...fields }, shared.secrets);
+    const record = scrub(
+      { time: new Date().toISOString(), level, msg, ...base, ...fields },
+      shared.secrets,
+    );
     shared.write(JSON.stringify(record));
   };
   return {

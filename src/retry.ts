@@ -46,7 +46,11 @@ class BailSignal {
   constructor(readonly error: unknown) {}
 }
 
-export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
   const spread = base * policy.jitter;
   return Math.max(0, Math.round(base - spread + random() * spread * 2));
@@ -93,7 +97,10 @@ export async function retry<T>(
       const retriable = isSyncError(err) && err.retriable;
       if (!retriable || attempt >= policy.maxAttempts || options.signal?.aborted) throw err;
       const hinted = isSyncError(err) ? Number(err.context.retryAfterMs ?? 0) : 0;
-      const delayMs = Math.max(backoffDelayMs(policy, attempt, random), Number.isFinite(hinted) ? hinted : 0);
+      const delayMs = Math.max(
+        backoffDelayMs(policy, attempt, random),
+        Number.isFinite(hinted) ? hinted : 0,
+      );
       options.onRetry?.(err, attempt, delayMs);
       await wait(delayMs, options.signal);
     }
@@ -101,7 +108,17 @@ export async function retry<T>(
 }
 
 /** Wraps a non-SyncError failure of an I/O call as retriable with the given code. */
-export function retriableAs(code: 'UPSTREAM_UNAVAILABLE' | 'TRANSPORT_UNAVAILABLE' | 'STORE_UNAVAILABLE' | 'SCHEMA_REGISTRY_UNAVAILABLE', err: unknown): SyncError {
+export function retriableAs(
+  code:
+    | 'UPSTREAM_UNAVAILABLE'
+    | 'TRANSPORT_UNAVAILABLE'
+    | 'STORE_UNAVAILABLE'
+    | 'SCHEMA_REGISTRY_UNAVAILABLE',
+  err: unknown,
+): SyncError {
   if (isSyncError(err)) return err;
-  return new SyncError(code, err instanceof Error ? err.message : String(err), { cause: err, retriable: true });
+  return new SyncError(code, err instanceof Error ? err.message : String(err), {
+    cause: err,
+    retriable: true,
+  });
 }

@@ -20,6 +20,36 @@ interface ClusterInfo {
   clusterId: string;
 }
 
+/**
+ * A new broker answers its first group and idempotent-producer requests with "coordinator is
+ * loading" while it creates __consumer_offsets and loads the coordinators. kafkajs retries
+ * that, but its consumers crash and restart on the way, which turns the first tests of a run
+ * into timing tests. One idempotent produce and one group commit here take that cost once.
+ */
+async function warmUpCoordinators(brokers: string[]): Promise<void> {
+  const kafka = new Kafka({ clientId: 'harness-warmup', brokers, logLevel: logLevel.NOTHING });
+  const topic = '__harness_warmup';
+  const admin = kafka.admin();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({ groupId: 'harness-warmup', sessionTimeout: 6000 });
+  try {
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ value: 'warm' }] });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    let resolveSeen: () => void = () => undefined;
+    const seen = new Promise<void>((r) => (resolveSeen = r));
+    await consumer.run({ eachMessage: async () => resolveSeen() });
+    await Promise.race([seen, sleep(30_000)]);
+  } finally {
+    await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
 /** One describeCluster round trip with a throwaway, silent admin client. */
 async function describeCluster(brokers: string[], timeoutMs: number): Promise<ClusterInfo> {
   const kafka = new Kafka({
@@ -204,6 +234,7 @@ export async function startKafka(runDir: string): Promise<StartedService> {
       }
     }
     if (ready) {
+      await warmUpCoordinators(brokers);
       const logText = fs.readFileSync(proc.logFile, 'utf8');
       const reported = /Kafka version: (\S+)/.exec(logText)?.[1] ?? `${version} (jar)`;
       harnessLog(

@@ -7,7 +7,10 @@ import { sampleRecords, staffChangeSchemaWithout } from '../fixtures/records';
 
 const registryUrl = (): string => {
   const url = process.env.SCHEMA_REGISTRY_URL;
-  if (!url) throw new Error('SCHEMA_REGISTRY_URL is not set: the integration harness must provide the registry');
+  if (!url)
+    throw new Error(
+      'SCHEMA_REGISTRY_URL is not set: the integration harness must provide the registry',
+    );
   return url;
 };
 
@@ -19,11 +22,13 @@ describe('registry-backed Avro codec (real Apicurio, Confluent API)', () => {
     const codec = createRegistryCodec(registryUrl(), 'BACKWARD', { subjectPrefix });
     await codec.registerAll();
     for (const type of Object.keys(sampleRecords) as RecordTypeName[]) {
-      const bytes = await codec.encode(type, sampleRecords[type] as never);
+      const bytes = await codec.encode(type, sampleRecords[type]);
       // A second process (fresh caches) must find the schema by id in the registry.
       const other = createRegistryCodec(registryUrl(), 'BACKWARD', { subjectPrefix });
       expect(await other.decode(type, bytes)).toEqual(sampleRecords[type]);
-      const config = await fetch(`${registryUrl()}/config/${encodeURIComponent(codec.subjectOf(type))}`);
+      const config = await fetch(
+        `${registryUrl()}/config/${encodeURIComponent(codec.subjectOf(type))}`,
+      );
       expect(await config.json()).toMatchObject({ compatibilityLevel: 'BACKWARD' });
     }
   });
@@ -55,9 +60,15 @@ describe('registry-backed Avro codec (real Apicurio, Confluent API)', () => {
 
     // The new version registers under BACKWARD compatibility: the registry accepts it.
     const newCodec = createRegistryCodec(registryUrl(), 'BACKWARD', { subjectPrefix });
-    const newBytes = await newCodec.encode('InitLiveStaffChange', sampleRecords.InitLiveStaffChange);
+    const newBytes = await newCodec.encode(
+      'InitLiveStaffChange',
+      sampleRecords.InitLiveStaffChange,
+    );
     expect(newBytes.readUInt32BE(1)).not.toBe(oldBytes.readUInt32BE(1));
-    expect(await newCodec.decode('InitLiveStaffChange', oldBytes)).toEqual({ ...oldRecord, runId: null });
+    expect(await newCodec.decode('InitLiveStaffChange', oldBytes)).toEqual({
+      ...oldRecord,
+      runId: null,
+    });
   });
 
   it('refuses an incompatible schema change with a non-retriable error', async () => {
@@ -68,7 +79,10 @@ describe('registry-backed Avro codec (real Apicurio, Confluent API)', () => {
     );
     const current = loadSchemas().SyncRunEvent as { fields: Array<Record<string, unknown>> };
     // A new required field without a default cannot read old records.
-    const incompatible = { ...current, fields: [...current.fields, { name: 'mandatory', type: 'string' }] };
+    const incompatible = {
+      ...current,
+      fields: [...current.fields, { name: 'mandatory', type: 'string' }],
+    };
     const codec = new AvroCodec(new RegistrySchemaSource(registryUrl(), 'BACKWARD'), {
       subjectPrefix,
       schemas: { SyncRunEvent: incompatible },

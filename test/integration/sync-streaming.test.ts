@@ -215,13 +215,11 @@ describe('streaming sync: linking, deletes, bad records', () => {
   it('links an existing Contact by email instead of creating a duplicate; an ambiguous match is reported', async () => {
     e = await startE2E({ real: true, direction: 'initlive_to_salesforce' });
     const stamp = Date.now();
-    const existing = (await e.sfUser
-      .sobject('Contact')
-      .create({
-        FirstName: 'Existing',
-        LastName: 'Person',
-        Email: `Link-${stamp}@Example.org`,
-      })) as { id: string };
+    const existing = (await e.sfUser.sobject('Contact').create({
+      FirstName: 'Existing',
+      LastName: 'Person',
+      Email: `Link-${stamp}@Example.org`,
+    })) as { id: string };
     await e.sfUser
       .sobject('Contact')
       .create({ FirstName: 'Twin', LastName: 'One', Email: `twin-${stamp}@example.org` });
@@ -347,7 +345,7 @@ describe('streaming sync: faults', () => {
     e = await startE2E({
       real: true,
       direction: 'initlive_to_salesforce',
-      pipeline: { salesforceSink: { lingerMs: 30, pauseCheckMs: 200 } as never },
+      pipeline: { salesforceSink: { lingerMs: 30, pauseCheckMs: 200 } },
     });
     sf(e).exhaustApiLimit();
     const staff = [person(14), person(15), person(16)].map((p) => il(e!).createStaff(p));

@@ -16,7 +16,12 @@ describe('configuration', () => {
   it('lists every bad variable at once, by name, in one error', () => {
     let thrown: unknown;
     try {
-      loadConfig({ PORT: 'eighty', TOPIC_PARTITIONS: '0', REDIS_URL: 'not a url', LOG_LEVEL: 'loud' });
+      loadConfig({
+        PORT: 'eighty',
+        TOPIC_PARTITIONS: '0',
+        REDIS_URL: 'not a url',
+        LOG_LEVEL: 'loud',
+      });
     } catch (err) {
       thrown = err;
     }
@@ -28,11 +33,15 @@ describe('configuration', () => {
   });
 
   it('requires a registry and Redis once Kafka is configured', () => {
-    expect(() => loadConfig({ KAFKA_BROKERS: 'localhost:9092' })).toThrow(/SCHEMA_REGISTRY_URL: is required[\s\S]*REDIS_URL: is required/);
+    expect(() => loadConfig({ KAFKA_BROKERS: 'localhost:9092' })).toThrow(
+      /SCHEMA_REGISTRY_URL: is required[\s\S]*REDIS_URL: is required/,
+    );
   });
 
   it('never echoes a rejected secret back', () => {
-    expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow(/ADMIN_TOKEN: must be at least 16/);
+    expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow(
+      /ADMIN_TOKEN: must be at least 16/,
+    );
     expect(() => loadConfig({ ADMIN_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
   });
 

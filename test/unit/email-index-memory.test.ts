@@ -1,4 +1,7 @@
 import { MemoryEmailIndex } from '../../src/infra/memory/memory-email-index';
 import { describeEmailIndexConformance } from '../conformance/email-index.conformance';
 
-describeEmailIndexConformance('memory', async () => ({ index: new MemoryEmailIndex(), cleanup: async () => {} }));
+describeEmailIndexConformance('memory', async () => ({
+  index: new MemoryEmailIndex(),
+  cleanup: async () => {},
+}));

@@ -10,7 +10,12 @@ describe('logger', () => {
   it('writes one JSON object per line with level, message and fields', () => {
     const { lines, logger } = capture();
     logger.child({ orgId: 'org_demo' }).info('synced', { count: 3 });
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', msg: 'synced', orgId: 'org_demo', count: 3 });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'info',
+      msg: 'synced',
+      orgId: 'org_demo',
+      count: 3,
+    });
   });
 
   it('never prints secrets, under secret keys or registered anywhere in text', () => {
@@ -43,13 +48,24 @@ describe('errors', () => {
   it('carries a stable code, retriable flag and context', () => {
     const err = new SyncError('RATE_LIMITED', 'slow down', { context: { retryAfterMs: 1000 } });
     expect(err).toMatchObject({ code: 'RATE_LIMITED', retriable: true, httpStatus: 429 });
-    expect(err.toJSON()).toEqual({ code: 'RATE_LIMITED', message: 'slow down', retriable: true, context: { retryAfterMs: 1000 } });
+    expect(err.toJSON()).toEqual({
+      code: 'RATE_LIMITED',
+      message: 'slow down',
+      retriable: true,
+      context: { retryAfterMs: 1000 },
+    });
   });
 
   it('recognises SyncErrors by shape, not instanceof, and wraps anything else as INTERNAL', () => {
-    const foreign = Object.assign(new Error('from another registry'), { name: 'SyncError', code: 'NOT_FOUND' });
+    const foreign = Object.assign(new Error('from another registry'), {
+      name: 'SyncError',
+      code: 'NOT_FOUND',
+    });
     expect(isSyncError(foreign)).toBe(true);
-    expect(toSyncError(new TypeError('boom'))).toMatchObject({ code: 'INTERNAL', retriable: false });
+    expect(toSyncError(new TypeError('boom'))).toMatchObject({
+      code: 'INTERNAL',
+      retriable: false,
+    });
     expect(isSyncError({ name: 'SyncError', code: 'MADE_UP' })).toBe(false);
   });
 });

@@ -234,7 +234,7 @@ describe('reconcile: two-way merge', () => {
     const state = linkedPair();
     expect(step(state, sf({ email: 'DANA@EXAMPLE.ORG' })).writes).toEqual([]);
     const withTags = step(state, il(staff({ tags: ['a', 'b'] })));
-    const echo = step(withTags.next, sf({ tags: 'b;a' as never }, { ours: true }));
+    const echo = step(withTags.next, sf({ tags: 'b;a' }, { ours: true }));
     expect(echo.writes).toEqual([]);
   });
 
@@ -358,7 +358,12 @@ describe('reconcile: deletes', () => {
       expect.objectContaining({
         side: 'salesforce',
         op: 'create',
-        values: expect.objectContaining({ initliveId: 'stf_1', lastName: 'Lee', phone: 'x', status: 'active' }),
+        values: expect.objectContaining({
+          initliveId: 'stf_1',
+          lastName: 'Lee',
+          phone: 'x',
+          status: 'active',
+        }),
       }),
     ]);
   });

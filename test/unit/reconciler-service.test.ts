@@ -9,7 +9,13 @@ import { collect, memoryDeps } from '../fixtures/pipeline-deps';
 
 const org = (over: Partial<OrgRuntime['settings']> = {}): OrgRuntime => ({
   orgId: 'org_demo',
-  settings: { direction: 'two_way', defaultSystem: 'initlive', deletePolicy: 'archive', mapping: defaultMapping, ...over },
+  settings: {
+    direction: 'two_way',
+    defaultSystem: 'initlive',
+    deletePolicy: 'archive',
+    mapping: defaultMapping,
+    ...over,
+  },
   streaming: true,
   salesforce: null,
   initlive: {} as InitLiveApi,
@@ -17,7 +23,13 @@ const org = (over: Partial<OrgRuntime['settings']> = {}): OrgRuntime => ({
   salesforceClientTag: 'InitLiveSync',
 });
 
-const staffValues = (id: string, email: string): CanonicalValues => ({ initliveId: id, firstName: 'Ana', lastName: 'Ruiz', email, status: 'active' });
+const staffValues = (id: string, email: string): CanonicalValues => ({
+  initliveId: id,
+  firstName: 'Ana',
+  lastName: 'Ruiz',
+  email,
+  status: 'active',
+});
 
 function staffChange(id: string, email: string, version = 1): InitLiveStaffChange {
   return {
@@ -62,12 +74,18 @@ describe('reconciler service', () => {
     const writes = await collect(deps, 'salesforceWrites');
     const reconciler = new Reconciler(deps);
     await reconciler.start();
-    await produce(deps, 'staffChanges', [{ key: recordKey('org_demo', 'stf_1'), value: staffChange('stf_1', 'ana@example.org') }]);
+    await produce(deps, 'staffChanges', [
+      { key: recordKey('org_demo', 'stf_1'), value: staffChange('stf_1', 'ana@example.org') },
+    ]);
     await writes.until(1);
     expect(writes.records[0]).toMatchObject({
       operation: 'UPSERT',
       externalId: 'stf_1',
-      fields: expect.objectContaining({ InitLive_Staff_Id__c: 'stf_1', LastName: 'Ruiz', Email: 'ana@example.org' }),
+      fields: expect.objectContaining({
+        InitLive_Staff_Id__c: 'stf_1',
+        LastName: 'Ruiz',
+        Email: 'ana@example.org',
+      }),
     });
     await reconciler.stop();
     await writes.stop();
@@ -77,8 +95,12 @@ describe('reconciler service', () => {
     const deps = await memoryDeps([org()]);
     const reconciler = new Reconciler(deps);
     await reconciler.start();
-    await produce(deps, 'contactChanges', [{ key: recordKey('org_demo', '003A'), value: contactChange('003A', 'Ana@Example.org') }]);
-    await produce(deps, 'staffChanges', [{ key: recordKey('org_demo', 'stf_1'), value: staffChange('stf_1', 'ana@example.org') }]);
+    await produce(deps, 'contactChanges', [
+      { key: recordKey('org_demo', '003A'), value: contactChange('003A', 'Ana@Example.org') },
+    ]);
+    await produce(deps, 'staffChanges', [
+      { key: recordKey('org_demo', 'stf_1'), value: staffChange('stf_1', 'ana@example.org') },
+    ]);
     const deadline = Date.now() + 5000;
     let pairId: string | null = null;
     while (!pairId && Date.now() < deadline) {
@@ -101,12 +123,20 @@ describe('reconciler service', () => {
     ]);
     // Wait until both contacts are indexed, then the staff member arrives.
     const deadline = Date.now() + 5000;
-    while ((await deps.emailIndex.find('org_demo', 'same@example.org')).length < 2 && Date.now() < deadline) {
+    while (
+      (await deps.emailIndex.find('org_demo', 'same@example.org')).length < 2 &&
+      Date.now() < deadline
+    ) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    await produce(deps, 'staffChanges', [{ key: recordKey('org_demo', 'stf_9'), value: staffChange('stf_9', 'same@example.org') }]);
+    await produce(deps, 'staffChanges', [
+      { key: recordKey('org_demo', 'stf_9'), value: staffChange('stf_9', 'same@example.org') },
+    ]);
     await dead.until(1);
-    expect(dead.records[0]).toMatchObject({ errorCode: 'AMBIGUOUS_MATCH', recordType: 'InitLiveStaffChange' });
+    expect(dead.records[0]).toMatchObject({
+      errorCode: 'AMBIGUOUS_MATCH',
+      recordType: 'InitLiveStaffChange',
+    });
     expect(dead.records[0]!.message).toMatch(/003A.*003B|003B.*003A/);
     expect(await deps.store.findPairId('org_demo', 'initlive', 'stf_9')).toBeNull();
     await reconciler.stop();
@@ -125,7 +155,10 @@ describe('reconciler service', () => {
     ]);
     await dead.until(1);
     await writes.until(1);
-    expect(dead.records[0]).toMatchObject({ errorCode: 'SALESFORCE_REJECTED', upstreamCode: 'INVALID_EMAIL_ADDRESS' });
+    expect(dead.records[0]).toMatchObject({
+      errorCode: 'SALESFORCE_REJECTED',
+      upstreamCode: 'INVALID_EMAIL_ADDRESS',
+    });
     expect(writes.records.map((w) => w.externalId)).toEqual(['stf_ok']);
     await reconciler.stop();
     await Promise.all([dead.stop(), writes.stop()]);
@@ -136,11 +169,20 @@ describe('reconciler service', () => {
     const dead = await collect(deps, 'deadLetters');
     const reconciler = new Reconciler(deps);
     await reconciler.start();
-    await deps.transport.send(deps.topics.staffChanges, [{ key: 'x', value: Buffer.from('garbage') }]);
-    await produce(deps, 'staffChanges', [{ key: 'other/stf_1', value: { ...staffChange('stf_1', 'a@example.org'), orgId: 'org_other' } }]);
+    await deps.transport.send(deps.topics.staffChanges, [
+      { key: 'x', value: Buffer.from('garbage') },
+    ]);
+    await produce(deps, 'staffChanges', [
+      {
+        key: 'other/stf_1',
+        value: { ...staffChange('stf_1', 'a@example.org'), orgId: 'org_other' },
+      },
+    ]);
     await dead.until(2);
     expect(dead.records.map((d) => d.errorCode).sort()).toEqual(['NOT_FOUND', 'SCHEMA_MISMATCH']);
-    expect(dead.records.find((d) => d.errorCode === 'SCHEMA_MISMATCH')!.originalValue.toString()).toBe('garbage');
+    expect(
+      dead.records.find((d) => d.errorCode === 'SCHEMA_MISMATCH')!.originalValue.toString(),
+    ).toBe('garbage');
     await reconciler.stop();
     await dead.stop();
   });

@@ -1,7 +1,13 @@
 import { SyncError } from '../../src/errors';
 import { backoffDelayMs, retry, type RetryPolicy } from '../../src/retry';
 
-const policy: RetryPolicy = { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 250, factor: 2, jitter: 0.5 };
+const policy: RetryPolicy = {
+  maxAttempts: 4,
+  initialDelayMs: 100,
+  maxDelayMs: 250,
+  factor: 2,
+  jitter: 0.5,
+};
 const noSleep = (waits: number[]) => async (ms: number) => void waits.push(ms);
 
 describe('retry', () => {
@@ -77,7 +83,8 @@ describe('retry', () => {
     let calls = 0;
     await retry(
       async () => {
-        if (calls++ === 0) throw new SyncError('RATE_LIMITED', 'slow down', { context: { retryAfterMs: 2000 } });
+        if (calls++ === 0)
+          throw new SyncError('RATE_LIMITED', 'slow down', { context: { retryAfterMs: 2000 } });
       },
       policy,
       { sleep: noSleep(waits), random: () => 0 },

@@ -2,7 +2,12 @@ import type avro from 'avsc';
 import { SyncError, isSyncError } from '../../errors';
 import type { RecordCodec, RecordTypeName, RecordTypes } from '../../core/records';
 import { avroType, loadSchemas } from './schemas';
-import { MemorySchemaSource, RegistrySchemaSource, type Compatibility, type SchemaSource } from './schema-source';
+import {
+  MemorySchemaSource,
+  RegistrySchemaSource,
+  type Compatibility,
+  type SchemaSource,
+} from './schema-source';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
@@ -67,12 +72,17 @@ export class AvroCodec implements RecordCodec {
     const writer = this.writers[type].type;
     const problems: string[] = [];
     writer.isValid(value, {
-      errorHook: (path: string[], v: unknown) => problems.push(`${path.join('.') || '(record)'} = ${JSON.stringify(v)}`),
+      errorHook: (path: string[], v: unknown) =>
+        problems.push(`${path.join('.') || '(record)'} = ${JSON.stringify(v)}`),
     });
     if (problems.length > 0) {
-      throw new SyncError('SCHEMA_MISMATCH', `${type} does not match its Avro schema: ${problems.slice(0, 5).join('; ')}`, {
-        context: { type, problems: problems.slice(0, 20) },
-      });
+      throw new SyncError(
+        'SCHEMA_MISMATCH',
+        `${type} does not match its Avro schema: ${problems.slice(0, 5).join('; ')}`,
+        {
+          context: { type, problems: problems.slice(0, 20) },
+        },
+      );
     }
     const id = await this.writerId(type);
     const body = writer.toBuffer(value);
@@ -85,19 +95,30 @@ export class AvroCodec implements RecordCodec {
 
   async decode<T extends RecordTypeName>(type: T, bytes: Buffer): Promise<RecordTypes[T]> {
     if (bytes.length < HEADER_BYTES || bytes.readUInt8(0) !== MAGIC_BYTE) {
-      throw new SyncError('SCHEMA_MISMATCH', `Not a Confluent-framed Avro record (${bytes.length} bytes)`, {
-        context: { type },
-      });
+      throw new SyncError(
+        'SCHEMA_MISMATCH',
+        `Not a Confluent-framed Avro record (${bytes.length} bytes)`,
+        {
+          context: { type },
+        },
+      );
     }
     const id = bytes.readUInt32BE(1);
     const resolver = await this.resolver(type, id);
     try {
-      return this.readers[type].fromBuffer(bytes.subarray(HEADER_BYTES), resolver) as RecordTypes[T];
+      return this.readers[type].fromBuffer(
+        bytes.subarray(HEADER_BYTES),
+        resolver,
+      ) as RecordTypes[T];
     } catch (err) {
-      throw new SyncError('SCHEMA_MISMATCH', `Cannot decode ${type} written with schema id ${id}: ${(err as Error).message}`, {
-        cause: err,
-        context: { type, schemaId: id },
-      });
+      throw new SyncError(
+        'SCHEMA_MISMATCH',
+        `Cannot decode ${type} written with schema id ${id}: ${(err as Error).message}`,
+        {
+          cause: err,
+          context: { type, schemaId: id },
+        },
+      );
     }
   }
 
@@ -110,10 +131,14 @@ export class AvroCodec implements RecordCodec {
           return this.readers[type].createResolver(avroType(text));
         } catch (err) {
           if (isSyncError(err)) throw err;
-          throw new SyncError('SCHEMA_MISMATCH', `Schema id ${id} cannot be read as ${type}: ${(err as Error).message}`, {
-            cause: err,
-            context: { type, schemaId: id },
-          });
+          throw new SyncError(
+            'SCHEMA_MISMATCH',
+            `Schema id ${id} cannot be read as ${type}: ${(err as Error).message}`,
+            {
+              cause: err,
+              context: { type, schemaId: id },
+            },
+          );
         }
       });
       resolver.catch(() => this.resolvers.delete(key));

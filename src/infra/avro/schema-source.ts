@@ -29,7 +29,8 @@ export class MemorySchemaSource implements SchemaSource {
 
   async schemaById(id: number): Promise<string> {
     const schema = this.byId.get(id);
-    if (schema === undefined) throw new SyncError('SCHEMA_MISMATCH', `Unknown schema id ${id} in the embedded registry`);
+    if (schema === undefined)
+      throw new SyncError('SCHEMA_MISMATCH', `Unknown schema id ${id} in the embedded registry`);
     return schema;
   }
 }
@@ -113,7 +114,10 @@ export class RegistrySchemaSource implements SchemaSource {
     }
     if (!response.ok) {
       const text = await response.text().catch(() => '');
-      throw registryError(`setting compatibility of ${subject}`, { status: response.status, message: text });
+      throw registryError(`setting compatibility of ${subject}`, {
+        status: response.status,
+        message: text,
+      });
     }
   }
 

@@ -8,7 +8,10 @@ import { recordSchemaFiles, type RecordTypeName } from '../../core/records';
  * or dist/src/infra/avro (compiled), so both depths are tried.
  */
 function schemasDir(): string {
-  for (const candidate of [join(__dirname, '../../../schemas'), join(__dirname, '../../../../schemas')]) {
+  for (const candidate of [
+    join(__dirname, '../../../schemas'),
+    join(__dirname, '../../../../schemas'),
+  ]) {
     if (existsSync(join(candidate, recordSchemaFiles.SyncRunEvent))) return candidate;
   }
   throw new Error(`schemas/ directory not found near ${__dirname}`);
@@ -29,7 +32,10 @@ export function loadSchemas(): Record<RecordTypeName, object> {
  * branches of distinct JS types, so decoding is unambiguous.
  */
 export function avroType(schema: object | string): avro.Type {
-  return avro.Type.forSchema(typeof schema === 'string' ? (JSON.parse(schema) as avro.Schema) : (schema as avro.Schema), {
-    wrapUnions: false,
-  });
+  return avro.Type.forSchema(
+    typeof schema === 'string' ? (JSON.parse(schema) as avro.Schema) : (schema as avro.Schema),
+    {
+      wrapUnions: false,
+    },
+  );
 }
