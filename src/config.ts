@@ -78,6 +78,13 @@ export const configShape = {
     ])
     .default('BACKWARD')
     .describe('Compatibility rule set on every subject the connector registers.'),
+  SCHEMA_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
+    .optional()
+    .describe(
+      'Prepended to every schema registry subject (com.initlive.sync.<Record>), so several deployments can share one registry.',
+    ),
   REDIS_URL: optionalUrl.describe(
     'Redis URL for version vectors, cursors and locks. When unset, an in-memory store is used.',
   ),
@@ -184,12 +191,15 @@ export const configShape = {
     .describe(
       'Value sent as X-Change-Origin on InitLive writes; feed entries carrying it are recognised as ours.',
     ),
+  PUBLIC_URL: optionalUrl.describe(
+    'Base URL at which InitLive can reach this server. When set (and always with the InitLive sandbox), a signed webhook is registered per organization at start, so changes arrive without waiting for the next feed poll.',
+  ),
   ENCRYPTION_KEY: z
     .string()
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64 encoded')
     .optional()
     .describe(
-      'AES-256-GCM key (base64, 32 bytes) for tokens at rest. Generated per process when unset (embedded mode only).',
+      'AES-256-GCM key (base64, 32 bytes) for tokens at rest, e.g. `openssl rand -base64 32`. Required with REDIS_URL; generated per process when unset (embedded mode only).',
     ),
 } as const;
 
@@ -220,9 +230,50 @@ const schema = z
           'is required when KAFKA_BROKERS is set: processes sharing a consumer group must share version vectors',
       });
     }
+    if (c.REDIS_URL !== undefined && c.ENCRYPTION_KEY === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ENCRYPTION_KEY'],
+        message:
+          'is required when REDIS_URL is set: tokens stored in Redis must open after a restart and in every process (generate one with `openssl rand -base64 32`)',
+      });
+    }
+    if (c.SALESFORCE_LOGIN_URL !== undefined && c.SALESFORCE_CLIENT_ID === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SALESFORCE_CLIENT_ID'],
+        message: 'is required when SALESFORCE_LOGIN_URL is set (the connected app consumer key)',
+      });
+    }
+    if ((c.INITLIVE_BASE_URL === undefined) !== (c.INITLIVE_API_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.INITLIVE_BASE_URL === undefined ? 'INITLIVE_BASE_URL' : 'INITLIVE_API_KEY'],
+        message: 'INITLIVE_BASE_URL and INITLIVE_API_KEY are set together or not at all',
+      });
+    }
+    if (!sandboxEnabled(c) && c.SALESFORCE_LOGIN_URL === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SALESFORCE_LOGIN_URL'],
+        message:
+          'is required when the sandbox is off: without it no organization can connect to Salesforce',
+      });
+    }
   });
 
 export type Config = z.infer<typeof schema>;
+
+/**
+ * Whether the in-process sandboxes run: SANDBOX=on, or auto while neither a real Salesforce
+ * (SALESFORCE_LOGIN_URL) nor a real InitLive (INITLIVE_BASE_URL) is configured.
+ */
+export function sandboxEnabled(
+  c: Pick<Config, 'SANDBOX' | 'SALESFORCE_LOGIN_URL' | 'INITLIVE_BASE_URL'>,
+): boolean {
+  if (c.SANDBOX !== 'auto') return c.SANDBOX === 'on';
+  return c.SALESFORCE_LOGIN_URL === undefined && c.INITLIVE_BASE_URL === undefined;
+}
 
 /**
  * Parses the environment. Throws one CONFIG_INVALID error whose message lists every bad

@@ -60,6 +60,11 @@ export interface ObservedChange {
   position: string | null;
   /** The change carries our origin tag. */
   ours: boolean;
+  /**
+   * A read taken because our write to this side was refused (e.g. a stale If-Match): the
+   * pending writes did not land, so they are rolled back and decided again on what is there.
+   */
+  writeRejected?: boolean;
   /** Full-sync run that produced this snapshot, for run accounting; null for streaming. */
   runId?: string | null;
   /** Fields the source says changed (the InitLive feed's changedFields); absent: unknown. */
@@ -156,6 +161,8 @@ export function decide(
   const { side } = change;
   const other = otherSide(side);
   const mem = prev.merge ? clone(prev.merge) : emptyMemory();
+
+  if (change.writeRejected) return decideAfterRejectedWrite(prev, mem, change, settings, ctx);
 
   // Order and duplicates first: a redelivered or replayed event must change nothing.
   const lastPos = mem.position[side];
@@ -399,6 +406,45 @@ export function decide(
     outcome: writes.length > 0 ? 'applied' : change.ours ? 'echo' : 'unchanged',
     problems: [],
   };
+}
+
+/**
+ * Our writes to `change.side` were refused: put the merge base of their fields back to what it
+ * was before them, take the record as it really is, and decide again (same rules as any change).
+ */
+function decideAfterRejectedWrite(
+  prev: PairState,
+  mem: MergeMemory,
+  change: ObservedChange,
+  settings: ReconcileSettings,
+  ctx: { orgId: string; pairId: string; now: number },
+): ReconcileDecision {
+  const side = change.side;
+  if (mem.pending[side].length === 0 && change.version <= prev.seen[side])
+    return unchanged(prev, 'duplicate');
+  const rolledBack: PairState = structuredClone(prev);
+  const base: Record<string, FieldValue> = { ...(rolledBack.base ?? {}) };
+  // Newest first, so the oldest pre-write value wins for a field written twice.
+  for (const p of [...mem.pending[side]].reverse()) {
+    for (const [f, v] of Object.entries(p.preBase)) base[f] = v;
+  }
+  rolledBack.base = base;
+  rolledBack.merge = {
+    ...mem,
+    pending: { ...mem.pending, [side]: [] },
+    current: { ...mem.current, [side]: {} },
+  };
+  // Decide on the record as read, as a snapshot newer than anything seen from this side.
+  rolledBack.seen = { ...rolledBack.seen, [side]: Math.min(prev.seen[side], change.version - 1) };
+  const d = decide(
+    rolledBack,
+    { ...change, writeRejected: false, position: null, ours: false },
+    settings,
+    ctx,
+  );
+  // Never move the version vector backwards, whatever the read said.
+  d.next.seen = { ...d.next.seen, [side]: Math.max(prev.seen[side], d.next.seen[side]) };
+  return d;
 }
 
 /** Every field that may flow to `target`, from the source side's known values. */

@@ -33,6 +33,8 @@ interface ChangeBase {
 export interface InitLiveStaffChange extends ChangeBase {
   initliveId: string;
   salesforceId: string | null;
+  /** Set on a snapshot read because our write was refused (`write_rejected`); null otherwise. */
+  resync?: string | null;
 }
 
 export interface SalesforceContactChange extends ChangeBase {

@@ -35,6 +35,7 @@ export function observeInitLive(record: InitLiveStaffChange, ourOrigin: string):
     position: streamPosition(record.sourcePosition),
     ours: record.origin !== null && record.origin === ourOrigin,
     runId: record.runId,
+    ...(record.resync === 'write_rejected' ? { writeRejected: true } : {}),
     ...(partial ? { changed: record.changedFields as CanonicalField[] } : {}),
   };
 }

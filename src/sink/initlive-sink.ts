@@ -438,7 +438,14 @@ export class InitLiveSink {
       known.get(op.pairId)?.salesforceId ??
       null;
     results.snapshots.push(
-      staffSnapshot(orgId, staff, org.settings.mapping, this.deps.now(), salesforceId),
+      staffSnapshot(
+        orgId,
+        staff,
+        org.settings.mapping,
+        this.deps.now(),
+        salesforceId,
+        'write_rejected',
+      ),
     );
     this.counters.resynced++;
     this.log.info('InitLive write was stale; snapshot sent for a new decision', {

@@ -93,6 +93,7 @@ export function staffSnapshot(
   mapping: ResolvedMapping,
   observedAt: number,
   salesforceId: string | null = null,
+  resync: string | null = null,
 ): InitLiveStaffChange {
   return {
     orgId,
@@ -107,5 +108,6 @@ export function staffSnapshot(
     observedAt,
     occurredAt: Date.parse(staff.updatedAt),
     runId: null,
+    resync,
   };
 }

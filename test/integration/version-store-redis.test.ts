@@ -196,6 +196,9 @@ describe('Lua script files', () => {
       'compare-and-apply-6.lua',
       'compare-and-set-1.lua',
       'delete-pair-4.lua',
+      'hash-put-unique-1.lua',
+      'release-lock-1.lua',
+      'renew-lock-1.lua',
     ]);
   });
 

@@ -136,6 +136,28 @@ describe('reconcile: echo suppression', () => {
   });
 });
 
+describe('reconcile: refused writes', () => {
+  it('decides a write again when InitLive refused it (stale If-Match), against the record as it is', () => {
+    const state = linkedPair();
+    const d1 = step(state, sf({ city: 'Berkeley' }));
+    expect(d1.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { city: 'Berkeley' } }),
+    ]);
+    // A user changed the phone in InitLive meanwhile; our write got 412 and the sink re-read it.
+    const reread = il(staff({ phone: '+1 555 0303' }), { writeRejected: true, position: null });
+    const d2 = step(d1.next, reread);
+    expect(d2.writes).toContainEqual(
+      expect.objectContaining({
+        side: 'initlive',
+        values: { city: 'Berkeley' },
+        ifMatch: reread.version,
+      }),
+    );
+    expect(d2.next.base).toMatchObject({ city: 'Berkeley' });
+    expect(d2.next.seen.initlive).toBe(reread.version);
+  });
+});
+
 describe('reconcile: duplicates and order', () => {
   it('a duplicate or replayed event changes nothing', () => {
     const state = linkedPair();

@@ -1,0 +1,99 @@
+import { startServices, type RunningServices } from '../test/harness/services';
+import { benchFullSync } from './full-sync';
+import {
+  burstInitLiveToSalesforce,
+  burstSalesforceToInitLive,
+  rawKafkaPassThrough,
+  steadyInitLiveToSalesforce,
+} from './streaming';
+
+/**
+ * `npm run bench`: the figures docs/benchmarks.md keeps. Runs on real Kafka, the registry and
+ * Redis (from KAFKA_BROKERS / SCHEMA_REGISTRY_URL / REDIS_URL, or started like the test
+ * harness does) unless `--memory` is given, and says which.
+ *
+ *   npm run bench                      everything, full size
+ *   npm run bench -- --quick           smaller bursts and a 15 s steady run (a smoke check)
+ *   npm run bench -- --only=full-sync  one part: raw, burst, steady, full-sync
+ */
+async function main(): Promise<void> {
+  const args = new Set(process.argv.slice(2));
+  const quick = args.has('--quick');
+  const memory = args.has('--memory');
+  const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const want = (part: string): boolean => !only || only.split(',').includes(part);
+  let services: RunningServices | null = null;
+  if (!memory) {
+    services = await startServices();
+    Object.assign(process.env, services.env);
+  }
+  const out: Record<string, unknown> = {
+    when: new Date().toISOString(),
+    node: process.version,
+    cpus: (await import('node:os')).cpus().length,
+    transport: memory
+      ? 'in-memory transport and stores'
+      : `Kafka ${process.env.KAFKA_BROKERS}, registry, Redis (real)`,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  };
+  const burst = quick ? 2_000 : 10_000;
+  try {
+    if (want('raw') && !memory) {
+      out.rawKafkaPassThrough = await rawKafkaPassThrough(
+        process.env.KAFKA_BROKERS!.split(','),
+        quick ? 20_000 : 100_000,
+      );
+      log(out, 'rawKafkaPassThrough');
+    }
+    if (want('burst')) {
+      out.burstInitLiveToSalesforce = await burstInitLiveToSalesforce(!memory, burst);
+      log(out, 'burstInitLiveToSalesforce');
+      out.burstSalesforceToInitLive = await burstSalesforceToInitLive(!memory, burst);
+      log(out, 'burstSalesforceToInitLive');
+      const raw = out.rawKafkaPassThrough as { perSecond: number } | undefined;
+      if (raw) {
+        out.endToEndVsRawKafka = {
+          initliveToSalesforce: round(
+            (out.burstInitLiveToSalesforce as { perSecond: number }).perSecond / raw.perSecond,
+          ),
+          salesforceToInitLive: round(
+            (out.burstSalesforceToInitLive as { perSecond: number }).perSecond / raw.perSecond,
+          ),
+        };
+      }
+    }
+    if (want('steady')) {
+      out.steadyInitLiveToSalesforce = await steadyInitLiveToSalesforce(
+        !memory,
+        500,
+        quick ? 15 : 60,
+      );
+      log(out, 'steadyInitLiveToSalesforce');
+    }
+    if (want('full-sync')) {
+      out.fullSync = await benchFullSync({ records: quick ? 5_000 : 50_000, overlap: 0.2 });
+      log(out, 'fullSync');
+    }
+  } finally {
+    await services?.stop();
+  }
+  process.stdout.write(`\n${JSON.stringify(out, null, 2)}\n`);
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function log(out: Record<string, unknown>, key: string): void {
+  process.stderr.write(`[bench] ${key}: ${JSON.stringify(out[key])}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

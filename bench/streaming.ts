@@ -1,0 +1,307 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import type { ContactWriteEvent } from '../src/sandbox/salesforce';
+import { eventually, startE2E, type E2E } from '../test/fixtures/e2e';
+
+/**
+ * Streaming benchmarks: bursts of changes from one sandbox to the other through the whole
+ * pipeline, and a steady rate with latency percentiles. Latency is measured from the moment
+ * a change is committed in one sandbox to the moment our write is committed in the other
+ * (both sandboxes run in this process, on one clock).
+ */
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
+}
+
+export interface BurstResult {
+  direction: string;
+  changes: number;
+  wallMs: number;
+  perSecond: number;
+  latencyMs: Percentiles;
+  salesforceApiCallsPer1000: number;
+}
+
+class RssSampler {
+  readonly samples: Array<{ t: number; rssMb: number }> = [];
+  private timer: NodeJS.Timeout | null = null;
+  start(everyMs = 500): void {
+    this.timer = setInterval(
+      () => this.samples.push({ t: Date.now(), rssMb: process.memoryUsage().rss / 2 ** 20 }),
+      everyMs,
+    );
+  }
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+  peak(): number {
+    return Math.max(...this.samples.map((s) => s.rssMb), process.memoryUsage().rss / 2 ** 20);
+  }
+}
+
+function onSalesforceWrites(e: E2E, fn: (events: ContactWriteEvent[]) => void): () => void {
+  return e.sf.control.onWrite((events) => fn(events.filter((ev) => ev.client === 'InitLiveSync')));
+}
+
+/** 10,000 staff created in InitLive, until every Contact is in Salesforce. */
+export async function burstInitLiveToSalesforce(
+  real: boolean,
+  count: number,
+): Promise<BurstResult> {
+  const e = await startE2E({
+    real,
+    direction: 'initlive_to_salesforce',
+    pipeline: { salesforceSink: { lingerMs: 50 } },
+  });
+  try {
+    const createdAt = new Map<string, number>();
+    const latencies: number[] = [];
+    const off = onSalesforceWrites(e, (events) => {
+      for (const ev of events) {
+        const staffId = ev.after?.InitLive_Staff_Id__c;
+        const t0 = typeof staffId === 'string' ? createdAt.get(staffId) : undefined;
+        if (t0 !== undefined && ev.changeType === 'CREATE') latencies.push(ev.commitTimestamp - t0);
+      }
+    });
+    const calls0 = e.sf.control.counters().apiCallsUsed;
+    const stamp = randomUUID().slice(0, 6);
+    const started = Date.now();
+    for (let i = 0; i < count; i++) {
+      const s = e.il.control.createStaff({
+        firstName: 'Bench',
+        lastName: `L${i}`,
+        email: `b${i}-${stamp}@example.org`,
+        phone: '+1 555 0100',
+      });
+      createdAt.set(s.id, Date.now());
+    }
+    await eventually(
+      () => {
+        if (latencies.length < count) throw new Error(`${latencies.length}/${count}`);
+      },
+      600_000,
+      100,
+    );
+    const wallMs = Date.now() - started;
+    off();
+    return {
+      direction: 'InitLive -> Salesforce',
+      changes: count,
+      wallMs,
+      perSecond: Math.round((count / wallMs) * 1000),
+      latencyMs: percentiles(latencies),
+      salesforceApiCallsPer1000: ((e.sf.control.counters().apiCallsUsed - calls0) / count) * 1000,
+    };
+  } finally {
+    await e.close();
+  }
+}
+
+/** 10,000 Contacts created in Salesforce (as UI users), until every staff member exists in InitLive. */
+export async function burstSalesforceToInitLive(
+  real: boolean,
+  count: number,
+): Promise<BurstResult> {
+  const e = await startE2E({ real, direction: 'salesforce_to_initlive' });
+  try {
+    const committedAt = new Map<string, number>();
+    const offSf = e.sf.control.onWrite((events) => {
+      for (const ev of events)
+        if (ev.changeType === 'CREATE' && ev.client === null)
+          committedAt.set(String(ev.after?.Email), ev.commitTimestamp);
+    });
+    const calls0 = e.sf.control.counters().apiCallsUsed;
+    const stamp = randomUUID().slice(0, 6);
+    const started = Date.now();
+    for (let i = 0; i < count; i++)
+      e.sf.control.createContact({
+        FirstName: 'Bench',
+        LastName: `S${i}`,
+        Email: `s${i}-${stamp}@example.org`,
+      });
+    let latencies: number[] = [];
+    await eventually(
+      () => {
+        const staff = e.il.control
+          .listStaff()
+          .filter((s) => s.email?.endsWith(`-${stamp}@example.org`));
+        if (staff.length < count) throw new Error(`${staff.length}/${count}`);
+        latencies = staff.map((s) => Date.parse(s.createdAt) - (committedAt.get(s.email!) ?? NaN));
+      },
+      600_000,
+      250,
+    );
+    const wallMs = Date.now() - started;
+    offSf();
+    return {
+      direction: 'Salesforce -> InitLive',
+      changes: count,
+      wallMs,
+      perSecond: Math.round((count / wallMs) * 1000),
+      latencyMs: percentiles(latencies),
+      salesforceApiCallsPer1000: ((e.sf.control.counters().apiCallsUsed - calls0) / count) * 1000,
+    };
+  } finally {
+    await e.close();
+  }
+}
+
+export interface SteadyResult {
+  ratePerSecond: number;
+  seconds: number;
+  changes: number;
+  applied: number;
+  latencyMs: Percentiles;
+  rssMb: { start: number; end: number; peak: number; firstHalfMax: number; secondHalfMax: number };
+  salesforceApiCallsPer1000: number;
+}
+
+/** A steady rate of InitLive updates to existing, linked staff, with latency to Salesforce. */
+export async function steadyInitLiveToSalesforce(
+  real: boolean,
+  ratePerSecond: number,
+  seconds: number,
+): Promise<SteadyResult> {
+  const e = await startE2E({
+    real,
+    direction: 'initlive_to_salesforce',
+    pipeline: { salesforceSink: { lingerMs: 50 } },
+  });
+  const rss = new RssSampler();
+  try {
+    const stamp = randomUUID().slice(0, 6);
+    const population = 2000;
+    const ids: string[] = [];
+    for (let i = 0; i < population; i++)
+      ids.push(
+        e.il.control.createStaff({
+          firstName: 'Steady',
+          lastName: `P${i}`,
+          email: `p${i}-${stamp}@example.org`,
+        }).id,
+      );
+    await eventually(
+      () => {
+        const n = e.sf.control
+          .listContacts()
+          .filter((c) => String(c.Email).endsWith(`-${stamp}@example.org`)).length;
+        if (n < population) throw new Error(`${n}/${population}`);
+      },
+      300_000,
+      200,
+    );
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    const off = onSalesforceWrites(e, (events) => {
+      for (const ev of events) {
+        const phone = ev.after?.Phone;
+        const t0 = typeof phone === 'string' ? sentAt.get(phone) : undefined;
+        if (t0 !== undefined) {
+          latencies.push(ev.commitTimestamp - t0);
+          sentAt.delete(phone as string);
+        }
+      }
+    });
+    const calls0 = e.sf.control.counters().apiCallsUsed;
+    rss.start();
+    const total = ratePerSecond * seconds;
+    const started = Date.now();
+    let sent = 0;
+    // Send in 20 ms slices so the rate is smooth, catching up if a slice ran late.
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * ratePerSecond));
+      for (; sent < due; sent++) {
+        const phone = `+1 ${String(sent).padStart(9, '0')}`;
+        sentAt.set(phone, Date.now());
+        e.il.control.updateStaff(ids[sent % population]!, { phone });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await eventually(
+      () => {
+        // Updates to the same person inside one batch coalesce: only the last phone lands.
+        if (sentAt.size > population) throw new Error(`${sentAt.size} outstanding`);
+      },
+      120_000,
+      100,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    rss.stop();
+    off();
+    const half = started + (seconds * 1000) / 2;
+    const first = rss.samples.filter((s) => s.t < half).map((s) => s.rssMb);
+    const second = rss.samples.filter((s) => s.t >= half).map((s) => s.rssMb);
+    return {
+      ratePerSecond,
+      seconds,
+      changes: total,
+      applied: latencies.length,
+      latencyMs: percentiles(latencies),
+      rssMb: {
+        start: Math.round(rss.samples[0]?.rssMb ?? 0),
+        end: Math.round(rss.samples[rss.samples.length - 1]?.rssMb ?? 0),
+        peak: Math.round(rss.peak()),
+        firstHalfMax: Math.round(Math.max(...first)),
+        secondHalfMax: Math.round(Math.max(...second)),
+      },
+      salesforceApiCallsPer1000: ((e.sf.control.counters().apiCallsUsed - calls0) / total) * 1000,
+    };
+  } finally {
+    rss.stop();
+    await e.close();
+  }
+}
+
+/** kafkajs alone on the same broker: produce then consume N records, the transport's ceiling. */
+export async function rawKafkaPassThrough(
+  brokers: string[],
+  count: number,
+): Promise<{ perSecond: number; wallMs: number }> {
+  const kafka = new Kafka({ clientId: 'bench-raw', brokers, logLevel: logLevel.NOTHING });
+  const topic = `bench-raw-${randomUUID().slice(0, 8)}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({ groupId: `${topic}-g` });
+  await Promise.all([producer.connect(), consumer.connect()]);
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  let received = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      received += batch.messages.length;
+      if (received >= count) done();
+    },
+  });
+  const value = Buffer.alloc(200, 1);
+  const started = Date.now();
+  for (let i = 0; i < count; i += 500) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: Math.min(500, count - i) }, (_, j) => ({
+        key: `k${i + j}`,
+        value,
+      })),
+    });
+  }
+  await finished;
+  const wallMs = Date.now() - started;
+  await Promise.allSettled([consumer.disconnect(), producer.disconnect()]);
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+  return { perSecond: Math.round((count / wallMs) * 1000), wallMs };
+}
