@@ -43,6 +43,18 @@ export interface PendingWrite {
   /** Base values of those fields before the write: the other side of a concurrent edit. */
   preBase: Record<string, FieldValue>;
   decidedAt: number;
+  /**
+   * The change that caused the write and how it was sent, so a redelivery of that change (the
+   * process died after saving this state but before the write reached the topic) sends the
+   * write again instead of dropping it as a duplicate.
+   */
+  cause?: {
+    side: Side;
+    version: number;
+    op: 'create' | 'update' | 'delete';
+    recordId: string | null;
+    ifMatch: number | null;
+  };
 }
 
 /** What the reconciler remembers per pair beyond the version vector. */

@@ -139,6 +139,29 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/**
+ * A change seen before. Nothing is decided again, but writes it caused that have not been
+ * confirmed yet are sent once more: the process may have died after saving the decision and
+ * before the writes reached their topic. Sinks write idempotently, so a second copy is harmless.
+ */
+function redelivered(prev: PairState, mem: MergeMemory, change: ObservedChange): ReconcileDecision {
+  const writes: WriteIntent[] = [];
+  for (const target of ['salesforce', 'initlive'] as Side[]) {
+    for (const p of mem.pending[target]) {
+      if (!p.cause || p.cause.side !== change.side || p.cause.version !== change.version) continue;
+      writes.push({
+        side: target,
+        op: p.cause.op,
+        values: p.fields as CanonicalValues,
+        fingerprint: fingerprint(p.fields),
+        recordId: p.cause.recordId,
+        ifMatch: p.cause.ifMatch,
+      });
+    }
+  }
+  return { next: prev, writes, conflicts: [], outcome: 'duplicate', problems: [] };
+}
+
 function unchanged(
   prev: PairState,
   outcome: Outcome,
@@ -171,7 +194,7 @@ export function decide(
     lastPos !== null &&
     comparePositions(change.position, lastPos) <= 0
   ) {
-    return unchanged(prev, 'duplicate');
+    return redelivered(prev, mem, change);
   }
   if (change.version < prev.seen[side]) return unchanged(prev, 'stale');
   if (
@@ -179,7 +202,7 @@ export function decide(
     (side === 'initlive' || change.position === null) &&
     prev.seen[side] > 0
   ) {
-    return unchanged(prev, 'duplicate');
+    return redelivered(prev, mem, change);
   }
 
   const next = clone(prev);
@@ -385,7 +408,18 @@ export function decide(
       preBase[f] = baseBefore?.[f] ?? null;
     mem.pending[target] = [
       ...mem.pending[target],
-      { fields: writeValues, preBase, decidedAt: ctx.now },
+      {
+        fields: writeValues,
+        preBase,
+        decidedAt: ctx.now,
+        cause: {
+          side,
+          version: change.version,
+          op: creating ? ('create' as const) : ('update' as const),
+          recordId: next[idField(target)],
+          ifMatch: target === 'initlive' && !creating ? next.seen.initlive || null : null,
+        },
+      },
     ].slice(-MAX_PENDING);
     mem.current[target] = { ...(mem.current[target] ?? {}), ...writeValues };
     writes.push({
@@ -509,10 +543,6 @@ function decideDelete(
     const values: CanonicalValues = { status };
     if (other === 'salesforce' && next.initliveId) values.initliveId = next.initliveId;
     mem.current[other] = { ...(mem.current[other] ?? {}), status };
-    mem.pending[other] = [
-      ...mem.pending[other],
-      { fields: values, preBase: { status: prev.base?.status ?? null }, decidedAt: ctx.now },
-    ].slice(-MAX_PENDING);
     next.base = { ...(prev.base ?? {}), status };
     write = {
       side: other,
@@ -523,6 +553,22 @@ function decideDelete(
       ifMatch: other === 'initlive' ? next.seen.initlive || null : null,
     };
   }
+  // Remembered like any write of ours, so a redelivered delete sends it again until confirmed.
+  mem.pending[other] = [
+    ...mem.pending[other],
+    {
+      fields: write.values,
+      preBase: { status: prev.base?.status ?? null },
+      decidedAt: ctx.now,
+      cause: {
+        side,
+        version: change.version,
+        op: write.op,
+        recordId: write.recordId,
+        ifMatch: write.ifMatch,
+      },
+    },
+  ].slice(-MAX_PENDING);
   next.synced = { ...next.seen };
   return { next, writes: [write], conflicts: [], outcome: 'applied', problems: [] };
 }

@@ -207,8 +207,8 @@ export class Reconciler {
         { context: { upstreamCode: first?.code, fields: d.problems.map((p) => p.field), pairId } },
       );
     }
-    if (d.next === before) return;
-    await this.updateEmailIndex(before, d.next);
+    // A redelivered change may carry writes to send again; nothing else changes then.
+    if (d.next !== before) await this.updateEmailIndex(before, d.next);
     for (const c of d.conflicts) {
       const entry: ConflictRecord = {
         orgId: org.orgId,

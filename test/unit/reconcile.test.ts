@@ -164,9 +164,28 @@ describe('reconcile: duplicates and order', () => {
     const change = sf({ phone: '+1 555 0123' });
     const d1 = step(state, change);
     expect(d1.writes).toHaveLength(1);
+    const echo = step(d1.next, il(staff({ phone: '+1 555 0123' }), { ours: true }));
+    const again = step(echo.next, change);
+    expect(again.outcome).toBe('duplicate');
+    expect(again.next).toBe(echo.next);
+    expect(again.writes).toEqual([]);
+  });
+
+  it('a change redelivered after a crash sends its unconfirmed writes again, and only those', () => {
+    const state = linkedPair();
+    const change = il(staff({ phone: '+1 555 0456' }));
+    const d1 = step(state, change);
+    expect(d1.writes).toHaveLength(1);
+    // The process died after saving d1.next but before the write reached its topic.
     const again = step(d1.next, change);
     expect(again.outcome).toBe('duplicate');
     expect(again.next).toBe(d1.next);
+    expect(again.writes).toEqual([
+      expect.objectContaining({ side: 'salesforce', values: d1.writes[0]!.values, op: 'update' }),
+    ]);
+    // Once the echo confirmed the write, a redelivery sends nothing.
+    const echo = step(d1.next, sf({ phone: '+1 555 0456' }, { ours: true }));
+    expect(step(echo.next, change).writes).toEqual([]);
   });
 
   it('an older InitLive version never overwrites a newer one', () => {
