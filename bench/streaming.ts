@@ -17,6 +17,12 @@ export interface Percentiles {
   max: number;
 }
 
+/** The product's sink settings (its default linger), unless BENCH_LINGER_MS says otherwise. */
+function sinkOptions(): { lingerMs?: number } {
+  const linger = process.env.BENCH_LINGER_MS;
+  return linger ? { lingerMs: Number(linger) } : {};
+}
+
 export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number): number =>
@@ -62,7 +68,7 @@ export async function burstInitLiveToSalesforce(
   const e = await startE2E({
     real,
     direction: 'initlive_to_salesforce',
-    pipeline: { salesforceSink: { lingerMs: 50 } },
+    pipeline: { salesforceSink: sinkOptions() },
   });
   try {
     const createdAt = new Map<string, number>();
@@ -176,7 +182,7 @@ export async function steadyInitLiveToSalesforce(
   const e = await startE2E({
     real,
     direction: 'initlive_to_salesforce',
-    pipeline: { salesforceSink: { lingerMs: 50 } },
+    pipeline: { salesforceSink: sinkOptions() },
   });
   const rss = new RssSampler();
   try {
