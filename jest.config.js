@@ -4,6 +4,7 @@
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/harness/plain-summary-reporter.js'],
   projects: [
     {
       displayName: 'unit',
