@@ -27,7 +27,7 @@ const ioModules = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cache/**', '*.mjs', '*.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cache/**', '**/*.mjs', '**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

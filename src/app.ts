@@ -245,6 +245,20 @@ function controlStores(config: Config, logger: Logger): ControlStores {
   };
 }
 
+/**
+ * Resolves once every consumer group has had nothing to read for a few looks in a row (a
+ * sink's write brings echoes and links, so one quiet look is not enough), or after `limitMs`.
+ */
+async function drained(status: PipelineStatus, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let quiet = 0;
+  while (quiet < 5 && Date.now() < deadline) {
+    const lag = await status.consumerLag().catch(() => null);
+    quiet = lag !== null && lag.every((l) => l.lag === 0) ? quiet + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -307,7 +321,21 @@ async function start(
   const useSandbox = sandboxEnabled(config);
   let sandboxes: Sandboxes | null = null;
   if (useSandbox) {
-    sandboxes = await startSandboxes(config, logger.child({ component: 'sandbox' }));
+    try {
+      sandboxes = await startSandboxes(config, logger.child({ component: 'sandbox' }));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { port?: number };
+      if (e.code !== 'EADDRINUSE') throw err;
+      const variable =
+        e.port === config.SANDBOX_INITLIVE_PORT
+          ? 'SANDBOX_INITLIVE_PORT'
+          : 'SANDBOX_SALESFORCE_PORT';
+      throw new SyncError(
+        'CONFIG_INVALID',
+        `${variable}: ${e.port ?? 'the port'} is already in use; set ${variable} to a free port (0 picks one)`,
+        { cause: err },
+      );
+    }
     closers.add('sandboxes', () => sandboxes!.close());
   }
   const sandboxSalesforce = useSandbox && config.SALESFORCE_LOGIN_URL === undefined;
@@ -330,6 +358,7 @@ async function start(
   if (config.SALESFORCE_REDIRECT_URI) oauth.redirectUri = config.SALESFORCE_REDIRECT_URI;
   logger.redact(oauth.clientSecret);
   logger.redact(config.INITLIVE_API_KEY);
+  logger.redact(config.ENCRYPTION_KEY);
 
   const defaultInitLive = (orgId: string): InitLiveCredentials | null => {
     if (config.INITLIVE_BASE_URL && config.INITLIVE_API_KEY && orgId === config.INITLIVE_ORG_ID) {
@@ -411,7 +440,10 @@ async function start(
   metrics = createMetrics(deps.events, { registry, status, connections: directory });
   closers.add('metrics', () => metrics?.close());
 
+  // `started`: the pipeline runs, so directory changes restart sources. `ready`: start-up
+  // (the demo's initial sync included) is over, so /readyz answers 200.
   let started = false;
+  let ready = false;
   let stopping = false;
   const readiness: Readiness = {
     check: async () => {
@@ -429,8 +461,8 @@ async function start(
         { name: 'control-store', ok: control, ...(control ? {} : { detail: 'not answering' }) },
         {
           name: 'pipeline',
-          ok: started && !stopping,
-          ...(started && !stopping ? {} : { detail: stopping ? 'stopping' : 'starting' }),
+          ok: ready && !stopping,
+          ...(ready && !stopping ? {} : { detail: stopping ? 'stopping' : 'starting' }),
         },
       ];
       return checks;
@@ -473,9 +505,11 @@ async function start(
 
   // Webhooks registered at InitLive by this process, removed again at stop.
   const webhooks = new Map<string, { api: InitLiveApi; id: string }>();
+  const registering = new Set<string>();
   const registerWebhook = async (orgId: string): Promise<void> => {
     const org = directory.get(orgId);
-    if (!webhookBase || !org?.streaming || webhooks.has(orgId)) return;
+    if (!webhookBase || !org?.streaming || webhooks.has(orgId) || registering.has(orgId)) return;
+    registering.add(orgId);
     try {
       const hook = await org.initlive.registerWebhook(
         `${webhookBase}/webhooks/initlive?orgId=${encodeURIComponent(orgId)}`,
@@ -489,6 +523,8 @@ async function start(
         orgId,
         err: toSyncError(err),
       });
+    } finally {
+      registering.delete(orgId);
     }
   };
   closers.add('webhooks', async () => {
@@ -585,10 +621,14 @@ async function start(
       if ('runId' in requested && options.awaitInitialSync !== false) {
         await runner.whenIdle(demoOrgId);
         initialRun = await runStore.get(demoOrgId, requested.runId);
+        // The run ends once the reconciler has decided; waiting for the writes to land (and
+        // their echoes to come back) means the demo starts from linked data in both systems.
+        await drained(status, 10_000);
       }
     }
   }
 
+  ready = true;
   const startupMs = Date.now() - startedAt;
   logger.info('connector ready', { mode: runtime.mode, url, sandbox: useSandbox, startupMs });
   print(

@@ -152,7 +152,7 @@ function redelivered(prev: PairState, mem: MergeMemory, change: ObservedChange):
       writes.push({
         side: target,
         op: p.cause.op,
-        values: p.fields as CanonicalValues,
+        values: p.fields,
         fingerprint: fingerprint(p.fields),
         recordId: p.cause.recordId,
         ifMatch: p.cause.ifMatch,

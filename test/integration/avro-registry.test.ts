@@ -53,10 +53,10 @@ describe('registry-backed Avro codec (real Apicurio, Confluent API)', () => {
     const current = loadSchemas().InitLiveStaffChange as { fields: Array<{ name: string }> };
     const oldWriter = new AvroCodec(new RegistrySchemaSource(registryUrl(), 'BACKWARD'), {
       subjectPrefix,
-      schemas: { InitLiveStaffChange: staffChangeSchemaWithout('runId', current) },
+      schemas: { InitLiveStaffChange: staffChangeSchemaWithout('resync', current) },
     });
-    const { runId: _dropped, ...oldRecord } = sampleRecords.InitLiveStaffChange;
-    const oldBytes = await oldWriter.encode('InitLiveStaffChange', oldRecord as never);
+    const { resync: _dropped, ...oldRecord } = sampleRecords.InitLiveStaffChange;
+    const oldBytes = await oldWriter.encode('InitLiveStaffChange', oldRecord);
 
     // The new version registers under BACKWARD compatibility: the registry accepts it.
     const newCodec = createRegistryCodec(registryUrl(), 'BACKWARD', { subjectPrefix });
@@ -67,7 +67,7 @@ describe('registry-backed Avro codec (real Apicurio, Confluent API)', () => {
     expect(newBytes.readUInt32BE(1)).not.toBe(oldBytes.readUInt32BE(1));
     expect(await newCodec.decode('InitLiveStaffChange', oldBytes)).toEqual({
       ...oldRecord,
-      runId: null,
+      resync: null,
     });
   });
 

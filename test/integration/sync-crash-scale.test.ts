@@ -57,8 +57,8 @@ function startConnectorProcess(s: Sandboxes, prefix: string): Promise<ChildProce
   );
   return new Promise((resolve, reject) => {
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('READY')) resolve(child);
     });
     child.once('exit', (code) =>

@@ -41,13 +41,13 @@ describe('embedded Avro codec', () => {
   it('decodes a record written before an optional field was added', async () => {
     const source = new MemorySchemaSource();
     const current = loadSchemas().InitLiveStaffChange as { fields: Array<{ name: string }> };
-    const oldSchema = staffChangeSchemaWithout('runId', current);
+    const oldSchema = staffChangeSchemaWithout('resync', current);
     const oldWriter = new AvroCodec(source, { schemas: { InitLiveStaffChange: oldSchema } });
-    const { runId: _dropped, ...oldRecord } = sampleRecords.InitLiveStaffChange;
-    const bytes = await oldWriter.encode('InitLiveStaffChange', oldRecord as never);
+    const { resync: _dropped, ...oldRecord } = sampleRecords.InitLiveStaffChange;
+    const bytes = await oldWriter.encode('InitLiveStaffChange', oldRecord);
 
     const newReader = new AvroCodec(source);
     const decoded = await newReader.decode('InitLiveStaffChange', bytes);
-    expect(decoded).toEqual({ ...oldRecord, runId: null });
+    expect(decoded).toEqual({ ...oldRecord, resync: null });
   });
 });
