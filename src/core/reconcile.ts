@@ -269,14 +269,26 @@ export function decide(
     }
     cur[f] = v;
   }
-  // A write whose every value has now been observed has landed, echo or not.
-  mem.pending[side] = mem.pending[side].filter((p) =>
-    Object.entries(p.fields).some(
-      ([f, v]) =>
-        f !== 'initliveId' &&
-        !(f in incoming && sameValue(f as CanonicalField, incoming[f as CanonicalField], v)),
-    ),
-  );
+  // Which of our writes this change shows landed. Our echo confirms a write when the fields it
+  // carries hold the written values (a CDC update leaves out fields the write did not change);
+  // any other read must show every written value.
+  const landed = (p: PendingWrite): boolean => {
+    const fs = (Object.keys(p.fields) as CanonicalField[]).filter((f) => f !== 'initliveId');
+    const shown = fs.filter((f) => f in incoming);
+    const matches = shown.every((f) => sameValue(f, incoming[f] ?? null, p.fields[f] ?? null));
+    return matches && (change.ours ? shown.length > 0 : shown.length === fs.length);
+  };
+  if (change.ours) {
+    // Sinks write a pair's records in order and may merge consecutive ones into one call, so
+    // the echo of a write also confirms every older write of ours to this record.
+    let newest = -1;
+    mem.pending[side].forEach((p, i) => {
+      if (landed(p)) newest = i;
+    });
+    mem.pending[side] = mem.pending[side].slice(newest + 1);
+  } else {
+    mem.pending[side] = mem.pending[side].filter((p) => !landed(p));
+  }
   mem.current[side] = cur;
 
   // The other record was deleted (we knew its id, it no longer exists): changes here stay
