@@ -113,10 +113,10 @@ describe('reconcile: echo suppression', () => {
   it('an echo of merged writes confirms all of them, so a later foreign edit is not a conflict', () => {
     const state = linkedPair();
     const d1 = step(state, il(staff({ phone: '+1 555 0001' })));
-    const d2 = step(d1.next, il(staff({ phone: '+1 555 0001', firstName: 'Dee' })));
+    const d2 = step(d1.next, il(staff({ phone: '+1 555 0009', firstName: 'Dee' })));
     expect(d2.next.merge!.pending.salesforce).toHaveLength(2);
     // The sink merged both writes into one call: one echo with the final values.
-    const echo = step(d2.next, sf({ phone: '+1 555 0001', firstName: 'Dee' }, { ours: true }));
+    const echo = step(d2.next, sf({ phone: '+1 555 0009', firstName: 'Dee' }, { ours: true }));
     expect(echo.outcome).toBe('echo');
     expect(echo.next.merge!.pending.salesforce).toEqual([]);
     // A Salesforce user then edits the phone: an ordinary change, not a conflict.
