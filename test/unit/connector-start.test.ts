@@ -130,6 +130,42 @@ describe('npm start (embedded default), in-process', () => {
     expect((await http(`${c.url}/api/orgs/${ORG}/salesforce`)).status).toBe(401);
   });
 
+  it('Sync now over HTTP runs a full sync whose counts show in the run history', async () => {
+    const c = connector!;
+    const il = c.sandboxes!.initlive.control;
+    // The run must report reading every staff member, through the same HTTP routes an admin uses.
+    const started = await http(`${c.url}/api/orgs/${ORG}/salesforce/sync`, {
+      method: 'POST',
+      token: c.token,
+    });
+    expect(started.status).toBe(202);
+    const runId = (started.body as { runId: string }).runId;
+    let run: Record<string, unknown> = {};
+    await eventually(async () => {
+      const res = await http(`${c.url}/api/orgs/${ORG}/salesforce/runs/${runId}`, {
+        token: c.token,
+      });
+      run = res.body as Record<string, unknown>;
+      expect(run.status).toBe('succeeded');
+    }, 30_000);
+    expect(run).toMatchObject({
+      runId,
+      trigger: 'manual',
+      counts: expect.objectContaining({
+        read: { initlive: il.listStaff().length, salesforce: expect.any(Number) },
+      }),
+    });
+    // Everything was already in sync: the second run changes nothing in Salesforce.
+    const counts = run.counts as {
+      created: { salesforce: number };
+      updated: { salesforce: number };
+    };
+    expect(counts.created.salesforce).toBe(0);
+    expect(counts.updated.salesforce).toBe(0);
+    const list = await http(`${c.url}/api/orgs/${ORG}/salesforce/runs`, { token: c.token });
+    expect(JSON.stringify(list.body)).toContain(runId);
+  });
+
   it('prints the admin URL, the token, the sandbox URLs and credentials', () => {
     const c = connector!;
     const text = printed.join('');
