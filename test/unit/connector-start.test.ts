@@ -145,7 +145,7 @@ describe('npm start (embedded default), in-process', () => {
       const res = await http(`${c.url}/api/orgs/${ORG}/salesforce/runs/${runId}`, {
         token: c.token,
       });
-      run = res.body as Record<string, unknown>;
+      run = res.body;
       expect(run.status).toBe('succeeded');
     }, 30_000);
     expect(run).toMatchObject({
