@@ -199,7 +199,7 @@ describe('npm start (embedded default), in-process', () => {
       /initlive_sync_records_read_total\{source="initlive",org="org_demo"\} [1-9]/,
     );
     expect(metrics.text).toMatch(
-      /initlive_sync_runs_total\{org="org_demo",trigger="manual",outcome="succeeded"\} 1/,
+      /initlive_sync_runs_total\{org="org_demo",trigger="manual",outcome="succeeded"\} [1-9]\d*/,
     );
     expect(metrics.text).toMatch(
       /initlive_sync_connection_state\{org="org_demo",state="connected"\} 1/,
@@ -258,6 +258,19 @@ describe('npm start (embedded default), in-process', () => {
       expect(c.scheduler.nextRunAt(ORG)).toBeNull();
     });
 
+    // Changes on both sides while disconnected: the sources resume from their stored
+    // positions, so both must arrive after the reconnect, once, with no duplicate records.
+    const il = c.sandboxes!.initlive.control;
+    const sf = c.sandboxes!.salesforce.control;
+    const offStaff = il.listStaff()[6]!;
+    il.updateStaff(offStaff.id, { lastName: 'WhileOff' });
+    const offContact = sf
+      .listContacts()
+      .find((x) => x.InitLive_Staff_Id__c === il.listStaff()[7]!.id)!;
+    sf.updateContact(String(offContact.Id), { MobilePhone: '+1 604 555 0777' });
+    const contactsBefore = sf.listContacts().length;
+    const staffBefore = il.listStaff().length;
+
     // The web-server flow with PKCE against the sandbox, as a browser would go through it.
     const started = await http(`${c.url}/api/orgs/${ORG}/salesforce/connect`, {
       method: 'POST',
@@ -278,6 +291,16 @@ describe('npm start (embedded default), in-process', () => {
       });
       expect(c.scheduler.nextRunAt(ORG)).not.toBeNull();
     });
+    await eventually(() => {
+      expect(sf.listContacts().find((x) => x.InitLive_Staff_Id__c === offStaff.id)?.LastName).toBe(
+        'WhileOff',
+      );
+      expect(il.getStaff(String(offContact.InitLive_Staff_Id__c)).mobilePhone).toBe(
+        '+1 604 555 0777',
+      );
+    });
+    expect(sf.listContacts()).toHaveLength(contactsBefore);
+    expect(il.listStaff()).toHaveLength(staffBefore);
     const staff = c.sandboxes!.initlive.control.listStaff()[5]!;
     c.sandboxes!.initlive.control.updateStaff(staff.id, { lastName: 'Reconnected' });
     await eventually(() => {
