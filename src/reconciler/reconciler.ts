@@ -190,13 +190,15 @@ export class Reconciler {
     }
     const d = decision as ReconcileDecision | null;
     if (!d) return;
+    // Writes a redelivered change sends again were decided (and counted) the first time.
+    const decided = d.outcome === 'duplicate' ? [] : d.writes;
     this.deps.events.emit('reconcile.outcome', {
       orgId: org.orgId,
       side: change.side,
       outcome: d.outcome,
       runId: change.runId ?? null,
-      writes: d.writes.map((w) => w.side),
-      ops: d.writes.map((w) => w.op),
+      writes: decided.map((w) => w.side),
+      ops: decided.map((w) => w.op),
       conflicts: d.conflicts.length,
     });
     if (d.outcome === 'rejected') {
