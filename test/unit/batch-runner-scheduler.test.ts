@@ -210,7 +210,7 @@ describe('Scheduler', () => {
     await scheduler.stop();
   });
 
-  it('fires a daily schedule once a day across the Vancouver DST changes', async () => {
+  it('fires a daily schedule once a day across the Los Angeles DST changes', async () => {
     const clock = new ManualClock(Date.parse('2026-03-06T12:00:00Z'));
     const runner = new RecordingTrigger();
     const scheduler = new Scheduler({
@@ -219,7 +219,7 @@ describe('Scheduler', () => {
       logger: silentLogger,
       clock,
     });
-    scheduler.set('org_a', { mode: 'daily', at: '02:30', timezone: 'America/Vancouver' });
+    scheduler.set('org_a', { mode: 'daily', at: '02:30', timezone: 'America/Los_Angeles' });
     await scheduler.start();
     for (let h = 0; h < 4 * 24; h++) {
       clock.advance(3_600_000);
@@ -231,7 +231,7 @@ describe('Scheduler', () => {
       '2026-03-09T09:30:00.000Z', // 02:30 PDT
       '2026-03-10T09:30:00.000Z',
     ]);
-    scheduler.set('org_a', { mode: 'daily', at: '01:30', timezone: 'America/Vancouver' });
+    scheduler.set('org_a', { mode: 'daily', at: '01:30', timezone: 'America/Los_Angeles' });
     clock.advanceTo(Date.parse('2026-10-31T12:00:00Z'));
     await flush();
     for (let h = 0; h < 48; h++) {
