@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { FullSyncJob } from '../src/batch/full-sync-job';
 import { defaultMapping } from '../src/core/mapping';
@@ -29,6 +30,11 @@ export interface FullSyncBenchOptions {
   sinks?: boolean;
   /** Give up after this long. Default 10 min. */
   timeoutMs?: number;
+  /**
+   * Where the two sandboxes run: `child` (default) in a child process of their own, so
+   * `peakRssMb` is the connector's alone; `in-process` beside the connector, as before.
+   */
+  sandboxes?: 'child' | 'in-process';
 }
 
 export interface FullSyncBenchResult {
@@ -38,15 +44,26 @@ export interface FullSyncBenchResult {
   wallMs: number;
   /** Until the run itself ended (everything read and reconciled). */
   runMs: number;
+  /**
+   * For each consumer group still behind when the run ended: when it last had lag, from the
+   * start of the run (a group absent had drained by then).
+   */
+  drainedMs: Record<string, number>;
   /** Salesforce API calls counted by the sandbox during the run (the daily-allocation meter). */
   salesforceApiCalls: number;
   /** Per endpoint, to see what dominates. */
   salesforceEndpoints: Record<string, number>;
   initliveRequests: number;
-  /** Peak RSS of this process, sampled every 100 ms during the run (sandboxes included). */
+  sandboxes: 'child' | 'in-process';
+  /**
+   * Peak RSS of this process, sampled every 100 ms during the run: the connector alone when
+   * the sandboxes run in a child process, both sandboxes included otherwise.
+   */
   peakRssMb: number;
-  /** RSS just before the run: both seeded sandboxes and the idle pipeline. */
+  /** RSS just before the run (the idle pipeline; plus both seeded sandboxes when in process). */
   baselineRssMb: number;
+  /** Peak RSS of the sandboxes' child process during the run (null when in process). */
+  sandboxPeakRssMb: number | null;
   staffAfter: number;
   contactsAfter: number;
   status: string;
@@ -54,16 +71,34 @@ export interface FullSyncBenchResult {
 
 const pad = (i: number): string => String(i).padStart(6, '0');
 
-/**
- * A full sync of `records` staff against `records` Contacts, `overlap` of them the same person
- * (by email), end to end in one process: both sandboxes, the in-memory transport and stores,
- * the real reconciler and sinks.
- */
-export async function benchFullSync(
-  options: FullSyncBenchOptions = {},
-): Promise<FullSyncBenchResult> {
-  const records = options.records ?? 50_000;
-  const overlap = options.overlap ?? 0.2;
+/** What the bench needs of the two seeded sandboxes, wherever they run. */
+interface Sandboxes {
+  initliveBaseUrl: string;
+  salesforce: {
+    loginUrl: string;
+    clientId: string;
+    clientSecret: string;
+    username: string;
+    password: string;
+  };
+  /** Zeroes the API meter and request counters, and starts sampling RSS. */
+  reset(): Promise<void>;
+  tally(): Promise<SandboxTally>;
+  close(): Promise<void>;
+}
+
+interface SandboxTally {
+  apiCallsUsed: number;
+  endpoints: Record<string, number>;
+  initliveRequests: number;
+  staff: number;
+  contacts: number;
+  /** Peak RSS of the process holding the sandboxes since reset(). */
+  peakRssMb: number;
+}
+
+/** Starts both sandboxes in this process, seeded with `records` each, `overlap` shared. */
+async function startSandboxes(records: number, overlap: number): Promise<Sandboxes> {
   const shared = Math.round(records * overlap);
   const il = await startInitLiveSandbox({ rateLimit: false });
   for (let i = 0; i < records; i++) {
@@ -97,6 +132,137 @@ export async function benchFullSync(
           },
     ),
   });
+  let peakRss = 0;
+  let sampler: NodeJS.Timeout | null = null;
+  return {
+    initliveBaseUrl: il.baseUrl,
+    salesforce: {
+      loginUrl: sf.loginUrl,
+      clientId: sf.clientId,
+      clientSecret: sf.clientSecret,
+      username: sf.username,
+      password: sf.password,
+    },
+    reset: async () => {
+      sf.control.resetApiUsage();
+      il.control.resetCounters();
+      peakRss = process.memoryUsage().rss;
+      if (sampler) clearInterval(sampler);
+      sampler = setInterval(() => {
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      }, 100);
+    },
+    tally: async () => {
+      const counters = sf.control.counters();
+      return {
+        apiCallsUsed: counters.apiCallsUsed,
+        endpoints: counters.endpoints,
+        initliveRequests: il.control.counters().requestsTotal,
+        staff: il.control.listStaff().length,
+        contacts: sf.control.listContacts().length,
+        peakRssMb: Math.round(peakRss / 1_048_576),
+      };
+    },
+    close: async () => {
+      if (sampler) clearInterval(sampler);
+      await Promise.all([il.close(), sf.close()]);
+    },
+  };
+}
+
+type ChildRequest =
+  | { id: number; op: 'start'; records: number; overlap: number }
+  | { id: number; op: 'reset' | 'tally' | 'close' };
+type ChildReply =
+  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+/** Both sandboxes in a child process (this file with `--sandboxes`), driven over IPC. */
+async function startSandboxesInChild(records: number, overlap: number): Promise<Sandboxes> {
+  // Under ts-node the child needs the same loader; the built bench (dist/) runs plain JS.
+  const execArgv = __filename.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
+  const child = fork(__filename, ['--sandboxes'], { execArgv, stdio: 'inherit' });
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  child.on('message', (m: ChildReply) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.ok) w?.resolve(m.value);
+    else w?.reject(new Error(m.error));
+  });
+  child.on('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`sandbox process exited (${code})`));
+    waiting.clear();
+  });
+  const ask = <T>(req: Omit<ChildRequest, 'id'>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, { resolve: (v) => resolve(v as T), reject });
+      child.send({ ...req, id });
+    });
+  const started = await ask<Pick<Sandboxes, 'initliveBaseUrl' | 'salesforce'>>({
+    op: 'start',
+    records,
+    overlap,
+  } as Omit<ChildRequest, 'id'>);
+  return {
+    ...started,
+    reset: () => ask<void>({ op: 'reset' }),
+    tally: () => ask<SandboxTally>({ op: 'tally' }),
+    close: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      await ask<void>({ op: 'close' });
+      await exited;
+    },
+  };
+}
+
+/** The child's side: serves the requests of startSandboxesInChild. */
+function serveSandboxes(): void {
+  let sandboxes: Sandboxes | null = null;
+  const reply = (m: ChildReply): void => {
+    process.send?.(m);
+  };
+  // The bench process died or let go: nothing else will ever close the sandboxes.
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (req: ChildRequest) => {
+    const run = async (): Promise<unknown> => {
+      switch (req.op) {
+        case 'start':
+          sandboxes = await startSandboxes(req.records, req.overlap);
+          return { initliveBaseUrl: sandboxes.initliveBaseUrl, salesforce: sandboxes.salesforce };
+        case 'reset':
+          return sandboxes?.reset();
+        case 'tally':
+          return sandboxes?.tally();
+        case 'close':
+          await sandboxes?.close();
+          setImmediate(() => process.exit(0));
+          return undefined;
+      }
+    };
+    run().then(
+      (value) => reply({ id: req.id, ok: true, value: value ?? null }),
+      (err: unknown) => reply({ id: req.id, ok: false, error: String(err) }),
+    );
+  });
+}
+
+/**
+ * A full sync of `records` staff against `records` Contacts, `overlap` of them the same person
+ * (by email), end to end: both sandboxes (in a child process by default), the in-memory
+ * transport and stores, the real reconciler and sinks.
+ */
+export async function benchFullSync(
+  options: FullSyncBenchOptions = {},
+): Promise<FullSyncBenchResult> {
+  const records = options.records ?? 50_000;
+  const overlap = options.overlap ?? 0.2;
+  const where = options.sandboxes ?? 'child';
+  const sandboxes =
+    where === 'child'
+      ? await startSandboxesInChild(records, overlap)
+      : await startSandboxes(records, overlap);
+  const sf = sandboxes.salesforce;
   const tokenRes = await fetch(`${sf.loginUrl}/services/oauth2/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -132,7 +298,7 @@ export async function benchFullSync(
     streaming: false,
     salesforce: conn,
     initlive: createInitLiveClient({
-      baseUrl: il.baseUrl,
+      baseUrl: sandboxes.initliveBaseUrl,
       apiKey: 'sandbox-key',
       orgId: 'org_demo',
       changeOrigin: 'salesforce-sync',
@@ -140,7 +306,9 @@ export async function benchFullSync(
     initliveOrigin: 'salesforce-sync',
     salesforceClientTag: 'InitLiveSync',
   };
-  const transport = new MemoryTransport({ logger: silentLogger });
+  // Consumed records are dropped, as Kafka's retention would eventually: the in-memory log
+  // would otherwise hold every change and write of the run.
+  const transport = new MemoryTransport({ logger: silentLogger, dropCommitted: true });
   const topics = topicNames(`bench${randomUUID().slice(0, 8)}`);
   await transport.ensureTopics(Object.values(topics).map((name) => ({ name, partitions: 6 })));
   const deps = {
@@ -158,13 +326,13 @@ export async function benchFullSync(
     runStore: new MemoryRunStore(),
   };
   const reconciler = new Reconciler(deps);
-  const sfSink = new SalesforceSink(deps, { lingerMs: 50 });
+  // The sandbox finishes a Bulk job two poll delays (200 ms) after it is closed: one poll.
+  const sfSink = new SalesforceSink(deps, { lingerMs: 50, bulkPollMs: 250 });
   const ilSink = new InitLiveSink(deps);
   await reconciler.start();
   if (options.sinks !== false) await Promise.all([sfSink.start(), ilSink.start()]);
 
-  sf.control.resetApiUsage();
-  il.control.resetCounters();
+  await sandboxes.reset();
   const baselineRss = process.memoryUsage().rss;
   let peakRss = baselineRss;
   const sampler = setInterval(() => {
@@ -186,38 +354,49 @@ export async function benchFullSync(
           { group: ilSink.groupId, topics: [topics.initliveWrites] },
         ]),
   ];
+  const drainedMs: Record<string, number> = {};
   for (let quiet = 0; quiet < 5;) {
     const lags = await Promise.all(groups.map((g) => transport.lag(g.group, g.topics)));
+    lags.forEach((l, i) => {
+      if (l.some((p) => p.lag > 0)) drainedMs[groups[i]!.group] = Date.now() - started;
+    });
     quiet = lags.flat().every((p) => p.lag === 0) ? quiet + 1 : 0;
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const wallMs = Date.now() - started;
   clearInterval(sampler);
-  const counters = sf.control.counters();
+  const tally = await sandboxes.tally();
   const result: FullSyncBenchResult = {
     records,
     overlap,
     wallMs,
     runMs,
-    salesforceApiCalls: counters.apiCallsUsed,
-    salesforceEndpoints: counters.endpoints,
-    initliveRequests: il.control.counters().requestsTotal,
+    drainedMs,
+    salesforceApiCalls: tally.apiCallsUsed,
+    salesforceEndpoints: tally.endpoints,
+    initliveRequests: tally.initliveRequests,
+    sandboxes: where,
     peakRssMb: Math.round(peakRss / 1_048_576),
     baselineRssMb: Math.round(baselineRss / 1_048_576),
-    staffAfter: il.control.listStaff().length,
-    contactsAfter: sf.control.listContacts().length,
+    sandboxPeakRssMb: where === 'child' ? tally.peakRssMb : null,
+    staffAfter: tally.staff,
+    contactsAfter: tally.contacts,
     status: record.status,
   };
   await Promise.all([reconciler.stop(), sfSink.stop(), ilSink.stop()]);
   await transport.close();
-  await Promise.all([il.close(), sf.close()]);
+  await sandboxes.close();
   return result;
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv[2] === '--sandboxes') {
+  serveSandboxes();
+} else if (require.main === module) {
+  // npx ts-node --transpile-only bench/full-sync.ts [records] [--in-process]
   const records = Number(process.argv[2] ?? 50_000);
-  benchFullSync({ records }).then(
+  const sandboxes = process.argv.includes('--in-process') ? 'in-process' : 'child';
+  benchFullSync({ records, sandboxes }).then(
     (r) => console.log(JSON.stringify(r, null, 2)),
     (err: unknown) => {
       console.error(err);

@@ -64,10 +64,19 @@ export function parseBulkError(text: string): SalesforceItemError {
 }
 
 function cell(v: ContactFields[string] | undefined): string {
-  // In Bulk CSV an empty cell leaves the field alone; #N/A clears it.
+  // In Bulk CSV an empty cell leaves the field alone; #N/A clears it. An empty string clears
+  // the field in a Collections call, so it clears here too.
   if (v === undefined) return '';
-  if (v === null) return '#N/A';
+  if (v === null || v === '') return '#N/A';
   return String(v);
+}
+
+/**
+ * How a record's key is matched to its result row: external ids match case-insensitively in
+ * Salesforce, record Ids are case-sensitive (two 15-character Ids may differ only in case).
+ */
+function keyNormaliser(keyField: string): (key: string) => string {
+  return keyField.toLowerCase() === 'id' ? (k) => k : (k) => k.toLowerCase();
 }
 
 async function runIngest(
@@ -79,6 +88,7 @@ async function runIngest(
 ): Promise<SalesforceItemResult[]> {
   const results: Array<SalesforceItemResult | undefined> = new Array(records.length);
   const byKey = new Map<string, number>();
+  const norm = keyNormaliser(keyField);
   const sendable: number[] = [];
   records.forEach((r, i) => {
     const key = r[keyField];
@@ -89,7 +99,7 @@ async function runIngest(
       results[i] = { success: false, id: null, error, errors: [] };
       return;
     }
-    const k = String(key).toLowerCase();
+    const k = norm(String(key));
     if (byKey.has(k)) {
       // One job may not name a record twice; the caller folds writes per record first.
       const error = new SyncError(
@@ -126,7 +136,7 @@ async function runIngest(
 
   const keyOf = (row: Record<string, unknown>): number | undefined => {
     const entry = Object.entries(row).find(([k]) => k.toLowerCase() === keyField.toLowerCase());
-    return typeof entry?.[1] === 'string' ? byKey.get(entry[1].toLowerCase()) : undefined;
+    return typeof entry?.[1] === 'string' ? byKey.get(norm(entry[1])) : undefined;
   };
   const pages = async (path: string): Promise<Array<Record<string, unknown>>> => {
     const { text } = await sfCsv(conn, 'GET', `/jobs/ingest/${job.id}/${path}`);

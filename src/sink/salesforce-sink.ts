@@ -11,12 +11,15 @@ import { defaultRetryPolicy } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { defaultApiReserve } from './salesforce/api-reserve';
 import type { ApiReserve } from './salesforce/api-reserve';
+import { bulkContactWriter } from './salesforce/bulk-writer';
+import type { BulkContactWriter } from './salesforce/bulk-writer';
 import { OrgWriter } from './salesforce/org-writer';
 import type { PauseReason } from './salesforce/org-writer';
 import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 
 export type { ApiReserve } from './salesforce/api-reserve';
+export type { BulkContactWriter } from './salesforce/bulk-writer';
 export type { PauseReason } from './salesforce/org-writer';
 
 export interface SalesforceSinkOptions {
@@ -30,8 +33,26 @@ export interface SalesforceSinkOptions {
   apiReserve?: ApiReserve;
   /** Backoff of 5xx, network failures and record locks. Default: src/retry.ts defaults. */
   retryPolicy?: RetryPolicy;
-  /** Records per handleBatch. Default 500. */
+  /**
+   * Records per handleBatch. Only a consumer that is behind gets big batches, and big batches
+   * make big Bulk jobs. Default 5,000.
+   */
   maxBatchSize?: number;
+  /**
+   * Above this many upserts (or updates) in one flush, they go as one Bulk API 2.0 ingest job
+   * (about 7 calls whatever its size) instead of 200-record collection calls. Default 2,000;
+   * `Infinity` never uses Bulk.
+   */
+  bulkThreshold?: number;
+  /**
+   * How long a backlog bound for a Bulk job gathers more records before it is sent (the
+   * consumer's partitions refill meanwhile, so the next job is bigger). Default 5 s.
+   */
+  bulkLingerMs?: number;
+  /** First wait before asking whether a Bulk job finished; later waits grow. Default 500 ms. */
+  bulkPollMs?: number;
+  /** Builds the Bulk writer of a connection (tests wrap it); default: src/batch/bulk-ingest. */
+  bulkFor?: (conn: Connection) => BulkContactWriter;
   /** Where a new consumer group starts. Default true: writes decided before the sink first ran still land. */
   fromBeginning?: boolean;
   /** Builds the API of a connection (tests wrap it); default: the jsforce adapter. */
@@ -39,15 +60,18 @@ export interface SalesforceSinkOptions {
 }
 
 const MAX_COLLECTION = 200;
+const DEFAULT_MAX_BATCH_SIZE = 5_000;
 
 /**
- * Consumes the salesforceWrites topic and writes Contacts with sObject Collections (group
- * `<groupPrefix>.sink-salesforce`).
+ * Consumes the salesforceWrites topic and writes Contacts with sObject Collections, or Bulk API
+ * 2.0 ingest jobs for large backlogs (group `<groupPrefix>.sink-salesforce`).
  *
  * Per batch: writes are decoded (undecodable or unusable ones go to dead letters), folded per
  * pair (a burst of writes to one pair costs one record in one call, order kept) and handed to
  * the org's OrgWriter, which batches across partitions up to 200 records per call or the
- * linger. handleBatch resolves only when every record of the batch has its outcome recorded:
+ * linger. A batch of at least `flushSize` records means the consumer is behind (a full sync, a
+ * burst): the writer then gathers every partition's batch before flushing, and a route with
+ * more than `bulkThreshold` ops goes as one Bulk job (see OrgWriter). handleBatch resolves only when every record of the batch has its outcome recorded:
  * written (and linked when created), or dead-lettered with Salesforce's statusCode. So offsets
  * are committed only after that, and a batch held by a paused org (API budget, auth, missing
  * package) is neither committed nor dropped: a crash or stop meanwhile redelivers it.
@@ -56,8 +80,9 @@ const MAX_COLLECTION = 200;
  * there; they land (idempotently) once it resumes.
  */
 export class SalesforceSink {
-  private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor'>>;
+  private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor'>>;
   private readonly apiFor: (conn: Connection) => SalesforceApi;
+  private readonly bulkFor: (conn: Connection) => BulkContactWriter;
   private readonly apis = new WeakMap<Connection, SalesforceApi>();
   private readonly writers = new Map<string, OrgWriter>();
   private readonly logger: Logger;
@@ -74,9 +99,13 @@ export class SalesforceSink {
       pauseCheckMs: Math.max(1, options.pauseCheckMs ?? 60_000),
       apiReserve: options.apiReserve ?? defaultApiReserve,
       retryPolicy: options.retryPolicy ?? defaultRetryPolicy,
-      maxBatchSize: options.maxBatchSize ?? 500,
+      maxBatchSize: Math.max(1, options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
       fromBeginning: options.fromBeginning ?? true,
+      bulkThreshold: Math.max(MAX_COLLECTION, options.bulkThreshold ?? 2_000),
+      bulkLingerMs: Math.max(0, options.bulkLingerMs ?? 5_000),
+      bulkPollMs: Math.max(1, options.bulkPollMs ?? 500),
     };
+    this.bulkFor = options.bulkFor ?? ((conn) => bulkContactWriter(conn, this.options.bulkPollMs));
     const build = options.apiFor ?? ((conn: Connection) => createSalesforceApi(conn));
     this.apiFor = (conn) => {
       let api = this.apis.get(conn);
@@ -146,8 +175,14 @@ export class SalesforceSink {
       list.push(env);
       byOrg.set(env.write.orgId, list);
     }
+    // A partition that held a flush's worth of records or more is behind: gather, don't trickle.
+    const backlog =
+      batch.records.length >= Math.min(this.options.flushSize, this.options.maxBatchSize);
+    const saturated = batch.records.length >= this.options.maxBatchSize;
     const outcomes = await Promise.allSettled(
-      [...byOrg].map(([orgId, envs]) => this.writer(orgId).submit(coalesceWrites(envs).flat())),
+      [...byOrg].map(([orgId, envs]) =>
+        this.writer(orgId).submit(coalesceWrites(envs).flat(), { backlog, saturated }),
+      ),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -156,7 +191,11 @@ export class SalesforceSink {
   private writer(orgId: string): OrgWriter {
     let w = this.writers.get(orgId);
     if (!w) {
-      w = new OrgWriter(this.deps, orgId, { ...this.options, apiFor: this.apiFor });
+      w = new OrgWriter(this.deps, orgId, {
+        ...this.options,
+        apiFor: this.apiFor,
+        bulkFor: this.bulkFor,
+      });
       this.writers.set(orgId, w);
     }
     return w;

@@ -21,6 +21,15 @@ export interface MemoryTransportOptions {
   redeliveryBackoff?: RetryPolicy;
   logger?: Logger;
   now?: () => number;
+  /**
+   * Drop records every known consumer group of their topic has committed past (default false:
+   * keep everything, as a test inspecting a topic expects). "Known" means every group that ever
+   * subscribed to the topic in this transport, running or stopped; a topic no group subscribed
+   * to keeps everything. A group subscribing later starts, with `fromBeginning`, at the oldest
+   * record still held, like a Kafka consumer whose earliest offset moved on with retention.
+   * This bounds the memory of a long run (a full sync) to what is still unconsumed.
+   */
+  dropCommitted?: boolean;
 }
 
 const DEFAULT_MAX_BATCH_SIZE = 500;
@@ -59,9 +68,43 @@ class Signal {
   }
 }
 
+/**
+ * One partition's records with absolute offsets. Records before `base` were dropped; the array
+ * is compacted once its dropped head is most of it, so dropping costs O(1) amortised.
+ */
 class PartitionLog {
-  readonly records: StoredRecord[] = [];
+  private records: StoredRecord[] = [];
+  private head = 0;
+  /** Offset of the oldest record held. */
+  base = 0;
   readonly appended = new Signal();
+
+  /** The offset the next record gets. */
+  get end(): number {
+    return this.base + this.records.length - this.head;
+  }
+
+  append(record: StoredRecord): void {
+    this.records.push(record);
+  }
+
+  /** Records from `from` (not before `base`) up to `count` of them. */
+  read(from: number, count: number): StoredRecord[] {
+    const start = this.head + Math.max(0, from - this.base);
+    return this.records.slice(start, start + count);
+  }
+
+  /** Forgets records before `offset`. */
+  dropBefore(offset: number): void {
+    const n = Math.min(offset, this.end) - this.base;
+    if (n <= 0) return;
+    this.head += n;
+    this.base += n;
+    if (this.head >= 1024 && this.head * 2 >= this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+  }
 }
 
 interface TopicState {
@@ -93,12 +136,14 @@ export class MemoryTransport implements Transport {
   private readonly backoff: RetryPolicy;
   private readonly logger: Logger;
   private readonly now: () => number;
+  private readonly dropCommitted: boolean;
   private closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
     this.backoff = options.redeliveryBackoff ?? defaultRedeliveryBackoff;
     this.logger = options.logger ?? silentLogger;
     this.now = options.now ?? Date.now;
+    this.dropCommitted = options.dropCommitted ?? false;
   }
 
   async ensureTopics(specs: TopicSpec[]): Promise<TopicInfo[]> {
@@ -148,7 +193,7 @@ export class MemoryTransport implements Transport {
     for (const record of records) {
       const log = state.partitions[partitionForKey(record.key, state.partitions.length)]!;
       // Copies, so a caller reusing its buffer cannot rewrite history.
-      log.records.push({
+      log.append({
         key: record.key,
         value: Buffer.from(record.value),
         headers: { ...record.headers },
@@ -169,7 +214,7 @@ export class MemoryTransport implements Transport {
       topic.partitions.forEach((log, partition) => {
         // A group's first subscription fixes its start, as the Kafka adapter commits it.
         if (!positions.has(partition))
-          positions.set(partition, options.fromBeginning ? 0 : log.records.length);
+          positions.set(partition, options.fromBeginning ? log.base : log.end);
       });
     }
     const subscription = new MemorySubscription(this, group, options);
@@ -186,7 +231,7 @@ export class MemoryTransport implements Transport {
       this.topic(name).partitions.map((log, partition) => ({
         topic: name,
         partition,
-        lag: log.records.length - (committed?.get(name)?.get(partition) ?? 0),
+        lag: log.end - Math.max(log.base, committed?.get(name)?.get(partition) ?? 0),
       })),
     );
   }
@@ -207,6 +252,12 @@ export class MemoryTransport implements Transport {
     return this.groups.get(groupId)?.committed.get(topic)?.get(partition);
   }
 
+  /** Test introspection: offsets of the oldest record held and of the next one, per partition. */
+  heldOffsets(topic: string, partition: number): { oldest: number; next: number } | undefined {
+    const log = this.topics.get(topic)?.partitions[partition];
+    return log ? { oldest: log.base, next: log.end } : undefined;
+  }
+
   /** Removes topics (test clean-up); subscriptions reading them must be stopped first. */
   async deleteTopics(topics: string[]): Promise<void> {
     for (const t of topics) this.topics.delete(t);
@@ -216,6 +267,17 @@ export class MemoryTransport implements Transport {
   /** @internal */
   partitionLog(topic: string, partition: number): PartitionLog {
     return this.topic(topic).partitions[partition]!;
+  }
+
+  /** @internal A group committed `topic`/`partition`: drop what every known group is past. */
+  committed(topic: string, partition: number): void {
+    if (!this.dropCommitted) return;
+    let min = Number.POSITIVE_INFINITY;
+    for (const group of this.groups.values()) {
+      const offset = group.committed.get(topic)?.get(partition);
+      if (offset !== undefined) min = Math.min(min, offset);
+    }
+    if (Number.isFinite(min)) this.topics.get(topic)?.partitions[partition]?.dropBefore(min);
   }
 
   /** @internal */
@@ -405,17 +467,16 @@ class PartitionRunner {
     const maxBatchSize = Math.max(1, this.options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE);
     let failures = 0;
     while (!this.revoked) {
-      const from = this.position();
-      if (from >= log.records.length) {
+      // A position before the oldest record held (dropped meanwhile) reads from the oldest.
+      const from = Math.max(this.position(), log.base);
+      if (from >= log.end) {
         await this.waitFor(log);
         continue;
       }
       const batch: RecordBatch = {
         topic: this.topic,
         partition: this.partition,
-        records: log.records
-          .slice(from, from + maxBatchSize)
-          .map((r, i) => this.toConsumed(r, from + i)),
+        records: log.read(from, maxBatchSize).map((r, i) => this.toConsumed(r, from + i)),
       };
       try {
         await this.options.handleBatch(batch);
@@ -431,6 +492,7 @@ class PartitionRunner {
       if (this.crashed) return;
       failures = 0;
       this.group.committed.get(this.topic)?.set(this.partition, from + batch.records.length);
+      this.transport.committed(this.topic, this.partition);
     }
   }
 

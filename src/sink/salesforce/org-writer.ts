@@ -16,6 +16,7 @@ import { backoffDelayMs, retry, sleep } from '../../retry';
 import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from './api-reserve';
 import { belowReserve, reserveCalls } from './api-reserve';
+import type { BulkContactWriter } from './bulk-writer';
 import { contactBody, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
 
@@ -31,6 +32,29 @@ export interface OrgWriterOptions {
   /** Backoff of retriable failures (5xx, network, record locks) before giving up on a call. */
   retryPolicy: RetryPolicy;
   apiFor: (conn: Connection) => SalesforceApi;
+  /** Above this many ops of one route (upsert or update) in one flush, one Bulk API 2.0 job. */
+  bulkThreshold: number;
+  /**
+   * While a backlog holds more than `bulkThreshold` ops of one route, how long its oldest op
+   * may wait for more to join the job (the partitions refill meanwhile).
+   */
+  bulkLingerMs: number;
+  bulkFor: (conn: Connection) => BulkContactWriter;
+}
+
+/** Options of one `submit`. */
+export interface SubmitOptions {
+  /**
+   * The ops come from a consumer that is behind (its partition held more records than one
+   * flush): gather what the other partitions hand in before flushing, instead of flushing
+   * every full collection call at once.
+   */
+  backlog?: boolean;
+  /**
+   * The consumer's batch was as big as it may be: its partition holds more still, so a Bulk
+   * job gains nothing by waiting (the partition refills only once this flush is done).
+   */
+  saturated?: boolean;
 }
 
 interface Job {
@@ -46,6 +70,8 @@ interface Entry {
   enqueuedAt: number;
   /** Calls that carried this op so far. */
   attempts: number;
+  backlog: boolean;
+  saturated: boolean;
 }
 
 /** Codes whose items are retried in place; everything else non-retriable is a dead letter. */
@@ -65,6 +91,15 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  * every op it gave has its outcome recorded (written, linked, or dead-lettered), which is what
  * lets the sink commit offsets.
  *
+ * Backlogs (ops submitted with `backlog`, e.g. during a full sync) are gathered instead: the
+ * queue flushes once no batch came in for `lingerMs` (every partition has handed in what it
+ * holds and waits on this flush), or, when it holds more than `bulkThreshold` ops of one route,
+ * once its oldest op is `bulkLingerMs` old (so the next job is bigger too), unless a partition
+ * said it holds more than one batch (`saturated`): then waiting gains nothing. A route with
+ * more than `bulkThreshold` ops in one flush goes as one Bulk API 2.0 job instead of 200-record
+ * collection calls, with the same per-record outcome handling. A trickle (no backlog) flushes
+ * exactly as before.
+ *
  * While the org cannot take writes (API budget under the reserve or used up, credentials
  * rejected, package missing) the flush holds: nothing is dropped, nothing resolves, and a
  * probe every `pauseCheckMs` decides when to go on.
@@ -72,7 +107,12 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
 export class OrgWriter {
   private queue: Entry[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** When the pending timer fires. */
+  private timerDue = 0;
   private running: Promise<void> | null = null;
+  /** When the last submit came in and the last flush ended: a backlog flushes once both are quiet. */
+  private lastSubmitAt = 0;
+  private lastFlushEndAt = 0;
   private paused: PauseReason | null = null;
   private stopping = false;
   private readonly abort = new AbortController();
@@ -92,7 +132,7 @@ export class OrgWriter {
   }
 
   /** Queues ops; resolves when all have an outcome, rejects when they must be redelivered. */
-  submit(ops: readonly PairOp[]): Promise<void> {
+  submit(ops: readonly PairOp[], options: SubmitOptions = {}): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
     if (this.abort.signal.aborted) {
       return Promise.reject(new SyncError('TRANSPORT_UNAVAILABLE', 'Salesforce sink is stopping'));
@@ -100,7 +140,12 @@ export class OrgWriter {
     return new Promise<void>((resolve, reject) => {
       const job: Job = { remaining: ops.length, settled: false, resolve, reject };
       const now = Date.now();
-      for (const op of ops) this.queue.push({ op, job, enqueuedAt: now, attempts: 0 });
+      const backlog = options.backlog === true || options.saturated === true;
+      const saturated = options.saturated === true;
+      for (const op of ops) {
+        this.queue.push({ op, job, enqueuedAt: now, attempts: 0, backlog, saturated });
+      }
+      this.lastSubmitAt = now;
       this.schedule();
     });
   }
@@ -125,11 +170,13 @@ export class OrgWriter {
     if (this.running || this.queue.length === 0) return;
     const { flushSize, lingerMs } = this.options;
     if (this.stopping) return this.startFlush(this.queue.length);
+    if (this.queue.some((e) => e.backlog)) return this.scheduleDrain();
     if (this.queue.length >= flushSize) {
       return this.startFlush(Math.floor(this.queue.length / flushSize) * flushSize);
     }
     if (this.timer) return;
     const oldest = this.queue[0]!.enqueuedAt;
+    this.timerDue = oldest + lingerMs;
     this.timer = setTimeout(
       () => {
         this.timer = null;
@@ -137,6 +184,43 @@ export class OrgWriter {
       },
       Math.max(0, oldest + lingerMs - Date.now()),
     );
+  }
+
+  /** A backlog: flush once the partitions stopped handing in ops, or a Bulk job waited enough. */
+  private scheduleDrain(): void {
+    const { lingerMs, bulkLingerMs } = this.options;
+    const now = Date.now();
+    const oldest = this.queue[0]!.enqueuedAt;
+    const quietAt = Math.max(this.lastSubmitAt, this.lastFlushEndAt) + lingerMs;
+    // Quiet or not, nobody waits longer than a Bulk job would gather for.
+    let due = Math.min(quietAt, oldest + Math.max(lingerMs, bulkLingerMs));
+    // Bound for Bulk: let the topic fill for the next job too, unless a partition is already
+    // fuller than one batch (waiting would then only delay).
+    if (this.bulkRoutePending() && !this.queue.some((e) => e.saturated)) {
+      due = oldest + bulkLingerMs;
+    }
+    if (due <= now) return this.startFlush(this.queue.length);
+    // A timer that fires sooner stays; one set for later (before a partition said it is full)
+    // is brought forward.
+    if (this.timer && this.timerDue <= due) return;
+    this.clearTimer();
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.schedule();
+    }, due - now);
+  }
+
+  /** True when the queue holds more ops of one route than a Bulk job's threshold. */
+  private bulkRoutePending(): boolean {
+    let upserts = 0;
+    let updates = 0;
+    for (const e of this.queue) {
+      const route = routeOf(e.op);
+      if (route === 'upsert') upserts++;
+      else if (route === 'update') updates++;
+    }
+    return Math.max(upserts, updates) > this.options.bulkThreshold;
   }
 
   private clearTimer(): void {
@@ -157,6 +241,7 @@ export class OrgWriter {
       })
       .finally(() => {
         this.running = null;
+        this.lastFlushEndAt = Date.now();
         this.schedule();
       });
   }
@@ -192,11 +277,24 @@ export class OrgWriter {
         byRoute.set('delete', [...(byRoute.get('delete') ?? []), ...resolved]);
       }
       for (const route of ['upsert', 'update', 'delete'] as const) {
-        const list = byRoute.get(route) ?? [];
-        for (let i = 0; i < list.length; i += this.options.flushSize) {
-          await this.runChunk(route, list.slice(i, i + this.options.flushSize));
-        }
+        await this.runRoute(route, byRoute.get(route) ?? []);
       }
+    }
+  }
+
+  /** A Bulk job for many upserts or updates, else collection calls of `flushSize`. */
+  private viaBulk(route: 'upsert' | 'update' | 'delete', count: number): boolean {
+    return route !== 'delete' && count > this.options.bulkThreshold;
+  }
+
+  private async runRoute(
+    route: 'upsert' | 'update' | 'delete',
+    entries: Entry[],
+    failures = 0,
+  ): Promise<void> {
+    if (this.viaBulk(route, entries.length)) return this.runChunk(route, entries, failures);
+    for (let i = 0; i < entries.length; i += this.options.flushSize) {
+      await this.runChunk(route, entries.slice(i, i + this.options.flushSize), failures);
     }
   }
 
@@ -204,24 +302,36 @@ export class OrgWriter {
    * Sends one collection call and records each item's outcome. Retriable item failures go
    * again after a backoff; a request refused as a whole for a reason a retry will not fix is
    * split in halves until the offending record is alone, so one bad record never sinks 199
-   * good ones.
+   * good ones. Above `bulkThreshold` records the call is one Bulk API 2.0 job, handled alike;
+   * what is left to retry after it goes again by Bulk or in collection calls, by its size.
    */
-  private async runChunk(route: 'upsert' | 'update' | 'delete', entries: Entry[]): Promise<void> {
+  private async runChunk(
+    route: 'upsert' | 'update' | 'delete',
+    entries: Entry[],
+    failuresSoFar = 0,
+  ): Promise<void> {
     let pending = entries;
-    let failures = 0;
+    let failures = failuresSoFar;
     const lastError = new Map<Entry, SyncError>();
     while (pending.length > 0) {
+      const bulk = this.viaBulk(route, pending.length);
+      if (!bulk && pending.length > this.options.flushSize) {
+        return this.runRoute(route, pending, failures);
+      }
       for (const e of pending) e.attempts++;
       let results: SalesforceItemResult[];
       try {
-        results = await this.call((api) => this.send(api, route, pending));
+        const sending = pending;
+        results = await this.call((api, conn) =>
+          bulk ? this.sendBulk(conn, route, sending) : this.send(api, route, sending),
+        );
       } catch (err) {
         const e = toSyncError(err);
         if (e.code !== 'SALESFORCE_REJECTED' && e.code !== 'INVALID_INPUT') throw e;
         if (pending.length === 1) return this.deadLetter(pending[0]!, e);
         const half = Math.ceil(pending.length / 2);
-        await this.runChunk(route, pending.slice(0, half));
-        return this.runChunk(route, pending.slice(half));
+        await this.runRoute(route, pending.slice(0, half));
+        return this.runRoute(route, pending.slice(half));
       }
       const succeeded: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
       const again: Entry[] = [];
@@ -280,6 +390,30 @@ export class OrgWriter {
         );
       case 'delete':
         return api.deleteContacts(entries.map((e) => e.op.salesforceId!));
+    }
+  }
+
+  private async sendBulk(
+    conn: Connection,
+    route: 'upsert' | 'update' | 'delete',
+    entries: readonly Entry[],
+  ): Promise<SalesforceItemResult[]> {
+    const extField = this.externalIdField();
+    const bulk = this.options.bulkFor(conn);
+    switch (route) {
+      case 'upsert':
+        return bulk.upsertContacts(
+          entries.map((e) => contactBody(e.op, extField)),
+          extField,
+          this.abort.signal,
+        );
+      case 'update':
+        return bulk.updateContacts(
+          entries.map((e) => ({ ...contactBody(e.op, extField), Id: e.op.salesforceId! })),
+          this.abort.signal,
+        );
+      case 'delete':
+        throw new SyncError('INTERNAL', 'deletes are not sent by Bulk');
     }
   }
 
@@ -343,14 +477,14 @@ export class OrgWriter {
    * retries 5xx and network failures with backoff, and holds on limits, auth and package
    * failures until a probe says the call can go again.
    */
-  private async call<T>(fn: (api: SalesforceApi) => Promise<T>): Promise<T> {
+  private async call<T>(fn: (api: SalesforceApi, conn: Connection) => Promise<T>): Promise<T> {
     for (;;) {
-      const api = await this.readyApi();
+      const { api, conn } = await this.readyApi();
       try {
         const out = await retry(
           async ({ bail }) => {
             try {
-              return await fn(api);
+              return await fn(api, conn);
             } catch (err) {
               const e = toSalesforceError(err);
               if (pauseReasons[e.code] || !e.retriable) bail(e);
@@ -382,7 +516,7 @@ export class OrgWriter {
   }
 
   /** The org's API, once it is connected and has budget above the reserve. */
-  private async readyApi(): Promise<SalesforceApi> {
+  private async readyApi(): Promise<{ api: SalesforceApi; conn: Connection }> {
     for (;;) {
       const conn = this.deps.orgs.get(this.orgId)?.salesforce;
       if (!conn) {
@@ -398,7 +532,7 @@ export class OrgWriter {
         await this.hold('api_limit', this.reserveError(usage));
         continue;
       }
-      return api;
+      return { api, conn };
     }
   }
 

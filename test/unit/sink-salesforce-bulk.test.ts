@@ -1,0 +1,201 @@
+import type { Connection } from 'jsforce';
+import type { DeadLetter } from '../../src/core/records';
+import { emptyPair } from '../../src/core/pair-state';
+import type { SalesforceItemResult } from '../../src/infra/salesforce/salesforce-api';
+import { itemError } from '../../src/infra/salesforce/salesforce-errors';
+import { fastRetryPolicy } from '../../src/retry';
+import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import type { SalesforceSandbox } from '../../src/sandbox/salesforce';
+import { SalesforceSink } from '../../src/sink/salesforce-sink';
+import type { BulkContactWriter, SalesforceSinkOptions } from '../../src/sink/salesforce-sink';
+import { bulkContactWriter } from '../../src/sink/salesforce/bulk-writer';
+import { collect } from '../fixtures/pipeline-deps';
+import {
+  ORG_ID,
+  contactsByStaffId,
+  groupLag,
+  memoryPipeline,
+  orgRuntime,
+  produceWrites,
+  sandboxConnection,
+  staffId,
+  upsertWrite,
+  waitFor,
+  waitUntil,
+} from './sink-salesforce-fixture';
+import type { MemoryPipeline } from './sink-salesforce-fixture';
+
+const COLLECTION_UPSERT = 'PATCH /composite/sobjects/:sobject/:field';
+const COLLECTION_UPDATE = 'PATCH /composite/sobjects';
+const INGEST_CREATE = 'POST /jobs/ingest';
+
+describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
+  let sb: SalesforceSandbox;
+  let conn: Connection;
+  let p: MemoryPipeline;
+  let sink: SalesforceSink | undefined;
+
+  const startSink = async (options: SalesforceSinkOptions = {}): Promise<SalesforceSink> => {
+    sink = new SalesforceSink(p.deps, {
+      lingerMs: 20,
+      bulkLingerMs: 100,
+      bulkPollMs: 10,
+      retryPolicy: fastRetryPolicy,
+      ...options,
+    });
+    await sink.start();
+    return sink;
+  };
+
+  const committed = (): Promise<void> =>
+    waitUntil(
+      'offsets committed',
+      async () => (await groupLag(p.memory, sink!.groupId, p.deps.topics.salesforceWrites)) === 0,
+      30_000,
+    );
+
+  beforeEach(async () => {
+    sb = await startSalesforceSandbox({ streaming: false, bulkPollDelayMs: 5 });
+    conn = await sandboxConnection(sb);
+    p = await memoryPipeline([orgRuntime(conn)], 3);
+  });
+
+  afterEach(async () => {
+    await sink?.stop();
+    sink = undefined;
+    await p?.memory.close();
+    await sb.close();
+  });
+
+  it('writes a backlog above the threshold as one Bulk job, links created Contacts and counts them', async () => {
+    const batch = Array.from({ length: 2_500 }, (_, i) => upsertWrite(i));
+    for (const w of batch.slice(0, 5)) {
+      const pair = { ...emptyPair(ORG_ID, w.pairId, Date.now()), initliveId: w.externalId };
+      await p.store.compareAndApply(pair, 0);
+    }
+    const counts = { records: 0, created: 0 };
+    p.deps.events.on('sink.records', (e) => {
+      counts.records += e.count;
+      counts.created += e.created;
+    });
+    await produceWrites(p.deps, batch);
+    sb.control.resetApiUsage();
+
+    await startSink();
+    await waitFor('2,500 contacts', () => sb.control.listContacts().length === 2_500, 30_000);
+    await committed();
+
+    const { apiCallsUsed, endpoints } = sb.control.counters();
+    expect(endpoints[INGEST_CREATE]).toBe(1);
+    expect(endpoints[COLLECTION_UPSERT]).toBeUndefined();
+    // create, upload, close, a few polls, two result sets: instead of 13 collection calls.
+    expect(apiCallsUsed).toBeLessThanOrEqual(10);
+    expect(counts).toEqual({ records: 2_500, created: 2_500 });
+    const byStaff = contactsByStaffId(sb);
+    expect(byStaff.get(staffId(1_234))).toMatchObject({
+      FirstName: 'First1234',
+      Email: 'person1234@example.org',
+    });
+    for (const w of batch.slice(0, 5)) {
+      const stored = await p.store.get(ORG_ID, w.pairId);
+      expect(stored?.state.salesforceId).toBe(byStaff.get(w.externalId!)!.Id);
+    }
+  });
+
+  it('handles per-record outcomes like collection calls: refused ones dead-lettered, locked ones retried', async () => {
+    const letters = await collect(p.deps, 'deadLetters');
+    const batch = Array.from({ length: 1_200 }, (_, i) => upsertWrite(i));
+    batch[10] = upsertWrite(10, { fields: { ...batch[10]!.fields, Email: 'not-an-email' } });
+    const lockError = { statusCode: 'UNABLE_TO_LOCK_ROW', message: 'locked', fields: [] };
+    const jobSizes: number[] = [];
+    // The real Bulk writer, except that S-00020 is locked during the first job.
+    const bulkFor = (c: Connection): BulkContactWriter => {
+      const real = bulkContactWriter(c, 10);
+      return {
+        updateContacts: real.updateContacts,
+        upsertContacts: async (records, ext, signal) => {
+          jobSizes.push(records.length);
+          const first = jobSizes.length === 1;
+          const locked = records.map((r) => first && r[ext] === staffId(20));
+          const sent = await real.upsertContacts(
+            records.filter((_, i) => !locked[i]),
+            ext,
+            signal,
+          );
+          return locked.map((l): SalesforceItemResult =>
+            l
+              ? { success: false, id: null, errors: [lockError], error: itemError([lockError]) }
+              : sent.shift()!,
+          );
+        },
+      };
+    };
+    await produceWrites(p.deps, batch);
+    sb.control.resetApiUsage();
+    await startSink({ bulkThreshold: 1_000, bulkFor });
+    await letters.until(1);
+    await waitFor('1,199 contacts', () => sb.control.listContacts().length === 1_199, 30_000);
+    await committed();
+
+    expect(jobSizes).toEqual([1_200]);
+    // The locked record went again, alone, in a collection call.
+    expect(sb.control.counters().endpoints[COLLECTION_UPSERT]).toBe(1);
+    expect(contactsByStaffId(sb).has(staffId(20))).toBe(true);
+    expect(letters.records).toHaveLength(1);
+    const letter: DeadLetter = letters.records[0]!;
+    expect(letter).toMatchObject({
+      orgId: ORG_ID,
+      errorCode: 'SALESFORCE_REJECTED',
+      upstreamCode: 'INVALID_EMAIL_ADDRESS',
+      recordType: 'SalesforceWrite',
+    });
+    const original = await p.deps.codec.decode('SalesforceWrite', letter.originalValue);
+    expect(original.externalId).toBe(staffId(10));
+    await letters.stop();
+  });
+
+  it('stamps many Contacts by Id (the InitLive sink’s links) with a Bulk update job', async () => {
+    sb.control.resetApiUsage();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const created = await conn.sobject('Contact').create(
+        Array.from({ length: 200 }, (_, j) => ({ LastName: `Linked${i * 200 + j}` })),
+        { allOrNone: true },
+      );
+      for (const r of created) ids.push(String(r.id));
+    }
+    const stamps = ids.map((id, i) =>
+      upsertWrite(i, {
+        externalId: null,
+        salesforceId: id,
+        pairId: `pair-link-${i}`,
+        fields: { InitLive_Staff_Id__c: staffId(i) },
+        causedBy: 'initlive-sink:link',
+      }),
+    );
+    await produceWrites(p.deps, stamps);
+    sb.control.resetApiUsage();
+    await startSink({ bulkThreshold: 500 });
+    await waitFor('600 stamped', () => contactsByStaffId(sb).size === 600, 30_000);
+    await committed();
+    const { endpoints } = sb.control.counters();
+    expect(endpoints[INGEST_CREATE]).toBe(1);
+    expect(endpoints[COLLECTION_UPDATE]).toBeUndefined();
+    expect(contactsByStaffId(sb).get(staffId(7))?.Id).toBe(ids[7]);
+  });
+
+  it('keeps a trickle on collection calls within the linger', async () => {
+    await startSink({ bulkThreshold: 200, lingerMs: 50 });
+    sb.control.resetApiUsage();
+    const started = Date.now();
+    await produceWrites(
+      p.deps,
+      Array.from({ length: 5 }, (_, i) => upsertWrite(i)),
+    );
+    await waitFor('5 contacts', () => sb.control.listContacts().length === 5);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const { endpoints } = sb.control.counters();
+    expect(endpoints[INGEST_CREATE]).toBeUndefined();
+    expect(endpoints[COLLECTION_UPSERT]).toBeGreaterThanOrEqual(1);
+  });
+});
