@@ -503,8 +503,16 @@ export class FullSyncJob {
         const out = new Map<string, (typeof pairs)[number]>();
         for (const p of pairs) {
           const id = side === 'initlive' ? p.state.initliveId : p.state.salesforceId;
-          if (id && p.state.status !== 'deleted' && p.state.merge?.exists[side] !== false)
-            out.set(id, p);
+          if (!id || p.state.status === 'deleted' || p.state.merge?.exists[side] === false)
+            continue;
+          // Only records known before this run can have gone missing while offline: skip ids
+          // never observed from that side (learnt from our own create) and, for Salesforce,
+          // records observed since the run started (our writes during the run, live edits).
+          const seen = p.state.seen[side];
+          if (seen === 0) continue;
+          if (side === 'salesforce' && record.startedAt !== null && seen >= record.startedAt)
+            continue;
+          out.set(id, p);
         }
         return out;
       };

@@ -61,7 +61,12 @@ export async function createRuntime(
           ? { replicationFactor: settings.replicationFactor }
           : {}),
       })
-    : new MemoryTransport({ logger: logger.child({ component: 'memory-transport' }) });
+    : // One process keeps running for days in the embedded mode: records every group has
+      // committed past are dropped, so memory stays bounded.
+      new MemoryTransport({
+        logger: logger.child({ component: 'memory-transport' }),
+        dropCommitted: true,
+      });
   let codec: AvroCodec;
   if (real) {
     if (!settings.schemaRegistryUrl) throw new Error('a schema registry is required with Kafka');

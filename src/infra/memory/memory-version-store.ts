@@ -21,6 +21,8 @@ interface Entry {
 interface OrgData {
   pairs: Map<string, Entry>;
   links: Record<Side, Map<string, string>>;
+  /** Pair ids in byte order, rebuilt only after a pair was added or deleted (paging is hot in full syncs). */
+  sorted: string[] | null;
 }
 
 /** Byte order of the UTF-8 text, the order Redis sorts set members in. */
@@ -45,7 +47,11 @@ export class MemoryVersionStore implements VersionStore {
   private org(orgId: string): OrgData {
     let data = this.orgs.get(orgId);
     if (!data) {
-      data = { pairs: new Map(), links: { initlive: new Map(), salesforce: new Map() } };
+      data = {
+        pairs: new Map(),
+        links: { initlive: new Map(), salesforce: new Map() },
+        sorted: null,
+      };
       this.orgs.set(orgId, data);
     }
     return data;
@@ -129,6 +135,7 @@ export class MemoryVersionStore implements VersionStore {
       if (recordId !== null) org.links[side].set(recordId, pairId);
     }
     const newRev = rev + 1;
+    if (!org.pairs.has(pairId)) org.sorted = null;
     org.pairs.set(pairId, {
       rev: newRev,
       text: encodePairState(next),
@@ -152,6 +159,7 @@ export class MemoryVersionStore implements VersionStore {
       org.links.salesforce.delete(entry.sf);
     }
     org.pairs.delete(pairId);
+    org.sorted = null;
     return true;
   }
 
@@ -167,11 +175,23 @@ export class MemoryVersionStore implements VersionStore {
       });
     }
     this.checkOpen('listPairIds');
-    const ids = [...(this.orgs.get(orgId)?.pairs.keys() ?? [])]
-      .filter((id) => !cursor || byteOrder(id, cursor) > 0)
-      .sort(byteOrder);
-    const pairIds = ids.slice(0, count);
-    return { pairIds, cursor: ids.length > count ? (pairIds[pairIds.length - 1] ?? null) : null };
+    const org = this.orgs.get(orgId);
+    if (!org) return { pairIds: [], cursor: null };
+    org.sorted ??= [...org.pairs.keys()].sort(byteOrder);
+    const sorted = org.sorted;
+    // First id after the cursor, by binary search.
+    let lo = 0;
+    let hi = sorted.length;
+    while (cursor && lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (byteOrder(sorted[mid]!, cursor) > 0) hi = mid;
+      else lo = mid + 1;
+    }
+    const pairIds = sorted.slice(lo, lo + count);
+    return {
+      pairIds,
+      cursor: lo + count < sorted.length ? (pairIds[pairIds.length - 1] ?? null) : null,
+    };
   }
 
   /** Closes this handle only; others sharing its data keep working. */
