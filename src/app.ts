@@ -417,6 +417,11 @@ async function start(
   const pipeline = createPipeline(deps, {
     ...options.pipeline,
     initliveSource: { ...options.pipeline?.initliveSource, webhook: { secret: webhookSecret } },
+    salesforceSink: {
+      lingerMs: config.SALESFORCE_SINK_LINGER_MS,
+      bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,
+      ...options.pipeline?.salesforceSink,
+    },
   });
 
   const registry = new Registry();
