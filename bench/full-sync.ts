@@ -6,6 +6,11 @@ import { topicNames } from '../src/core/topics';
 import { createEmbeddedCodec } from '../src/infra/avro/avro-codec';
 import { createInitLiveClient } from '../src/infra/initlive';
 import { MemoryEmailIndex } from '../src/infra/memory/memory-email-index';
+import { closeRedis, createRedis } from '../src/infra/redis/connect';
+import { RedisEmailIndex } from '../src/infra/redis/redis-email-index';
+import { RedisPositionStore } from '../src/infra/redis/redis-position-store';
+import { RedisRunStore } from '../src/infra/redis/redis-run-store';
+import { RedisVersionStore } from '../src/infra/redis/redis-version-store';
 import { MemoryPositionStore } from '../src/infra/memory/memory-position-store';
 import { MemoryRunStore } from '../src/infra/memory/memory-run-store';
 import { MemoryTransport } from '../src/infra/memory/memory-transport';
@@ -35,9 +40,16 @@ export interface FullSyncBenchOptions {
    * `peakRssMb` is the connector's alone; `in-process` beside the connector, as before.
    */
   sandboxes?: 'child' | 'in-process';
+  /**
+   * Keep version vectors, positions, the email index and run checkpoints in this Redis (as in
+   * production) instead of in process memory, so RSS shows the connector without its state.
+   */
+  redisUrl?: string;
 }
 
 export interface FullSyncBenchResult {
+  /** Where the connector's state was kept. */
+  stores?: 'memory' | 'redis';
   records: number;
   overlap: number;
   /** From the start of the run until the reconciler and sinks have drained. */
@@ -311,19 +323,23 @@ export async function benchFullSync(
   const transport = new MemoryTransport({ logger: silentLogger, dropCommitted: true });
   const topics = topicNames(`bench${randomUUID().slice(0, 8)}`);
   await transport.ensureTopics(Object.values(topics).map((name) => ({ name, partitions: 6 })));
+  const redis = options.redisUrl
+    ? createRedis(options.redisUrl, { connectionName: 'bench' })
+    : null;
+  const keyPrefix = `bench-${randomUUID().slice(0, 8)}:`;
   const deps = {
     transport,
     codec: createEmbeddedCodec(),
-    store: new MemoryVersionStore(),
-    positions: new MemoryPositionStore(),
-    emailIndex: new MemoryEmailIndex(),
+    store: redis ? new RedisVersionStore({ redis, keyPrefix }) : new MemoryVersionStore(),
+    positions: redis ? new RedisPositionStore({ redis, keyPrefix }) : new MemoryPositionStore(),
+    emailIndex: redis ? new RedisEmailIndex({ redis, keyPrefix }) : new MemoryEmailIndex(),
     orgs: new StaticOrgDirectory([org]),
     topics,
     logger: silentLogger,
     events: new SyncEvents(),
     groupPrefix: 'bench',
     now: Date.now,
-    runStore: new MemoryRunStore(),
+    runStore: redis ? new RedisRunStore({ redis, keyPrefix }) : new MemoryRunStore(),
   };
   const reconciler = new Reconciler(deps);
   // The sandbox finishes a Bulk job two poll delays (200 ms) after it is closed: one poll.
@@ -387,7 +403,16 @@ export async function benchFullSync(
   await Promise.all([reconciler.stop(), sfSink.stop(), ilSink.stop()]);
   await transport.close();
   await sandboxes.close();
-  return result;
+  if (redis) {
+    for (let cursor = '0'; ;) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    await closeRedis(redis);
+  }
+  return { ...result, stores: redis ? 'redis' : 'memory' };
 }
 
 if (require.main === module && process.argv[2] === '--sandboxes') {
