@@ -14,6 +14,10 @@ import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { observeInitLive, observeSalesforce } from './observe';
 import { initliveWriteOf, salesforceWriteOf } from './writes';
 
+/** How long to wait for the state of a pair another process just claimed: 40 x 25 ms. */
+const CLAIMED_PAIR_WAITS = 40;
+const CLAIMED_PAIR_WAIT_MS = 25;
+
 export interface ReconcilerDeps extends PipelineDeps {
   emailIndex: EmailIndex;
 }
@@ -287,7 +291,14 @@ export class Reconciler {
     if (candidateIds.length === 0) return null;
     const own = change.side === 'initlive' ? 'initliveId' : 'salesforceId';
     const other = own === 'initliveId' ? 'salesforceId' : 'initliveId';
-    const pairs = await this.deps.store.getMany(orgId, candidateIds);
+    let pairs = await this.deps.store.getMany(orgId, candidateIds);
+    // A pair another process has only just claimed is not written yet. Joining it now would
+    // decide without its record (and create a second one on the other side), so wait briefly
+    // for its state; a claimer that died leaves it empty, and then it is joined as it is.
+    for (let i = 0; i < CLAIMED_PAIR_WAITS && pairs.some((p) => p === null); i++) {
+      await new Promise((resolve) => setTimeout(resolve, CLAIMED_PAIR_WAIT_MS));
+      pairs = await this.deps.store.getMany(orgId, candidateIds);
+    }
     const open = candidateIds.filter((id, i) => {
       const p = pairs[i];
       return !p || (p.state[own] === null && p.state.status !== 'deleted');
