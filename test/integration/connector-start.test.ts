@@ -9,6 +9,7 @@ import { generateEncryptionKey } from '../../src/infra/secrets';
 import { createLogger } from '../../src/logger';
 import { eventually } from '../fixtures/e2e';
 import { integrationEnv, uniqueName } from '../harness/env';
+import { http } from '../fixtures/http';
 
 /**
  * The composition root against the real Kafka, schema registry and Redis of the harness:
@@ -19,32 +20,6 @@ import { integrationEnv, uniqueName } from '../harness/env';
 jest.setTimeout(180_000);
 
 const ORG = 'org_demo';
-
-interface Json {
-  [key: string]: unknown;
-}
-
-async function http(
-  url: string,
-  init: { method?: string; token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Json; text: string }> {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers,
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-  });
-  const text = await res.text();
-  let body: Json = {};
-  try {
-    body = JSON.parse(text) as Json;
-  } catch {
-    // /metrics is text
-  }
-  return { status: res.status, body, text };
-}
 
 describe('the connector on Kafka, the registry and Redis', () => {
   const env = integrationEnv();

@@ -5,6 +5,7 @@ import type { Connector } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { eventually } from '../fixtures/e2e';
+import { http } from '../fixtures/http';
 
 /**
  * The composition root in its embedded default (in-memory transport and stores, both
@@ -17,32 +18,6 @@ jest.setTimeout(90_000);
 
 const ROOT = join(__dirname, '..', '..');
 const ORG = 'org_demo';
-
-interface Json {
-  [key: string]: unknown;
-}
-
-async function http(
-  url: string,
-  init: { method?: string; token?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Json; text: string }> {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.authorization = `Bearer ${init.token}`;
-  if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(url, {
-    method: init.method ?? 'GET',
-    headers,
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-  });
-  const text = await res.text();
-  let body: Json = {};
-  try {
-    body = JSON.parse(text) as Json;
-  } catch {
-    // /metrics is text
-  }
-  return { status: res.status, body, text };
-}
 
 /** Runs `node src/main.ts` (through ts-node) with `env` added to a clean environment. */
 function runMain(
