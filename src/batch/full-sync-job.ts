@@ -262,7 +262,12 @@ export class FullSyncJob {
       await step('reading-salesforce', () =>
         this.readSalesforce(org, conn, record, cp, init.signal),
       );
-      await step('reading-initlive', () => this.readInitLive(org, record, cp, init.signal));
+      await step('reading-initlive', async () => {
+        // Let the reconciler take in every Contact first: a staff member decided before the
+        // Contact of the same person is known would be created in Salesforce a second time.
+        await this.reconcilerCaughtUp([this.deps.topics.contactChanges], init.signal);
+        await this.readInitLive(org, record, cp, init.signal);
+      });
       await step('finding-missing', () => this.findMissing(org, conn, record, cp, init.signal));
       cp.phase = 'settling';
       await this.checkpoint(record, cp);
@@ -393,8 +398,25 @@ export class FullSyncJob {
     })) {
       signal?.throwIfAborted();
       // Staff come in id order: what a previous attempt emitted is skipped, not sent again.
-      const fresh = after === null ? page : page.filter((s) => s.id > after);
-      if (fresh.length === 0) continue;
+      const unread = after === null ? page : page.filter((s) => s.id > after);
+      if (unread.length === 0) continue;
+      // Staff created after the run started (by this run's own writes, or by people since) are
+      // streaming's to carry: they were not there to be read.
+      const startedAt = record.startedAt;
+      const fresh =
+        startedAt === null ? unread : unread.filter((s) => Date.parse(s.createdAt) < startedAt);
+      // Every staff member listed exists, whether emitted or left to streaming.
+      await this.deps.runStore.markSeen(
+        org.orgId,
+        record.runId,
+        'initlive',
+        unread.map((s) => s.id),
+      );
+      cp.initliveAfter = unread[unread.length - 1]!.id;
+      if (fresh.length === 0) {
+        await this.checkpoint(record, cp);
+        continue;
+      }
       const now = this.deps.now();
       const matched = await this.deps.runStore.lookup(
         org.orgId,
@@ -413,13 +435,6 @@ export class FullSyncJob {
           },
         })),
       );
-      await this.deps.runStore.markSeen(
-        org.orgId,
-        record.runId,
-        'initlive',
-        fresh.map((s) => s.id),
-      );
-      cp.initliveAfter = fresh[fresh.length - 1]!.id;
       cp.read.initlive += fresh.length;
       cp.emitted += fresh.length;
       await this.checkpoint(record, cp);
@@ -620,6 +635,26 @@ export class FullSyncJob {
         return true;
       }
       if (Date.now() > deadline) return false;
+      await sleep(this.o.settlePollMs, signal);
+    }
+  }
+
+  /**
+   * Waits until the reconciler's consumer group has no lag on `topics` (it may run in another
+   * process). Bounded: after two minutes, or settleTimeoutMs if shorter, the run goes on.
+   */
+  private async reconcilerCaughtUp(topics: string[], signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + Math.min(this.o.settleTimeoutMs, 120_000);
+    const groupId = `${this.deps.groupPrefix}.reconciler`;
+    for (;;) {
+      const lag = await this.deps.transport.lag(groupId, topics).catch(() => null);
+      if (lag && lag.every((p) => p.lag === 0)) return true;
+      if (Date.now() > deadline) {
+        this.log.warn('the reconciler did not catch up before the next phase; going on', {
+          topics,
+        });
+        return false;
+      }
       await sleep(this.o.settlePollMs, signal);
     }
   }
