@@ -6,58 +6,18 @@ import type { Side } from '../core/pair-state';
  * Readiness from the transport, stores and sources.
  */
 
-export type RunTrigger = 'manual' | 'scheduled' | 'recovery';
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partially_succeeded' | 'failed';
-
-export interface PerSide {
-  initlive: number;
-  salesforce: number;
-}
-
-export interface RunCounts {
-  read: PerSide;
-  created: PerSide;
-  updated: PerSide;
-  unchanged: number;
-  conflicts: number;
-  failed: PerSide;
-}
-
-export interface RunProgress {
-  /** What the run is doing now, e.g. `reading salesforce`. */
-  phase: string;
-  /** Records handled so far and, when known, in all. */
-  done: number;
-  total: number | null;
-}
-
-export interface RunRecord {
-  runId: string;
-  orgId: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  /** Epoch ms; null while queued. */
-  startedAt: number | null;
-  endedAt: number | null;
-  progress: RunProgress | null;
-  counts: RunCounts;
-  /** Why it failed or partially succeeded. */
-  error?: string | null;
-}
-
-export interface SyncTrigger {
-  /**
-   * Asks for a full sync of one organization. Resolves `{ runId }` for a queued run, or
-   * `{ conflict }` with the id of the run already queued or running for it (one at a time).
-   */
-  requestRun(orgId: string, trigger: RunTrigger): Promise<{ runId: string } | { conflict: string }>;
-}
-
-export interface RunHistory {
-  /** Newest first. */
-  list(orgId: string, limit: number): Promise<RunRecord[]>;
-  get(orgId: string, runId: string): Promise<RunRecord | null>;
-}
+// The run shapes and ports are the batch side's (SyncRunner and the run stores implement them);
+// the admin API serves them as they are.
+export type {
+  PerSide,
+  RunCounts,
+  RunHistory,
+  RunProgress,
+  RunRecord,
+  RunStatus,
+  RunTrigger,
+  SyncTrigger,
+} from '../batch/run-types';
 
 export interface SourceStatusView {
   source: Side;

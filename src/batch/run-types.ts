@@ -1,7 +1,6 @@
 /**
- * The shapes of full-sync runs as the admin API shows them. The admin side declares the same
- * interfaces in src/admin/ports.ts; these are structurally identical, so either satisfies the
- * other (TypeScript compares shapes, not names).
+ * The shapes of full-sync runs, as the run stores keep them and the admin API shows them
+ * (src/admin/ports.ts re-exports these).
  */
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partially_succeeded' | 'failed';

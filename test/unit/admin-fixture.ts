@@ -12,6 +12,7 @@ import type {
   RunTrigger,
   SyncTrigger,
 } from '../../src/admin/ports';
+import { queuedRun } from '../../src/batch/run-types';
 import { topicNames } from '../../src/core/topics';
 import { createEmbeddedCodec } from '../../src/infra/avro/avro-codec';
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
@@ -42,23 +43,7 @@ export class FakeRuns implements SyncTrigger, RunHistory {
       (r) => r.orgId === orgId && (r.status === 'queued' || r.status === 'running'),
     );
     if (active) return { conflict: active.runId };
-    const run: RunRecord = {
-      runId: `run_${randomUUID()}`,
-      orgId,
-      status: 'queued',
-      trigger,
-      startedAt: null,
-      endedAt: null,
-      progress: null,
-      counts: {
-        read: { initlive: 0, salesforce: 0 },
-        created: { initlive: 0, salesforce: 0 },
-        updated: { initlive: 0, salesforce: 0 },
-        unchanged: 0,
-        conflicts: 0,
-        failed: { initlive: 0, salesforce: 0 },
-      },
-    };
+    const run: RunRecord = queuedRun(orgId, `run_${randomUUID()}`, trigger, null);
     this.runs.unshift(run);
     return { runId: run.runId };
   }

@@ -81,3 +81,27 @@ export function storeError(err: unknown, context: Record<string, unknown> = {}):
     context,
   });
 }
+
+/**
+ * Runs one store operation: refuses it once the store was closed (not retriable: a closed
+ * handle stays closed), and turns whatever Redis throws into storeError's codes. Every Redis
+ * adapter goes through this, so they fail alike.
+ */
+export async function redisOp<T>(
+  store: { name: string; closed: boolean },
+  op: string,
+  context: Record<string, unknown>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (store.closed) {
+    throw new SyncError('STORE_UNAVAILABLE', `${store.name} is closed`, {
+      retriable: false,
+      context: { op, ...context },
+    });
+  }
+  try {
+    return await fn();
+  } catch (err) {
+    throw storeError(err, { op, ...context });
+  }
+}

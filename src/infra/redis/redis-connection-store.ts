@@ -14,7 +14,7 @@ import {
   sealPending,
 } from '../../orgs/connection-store';
 import type { SecretBox } from '../secrets';
-import { closeRedis, storeError } from './connect';
+import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
 
@@ -75,17 +75,7 @@ export class RedisConnectionStore implements ConnectionStore {
     context: Record<string, unknown>,
     fn: () => Promise<T>,
   ): Promise<T> {
-    if (this.closed) {
-      throw new SyncError('STORE_UNAVAILABLE', 'connection store is closed', {
-        retriable: false,
-        context: { op, ...context },
-      });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err, { op, ...context });
-    }
+    return redisOp({ name: 'connection store', closed: this.closed }, op, context, fn);
   }
 
   async get(orgId: string): Promise<OrgConnection | null> {

@@ -6,8 +6,8 @@ import type {
   DeadLetterStore,
 } from '../../admin/dead-letter-store';
 import { NO_ORG, letterFromJson, letterToJson, pageBounds } from '../../admin/dead-letter-store';
-import { SyncError } from '../../errors';
-import { closeRedis, storeError } from './connect';
+
+import { closeRedis, redisOp } from './connect';
 
 export interface RedisDeadLetterStoreDeps {
   redis: Redis;
@@ -49,17 +49,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   }
 
   private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) {
-      throw new SyncError('STORE_UNAVAILABLE', 'dead-letter store is closed', {
-        retriable: false,
-        context: { op },
-      });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err, { op });
-    }
+    return redisOp({ name: 'dead-letter store', closed: this.closed }, op, {}, fn);
   }
 
   async add(letter: DeadLetter): Promise<boolean> {

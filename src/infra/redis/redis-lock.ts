@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import type { Lock } from '../../batch/lock';
 import { SyncError } from '../../errors';
-import { closeRedis, storeError } from './connect';
+import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
 
@@ -54,17 +54,7 @@ export class RedisLock implements Lock {
         context: { leaseMs },
       });
     }
-    if (this.closed) {
-      throw new SyncError('STORE_UNAVAILABLE', 'lock is closed', {
-        retriable: false,
-        context: { op, name },
-      });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err, { op, name });
-    }
+    return redisOp({ name: 'lock', closed: this.closed }, op, { name }, fn);
   }
 
   async tryAcquire(name: string, owner: string, leaseMs: number): Promise<boolean> {

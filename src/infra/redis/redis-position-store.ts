@@ -1,8 +1,8 @@
 import type Redis from 'ioredis';
-import { SyncError } from '../../errors';
+
 import type { PositionStore } from '../../core/position-store';
 import { assertKeyParts } from '../../core/version-store';
-import { closeRedis, storeError } from './connect';
+import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
 
@@ -35,17 +35,7 @@ export class RedisPositionStore implements PositionStore {
 
   private async run<T>(op: string, name: string, fn: () => Promise<T>): Promise<T> {
     assertKeyParts({ name });
-    if (this.closed) {
-      throw new SyncError('STORE_UNAVAILABLE', 'position store is closed', {
-        retriable: false,
-        context: { op, name },
-      });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err, { op, name });
-    }
+    return redisOp({ name: 'position store', closed: this.closed }, op, { name }, fn);
   }
 
   async get(name: string): Promise<string | null> {

@@ -7,8 +7,8 @@ import type { RunMap } from '../../batch/run-store';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
 import type { RunRecord } from '../../batch/run-types';
-import { SyncError } from '../../errors';
-import { closeRedis, storeError } from './connect';
+
+import { closeRedis, redisOp } from './connect';
 
 export interface RedisRunStoreDeps {
   redis: Redis;
@@ -66,17 +66,7 @@ export class RedisRunStore implements RunStore {
     fn: () => Promise<T>,
   ): Promise<T> {
     assertKeyParts(parts);
-    if (this.closed) {
-      throw new SyncError('STORE_UNAVAILABLE', 'run store is closed', {
-        retriable: false,
-        context: { op },
-      });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err, { op, ...parts });
-    }
+    return redisOp({ name: 'run store', closed: this.closed }, op, parts, fn);
   }
 
   async save(record: RunRecord): Promise<void> {

@@ -10,7 +10,7 @@ import {
   defaultPageCount,
   encodePairState,
 } from '../../core/version-store';
-import { closeRedis, storeError } from './connect';
+import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
 
@@ -76,17 +76,7 @@ export class RedisVersionStore implements VersionStore {
     context: Record<string, unknown>,
     fn: () => Promise<T>,
   ): Promise<T> {
-    if (this.closed) {
-      throw new SyncError('STORE_UNAVAILABLE', 'version store is closed', {
-        retriable: false,
-        context: { op, ...context },
-      });
-    }
-    try {
-      return await fn();
-    } catch (err) {
-      throw storeError(err, { op, ...context });
-    }
+    return redisOp({ name: 'version store', closed: this.closed }, op, context, fn);
   }
 
   private toStored(
