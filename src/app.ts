@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -128,7 +128,9 @@ class Closers {
 
 /**
  * PipelineStatus read live from the sources and the transport. `lag` of a source is its change
- * topic's backlog for the reconciler (all organizations of the topic together).
+ * topic's backlog for the reconciler (all organizations of the topic together). A source this
+ * process does not run because another process holds the organization's source lease is
+ * `standby`, not `stopped`.
  */
 class LivePipelineStatus implements PipelineStatus {
   constructor(
@@ -154,9 +156,10 @@ class LivePipelineStatus implements PipelineStatus {
       lag?.find((l) => l.topic === topic)?.lag ?? null;
     const il = this.pipeline.initliveSource.status(orgId);
     const sf = this.pipeline.salesforceSource.status(orgId);
+    const idle = this.pipeline.sourceLease?.state(orgId) === 'standby' ? 'standby' : 'stopped';
     const initlive: SourceStatusView = {
       source: 'initlive' satisfies Side,
-      state: !il?.running ? 'stopped' : il.retryAt !== null ? 'retrying' : 'running',
+      state: !il?.running ? idle : il.retryAt !== null ? 'retrying' : 'running',
       position: il?.position ?? null,
       lastEventAt: il?.lastReadAt ?? null,
       lastError: il?.lastError ? `${il.lastError.code}: ${il.lastError.message}` : null,
@@ -164,7 +167,7 @@ class LivePipelineStatus implements PipelineStatus {
     };
     const salesforce: SourceStatusView = {
       source: 'salesforce',
-      state: sf.state,
+      state: sf.state === 'stopped' ? idle : sf.state,
       position: sf.lastReplayId,
       lastEventAt: sf.lastEventAt,
       lastError: sf.lastError ? `${sf.lastError.code}: ${sf.lastError.message}` : null,
@@ -184,6 +187,20 @@ class LivePipelineStatus implements PipelineStatus {
     const all = await Promise.all(groups.map(([g, t]) => this.topicLag(g, t)));
     return all.flat();
   }
+}
+
+/**
+ * The secret InitLive signs our webhooks with. Processes behind one load balancer must share
+ * it: a nudge registered by one process may reach any other, which must accept it (202), not
+ * answer 401. So with ENCRYPTION_KEY (required whenever processes share Redis) it is derived
+ * from that key through HKDF, which reveals nothing of the key to InitLive; a lone embedded
+ * process makes a random one.
+ */
+function webhookSecretOf(config: Pick<Config, 'ENCRYPTION_KEY'>): string {
+  if (!config.ENCRYPTION_KEY) return randomBytes(24).toString('base64url');
+  const key = Buffer.from(config.ENCRYPTION_KEY, 'base64');
+  const derived = hkdfSync('sha256', key, Buffer.alloc(0), 'initlive-webhook-secret', 24);
+  return Buffer.from(derived).toString('base64url');
 }
 
 /** Reports each run's end to the metrics (once per run), whichever trigger started it. */
@@ -412,10 +429,16 @@ async function start(
   closers.add('transport and state store', () => runtime.close());
   const { deps } = runtime;
 
-  const webhookSecret = randomBytes(24).toString('base64url');
+  const webhookSecret = webhookSecretOf(config);
   logger.redact(webhookSecret);
   const pipeline = createPipeline(deps, {
     ...options.pipeline,
+    // Processes sharing the lock (Redis) split the organizations' sources between them.
+    sourceLease: {
+      lock: stores.lock,
+      leaseMs: config.SOURCE_LEASE_MS,
+      ...options.pipeline?.sourceLease,
+    },
     initliveSource: { ...options.pipeline?.initliveSource, webhook: { secret: webhookSecret } },
     salesforceSink: {
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
@@ -442,7 +465,12 @@ async function start(
   });
   const collector = new DeadLetterCollector({ ...deps, store: stores.deadLetters });
   const status = new LivePipelineStatus(runtime, pipeline, collector);
-  metrics = createMetrics(deps.events, { registry, status, connections: directory });
+  metrics = createMetrics(deps.events, {
+    registry,
+    status,
+    connections: directory,
+    ...(pipeline.sourceLease ? { sourceLeases: pipeline.sourceLease } : {}),
+  });
   closers.add('metrics', () => metrics?.close());
 
   // `started`: the pipeline runs, so directory changes restart sources. `ready`: start-up
@@ -557,8 +585,7 @@ async function start(
       state: change.state,
       kind: change.kind,
     });
-    await pipeline.salesforceSource.restart(orgId);
-    pipeline.initliveSource.refreshOrgs();
+    await pipeline.restartSources(orgId);
     await registerWebhook(orgId);
   };
   const onChanged = (orgId: string, change: OrgChange): void => {

@@ -93,6 +93,15 @@ export const configShape = {
     .min(1)
     .default('ils:')
     .describe('Prefix of every Redis key the connector writes.'),
+  SOURCE_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(15_000)
+    .describe(
+      "Lease on each organization's sources (InitLive feed poller, Salesforce CDC subscription): only the process holding it reads the organization. Renewed, and retried by the other processes, every third of it; after a crash another process takes over within about one lease, after a clean stop within a third.",
+    ),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
@@ -217,7 +226,7 @@ export const configShape = {
     .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes, base64 encoded')
     .optional()
     .describe(
-      'AES-256-GCM key (base64, 32 bytes) for tokens at rest, e.g. `openssl rand -base64 32`. Required with REDIS_URL; generated per process when unset (embedded mode only).',
+      'AES-256-GCM key (base64, 32 bytes) for tokens at rest, e.g. `openssl rand -base64 32`; the InitLive webhook secret is derived from it, so every process accepts every webhook. Required with REDIS_URL; generated per process when unset (embedded mode only).',
     ),
 } as const;
 

@@ -3,6 +3,7 @@ import type { PipelineStatus } from './admin/ports';
 import type { ConnectionState } from './orgs/connection-store';
 import { connectionStates } from './orgs/connection-store';
 import type { SyncEventMap, SyncEvents } from './pipeline/events';
+import type { SourceLeaseState } from './pipeline/source-lease';
 
 /**
  * Every Prometheus metric of the connector, named `initlive_sync_<thing>_<unit>`, defined here
@@ -30,6 +31,7 @@ export const metricNames = {
   runDuration: 'initlive_sync_run_duration_seconds',
   latency: 'initlive_sync_latency_seconds',
   connectionState: 'initlive_sync_connection_state',
+  sourceLease: 'initlive_sync_source_lease_state',
 } as const;
 
 export interface RunObservation {
@@ -46,6 +48,8 @@ export interface MetricsOptions {
   status?: PipelineStatus;
   /** Organizations and their connection states, read at scrape time. */
   connections?: { states(): Array<{ orgId: string; state: ConnectionState }> };
+  /** Per-organization source leases of this process, read at scrape time. */
+  sourceLeases?: { states(): Array<{ orgId: string; state: SourceLeaseState }> };
   /** Collect Node's default process metrics (default true with a new registry). */
   defaultMetrics?: boolean;
 }
@@ -214,6 +218,20 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
       this.reset();
       for (const { orgId, state } of options.connections.states()) {
         for (const s of connectionStates) this.set({ org: orgId, state: s }, s === state ? 1 : 0);
+      }
+    },
+  });
+
+  new Gauge({
+    name: metricNames.sourceLease,
+    help: "1 while this process holds an organization's source lease (it reads that organization's sources), 0 while it stands by.",
+    labelNames: ['org'],
+    registers,
+    collect() {
+      if (!options.sourceLeases) return;
+      this.reset();
+      for (const { orgId, state } of options.sourceLeases.states()) {
+        this.set({ org: orgId }, state === 'held' ? 1 : 0);
       }
     },
   });

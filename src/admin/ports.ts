@@ -21,7 +21,10 @@ export type {
 
 export interface SourceStatusView {
   source: Side;
-  /** e.g. `running`, `stopped`, `paused`, `resyncing`. */
+  /**
+   * e.g. `running`, `stopped`, `paused`, `resyncing`; `standby` while another process holds the
+   * organization's source lease and reads it.
+   */
   state: string;
   /** Stored position: feed sequence or CDC replay id. */
   position: string | null;

@@ -22,3 +22,11 @@ export interface Lock {
 export function syncLockName(orgId: string): string {
   return `sync:${orgId}`;
 }
+
+/**
+ * The lease that keeps an organization's streaming sources (InitLive feed poller and webhooks,
+ * Salesforce CDC subscription) in one process at a time.
+ */
+export function sourceLockName(orgId: string): string {
+  return `source:${orgId}`;
+}

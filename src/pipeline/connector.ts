@@ -6,6 +6,7 @@ import {
   SalesforceSource,
   type SalesforceSourceOptions,
 } from '../source-salesforce/salesforce-source';
+import { SourceLease, type SourceLeaseOptions } from './source-lease';
 
 export interface PipelineOptions {
   initliveSource?: InitLiveSourceOptions;
@@ -13,6 +14,12 @@ export interface PipelineOptions {
   reconciler?: ReconcilerOptions;
   salesforceSink?: SalesforceSinkOptions;
   initliveSink?: InitLiveSinkOptions;
+  /**
+   * Runs an organization's sources only while this pipeline holds its lease, so that of
+   * several processes sharing the lock one reads each organization. Without it every pipeline
+   * reads every streaming organization (one process, unit tests, tools).
+   */
+  sourceLease?: SourceLeaseOptions;
 }
 
 export interface Pipeline {
@@ -21,18 +28,50 @@ export interface Pipeline {
   reconciler: Reconciler;
   salesforceSink: SalesforceSink;
   initliveSink: InitLiveSink;
+  /** The per-organization source lease, when the pipeline was built with one. */
+  sourceLease: SourceLease | null;
   start(): Promise<void>;
-  /** Stops reading first, then lets what was read flow out: sources, reconciler, sinks. */
+  /**
+   * Applies a directory change of one organization (connect, disconnect, settings): restarts
+   * its sources where this pipeline reads them; with a lease, takes or lets go of the lease
+   * now rather than at its next renewal.
+   */
+  restartSources(orgId: string): Promise<void>;
+  /**
+   * Stops reading first (and releases the source leases, so a peer takes over), then lets
+   * what was read flow out: sources, reconciler, sinks.
+   */
   stop(): Promise<void>;
 }
 
 /**
- * The streaming pipeline, in data-flow order. Every part is a member of its own consumer
- * group, so another process started with the same deps and group prefix shares the work.
+ * The streaming pipeline, in data-flow order. The reconciler and sinks are members of their
+ * consumer groups, so another process started with the same deps and group prefix shares
+ * their work; the sources of each organization run in one process at a time when a
+ * `sourceLease` is given.
  */
 export function createPipeline(deps: ReconcilerDeps, options: PipelineOptions = {}): Pipeline {
-  const initliveSource = new InitLiveSource(deps, options.initliveSource);
-  const salesforceSource = new SalesforceSource(deps, options.salesforceSource);
+  const sourceLease = options.sourceLease
+    ? new SourceLease(
+        { orgs: deps.orgs, logger: deps.logger },
+        options.sourceLease,
+        // Both sources of the org, started and stopped together; neither waits on the other.
+        {
+          start: async (orgId) => {
+            await Promise.all([initliveSource.startOrg(orgId), salesforceSource.startOrg(orgId)]);
+          },
+          stop: async (orgId) => {
+            await Promise.all([initliveSource.stopOrg(orgId), salesforceSource.stopOrg(orgId)]);
+          },
+        },
+      )
+    : null;
+  const readsOrg = sourceLease ? { readsOrg: (orgId: string) => sourceLease.holds(orgId) } : {};
+  const initliveSource = new InitLiveSource(deps, { ...options.initliveSource, ...readsOrg });
+  const salesforceSource = new SalesforceSource(deps, {
+    ...options.salesforceSource,
+    ...readsOrg,
+  });
   const reconciler = new Reconciler(deps, options.reconciler);
   const salesforceSink = new SalesforceSink(deps, options.salesforceSink);
   const initliveSink = new InitLiveSink(deps, options.initliveSink);
@@ -43,17 +82,27 @@ export function createPipeline(deps: ReconcilerDeps, options: PipelineOptions = 
     reconciler,
     salesforceSink,
     initliveSink,
+    sourceLease,
     async start() {
       if (started) return;
       started = true;
       // Consumers first, so nothing a source produces waits for a group to form.
       await Promise.all([salesforceSink.start(), initliveSink.start()]);
       await reconciler.start();
+      // With a lease, the sources start empty and the lease starts each org it gets.
       await Promise.all([initliveSource.start(), salesforceSource.start()]);
+      await sourceLease?.start();
+    },
+    async restartSources(orgId) {
+      await salesforceSource.restart(orgId);
+      initliveSource.refreshOrgs();
+      await sourceLease?.refresh(orgId);
     },
     async stop() {
       if (!started) return;
       started = false;
+      // The lease stops its orgs' readers before releasing, so a successor never overlaps.
+      await sourceLease?.stop();
       await Promise.allSettled([initliveSource.stop(), salesforceSource.stop()]);
       await reconciler.stop();
       await Promise.allSettled([salesforceSink.stop(), initliveSink.stop()]);

@@ -12,6 +12,7 @@ export {
 } from './staff-change';
 export { WebhookReceiver } from './webhook-receiver';
 export type {
+  WakeOutcome,
   WakeReader,
   WebhookReceiverOptions,
   WebhookResponse,

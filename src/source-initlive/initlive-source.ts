@@ -10,7 +10,12 @@ import { backoffDelayMs } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { staffChangeFromFeed } from './staff-change';
 import { WebhookReceiver } from './webhook-receiver';
-import type { WebhookReceiverOptions, WebhookResponse, WebhookStats } from './webhook-receiver';
+import type {
+  WakeOutcome,
+  WebhookReceiverOptions,
+  WebhookResponse,
+  WebhookStats,
+} from './webhook-receiver';
 
 export interface InitLiveSourceOptions {
   /** Wait between feed reads once the feed is drained; webhooks cut it short. Default 1000. */
@@ -24,6 +29,11 @@ export interface InitLiveSourceOptions {
    * unused: a reader never gives up). A 429's Retry-After is waited at least.
    */
   errorBackoff?: RetryPolicy;
+  /**
+   * Whether this process reads the organization now: the pipeline's source lease, so that of
+   * several processes only one polls each feed. Default: every streaming organization.
+   */
+  readsOrg?: (orgId: string) => boolean;
 }
 
 export interface InitLiveSourceStatus {
@@ -85,16 +95,22 @@ function parsePosition(stored: string | null, name: string): number {
  * A cursor InitLive no longer serves (410 cursor_expired) requests a full sync (a REQUESTED /
  * RECOVERY sync-run event), then continues from the oldest retained change (`after = 0`):
  * the full sync covers whatever was purged, and replaying the retained part loses nothing.
+ *
+ * With `readsOrg` (the pipeline's source lease) only organizations it allows get a reader;
+ * `startOrg` / `stopOrg` switch one organization when the lease comes or goes, and a reader
+ * whose organization is no longer allowed ends after its current page.
  */
 export class InitLiveSource {
   private readonly readers = new Map<string, OrgReader>();
   private readonly receiver: WebhookReceiver | null;
+  private readonly reads: (orgId: string) => boolean;
   private stopping: Promise<void> | null = null;
 
   constructor(
     private readonly deps: PipelineDeps,
     private readonly options: InitLiveSourceOptions = {},
   ) {
+    this.reads = options.readsOrg ?? (() => true);
     this.receiver = options.webhook
       ? new WebhookReceiver(options.webhook, (orgId, seq) => this.wake(orgId, seq))
       : null;
@@ -108,19 +124,44 @@ export class InitLiveSource {
   }
 
   /**
-   * Starts readers for organizations that turned streaming on since the last call; readers of
-   * organizations that went away or turned it off end by themselves.
+   * Starts readers for organizations that turned streaming on since the last call (and that
+   * `readsOrg` allows); readers of organizations that went away or turned it off end by
+   * themselves.
    */
   refreshOrgs(): void {
     if (this.stopping) return;
     for (const org of this.deps.orgs.list()) {
-      if (!org.streaming) continue;
+      if (!org.streaming || !this.reads(org.orgId)) continue;
       const existing = this.readers.get(org.orgId);
       if (existing?.running) continue;
-      const reader = new OrgReader(this.deps, this.options, org.orgId);
-      this.readers.set(org.orgId, reader);
-      reader.start();
+      this.startReader(org.orgId);
     }
+  }
+
+  /**
+   * Starts one organization's reader (it resumes from the stored cursor), once a reader still
+   * finishing its last page has stopped. Nothing happens while the source is stopped, or when
+   * the organization does not stream or `readsOrg` does not allow it.
+   */
+  async startOrg(orgId: string): Promise<void> {
+    const existing = this.readers.get(orgId);
+    if (existing?.stopRequested) await existing.stop();
+    else if (existing?.running) return;
+    const org = this.deps.orgs.get(orgId);
+    if (this.stopping || !org?.streaming || !this.reads(orgId)) return;
+    if (this.readers.get(orgId)?.running) return;
+    this.startReader(orgId);
+  }
+
+  /** Stops one organization's reader: its in-flight page is produced and committed. */
+  async stopOrg(orgId: string): Promise<void> {
+    await this.readers.get(orgId)?.stop();
+  }
+
+  private startReader(orgId: string): void {
+    const reader = new OrgReader(this.deps, this.options, orgId, this.reads);
+    this.readers.set(orgId, reader);
+    reader.start();
   }
 
   /** Each reader finishes its in-flight page (produce and commit), then stops. Idempotent. */
@@ -142,8 +183,10 @@ export class InitLiveSource {
 
   /**
    * Handles one InitLive webhook request (see WebhookReceiver.handle): 401 for a bad
-   * signature, 400 for an unusable body, 202 after waking the org's reader. 404 when the
-   * source was built without webhook options.
+   * signature, 400 for an unusable body, 202 after waking the org's reader. A nudge for an
+   * organization another process reads (this one stands by for its lease) is answered 202 as
+   * well: that process's next poll reads the change, so nothing is lost and InitLive does not
+   * retry. 404 when the source was built without webhook options.
    */
   handleWebhook(
     rawBody: Buffer,
@@ -171,6 +214,7 @@ export class InitLiveSource {
       webhooks: this.receiver?.stats() ?? {
         accepted: 0,
         ignored: 0,
+        standby: 0,
         rejected: 0,
         rejectedByReason: {},
         invalid: 0,
@@ -179,10 +223,11 @@ export class InitLiveSource {
   }
 
   /** Wakes an org's reader unless it already read past `seq`. */
-  private wake(orgId: string, seq: number): boolean {
+  private wake(orgId: string, seq: number): WakeOutcome {
+    if (!this.reads(orgId)) return 'standby';
     const reader = this.readers.get(orgId);
-    if (!reader?.running || this.stopping) return false;
-    return reader.wake(seq);
+    if (!reader?.running || this.stopping) return 'not_read';
+    return reader.wake(seq) ? 'woken' : 'already_read';
   }
 }
 
@@ -194,7 +239,8 @@ class OrgReader {
   private readonly backoff: RetryPolicy;
   private readonly log: PipelineDeps['logger'];
   private done: Promise<void> = Promise.resolve();
-  private stopRequested = false;
+  /** Set by stop(); the reader ends once its current page is produced and committed. */
+  stopRequested = false;
   /** Set by a wake-up; cleared when a read starts, so wake-ups during a read are not lost. */
   private wakeRequested = false;
   private interrupt: (() => void) | null = null;
@@ -207,6 +253,7 @@ class OrgReader {
     private readonly deps: PipelineDeps,
     options: InitLiveSourceOptions,
     readonly orgId: string,
+    private readonly reads: (orgId: string) => boolean,
   ) {
     this.name = initLivePositionName(orgId);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -268,6 +315,10 @@ class OrgReader {
       const org = this.deps.orgs.get(this.orgId);
       if (!org?.streaming) {
         this.log.info('InitLive reader ends: organization no longer streams');
+        return;
+      }
+      if (!this.reads(this.orgId)) {
+        this.log.info('InitLive reader ends: this process no longer holds the source lease');
         return;
       }
       let delayMs = this.pollIntervalMs;

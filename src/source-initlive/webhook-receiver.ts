@@ -13,6 +13,12 @@ export interface WebhookStats {
   accepted: number;
   /** Verified nudges for a position already read, or an org without a running reader. */
   ignored: number;
+  /**
+   * Verified nudges for an organization whose source lease another process holds (several
+   * processes behind one load balancer): answered 202, and that process's own poll reads
+   * the change.
+   */
+  standby: number;
   /** Bad, missing, stale or forged signatures (answered 401). */
   rejected: number;
   rejectedByReason: Record<string, number>;
@@ -32,10 +38,14 @@ export interface WebhookReceiverOptions {
 }
 
 /**
- * What the receiver does with a verified nudge: wake the org's reader. Returns false when
- * nobody reads that org here, or when `seq` is already read (the nudge carries nothing new).
+ * What became of a verified nudge: `woken` (the reader reads early), `already_read` (`seq` is
+ * on the topic already), `not_read` (no reader for that org here), `standby` (another process
+ * holds the org's source lease and reads it).
  */
-export type WakeReader = (orgId: string, seq: number) => boolean;
+export type WakeOutcome = 'woken' | 'already_read' | 'not_read' | 'standby';
+
+/** What the receiver does with a verified nudge: wake the org's reader. */
+export type WakeReader = (orgId: string, seq: number) => WakeOutcome;
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -48,6 +58,7 @@ export class WebhookReceiver {
   private readonly counters: WebhookStats = {
     accepted: 0,
     ignored: 0,
+    standby: 0,
     rejected: 0,
     rejectedByReason: {},
     invalid: 0,
@@ -87,7 +98,12 @@ export class WebhookReceiver {
       return this.invalid('body is not JSON');
     }
     if (orgId !== undefined && orgId !== event.orgId) return this.invalid('organization mismatch');
-    if (this.wake(event.orgId, event.seq)) this.counters.accepted++;
+    // Every verified nudge is a success for InitLive, wherever it landed: the feed, not the
+    // nudge, carries the change, so a 2xx never loses one and an error would only make
+    // InitLive retry a request that can do no more.
+    const outcome = this.wake(event.orgId, event.seq);
+    if (outcome === 'woken') this.counters.accepted++;
+    else if (outcome === 'standby') this.counters.standby++;
     else this.counters.ignored++;
     return { status: 202, body: { ok: true } };
   }

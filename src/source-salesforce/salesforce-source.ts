@@ -14,6 +14,12 @@ export interface SalesforceSourceOptions {
   reauthRetryMs?: number;
   /** Wait before rebuilding a client faye gave up on. Default 5 s. */
   resubscribeDelayMs?: number;
+  /**
+   * Whether this process subscribes for the organization now: the pipeline's source lease,
+   * so that of several processes only one holds a CometD subscription per organization.
+   * Default: every streaming organization.
+   */
+  readsOrg?: (orgId: string) => boolean;
 }
 
 const defaultRetryPolicy: RetryPolicy = {
@@ -37,13 +43,16 @@ const defaultRetryPolicy: RetryPolicy = {
  *   event already taken in is not produced twice;
  * - a malformed event goes to dead letters; a gap event is answered by one batched re-read
  *   (SNAPSHOT / DELETE records); an overflow or a lost replay id asks for a full sync
- *   (SyncRunEvent REQUESTED / RECOVERY on syncRuns).
+ *   (SyncRunEvent REQUESTED / RECOVERY on syncRuns);
+ * - with `readsOrg` (the pipeline's source lease) only organizations it allows are subscribed;
+ *   `startOrg` / `stopOrg` switch one organization when the lease comes or goes.
  */
 export class SalesforceSource {
   private readonly streams = new Map<string, OrgStream>();
   /** Status of streams that ended, so status() still says what happened last. */
   private readonly ended = new Map<string, SalesforceSourceStatus>();
   private readonly options: OrgStreamOptions;
+  private readonly reads: (orgId: string) => boolean;
   private started = false;
 
   constructor(
@@ -57,13 +66,17 @@ export class SalesforceSource {
       reauthRetryMs: options.reauthRetryMs ?? 60_000,
       resubscribeDelayMs: options.resubscribeDelayMs ?? 5_000,
     };
+    this.reads = options.readsOrg ?? (() => true);
   }
 
-  /** Subscribes every organization that streams and has a Salesforce connection. */
+  /**
+   * Subscribes every organization that streams, has a Salesforce connection and that
+   * `readsOrg` allows.
+   */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    for (const org of this.deps.orgs.list()) await this.startOrg(org);
+    for (const org of this.deps.orgs.list()) await this.startStream(org);
   }
 
   /** Stops every subscriber: queued events are produced and committed, clients disconnected. */
@@ -80,8 +93,17 @@ export class SalesforceSource {
    */
   async restart(orgId: string): Promise<void> {
     await this.stopOrg(orgId);
+    await this.startOrg(orgId);
+  }
+
+  /**
+   * Subscribes one organization from its stored replay id, unless it is subscribed already,
+   * the source is stopped, or the organization does not stream, has no connection or is not
+   * allowed by `readsOrg`.
+   */
+  async startOrg(orgId: string): Promise<void> {
     const org = this.deps.orgs.get(orgId);
-    if (this.started && org) await this.startOrg(org);
+    if (this.started && org) await this.startStream(org);
   }
 
   status(orgId: string): SalesforceSourceStatus {
@@ -103,20 +125,25 @@ export class SalesforceSource {
     return this.streams.get(orgId);
   }
 
-  private async startOrg(org: OrgRuntime): Promise<void> {
+  private async startStream(org: OrgRuntime): Promise<void> {
     if (!org.streaming || !org.salesforce || this.streams.has(org.orgId)) return;
+    if (!this.reads(org.orgId)) return;
     const stream = new OrgStream(this.deps, { ...org, salesforce: org.salesforce }, this.options);
     this.streams.set(org.orgId, stream);
     try {
       await stream.start();
     } catch (err) {
-      this.streams.delete(org.orgId);
+      if (this.streams.get(org.orgId) === stream) this.streams.delete(org.orgId);
       await stream.stop();
       throw err;
     }
   }
 
-  private async stopOrg(orgId: string): Promise<void> {
+  /**
+   * Stops one organization's subscriber: queued events are produced and committed, the
+   * client disconnected. A start still waiting for its subscription ends at once.
+   */
+  async stopOrg(orgId: string): Promise<void> {
     const stream = this.streams.get(orgId);
     if (!stream) return;
     this.streams.delete(orgId);

@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import type Redis from 'ioredis';
+import { closeRedis, createRedis } from '../../src/infra/redis/connect';
+import { RedisLock } from '../../src/infra/redis/redis-lock';
+import type { PipelineOptions } from '../../src/pipeline/connector';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
-import { eventually, startE2E, type E2E } from '../fixtures/e2e';
+import { ORG, eventually, startE2E, type E2E } from '../fixtures/e2e';
 
 jest.setTimeout(240_000);
 
@@ -118,20 +122,40 @@ describe('crash safety', () => {
 });
 
 describe('scale-out', () => {
+  const LEASE_MS = 1_500;
   let a: E2E | null = null;
   let b: E2E | null = null;
+  let redis: Redis | null = null;
   afterEach(async () => {
     await b?.close();
     await a?.close();
+    if (redis) await closeRedis(redis);
     a = b = null;
+    redis = null;
   });
 
-  it('two connector processes in one consumer group share the work and end as one would', async () => {
-    a = await startE2E({ real: true, direction: 'two_way' });
-    b = await startE2E({ real: true, direction: 'two_way', shareWith: a });
+  it('two connector processes in one consumer group share the work and end as one would; one reads the sources', async () => {
+    // Both hold a lock handle on the same Redis, as two processes of one deployment do.
+    redis = createRedis(process.env.REDIS_URL!, { connectionName: 'scale-out-lease' });
+    const keyPrefix = `lease-${randomUUID().slice(0, 8)}:`;
+    const leased = (): PipelineOptions => ({
+      initliveSource: { pollIntervalMs: 50 },
+      salesforceSink: { lingerMs: 30 },
+      sourceLease: { lock: new RedisLock({ redis: redis!, keyPrefix }), leaseMs: LEASE_MS },
+    });
+    a = await startE2E({ real: true, direction: 'two_way', pipeline: leased() });
+    b = await startE2E({ real: true, direction: 'two_way', shareWith: a, pipeline: leased() });
     const handled = { a: 0, b: 0 };
     a.runtime.deps.events.on('reconcile.outcome', () => handled.a++);
     b.runtime.deps.events.on('reconcile.outcome', () => handled.b++);
+    // InitLive feed entries each process read (CDC echoes of the sink's writes aside).
+    const read = { a: 0, b: 0 };
+    a.runtime.deps.events.on('source.records', (e) => {
+      if (e.source === 'initlive') read.a += e.count;
+    });
+    b.runtime.deps.events.on('source.records', (e) => {
+      if (e.source === 'initlive') read.b += e.count;
+    });
     const stamp = randomUUID().slice(0, 6);
     const count = 400;
     for (let i = 0; i < count; i++)
@@ -145,5 +169,37 @@ describe('scale-out', () => {
     // Both members of the group did part of the reconciling.
     expect(handled.a).toBeGreaterThan(0);
     expect(handled.b).toBeGreaterThan(0);
+    // But only the first, which took the source lease, read InitLive and subscribed to CDC.
+    expect(a.pipeline.sourceLease?.state(ORG)).toBe('held');
+    expect(b.pipeline.sourceLease?.state(ORG)).toBe('standby');
+    expect(read.a).toBeGreaterThanOrEqual(count);
+    expect(read.b).toBe(0);
+    expect(a.pipeline.initliveSource.status(ORG)?.lastReadAt).not.toBeNull();
+    expect(b.pipeline.initliveSource.status(ORG)).toBeUndefined();
+    expect(b.pipeline.salesforceSource.stream(ORG)).toBeUndefined();
+    expect(a.sf.control.counters().cometdClients).toBe(1);
+
+    // A clean stop of the reader's pipeline hands the sources over within a third of the
+    // lease, and the survivor carries on from the stored positions: it reads only what is new.
+    await a.pipeline.stop();
+    await eventually(
+      () => expect(b!.pipeline.sourceLease?.state(ORG)).toBe('held'),
+      LEASE_MS / 3 + 2_000,
+      20,
+    );
+    for (let i = count; i < count + 20; i++)
+      b.il.control.createStaff({
+        firstName: 'Scale',
+        lastName: `S${i}`,
+        email: `s${i}-${stamp}@example.org`,
+        phone: `+1 555 ${String(i).padStart(4, '0')}`,
+      });
+    await eventually(
+      () => expectConverged({ sf: b!.sf, il: b!.il }, stamp, count + 20),
+      60_000,
+      200,
+    );
+    expect(read.b).toBe(20);
+    expect(b.sf.control.counters().cometdClients).toBe(1);
   });
 });

@@ -1,0 +1,46 @@
+import type { Lock } from '../../src/batch/lock';
+import { SyncError } from '../../src/errors';
+
+/** Test helpers shared by the source-lease unit tests. */
+
+/** A Lock handle whose calls can be made to fail (Redis down) or to never answer (frozen). */
+export class ControllableLock implements Lock {
+  mode: 'ok' | 'fail' | 'freeze' = 'ok';
+  releases: Array<{ name: string; at: number }> = [];
+  private frozen: Array<() => void> = [];
+
+  constructor(private readonly inner: Lock) {}
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.mode === 'fail') {
+      throw new SyncError('STORE_UNAVAILABLE', 'injected: lock unavailable', { retriable: true });
+    }
+    if (this.mode === 'freeze') {
+      // Answered only when thawed, and then with what the lock says at that time.
+      await new Promise<void>((resolve) => this.frozen.push(resolve));
+    }
+    return fn();
+  }
+
+  thaw(): void {
+    this.mode = 'ok';
+    for (const resume of this.frozen.splice(0)) resume();
+  }
+
+  tryAcquire(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.call(() => this.inner.tryAcquire(name, owner, leaseMs));
+  }
+  renew(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.call(() => this.inner.renew(name, owner, leaseMs));
+  }
+  release(name: string, owner: string): Promise<boolean> {
+    this.releases.push({ name, at: Date.now() });
+    return this.call(() => this.inner.release(name, owner));
+  }
+  holder(name: string): Promise<string | null> {
+    return this.call(() => this.inner.holder(name));
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
