@@ -2,24 +2,15 @@ import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { FullSyncJob } from '../src/batch/full-sync-job';
 import { defaultMapping } from '../src/core/mapping';
-import { topicNames } from '../src/core/topics';
-import { createEmbeddedCodec } from '../src/infra/avro/avro-codec';
 import { createInitLiveClient } from '../src/infra/initlive';
-import { MemoryEmailIndex } from '../src/infra/memory/memory-email-index';
 import { closeRedis, createRedis } from '../src/infra/redis/connect';
-import { RedisEmailIndex } from '../src/infra/redis/redis-email-index';
-import { RedisPositionStore } from '../src/infra/redis/redis-position-store';
 import { RedisRunStore } from '../src/infra/redis/redis-run-store';
-import { RedisVersionStore } from '../src/infra/redis/redis-version-store';
-import { MemoryPositionStore } from '../src/infra/memory/memory-position-store';
 import { MemoryRunStore } from '../src/infra/memory/memory-run-store';
-import { MemoryTransport } from '../src/infra/memory/memory-transport';
-import { MemoryVersionStore } from '../src/infra/memory/memory-version-store';
 import { createSalesforceConnection } from '../src/infra/salesforce/connection';
 import { silentLogger } from '../src/logger';
 import { StaticOrgDirectory } from '../src/orgs/org-directory';
+import { createRuntime } from '../src/pipeline/runtime';
 import type { OrgRuntime } from '../src/orgs/org-directory';
-import { SyncEvents } from '../src/pipeline/events';
 import { Reconciler } from '../src/reconciler/reconciler';
 import { startInitLiveSandbox } from '../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../src/sandbox/salesforce';
@@ -45,11 +36,14 @@ export interface FullSyncBenchOptions {
    * production) instead of in process memory, so RSS shows the connector without its state.
    */
   redisUrl?: string;
+  /** Kafka brokers and registry (as in production); the in-memory transport when absent. */
+  kafkaBrokers?: string[];
+  schemaRegistryUrl?: string;
 }
 
 export interface FullSyncBenchResult {
-  /** Where the connector's state was kept. */
-  stores?: 'memory' | 'redis';
+  /** Where the connector's records and state were kept, e.g. `kafka+redis` or `memory`. */
+  mode?: string;
   records: number;
   overlap: number;
   /** From the start of the run until the reconciler and sinks have drained. */
@@ -61,6 +55,8 @@ export interface FullSyncBenchResult {
    * start of the run (a group absent had drained by then).
    */
   drainedMs: Record<string, number>;
+  /** When each phase of the run stored its first checkpoint, from the start of the run. */
+  phasesMs: Record<string, number>;
   /** Salesforce API calls counted by the sandbox during the run (the daily-allocation meter). */
   salesforceApiCalls: number;
   /** Per endpoint, to see what dominates. */
@@ -318,32 +314,37 @@ export async function benchFullSync(
     initliveOrigin: 'salesforce-sync',
     salesforceClientTag: 'InitLiveSync',
   };
-  // Consumed records are dropped, as Kafka's retention would eventually: the in-memory log
-  // would otherwise hold every change and write of the run.
-  const transport = new MemoryTransport({ logger: silentLogger, dropCommitted: true });
-  const topics = topicNames(`bench${randomUUID().slice(0, 8)}`);
-  await transport.ensureTopics(Object.values(topics).map((name) => ({ name, partitions: 6 })));
+  // The same composition as the connector (src/pipeline/runtime.ts): Kafka, the registry and
+  // Redis when given, the in-memory transport (dropping what every group committed) and stores
+  // otherwise.
+  const prefix = `bench${randomUUID().slice(0, 8)}`;
+  const runtime = await createRuntime(
+    {
+      ...(options.kafkaBrokers ? { kafkaBrokers: options.kafkaBrokers } : {}),
+      kafkaClientId: prefix,
+      ...(options.schemaRegistryUrl ? { schemaRegistryUrl: options.schemaRegistryUrl } : {}),
+      subjectPrefix: `${prefix}.`,
+      ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+      redisKeyPrefix: `${prefix}:`,
+      topicPrefix: prefix,
+      topicPartitions: 6,
+      groupPrefix: 'bench',
+    },
+    new StaticOrgDirectory([org]),
+    silentLogger,
+  );
   const redis = options.redisUrl
     ? createRedis(options.redisUrl, { connectionName: 'bench' })
     : null;
-  const keyPrefix = `bench-${randomUUID().slice(0, 8)}:`;
+  const keyPrefix = `${prefix}:`;
+  const { transport, topics } = runtime.deps;
   const deps = {
-    transport,
-    codec: createEmbeddedCodec(),
-    store: redis ? new RedisVersionStore({ redis, keyPrefix }) : new MemoryVersionStore(),
-    positions: redis ? new RedisPositionStore({ redis, keyPrefix }) : new MemoryPositionStore(),
-    emailIndex: redis ? new RedisEmailIndex({ redis, keyPrefix }) : new MemoryEmailIndex(),
-    orgs: new StaticOrgDirectory([org]),
-    topics,
-    logger: silentLogger,
-    events: new SyncEvents(),
-    groupPrefix: 'bench',
-    now: Date.now,
+    ...runtime.deps,
     runStore: redis ? new RedisRunStore({ redis, keyPrefix }) : new MemoryRunStore(),
   };
   const reconciler = new Reconciler(deps);
-  // The sandbox finishes a Bulk job two poll delays (200 ms) after it is closed: one poll.
-  const sfSink = new SalesforceSink(deps, { lingerMs: 50, bulkPollMs: 250 });
+  // The connector's defaults (200 ms linger, Bulk above 2,000 writes).
+  const sfSink = new SalesforceSink(deps);
   const ilSink = new InitLiveSink(deps);
   await reconciler.start();
   if (options.sinks !== false) await Promise.all([sfSink.start(), ilSink.start()]);
@@ -356,9 +357,13 @@ export async function benchFullSync(
   }, 100);
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 600_000);
+  const phases: Record<string, number> = {};
   const record = await new FullSyncJob(deps, {
     bulkPollMs: 100,
     settleTimeoutMs: options.timeoutMs ?? 600_000,
+    onCheckpoint: (cp) => {
+      phases[cp.phase] ??= Date.now() - started;
+    },
   }).run(org.orgId, `run_${randomUUID()}`);
   const runMs = Date.now() - started;
   const groups = [
@@ -389,6 +394,7 @@ export async function benchFullSync(
     wallMs,
     runMs,
     drainedMs,
+    phasesMs: phases,
     salesforceApiCalls: tally.apiCallsUsed,
     salesforceEndpoints: tally.endpoints,
     initliveRequests: tally.initliveRequests,
@@ -401,7 +407,7 @@ export async function benchFullSync(
     status: record.status,
   };
   await Promise.all([reconciler.stop(), sfSink.stop(), ilSink.stop()]);
-  await transport.close();
+  await runtime.close();
   await sandboxes.close();
   if (redis) {
     for (let cursor = '0'; ;) {
@@ -412,7 +418,7 @@ export async function benchFullSync(
     }
     await closeRedis(redis);
   }
-  return { ...result, stores: redis ? 'redis' : 'memory' };
+  return { mode: runtime.mode, ...result };
 }
 
 if (require.main === module && process.argv[2] === '--sandboxes') {

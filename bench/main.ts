@@ -71,11 +71,18 @@ async function main(): Promise<void> {
       log(out, 'steadyInitLiveToSalesforce');
     }
     if (want('full-sync')) {
-      // State in Redis unless --memory: as in production, and what the RSS target is about.
+      // Kafka, the registry and Redis unless --memory: as in production, and what the RSS
+      // target is about.
       out.fullSync = await benchFullSync({
         records: quick ? 5_000 : 50_000,
         overlap: 0.2,
-        ...(memory ? {} : { redisUrl: process.env.REDIS_URL }),
+        ...(memory
+          ? {}
+          : {
+              redisUrl: process.env.REDIS_URL,
+              kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
+              schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL,
+            }),
       });
       log(out, 'fullSync');
     }

@@ -57,6 +57,8 @@ export interface SalesforceWrite {
   causedBy: string;
   decidedAt: number;
   attempt: number;
+  /** Full-sync run whose snapshot led to this write; null (or absent in older records) otherwise. */
+  runId?: string | null;
 }
 
 export interface InitLiveWrite {
@@ -71,6 +73,8 @@ export interface InitLiveWrite {
   causedBy: string;
   decidedAt: number;
   attempt: number;
+  /** Full-sync run whose snapshot led to this write; null (or absent in older records) otherwise. */
+  runId?: string | null;
 }
 
 export interface DeadLetter {

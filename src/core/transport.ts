@@ -49,6 +49,12 @@ export interface RecordBatch {
   topic: string;
   partition: number;
   records: ConsumedRecord[];
+  /**
+   * Records already in the partition after this batch, as far as the transport knew when it
+   * handed the batch over (Kafka: from the fetch's high watermark). A consumer that is behind
+   * learns it here, so it need not wait for more to arrive before acting on a backlog.
+   */
+  behind?: number;
 }
 
 export interface TopicSpec {

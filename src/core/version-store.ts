@@ -38,11 +38,25 @@ export interface PairIdPage {
   cursor: string | null;
 }
 
+/** The record ids a pair holds on each side. */
+export interface PairLinks {
+  initliveId: string | null;
+  salesforceId: string | null;
+  /** The state's `seen` versions; null when the backend cannot tell without the state. */
+  seen: Record<Side, number> | null;
+}
+
 export interface VersionStore {
   /** The pair as stored now, or null when it does not exist. */
   get(orgId: string, pairId: string): Promise<StoredPair | null>;
   /** One entry per requested id, in the same order, null for ids that do not exist. Not a snapshot across pairs. */
   getMany(orgId: string, pairIds: readonly string[]): Promise<Array<StoredPair | null>>;
+  /**
+   * The record ids each pair holds, without its state: one entry per requested id, in the same
+   * order, null for ids that do not exist. Much cheaper than getMany when only ids matter (a
+   * full sync looking for records gone missing walks every pair).
+   */
+  getLinks(orgId: string, pairIds: readonly string[]): Promise<Array<PairLinks | null>>;
   /** The pair that holds `recordId` on `side`, or null. */
   findPairId(orgId: string, side: Side, recordId: string): Promise<string | null>;
   /**

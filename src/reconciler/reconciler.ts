@@ -1,3 +1,4 @@
+import { forEachLimit } from '../concurrency';
 import { randomUUID } from 'node:crypto';
 import { normalizeEmail, type EmailIndex } from '../core/email-index';
 import type { CanonicalValues } from '../core/mapping';
@@ -97,15 +98,9 @@ export class Reconciler {
       else byKey.set(r.key, [r]);
     }
     const groups = [...byKey.values()];
-    const concurrency = this.options.concurrency ?? 16;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < groups.length) {
-        const group = groups[next++]!;
-        for (const record of group) await this.handleRecord(record, outputs);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
+    await forEachLimit(groups, this.options.concurrency ?? 16, async (group) => {
+      for (const record of group) await this.handleRecord(record, outputs);
+    });
     await Promise.all([
       produce(this.deps, 'salesforceWrites', outputs.salesforce),
       produce(this.deps, 'initliveWrites', outputs.initlive),
@@ -160,8 +155,10 @@ export class Reconciler {
     let decision: ReconcileDecision | null = null;
     let before: PairState | null = null;
     let pairId = '';
+    // The email the index already holds for this pair (claimed while finding it).
+    let claimed: string | null = null;
     for (let attempt = 1; ; attempt++) {
-      pairId = await this.findPair(org.orgId, change);
+      ({ pairId, claimed } = await this.findPair(org.orgId, change));
       let taken = false;
       try {
         await updatePair(this.deps.store, org.orgId, pairId, (current) => {
@@ -214,7 +211,7 @@ export class Reconciler {
       );
     }
     // A redelivered change may carry writes to send again; nothing else changes then.
-    if (d.next !== before) await this.updateEmailIndex(before, d.next);
+    if (d.next !== before) await this.updateEmailIndex(before, d.next, claimed);
     for (const c of d.conflicts) {
       const entry: ConflictRecord = {
         orgId: org.orgId,
@@ -235,12 +232,12 @@ export class Reconciler {
       if (w.side === 'salesforce') {
         outputs.salesforce.push({
           key: recordKey(org.orgId, pairId),
-          value: salesforceWriteOf(w, d.next, org.settings, causedBy, now),
+          value: salesforceWriteOf(w, d.next, org.settings, causedBy, now, change.runId ?? null),
         });
       } else {
         outputs.initlive.push({
           key: recordKey(org.orgId, pairId),
-          value: initliveWriteOf(w, d.next, causedBy, now),
+          value: initliveWriteOf(w, d.next, causedBy, now, change.runId ?? null),
         });
       }
     }
@@ -251,30 +248,30 @@ export class Reconciler {
    * then exactly one unlinked pair whose other side has the same email. Several candidates are
    * an AMBIGUOUS_MATCH naming them; none starts a new pair.
    */
-  private async findPair(orgId: string, change: ObservedChange): Promise<string> {
+  private async findPair(
+    orgId: string,
+    change: ObservedChange,
+  ): Promise<{ pairId: string; claimed: string | null }> {
     const { store } = this.deps;
     const linked = await store.findPairId(orgId, change.side, change.recordId);
-    if (linked) return linked;
+    if (linked) return { pairId: linked, claimed: null };
     if (change.side === 'salesforce' && change.otherId) {
       const byExternalId = await store.findPairId(orgId, 'initlive', change.otherId);
-      if (byExternalId) return byExternalId;
+      if (byExternalId) return { pairId: byExternalId, claimed: null };
     }
     const email = typeof change.values.email === 'string' ? change.values.email : null;
-    if (!email || change.op === 'delete') return `pair_${randomUUID()}`;
-    const chosen = await this.openPairFor(
-      orgId,
-      change,
-      email,
-      await this.deps.emailIndex.find(orgId, email),
-    );
-    if (chosen) return chosen;
-    // No partner yet: claim the email for a new pair. A process that met the same person
-    // from the other side a moment ago has claimed it first; join its pair instead.
+    if (!email || change.op === 'delete') return { pairId: `pair_${randomUUID()}`, claimed: null };
+    // Claim the email for a new pair; the claim answers who held it before in the same round
+    // trip. Most people are met once from one side, and then that is the only email-index call
+    // (a full sync of 50,000 records makes 50,000 fewer round trips than find-then-claim).
+    // Someone held it (the same person met from the other side, perhaps a moment ago by
+    // another process): give the claim back and join theirs.
     const pairId = `pair_${randomUUID()}`;
     const before = await this.deps.emailIndex.claim(orgId, email, pairId);
-    if (before.length === 0) return pairId;
+    if (before.length === 0) return { pairId, claimed: normalizeEmail(email) };
     await this.deps.emailIndex.update(orgId, pairId, { add: [], remove: [email] });
-    return (await this.openPairFor(orgId, change, email, before)) ?? `pair_${randomUUID()}`;
+    const joined = await this.openPairFor(orgId, change, email, before);
+    return { pairId: joined ?? `pair_${randomUUID()}`, claimed: null };
   }
 
   /**
@@ -299,6 +296,16 @@ export class Reconciler {
       await new Promise((resolve) => setTimeout(resolve, CLAIMED_PAIR_WAIT_MS));
       pairs = await this.deps.store.getMany(orgId, candidateIds);
     }
+    if (pairs.some((p) => p === null)) {
+      // A claim given back meanwhile (its claimer found the person already held) is no pair.
+      const held = new Set(await this.deps.emailIndex.find(orgId, email));
+      const kept = candidateIds
+        .map((id, i) => [id, pairs[i]] as const)
+        .filter(([id]) => held.has(id));
+      candidateIds = kept.map(([id]) => id);
+      pairs = kept.map(([, p]) => p ?? null);
+      if (candidateIds.length === 0) return null;
+    }
     const open = candidateIds.filter((id, i) => {
       const p = pairs[i];
       return !p || (p.state[own] === null && p.state.status !== 'deleted');
@@ -313,7 +320,11 @@ export class Reconciler {
     );
   }
 
-  private async updateEmailIndex(before: PairState | null, after: PairState): Promise<void> {
+  private async updateEmailIndex(
+    before: PairState | null,
+    after: PairState,
+    claimed: string | null,
+  ): Promise<void> {
     const emails = (s: PairState | null): Set<string> => {
       const out = new Set<string>();
       for (const values of [s?.merge?.current.initlive, s?.merge?.current.salesforce] as Array<
@@ -324,7 +335,9 @@ export class Reconciler {
       }
       return out;
     };
+    // An email claimed for this pair on the way here is in the index already.
     const was = emails(before);
+    if (claimed) was.add(claimed);
     const now = emails(after);
     const add = [...now].filter((e) => !was.has(e));
     const remove = [...was].filter((e) => !now.has(e));

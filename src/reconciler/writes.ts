@@ -10,6 +10,7 @@ export function salesforceWriteOf(
   settings: ReconcileSettings,
   causedBy: string,
   now: number,
+  runId: string | null = null,
 ): SalesforceWrite {
   return {
     orgId: pair.orgId,
@@ -22,6 +23,7 @@ export function salesforceWriteOf(
     causedBy,
     decidedAt: now,
     attempt: 1,
+    runId,
   };
 }
 
@@ -31,6 +33,7 @@ export function initliveWriteOf(
   pair: PairState,
   causedBy: string,
   now: number,
+  runId: string | null = null,
 ): InitLiveWrite {
   const fields: CanonicalValues = { ...intent.values };
   // Never written to InitLive: its own id, and read-only check-in totals.
@@ -48,5 +51,6 @@ export function initliveWriteOf(
     causedBy,
     decidedAt: now,
     attempt: 1,
+    runId,
   };
 }

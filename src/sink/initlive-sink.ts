@@ -1,3 +1,4 @@
+import { forEachLimit } from '../concurrency';
 import { fromInitLive } from '../core/mapping';
 import { fingerprint } from '../core/pair-state';
 import type { FieldValues, InitLiveStaffChange, SalesforceWrite } from '../core/records';
@@ -16,6 +17,9 @@ import { staffSnapshot } from '../source-initlive/staff-change';
 import { lacksAddressParts, planWrites } from './initlive/plan';
 import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection } from './initlive/rejection';
+
+/** Store updates in flight while linking the staff members one batch call created. */
+const APPLY_CONCURRENCY = 32;
 
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
@@ -286,14 +290,24 @@ export class InitLiveSink {
         written: 0,
         created: 0,
       };
+      // Creates are linked in the store, a round trip or two each: pairs side by side (a
+      // bounded number at a time), each pair's ops in order.
+      const applied = new Map<string, Array<{ op: PlannedOp; staff: Staff | null }>>();
+      for (let i = 0; i < sending.length; i++) {
+        const outcome = outcomes[i];
+        if (!outcome?.ok) continue;
+        const op = sending[i]!;
+        const list = applied.get(op.pairId) ?? [];
+        list.push({ op, staff: outcome.staff });
+        applied.set(op.pairId, list);
+      }
+      await forEachLimit([...applied.values()], APPLY_CONCURRENCY, async (list) => {
+        for (const { op, staff } of list) await this.applied(orgId, op, staff, known, results);
+      });
       for (let i = 0; i < sending.length; i++) {
         const op = sending[i]!;
         const outcome = outcomes[i];
-        if (!outcome) continue;
-        if (outcome.ok) {
-          await this.applied(orgId, op, outcome.staff, known, results);
-          continue;
-        }
+        if (!outcome || outcome.ok) continue;
         const e = outcome.error;
         if (e.code === 'STALE_VERSION') {
           await this.resnapshot(orgId, op, known, results);
@@ -408,6 +422,8 @@ export class InitLiveSink {
       causedBy: LINK_CAUSE,
       decidedAt: this.deps.now(),
       attempt: 1,
+      // A full sync's stamps go by Bulk with its other writes (see the Salesforce sink).
+      runId: op.writes.find((w) => w.write.runId)?.write.runId ?? null,
     };
   }
 

@@ -88,6 +88,8 @@ export class SalesforceSink {
   private readonly logger: Logger;
   private subscription: Subscription | null = null;
   private stopping: Promise<void> | null = null;
+  /** Records handed to this sink whose batches have not completed (so not committed). */
+  private inHand = 0;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -167,6 +169,15 @@ export class SalesforceSink {
 
   /** @internal exposed for tests: one partition batch, resolved once its outcome is recorded. */
   async handleBatch(batch: RecordBatch): Promise<void> {
+    this.inHand += batch.records.length;
+    try {
+      await this.handleRecords(batch);
+    } finally {
+      this.inHand -= batch.records.length;
+    }
+  }
+
+  private async handleRecords(batch: RecordBatch): Promise<void> {
     const decoded = await Promise.all(batch.records.map((r) => this.decode(r)));
     const byOrg = new Map<string, WriteEnvelope[]>();
     for (const env of decoded) {
@@ -178,10 +189,19 @@ export class SalesforceSink {
     // A partition that held a flush's worth of records or more is behind: gather, don't trickle.
     const backlog =
       batch.records.length >= Math.min(this.options.flushSize, this.options.maxBatchSize);
-    const saturated = batch.records.length >= this.options.maxBatchSize;
+    // It holds another flush's worth after this batch already: that comes only once this flush
+    // is done, so waiting for more gains nothing.
+    const saturated =
+      batch.records.length >= this.options.maxBatchSize ||
+      (batch.behind ?? 0) >= this.options.flushSize;
     const outcomes = await Promise.allSettled(
       [...byOrg].map(([orgId, envs]) =>
-        this.writer(orgId).submit(coalesceWrites(envs).flat(), { backlog, saturated }),
+        this.writer(orgId).submit(coalesceWrites(envs).flat(), {
+          backlog,
+          saturated,
+          // A full sync's writes go by Bulk even when they arrive at the reconciler's pace.
+          run: envs.some((e) => Boolean(e.write.runId)),
+        }),
       ),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -195,6 +215,12 @@ export class SalesforceSink {
         ...this.options,
         apiFor: this.apiFor,
         bulkFor: this.bulkFor,
+        waitingInTopic: async () => {
+          const lag = await this.deps.transport.lag(this.groupId, [
+            this.deps.topics.salesforceWrites,
+          ]);
+          return lag.reduce((sum, p) => sum + p.lag, 0) - this.inHand;
+        },
       });
       this.writers.set(orgId, w);
     }

@@ -223,6 +223,32 @@ export function describeTransportConformance(
       }
     });
 
+    it('tells each batch how many records the partition already holds after it', async () => {
+      const topic = await newTopic(1);
+      const total = 10;
+      await transport.send(
+        topic,
+        Array.from({ length: total }, (_, i) => ({ key: 'k', value: Buffer.from(`v${i}`) })),
+      );
+      const got = new Collector();
+      await subscribe({
+        groupId: newGroup(),
+        topics: [topic],
+        fromBeginning: true,
+        maxBatchSize: 4,
+        handleBatch: async (batch) => got.push(batch),
+      });
+      await got.until('every record', () => got.records.length >= total, wait);
+      // Everything was produced before the group joined, so the first batch sees all of it.
+      expect(got.batches[0]!.records).toHaveLength(4);
+      expect(got.batches[0]!.behind).toBe(total - 4);
+      for (const batch of got.batches) {
+        const next = Number(batch.records[batch.records.length - 1]!.offset) + 1;
+        expect(batch.behind).toBe(total - next);
+      }
+      expect(got.batches[got.batches.length - 1]!.behind).toBe(0);
+    });
+
     it('round-trips binary values and headers', async () => {
       const topic = await newTopic(2);
       const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));

@@ -229,6 +229,32 @@ export function describeVersionStoreConformance(
       ]);
     });
 
+    it('getLinks answers the ids each pair holds, in request order, null for missing pairs', async () => {
+      const seen = { initlive: 3, salesforce: 1_700_000_000_123 };
+      await store.compareAndApply(pair(org, 'a', { initliveId: 'ia' }), 0);
+      await store.compareAndApply(
+        pair(org, 'b', { initliveId: 'ib', salesforceId: 'sb', seen }),
+        0,
+      );
+      await store.compareAndApply(pair(org, 'c', { salesforceId: 'sc' }), 0);
+      // A relink moves the ids it reports, and the versions follow the state.
+      await store.compareAndApply(
+        pair(org, 'c', {
+          initliveId: 'ic',
+          salesforceId: null,
+          seen: { initlive: 7, salesforce: 0 },
+        }),
+        1,
+      );
+      expect(await store.getLinks(org, ['c', 'missing', 'a', 'b'])).toStrictEqual([
+        { initliveId: 'ic', salesforceId: null, seen: { initlive: 7, salesforce: 0 } },
+        null,
+        { initliveId: 'ia', salesforceId: null, seen: { initlive: 0, salesforce: 0 } },
+        { initliveId: 'ib', salesforceId: 'sb', seen },
+      ]);
+      expect(await store.getLinks(org, [])).toEqual([]);
+    });
+
     it('pages through 2,500 pairs: each exactly once, in byte order, ending with a null cursor', async () => {
       const ids = Array.from(
         { length: 2500 },
@@ -417,6 +443,7 @@ export function describeVersionStoreConformance(
       const racedBy = (inner: VersionStore, beforeApply: () => Promise<void>): VersionStore => ({
         get: (o, p) => inner.get(o, p),
         getMany: (o, ids) => inner.getMany(o, ids),
+        getLinks: (o, ids) => inner.getLinks(o, ids),
         findPairId: (o, side, id) => inner.findPairId(o, side, id),
         delete: (o, p, rev) => inner.delete(o, p, rev),
         listPairIds: (o, cursor, count) => inner.listPairIds(o, cursor, count),

@@ -7,7 +7,9 @@ const path = require('node:path');
 class PlainSummaryReporter {
   onRunComplete(_contexts, results) {
     const skipped = results.numPendingTests + results.numTodoTests;
-    const line = `${results.numPassedTests} passed, ${results.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : '');
+    const line =
+      `${results.numPassedTests} passed, ${results.numFailedTests} failed` +
+      (skipped ? `, ${skipped} skipped` : '');
     process.stderr.write(`\n${line}\n`);
     const dir = path.join(__dirname, '..', '..', '.cache');
     fs.mkdirSync(dir, { recursive: true });

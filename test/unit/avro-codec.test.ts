@@ -50,4 +50,16 @@ describe('embedded Avro codec', () => {
     const decoded = await newReader.decode('InitLiveStaffChange', bytes);
     expect(decoded).toEqual({ ...oldRecord, resync: null });
   });
+
+  it('decodes a write recorded before writes named their full-sync run', async () => {
+    const source = new MemorySchemaSource();
+    const current = loadSchemas().SalesforceWrite as { fields: Array<{ name: string }> };
+    const oldWriter = new AvroCodec(source, {
+      schemas: { SalesforceWrite: staffChangeSchemaWithout('runId', current) },
+    });
+    const { runId: _dropped, ...oldRecord } = sampleRecords.SalesforceWrite;
+    const bytes = await oldWriter.encode('SalesforceWrite', oldRecord);
+    const decoded = await new AvroCodec(source).decode('SalesforceWrite', bytes);
+    expect(decoded).toEqual({ ...oldRecord, runId: null });
+  });
 });

@@ -184,6 +184,50 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
     expect(contactsByStaffId(sb).get(staffId(7))?.Id).toBe(ids[7]);
   });
 
+  describe("a full sync's writes arriving at the reconciler's pace", () => {
+    /** 4,000 writes in 80 sends of 50, 15 ms apart: a consumer that keeps up sees a trickle. */
+    const trickle = async (runId: string | null): Promise<number> => {
+      sb.control.resetApiUsage();
+      const writes = Array.from({ length: 4_000 }, (_, i) => ({ ...upsertWrite(i), runId }));
+      for (let i = 0; i < writes.length; i += 50) {
+        await produceWrites(p.deps, writes.slice(i, i + 50));
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      await waitFor('4,000 contacts', () => sb.control.listContacts().length === 4_000, 30_000);
+      await committed();
+      return sb.control.counters().apiCallsUsed;
+    };
+    const options = { bulkThreshold: 500, lingerMs: 20, bulkLingerMs: 5_000 };
+
+    it('gather into Bulk jobs while the topic behind them keeps growing', async () => {
+      await startSink(options);
+      const calls = await trickle('run_1');
+      const { endpoints } = sb.control.counters();
+      expect(endpoints[INGEST_CREATE]).toBeGreaterThanOrEqual(1);
+      // Streaming at this pace costs at least 20 calls (4,000 / 200; next test).
+      expect(calls).toBeLessThan(20);
+    });
+
+    it('streaming writes at the same pace stay on collection calls', async () => {
+      await startSink(options);
+      const calls = await trickle(null);
+      const { endpoints } = sb.control.counters();
+      expect(endpoints[INGEST_CREATE]).toBeUndefined();
+      expect(calls).toBeGreaterThanOrEqual(20);
+    });
+
+    it('a handful from a small run lands in well under the Bulk linger', async () => {
+      await startSink(options);
+      const started = Date.now();
+      await produceWrites(
+        p.deps,
+        Array.from({ length: 5 }, (_, i) => ({ ...upsertWrite(i), runId: 'run_2' })),
+      );
+      await waitFor('5 contacts', () => sb.control.listContacts().length === 5);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+  });
+
   it('keeps a trickle on collection calls within the linger', async () => {
     await startSink({ bulkThreshold: 200, lingerMs: 50 });
     sb.control.resetApiUsage();

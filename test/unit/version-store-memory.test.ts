@@ -20,6 +20,7 @@ function overTheWire(inner: VersionStore): VersionStore {
   return {
     get: (o, p) => call(() => inner.get(o, p)),
     getMany: (o, ids) => call(() => inner.getMany(o, ids)),
+    getLinks: (o, ids) => call(() => inner.getLinks(o, ids)),
     findPairId: (o, side, id) => call(() => inner.findPairId(o, side, id)),
     compareAndApply: (next, rev) => call(() => inner.compareAndApply(next, rev)),
     delete: (o, p, rev) => call(() => inner.delete(o, p, rev)),

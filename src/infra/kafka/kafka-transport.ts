@@ -49,7 +49,12 @@ export interface KafkaConsumerTuning {
   heartbeatIntervalMs: number;
   /** Longest a fetch waits on the broker for records; also bounds how long stop() waits on an idle member. */
   maxWaitTimeMs: number;
-  /** Partitions one member processes at the same time (each partition stays sequential). */
+  /**
+   * Partitions one member processes at the same time (each partition stays sequential). More
+   * than one lets a member's partitions wait on I/O side by side (Redis in the reconciler, API
+   * calls in the sinks) and lets a sink gather several partitions' backlogs into one Bulk job,
+   * as the in-memory transport does. kafkajs never runs more than the member was assigned.
+   */
   partitionsConsumedConcurrently: number;
 }
 
@@ -58,7 +63,7 @@ export const defaultConsumerTuning: KafkaConsumerTuning = {
   rebalanceTimeoutMs: 60_000,
   heartbeatIntervalMs: 3_000,
   maxWaitTimeMs: 1_000,
-  partitionsConsumedConcurrently: 1,
+  partitionsConsumedConcurrently: 16,
 };
 
 export interface KafkaTransportOptions {
@@ -436,9 +441,12 @@ class KafkaSubscription implements Subscription {
       if (!isRunning() || isStale()) return;
       const messages = batch.messages.slice(start, start + this.maxBatchSize);
       const records = messages.map((m) => toConsumedRecord(topic, partition, m));
+      const last = messages[messages.length - 1]!.offset;
+      // The fetch's high watermark is the partition's end offset (the next to be written).
+      const behind = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
       try {
         await this.withHeartbeats(heartbeat, () =>
-          this.options.handleBatch({ topic, partition, records }),
+          this.options.handleBatch({ topic, partition, records, behind: Math.max(0, behind) }),
         );
       } catch (err) {
         this.report(err);
@@ -446,7 +454,6 @@ class KafkaSubscription implements Subscription {
         // Not resolved, not committed: the next fetch of this partition starts at the same offset.
         return;
       }
-      const last = messages[messages.length - 1]!.offset;
       try {
         await commitOffsetsIfNecessary({
           topics: [{ topic, partitions: [{ partition, offset: (BigInt(last) + 1n).toString() }] }],

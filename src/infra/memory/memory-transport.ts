@@ -473,10 +473,12 @@ class PartitionRunner {
         await this.waitFor(log);
         continue;
       }
+      const records = log.read(from, maxBatchSize).map((r, i) => this.toConsumed(r, from + i));
       const batch: RecordBatch = {
         topic: this.topic,
         partition: this.partition,
-        records: log.read(from, maxBatchSize).map((r, i) => this.toConsumed(r, from + i)),
+        records,
+        behind: log.end - (from + records.length),
       };
       try {
         await this.options.handleBatch(batch);

@@ -1,7 +1,13 @@
 import { SyncError } from '../../errors';
 import type { PairState, Side } from '../../core/pair-state';
 import { assertPairState } from '../../core/pair-state';
-import type { ApplyResult, PairIdPage, StoredPair, VersionStore } from '../../core/version-store';
+import type {
+  ApplyResult,
+  PairIdPage,
+  PairLinks,
+  StoredPair,
+  VersionStore,
+} from '../../core/version-store';
 import {
   assertKeyParts,
   assertRev,
@@ -82,6 +88,18 @@ export class MemoryVersionStore implements VersionStore {
     for (const pairId of pairIds) assertKeyParts({ pairId });
     this.checkOpen('getMany');
     return pairIds.map((pairId) => this.read(orgId, pairId));
+  }
+
+  async getLinks(orgId: string, pairIds: readonly string[]): Promise<Array<PairLinks | null>> {
+    assertKeyParts({ orgId });
+    for (const pairId of pairIds) assertKeyParts({ pairId });
+    this.checkOpen('getLinks');
+    return pairIds.map((pairId) => {
+      const stored = this.read(orgId, pairId);
+      if (!stored) return null;
+      const { initliveId, salesforceId, seen } = stored.state;
+      return { initliveId, salesforceId, seen: { ...seen } };
+    });
   }
 
   async findPairId(orgId: string, side: Side, recordId: string): Promise<string | null> {

@@ -1,10 +1,15 @@
 import type Redis from 'ioredis';
 import { normalizeEmail, type EmailIndex } from '../../core/email-index';
 import { storeError } from './connect';
+import { defineScript, type ScriptCall } from './lua-scripts';
 
 /** EmailIndex on Redis: one set per organization and email, `<prefix>email:{orgId}:<email>`. */
 export class RedisEmailIndex implements EmailIndex {
-  constructor(private readonly deps: { redis: Redis; keyPrefix: string }) {}
+  private readonly claimScript: ScriptCall;
+
+  constructor(private readonly deps: { redis: Redis; keyPrefix: string }) {
+    this.claimScript = defineScript(deps.redis, 'email-claim-1.lua');
+  }
 
   private key(orgId: string, email: string): string {
     return `${this.deps.keyPrefix}email:{${orgId}}:${normalizeEmail(email)}`;
@@ -21,12 +26,9 @@ export class RedisEmailIndex implements EmailIndex {
   async claim(orgId: string, email: string, pairId: string): Promise<string[]> {
     const key = this.key(orgId, email);
     try {
-      // MULTI runs both commands with nothing in between: the members we read are exactly
-      // those that were there before our add.
-      const replies = await this.deps.redis.multi().smembers(key).sadd(key, pairId).exec();
-      const [err, members] = replies?.[0] ?? [null, []];
-      if (err) throw err;
-      return (members as string[]).filter((id) => id !== pairId).sort();
+      // One script: the members read are exactly those that were there before our add.
+      const members = (await this.claimScript([key], [pairId])) as string[];
+      return members.filter((id) => id !== pairId).sort();
     } catch (err) {
       throw storeError(err, { op: 'email-index claim' });
     }
@@ -38,6 +40,17 @@ export class RedisEmailIndex implements EmailIndex {
     change: { add: string[]; remove: string[] },
   ): Promise<void> {
     if (change.add.length === 0 && change.remove.length === 0) return;
+    try {
+      // One command is atomic on its own: no transaction needed (the common case).
+      if (change.add.length + change.remove.length === 1) {
+        if (change.add[0] !== undefined)
+          await this.deps.redis.sadd(this.key(orgId, change.add[0]), pairId);
+        else await this.deps.redis.srem(this.key(orgId, change.remove[0]!), pairId);
+        return;
+      }
+    } catch (err) {
+      throw storeError(err, { op: 'email-index update' });
+    }
     const multi = this.deps.redis.multi();
     for (const email of change.remove) multi.srem(this.key(orgId, email), pairId);
     for (const email of change.add) multi.sadd(this.key(orgId, email), pairId);

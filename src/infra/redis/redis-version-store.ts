@@ -2,7 +2,13 @@ import type Redis from 'ioredis';
 import { SyncError } from '../../errors';
 import type { PairState, Side } from '../../core/pair-state';
 import { assertPairState } from '../../core/pair-state';
-import type { ApplyResult, PairIdPage, StoredPair, VersionStore } from '../../core/version-store';
+import type {
+  ApplyResult,
+  PairIdPage,
+  PairLinks,
+  StoredPair,
+  VersionStore,
+} from '../../core/version-store';
 import {
   assertKeyParts,
   assertRev,
@@ -114,6 +120,34 @@ export class RedisVersionStore implements VersionStore {
     });
   }
 
+  async getLinks(orgId: string, pairIds: readonly string[]): Promise<Array<PairLinks | null>> {
+    assertKeyParts({ orgId });
+    for (const pairId of pairIds) assertKeyParts({ pairId });
+    if (pairIds.length === 0) return [];
+    return this.run('getLinks', { orgId, count: pairIds.length }, async () => {
+      // compare-and-apply keeps the ids beside the state ('' for none): no state to parse.
+      const pipeline = this.redis.pipeline();
+      for (const pairId of pairIds) {
+        pipeline.hmget(this.pairKey(orgId, pairId), 'rev', 'il', 'sf', 'seen');
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      return pairIds.map((_, i) => {
+        const [err, reply] = replies[i] ?? [new Error('missing pipeline reply'), null];
+        if (err) throw err;
+        const [rev, il, sf, seen] = reply as Array<string | null>;
+        if (rev === null) return null;
+        // Pairs last written before 'seen' was kept beside the state: versions unknown.
+        const [seenIl, seenSf] = (seen ?? '').split(',').map(Number);
+        const known = seen !== null && Number.isSafeInteger(seenIl) && Number.isSafeInteger(seenSf);
+        return {
+          initliveId: il || null,
+          salesforceId: sf || null,
+          seen: known ? { initlive: seenIl!, salesforce: seenSf! } : null,
+        };
+      });
+    });
+  }
+
   async findPairId(orgId: string, side: Side, recordId: string): Promise<string | null> {
     assertKeyParts({ orgId, recordId });
     return this.run('findPairId', { orgId, side, recordId }, () =>
@@ -143,7 +177,16 @@ export class RedisVersionStore implements VersionStore {
             this.optionalLinkKey(orgId, 'initlive', oldIl),
             this.optionalLinkKey(orgId, 'salesforce', oldSf),
           ],
-          [pairId, expectedRev, encodePairState(next), newIl, newSf, oldIl, oldSf],
+          [
+            pairId,
+            expectedRev,
+            encodePairState(next),
+            newIl,
+            newSf,
+            oldIl,
+            oldSf,
+            `${next.seen.initlive},${next.seen.salesforce}`,
+          ],
         )) as unknown[];
         if (reply[0] === 1) return { applied: true, rev: Number(reply[1]) };
         switch (reply[1]) {

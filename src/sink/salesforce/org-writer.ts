@@ -1,3 +1,4 @@
+import { forEachLimit } from '../../concurrency';
 import type { Connection } from 'jsforce';
 import { fieldSpecs, packageFields } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
@@ -40,6 +41,12 @@ export interface OrgWriterOptions {
    */
   bulkLingerMs: number;
   bulkFor: (conn: Connection) => BulkContactWriter;
+  /**
+   * Writes waiting in the topic beyond those handed to this sink (Kafka lag minus what is in
+   * hand). While a full sync's writes gather, a growing count says the reconciler is still
+   * producing them; without it they gather only until the partitions go quiet.
+   */
+  waitingInTopic?: () => Promise<number>;
 }
 
 /** Options of one `submit`. */
@@ -55,6 +62,13 @@ export interface SubmitOptions {
    * job gains nothing by waiting (the partition refills only once this flush is done).
    */
   saturated?: boolean;
+  /**
+   * The ops include writes of a full sync: more may follow, and nobody waits on them, so they
+   * keep gathering (up to `bulkLingerMs`) for as long as the topic behind them keeps growing,
+   * even while the consumer keeps up. A reconciler slower than this sink would otherwise leave
+   * every backlog under the Bulk threshold, and the run would cost a call per 200 records.
+   */
+  run?: boolean;
 }
 
 interface Job {
@@ -72,6 +86,7 @@ interface Entry {
   attempts: number;
   backlog: boolean;
   saturated: boolean;
+  run: boolean;
 }
 
 /** Codes whose items are retried in place; everything else non-retriable is a dead letter. */
@@ -80,6 +95,9 @@ const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
   AUTH_FAILED: 'needs_reauth',
   PACKAGE_MISSING: 'package_missing',
 };
+
+/** Store updates in flight while linking the Contacts one flush created. */
+const LINK_CONCURRENCY = 32;
 
 /** Item failures of a delete that mean the record is already gone: the goal is met. */
 const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
@@ -93,9 +111,11 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  *
  * Backlogs (ops submitted with `backlog`, e.g. during a full sync) are gathered instead: the
  * queue flushes once no batch came in for `lingerMs` (every partition has handed in what it
- * holds and waits on this flush), or, when it holds more than `bulkThreshold` ops of one route,
- * once its oldest op is `bulkLingerMs` old (so the next job is bigger too), unless a partition
- * said it holds more than one batch (`saturated`): then waiting gains nothing. A route with
+ * holds and waits on this flush). When it holds more than `bulkThreshold` ops of one route, or
+ * a full sync's writes (`run`, whatever the consumer's pace), it keeps gathering while the
+ * topic behind it keeps growing (so the next job is bigger too), up to `bulkLingerMs` for the
+ * oldest op, unless a partition said it holds more than one batch (`saturated`): then waiting
+ * gains nothing. (Without `waitingInTopic`, a Bulk-bound queue waits the whole `bulkLingerMs`.) A route with
  * more than `bulkThreshold` ops in one flush goes as one Bulk API 2.0 job instead of 200-record
  * collection calls, with the same per-record outcome handling. A trickle (no backlog) flushes
  * exactly as before.
@@ -115,6 +135,9 @@ export class OrgWriter {
   private lastFlushEndAt = 0;
   private paused: PauseReason | null = null;
   private stopping = false;
+  /** While a full sync's writes gather: writes waiting in the topic at the last look. */
+  private lastWaiting = -1;
+  private probing = false;
   private readonly abort = new AbortController();
   private readonly logger: Logger;
 
@@ -140,10 +163,11 @@ export class OrgWriter {
     return new Promise<void>((resolve, reject) => {
       const job: Job = { remaining: ops.length, settled: false, resolve, reject };
       const now = Date.now();
-      const backlog = options.backlog === true || options.saturated === true;
+      const run = options.run === true;
+      const backlog = options.backlog === true || options.saturated === true || run;
       const saturated = options.saturated === true;
       for (const op of ops) {
-        this.queue.push({ op, job, enqueuedAt: now, attempts: 0, backlog, saturated });
+        this.queue.push({ op, job, enqueuedAt: now, attempts: 0, backlog, saturated, run });
       }
       this.lastSubmitAt = now;
       this.schedule();
@@ -194,12 +218,19 @@ export class OrgWriter {
     const quietAt = Math.max(this.lastSubmitAt, this.lastFlushEndAt) + lingerMs;
     // Quiet or not, nobody waits longer than a Bulk job would gather for.
     let due = Math.min(quietAt, oldest + Math.max(lingerMs, bulkLingerMs));
-    // Bound for Bulk: let the topic fill for the next job too, unless a partition is already
-    // fuller than one batch (waiting would then only delay).
-    if (this.bulkRoutePending() && !this.queue.some((e) => e.saturated)) {
+    // Bound for Bulk, with no way to look at the topic: let it fill for the next job too,
+    // unless a partition is already fuller than one batch (waiting would then only delay).
+    if (
+      !this.options.waitingInTopic &&
+      this.bulkRoutePending() &&
+      !this.queue.some((e) => e.saturated)
+    ) {
       due = oldest + bulkLingerMs;
     }
-    if (due <= now) return this.startFlush(this.queue.length);
+    if (due <= now) {
+      if (this.gathering(now, oldest)) return this.probeWaiting();
+      return this.startFlush(this.queue.length);
+    }
     // A timer that fires sooner stays; one set for later (before a partition said it is full)
     // is brought forward.
     if (this.timer && this.timerDue <= due) return;
@@ -209,6 +240,53 @@ export class OrgWriter {
       this.timer = null;
       this.schedule();
     }, due - now);
+  }
+
+  /**
+   * Worth gathering more: the queue is bound for Bulk or holds a full sync's writes, no
+   * partition says it is full (that would only come after this flush), and the oldest op has
+   * waited less than `bulkLingerMs`.
+   */
+  private gathering(now: number, oldest: number): boolean {
+    return (
+      this.options.waitingInTopic !== undefined &&
+      !this.stopping &&
+      now < oldest + this.options.bulkLingerMs &&
+      (this.queue.some((e) => e.run) || this.bulkRoutePending()) &&
+      !this.queue.some((e) => e.saturated)
+    );
+  }
+
+  /**
+   * Looks at the topic: while the writes waiting there keep growing (the reconciler is still
+   * producing them), wait another linger; otherwise flush what is queued. A fixed wait would
+   * hold a backlog for nothing once the burst behind it is over.
+   */
+  private probeWaiting(): void {
+    if (this.probing) return;
+    this.probing = true;
+    void this.options.waitingInTopic!()
+      .catch(() => -1)
+      .then((waiting) => {
+        this.probing = false;
+        if (this.running || this.queue.length === 0) return;
+        // Bound for Bulk already: this job cannot grow (the partitions wait on it), but the next
+        // one does, so wait while more comes. Not yet: once a job's worth waits in the topic,
+        // flush this small lot so the partitions can hand that in.
+        const growing =
+          waiting > this.lastWaiting &&
+          (this.bulkRoutePending() || waiting < this.options.bulkThreshold);
+        this.lastWaiting = waiting;
+        if (!growing) return this.startFlush(this.queue.length);
+        this.clearTimer();
+        this.timerDue = Date.now() + this.options.lingerMs;
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          const oldest = this.queue[0]?.enqueuedAt ?? 0;
+          if (this.gathering(Date.now(), oldest)) this.probeWaiting();
+          else this.schedule();
+        }, this.options.lingerMs);
+      });
   }
 
   /** True when the queue holds more ops of one route than a Bulk job's threshold. */
@@ -230,6 +308,7 @@ export class OrgWriter {
 
   private startFlush(count: number): void {
     this.clearTimer();
+    this.lastWaiting = -1;
     const entries = this.queue.splice(0, count);
     if (entries.length === 0) return;
     this.running = this.flush(entries)
@@ -630,23 +709,24 @@ export class OrgWriter {
     items: Array<{ entry: Entry; id: string | null; created: boolean }>,
   ): Promise<void> {
     if (items.length === 0) return;
-    // The pair learns its Contact's Id from the write that created (or found) it.
-    await Promise.all(
-      items
-        .filter((s) => s.id !== null && s.entry.op.kind === 'save' && !s.entry.op.salesforceId)
-        .map(async (s) => {
-          try {
-            await recordLink(this.deps, this.orgId, s.entry.op.pairId, 'salesforce', s.id!);
-          } catch (err) {
-            const e = toSyncError(err);
-            if (e.code !== 'CONFLICT') throw e;
-            this.logger.warn('contact already linked to another pair', {
-              pairId: s.entry.op.pairId,
-              salesforceId: s.id,
-              ...e.context,
-            });
-          }
-        }),
+    // The pair learns its Contact's Id from the write that created (or found) it. A Bulk job
+    // creates thousands at once: a bounded number of store updates at a time.
+    await forEachLimit(
+      items.filter((s) => s.id !== null && s.entry.op.kind === 'save' && !s.entry.op.salesforceId),
+      LINK_CONCURRENCY,
+      async (s) => {
+        try {
+          await recordLink(this.deps, this.orgId, s.entry.op.pairId, 'salesforce', s.id!);
+        } catch (err) {
+          const e = toSyncError(err);
+          if (e.code !== 'CONFLICT') throw e;
+          this.logger.warn('contact already linked to another pair', {
+            pairId: s.entry.op.pairId,
+            salesforceId: s.id,
+            ...e.context,
+          });
+        }
+      },
     );
     const now = this.deps.now();
     this.deps.events.emit('sink.records', {

@@ -1,7 +1,7 @@
 --[[
 Compare-and-apply of one pair's state, with its link index, in one atomic step.
 
-KEYS[1]  pair hash            <prefix>pair:{org}:<pairId>   fields rev, state, il, sf
+KEYS[1]  pair hash            <prefix>pair:{org}:<pairId>   fields rev, state, il, sf, seen
 KEYS[2]  org's pair-id index  <prefix>pairs:{org}           sorted set, all scores 0
 KEYS[3]  link of the new InitLive id     (unused when ARGV[4] is '')
 KEYS[4]  link of the new Salesforce id   (unused when ARGV[5] is '')
@@ -15,6 +15,8 @@ ARGV[4]  new InitLive id, '' for none
 ARGV[5]  new Salesforce id, '' for none
 ARGV[6]  InitLive id the caller believes is stored, '' for none
 ARGV[7]  Salesforce id the caller believes is stored, '' for none
+ARGV[8]  the state's seen versions, "<initlive>,<salesforce>" (kept beside the state so a
+         reader needing only ids and versions never parses it)
 
 Returns one of
   {1, newRev}
@@ -68,7 +70,7 @@ if newIl ~= '' then redis.call('SET', KEYS[3], pairId) end
 if newSf ~= '' then redis.call('SET', KEYS[4], pairId) end
 
 local newRev = expectedRev + 1
-redis.call('HSET', KEYS[1], 'rev', newRev, 'state', ARGV[3], 'il', newIl, 'sf', newSf)
+redis.call('HSET', KEYS[1], 'rev', newRev, 'state', ARGV[3], 'il', newIl, 'sf', newSf, 'seen', ARGV[8])
 if expectedRev == 0 then
   redis.call('ZADD', KEYS[2], 0, pairId)
 end
