@@ -89,6 +89,7 @@ describe('RedisVersionStore specifics', () => {
       state: JSON.stringify(state),
       il: 'il-7',
       sf: 'sf-9',
+      seen: '0,0',
     });
     expect(await admin.get(`${p}link:{org-1}:sf:sf-9`)).toBe('p1');
 
@@ -98,6 +99,15 @@ describe('RedisVersionStore specifics', () => {
     );
     await store.delete(org, 'p1', 2);
     expect(await allKeys()).toEqual([]);
+  });
+
+  it('answers getLinks for a pair stored before versions were kept beside it: ids, versions unknown', async () => {
+    const state = { ...emptyPair(org, 'old', 1), initliveId: 'il-1', salesforceId: 'sf-1' };
+    await store.compareAndApply(state, 0);
+    await admin.hdel(`${scope.prefix}pair:{org-1}:old`, 'seen');
+    expect(await store.getLinks(org, ['old'])).toEqual([
+      { initliveId: 'il-1', salesforceId: 'sf-1', seen: null },
+    ]);
   });
 
   it('keeps working after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
@@ -196,6 +206,7 @@ describe('Lua script files', () => {
       'compare-and-apply-6.lua',
       'compare-and-set-1.lua',
       'delete-pair-4.lua',
+      'email-claim-1.lua',
       'hash-put-unique-1.lua',
       'release-lock-1.lua',
       'renew-lock-1.lua',
