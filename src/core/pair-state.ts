@@ -78,6 +78,20 @@ export function recordIdOf(state: PairState, side: Side): string | null {
   return side === 'initlive' ? state.initliveId : state.salesforceId;
 }
 
+/**
+ * A deep copy of JSON data (what pair states are: objects, arrays, strings, finite numbers,
+ * booleans, null). Several times faster than structuredClone, which goes through V8's
+ * serializer; the reconciler copies a state or two per change.
+ */
+export function copyJson<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => copyJson(v)) as T;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value))
+    out[key] = copyJson((value as Record<string, unknown>)[key]);
+  return out as T;
+}
+
 /** A pair that holds nothing yet; the starting point of a first decision. */
 export function emptyPair(orgId: string, pairId: string, now: number): PairState {
   return {

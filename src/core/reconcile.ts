@@ -11,6 +11,7 @@ import {
   type ValueProblem,
 } from './mapping';
 import {
+  copyJson,
   emptyPair,
   fingerprint,
   otherSide,
@@ -136,7 +137,7 @@ function idField(side: Side): 'initliveId' | 'salesforceId' {
 }
 
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  return copyJson(v);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Side } from '../core/pair-state';
+import { copyJson, type Side } from '../core/pair-state';
 import { updatePair } from '../core/version-store';
 import type { PipelineDeps } from './deps';
 
@@ -18,7 +18,7 @@ export async function recordLink(
   const outcome = await updatePair(deps.store, orgId, pairId, (current) => {
     if (!current) return null;
     if (current.state[field] !== null) return null;
-    const next = structuredClone(current.state);
+    const next = copyJson(current.state);
     next[field] = recordId;
     if (next.merge) next.merge.exists[side] = true;
     if (next.initliveId && next.salesforceId && next.status === 'unlinked') next.status = 'linked';

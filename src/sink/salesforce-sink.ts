@@ -49,6 +49,11 @@ export interface SalesforceSinkOptions {
    * consumer's partitions refill meanwhile, so the next job is bigger). Default 5 s.
    */
   bulkLingerMs?: number;
+  /**
+   * How long a full sync's writes may gather for one Bulk job while more keep coming (nobody
+   * waits on them, and every job costs four or five calls whatever its size). Default 15 s.
+   */
+  runLingerMs?: number;
   /** First wait before asking whether a Bulk job finished; later waits grow. Default 500 ms. */
   bulkPollMs?: number;
   /** Builds the Bulk writer of a connection (tests wrap it); default: src/batch/bulk-ingest. */
@@ -105,6 +110,7 @@ export class SalesforceSink {
       fromBeginning: options.fromBeginning ?? true,
       bulkThreshold: Math.max(MAX_COLLECTION, options.bulkThreshold ?? 2_000),
       bulkLingerMs: Math.max(0, options.bulkLingerMs ?? 5_000),
+      runLingerMs: Math.max(0, options.runLingerMs ?? 15_000),
       bulkPollMs: Math.max(1, options.bulkPollMs ?? 500),
     };
     this.bulkFor = options.bulkFor ?? ((conn) => bulkContactWriter(conn, this.options.bulkPollMs));

@@ -3,6 +3,7 @@ import type { PairState } from '../../src/core/pair-state';
 import {
   assertPairState,
   canonicalJson,
+  copyJson,
   emptyPair,
   fingerprint,
   otherSide,
@@ -110,5 +111,25 @@ describe('side helpers', () => {
     const p = { ...emptyPair('o', 'p', 1), initliveId: 'il', salesforceId: 'sf' };
     expect(recordIdOf(p, 'initlive')).toBe('il');
     expect(recordIdOf(p, 'salesforce')).toBe('sf');
+  });
+});
+
+describe('copyJson', () => {
+  it('copies nested objects and arrays deeply, leaving the original untouched', () => {
+    const original = {
+      a: 1,
+      b: 'x',
+      c: null,
+      d: true,
+      tags: ['one', 'two'],
+      merge: { current: { initlive: { email: 'a@b.org' }, salesforce: null } },
+    };
+    const copy = copyJson(original);
+    expect(copy).toEqual(original);
+    copy.tags.push('three');
+    copy.merge.current.initlive.email = 'changed@b.org';
+    expect(original.tags).toEqual(['one', 'two']);
+    expect(original.merge.current.initlive.email).toBe('a@b.org');
+    expect(copy.merge).not.toBe(original.merge);
   });
 });

@@ -84,6 +84,11 @@ export interface KafkaTransportOptions {
 
 const DEFAULT_MAX_BATCH_SIZE = 500;
 
+/** Bytes per partition a fetch asks for: `maxBatchSize` records of up to 1 KB, at least 1 MB. */
+function fetchBytesFor(maxBatchSize: number): number {
+  return Math.min(16 * 1_048_576, Math.max(1_048_576, maxBatchSize * 1_024));
+}
+
 /**
  * Kafka adapter of the transport port (kafkajs 2.2.4).
  *
@@ -163,6 +168,11 @@ export class KafkaTransport implements Transport {
         heartbeatInterval: this.tuning.heartbeatIntervalMs,
         maxWaitTimeInMs: this.tuning.maxWaitTimeMs,
         allowAutoTopicCreation: false,
+        // Room for a full batch of typical records (a few hundred bytes each) per partition and
+        // fetch: kafkajs's 1 MB default caps a batch near 3,000 records, so a consumer asking
+        // for bigger batches (the Salesforce sink's Bulk jobs) would never get them.
+        maxBytesPerPartition: fetchBytesFor(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
+        maxBytes: 8 * fetchBytesFor(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
       }),
       admin: () => this.connectedAdmin(),
       options,

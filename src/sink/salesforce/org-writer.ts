@@ -40,6 +40,8 @@ export interface OrgWriterOptions {
    * may wait for more to join the job (the partitions refill meanwhile).
    */
   bulkLingerMs: number;
+  /** As `bulkLingerMs`, for a queue holding a full sync's writes. */
+  runLingerMs: number;
   bulkFor: (conn: Connection) => BulkContactWriter;
   /**
    * Writes waiting in the topic beyond those handed to this sink (Kafka lag minus what is in
@@ -64,7 +66,7 @@ export interface SubmitOptions {
   saturated?: boolean;
   /**
    * The ops include writes of a full sync: more may follow, and nobody waits on them, so they
-   * keep gathering (up to `bulkLingerMs`) for as long as the topic behind them keeps growing,
+   * keep gathering (up to `runLingerMs`) for as long as the topic behind them keeps growing,
    * even while the consumer keeps up. A reconciler slower than this sink would otherwise leave
    * every backlog under the Bulk threshold, and the run would cost a call per 200 records.
    */
@@ -95,6 +97,9 @@ const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
   AUTH_FAILED: 'needs_reauth',
   PACKAGE_MISSING: 'package_missing',
 };
+
+/** How long the topic must stop growing before a gathering backlog stops waiting for more. */
+const QUIET_MS = 1_000;
 
 /** Store updates in flight while linking the Contacts one flush created. */
 const LINK_CONCURRENCY = 32;
@@ -135,8 +140,9 @@ export class OrgWriter {
   private lastFlushEndAt = 0;
   private paused: PauseReason | null = null;
   private stopping = false;
-  /** While a full sync's writes gather: writes waiting in the topic at the last look. */
+  /** While a backlog gathers: writes waiting in the topic at the last look, and when it grew. */
   private lastWaiting = -1;
+  private lastGrowthAt = 0;
   private probing = false;
   private readonly abort = new AbortController();
   private readonly logger: Logger;
@@ -245,14 +251,15 @@ export class OrgWriter {
   /**
    * Worth gathering more: the queue is bound for Bulk or holds a full sync's writes, no
    * partition says it is full (that would only come after this flush), and the oldest op has
-   * waited less than `bulkLingerMs`.
+   * waited less than `bulkLingerMs` (`runLingerMs` for a full sync's writes).
    */
   private gathering(now: number, oldest: number): boolean {
     return (
       this.options.waitingInTopic !== undefined &&
       !this.stopping &&
-      now < oldest + this.options.bulkLingerMs &&
-      (this.queue.some((e) => e.run) || this.bulkRoutePending()) &&
+      (this.queue.some((e) => e.run)
+        ? now < oldest + Math.max(this.options.bulkLingerMs, this.options.runLingerMs)
+        : now < oldest + this.options.bulkLingerMs && this.bulkRoutePending()) &&
       !this.queue.some((e) => e.saturated)
     );
   }
@@ -270,14 +277,17 @@ export class OrgWriter {
       .then((waiting) => {
         this.probing = false;
         if (this.running || this.queue.length === 0) return;
+        const now = Date.now();
+        if (waiting > this.lastWaiting) this.lastGrowthAt = now;
+        this.lastWaiting = waiting;
+        // Producers write in bursts (the InitLive sink's stamps come 200 per InitLive call), so
+        // only a topic quiet for a while means nothing more is coming.
+        const coming = now - this.lastGrowthAt < Math.max(this.options.lingerMs, QUIET_MS);
         // Bound for Bulk already: this job cannot grow (the partitions wait on it), but the next
         // one does, so wait while more comes. Not yet: once a job's worth waits in the topic,
         // flush this small lot so the partitions can hand that in.
-        const growing =
-          waiting > this.lastWaiting &&
-          (this.bulkRoutePending() || waiting < this.options.bulkThreshold);
-        this.lastWaiting = waiting;
-        if (!growing) return this.startFlush(this.queue.length);
+        const worthWaiting = this.bulkRoutePending() || waiting < this.options.bulkThreshold;
+        if (waiting < 0 || !coming || !worthWaiting) return this.startFlush(this.queue.length);
         this.clearTimer();
         this.timerDue = Date.now() + this.options.lingerMs;
         this.timer = setTimeout(() => {
