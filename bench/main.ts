@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = {
     when: new Date().toISOString(),
     node: process.version,
+    // Flags such as --max-old-space-size change the memory figures: say which were given.
+    nodeFlags: process.execArgv,
     cpus: (await import('node:os')).cpus().length,
     transport: memory
       ? 'in-memory transport and stores'

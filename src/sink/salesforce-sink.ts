@@ -35,7 +35,7 @@ export interface SalesforceSinkOptions {
   retryPolicy?: RetryPolicy;
   /**
    * Records per handleBatch. Only a consumer that is behind gets big batches, and big batches
-   * make big Bulk jobs. Default 5,000.
+   * make big Bulk jobs. Default 4,000.
    */
   maxBatchSize?: number;
   /**
@@ -65,7 +65,7 @@ export interface SalesforceSinkOptions {
 }
 
 const MAX_COLLECTION = 200;
-const DEFAULT_MAX_BATCH_SIZE = 5_000;
+const DEFAULT_MAX_BATCH_SIZE = 4_000;
 
 /**
  * Consumes the salesforceWrites topic and writes Contacts with sObject Collections, or Bulk API
