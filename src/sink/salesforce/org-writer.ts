@@ -119,8 +119,8 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  * holds and waits on this flush). When it holds more than `bulkThreshold` ops of one route, or
  * a full sync's writes (`run`, whatever the consumer's pace), it keeps gathering while the
  * topic behind it keeps growing (so the next job is bigger too), up to `bulkLingerMs` for the
- * oldest op, unless a partition said it holds more than one batch (`saturated`): then waiting
- * gains nothing. (Without `waitingInTopic`, a Bulk-bound queue waits the whole `bulkLingerMs`.) A route with
+ * oldest op (`runLingerMs` for a run's), unless a partition said it holds more than one batch
+ * (`saturated`): then waiting gains nothing. A route with
  * more than `bulkThreshold` ops in one flush goes as one Bulk API 2.0 job instead of 200-record
  * collection calls, with the same per-record outcome handling. A trickle (no backlog) flushes
  * exactly as before.
@@ -280,9 +280,13 @@ export class OrgWriter {
         const now = Date.now();
         if (waiting > this.lastWaiting) this.lastGrowthAt = now;
         this.lastWaiting = waiting;
-        // Producers write in bursts (the InitLive sink's stamps come 200 per InitLive call), so
-        // only a topic quiet for a while means nothing more is coming.
-        const coming = now - this.lastGrowthAt < Math.max(this.options.lingerMs, QUIET_MS);
+        // A full sync's writes come in bursts (the InitLive sink's stamps, 200 per InitLive
+        // call), so only a topic quiet for a second means its run is done; a live burst that
+        // stopped for one linger is over, and its writes should not wait any longer.
+        const quietMs = this.queue.some((e) => e.run)
+          ? Math.max(this.options.lingerMs, QUIET_MS)
+          : this.options.lingerMs;
+        const coming = now - this.lastGrowthAt < quietMs;
         // Bound for Bulk already: this job cannot grow (the partitions wait on it), but the next
         // one does, so wait while more comes. Not yet: once a job's worth waits in the topic,
         // flush this small lot so the partitions can hand that in.
@@ -320,6 +324,14 @@ export class OrgWriter {
     this.clearTimer();
     this.lastWaiting = -1;
     const entries = this.queue.splice(0, count);
+    console.error(
+      'flush',
+      entries.length,
+      entries.some((e) => e.run),
+      entries.some((e) => e.saturated),
+      entries.some((e) => e.backlog),
+      Date.now() % 1000000,
+    );
     if (entries.length === 0) return;
     this.running = this.flush(entries)
       .catch((err: unknown) => {
