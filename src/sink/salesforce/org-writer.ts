@@ -324,14 +324,6 @@ export class OrgWriter {
     this.clearTimer();
     this.lastWaiting = -1;
     const entries = this.queue.splice(0, count);
-    console.error(
-      'flush',
-      entries.length,
-      entries.some((e) => e.run),
-      entries.some((e) => e.saturated),
-      entries.some((e) => e.backlog),
-      Date.now() % 1000000,
-    );
     if (entries.length === 0) return;
     this.running = this.flush(entries)
       .catch((err: unknown) => {
