@@ -1,3 +1,4 @@
+import { passwordToken } from '../fixtures/e2e';
 import type { Connection } from 'jsforce';
 import { defaultMapping } from '../../src/core/mapping';
 import { createInitLiveClient, signWebhookBody } from '../../src/infra/initlive';
@@ -33,21 +34,6 @@ const LEASE_MS = 600;
 const FEED_ROUTE = 'GET /organizations/:orgId/staff/changes';
 const WEBHOOK_SECRET = 'whsec-lease-test-42';
 
-async function passwordToken(sf: SalesforceSandbox): Promise<string> {
-  const res = await fetch(`${sf.loginUrl}/services/oauth2/token`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: sf.clientId,
-      client_secret: sf.clientSecret,
-      username: sf.username,
-      password: sf.password,
-    }),
-  });
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
 interface Member {
   name: string;
   pipeline: Pipeline;
@@ -64,7 +50,7 @@ describe('source lease: two pipelines, one organization', () => {
   const members: Member[] = [];
 
   const startMember = async (name: string): Promise<Member> => {
-    const access = await passwordToken(sf);
+    const access = (await passwordToken(sf)).access_token;
     const conn: Connection = createSalesforceConnection({
       credentials: {
         instanceUrl: sf.instanceUrl,
@@ -76,7 +62,7 @@ describe('source lease: two pipelines, one organization', () => {
       apiVersion: '62.0',
       clientTag: 'InitLiveSync',
       logger: silentLogger,
-      mintAccessToken: () => passwordToken(sf),
+      mintAccessToken: async () => (await passwordToken(sf)).access_token,
     });
     const client = createInitLiveClient({
       baseUrl: il.baseUrl,

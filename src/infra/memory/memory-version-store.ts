@@ -33,7 +33,20 @@ interface OrgData {
 
 /** Byte order of the UTF-8 text, the order Redis sorts set members in. */
 function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  // UTF-8 byte order is code point order. UTF-16 code units follow it except where a surrogate
+  // (half of a code point above U+FFFF) meets a unit in U+E000..U+FFFF; only there does the
+  // comparison need care. No Buffers: sorting 90,000 ids made two per comparison.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xSurrogate = x >= 0xd800 && x <= 0xdfff;
+    const ySurrogate = y >= 0xd800 && y <= 0xdfff;
+    if (xSurrogate !== ySurrogate) return xSurrogate ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /**
