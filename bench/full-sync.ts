@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { FullSyncJob } from '../src/batch/full-sync-job';
 import { defaultMapping } from '../src/core/mapping';
 import { createInitLiveClient } from '../src/infra/initlive';
-import { closeRedis, createRedis } from '../src/infra/redis/connect';
+import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
 import { RedisRunStore } from '../src/infra/redis/redis-run-store';
 import { MemoryRunStore } from '../src/infra/memory/memory-run-store';
 import { createSalesforceConnection } from '../src/infra/salesforce/connection';
@@ -410,12 +410,7 @@ export async function benchFullSync(
   await runtime.close();
   await sandboxes.close();
   if (redis) {
-    for (let cursor = '0'; ;) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
+    await deleteByPrefix(redis, keyPrefix);
     await closeRedis(redis);
   }
   return { mode: runtime.mode, ...result };

@@ -52,6 +52,21 @@ export function createRedis(url: string, options: CreateRedisOptions = {}): Redi
   return client;
 }
 
+/**
+ * Deletes every key starting with `prefix` (SCAN, then DEL per page), e.g. what one deployment
+ * prefix, benchmark or test left behind. Keys written meanwhile may survive.
+ */
+export async function deleteByPrefix(client: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) deleted += await client.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  return deleted;
+}
+
 /** Closes a client: QUIT when connected (pending replies arrive first), otherwise disconnects. */
 export async function closeRedis(client: Redis): Promise<void> {
   if (client.status === 'end') return;
