@@ -14,10 +14,11 @@ import { ControllableLock } from './source-lease-helpers';
  * share one MemoryLock, as processes share Redis; their readers are recorded, not real.
  */
 
-const LEASE_MS = 600;
+const LEASE_MS = 1_500;
 const THIRD_MS = LEASE_MS / 3;
 /** Timer and event-loop slack allowed on every timing assertion. */
-const SLACK_MS = 150;
+// Event-loop delays on a loaded machine (CI runs suites side by side) eat into the margins.
+const SLACK_MS = 500;
 
 /** Records which organizations' readers run, and every start and stop with its time. */
 class RecordedReaders implements LeasedReaders {
@@ -120,7 +121,7 @@ describe('SourceLease', () => {
     for (const r of a.lock.releases) {
       expect(r.at).toBeGreaterThanOrEqual(a.readers.last('stop', r.name.slice('source:'.length)));
     }
-    await eventually(() => b.readers.running.size === 2, 'b running both organizations', 2_000);
+    await eventually(() => b.readers.running.size === 2, 'b running both organizations', 5_000);
     expect(b.readers.last('start', 'o1') - stoppedAt).toBeLessThanOrEqual(THIRD_MS + SLACK_MS);
     expect(a.lease.state('o1')).toBe('idle');
   });
@@ -132,7 +133,7 @@ describe('SourceLease', () => {
     await b.lease.start();
     a.lock.mode = 'freeze';
     const frozenAt = Date.now();
-    await eventually(() => b.readers.running.has('o1'), 'b taking o1 over', 3_000);
+    await eventually(() => b.readers.running.has('o1'), 'b taking o1 over', 8_000);
     const stoppedA = a.readers.last('stop', 'o1');
     const startedB = b.readers.last('start', 'o1');
     // The last answered renew was sent at most a third before the freeze.
@@ -152,10 +153,10 @@ describe('SourceLease', () => {
     await lock.release(sourceLockName('o1'), 'a');
     expect(await lock.tryAcquire(sourceLockName('o1'), 'intruder', 10_000)).toBe(true);
     const takenAt = Date.now();
-    await eventually(() => !a.readers.running.has('o1'), 'o1 stopped', 2_000);
+    await eventually(() => !a.readers.running.has('o1'), 'o1 stopped', 5_000);
     expect(a.readers.last('stop', 'o1') - takenAt).toBeLessThanOrEqual(THIRD_MS + SLACK_MS);
     expect(a.readers.running.has('o2')).toBe(true);
-    await eventually(() => a.lease.state('o1') === 'standby', 'a standing by for o1', 2_000);
+    await eventually(() => a.lease.state('o1') === 'standby', 'a standing by for o1', 5_000);
     // And it does not steal it back.
     await sleep(LEASE_MS);
     expect(await lock.holder(sourceLockName('o1'))).toBe('intruder');
@@ -169,10 +170,10 @@ describe('SourceLease', () => {
     await b.lease.start();
     a.lock.mode = 'fail';
     const failedAt = Date.now();
-    await eventually(() => a.readers.running.size === 0, 'readers stopped', 2_000);
+    await eventually(() => a.readers.running.size === 0, 'readers stopped', 5_000);
     expect(a.readers.last('stop', 'o1') - failedAt).toBeLessThanOrEqual(THIRD_MS + SLACK_MS);
     a.lock.mode = 'ok';
-    await eventually(() => a.readers.running.size === 2, 'readers started again', 2_000);
+    await eventually(() => a.readers.running.size === 2, 'readers started again', 5_000);
     expect(a.readers.starts('o1')).toBe(2);
     // The lease never lapsed, so the standby never ran anything.
     expect(b.readers.log).toEqual([]);
@@ -202,7 +203,7 @@ describe('SourceLease', () => {
     expect(a.readers.running.has('o2')).toBe(true);
     const b = member('b');
     await b.lease.start();
-    await eventually(() => b.readers.running.has('o1'), 'b running o1', 2_000);
+    await eventually(() => b.readers.running.has('o1'), 'b running o1', 5_000);
     expect(b.readers.running.has('o2')).toBe(false);
   });
 
