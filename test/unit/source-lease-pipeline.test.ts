@@ -239,7 +239,8 @@ describe('source lease: two pipelines, one organization', () => {
       members.splice(members.indexOf(a), 1);
     });
     // The peer retries every third of the lease; the release makes its next try succeed.
-    expect(takeoverMs).toBeLessThan(LEASE_MS / 3 + 400);
+    // With slack for a loaded machine (CI runs suites side by side).
+    expect(takeoverMs).toBeLessThan(LEASE_MS / 3 + 1_500);
     expect(holder.pipeline.sourceLease?.state(ORG)).toBe('idle');
   });
 
