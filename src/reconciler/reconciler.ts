@@ -1,5 +1,5 @@
-import { forEachLimit } from '../concurrency';
 import { randomUUID } from 'node:crypto';
+import { forEachLimit } from '../concurrency';
 import { normalizeEmail, type EmailIndex } from '../core/email-index';
 import type { CanonicalValues } from '../core/mapping';
 import { otherSide, type PairState, type Side } from '../core/pair-state';
@@ -157,11 +157,19 @@ export class Reconciler {
     let pairId = '';
     // The email the index already holds for this pair (claimed while finding it).
     let claimed: string | null = null;
+    // A claim for a pair that ends up never stored would stay in the index as a phantom that
+    // later records of the same person wait on and may join: give it back.
+    const giveBackClaim = async (): Promise<void> => {
+      if (claimed === null) return;
+      const email = claimed;
+      claimed = null;
+      await this.deps.emailIndex.update(org.orgId, pairId, { add: [], remove: [email] });
+    };
     for (let attempt = 1; ; attempt++) {
       ({ pairId, claimed } = await this.findPair(org.orgId, change));
       let taken = false;
       try {
-        await updatePair(this.deps.store, org.orgId, pairId, (current) => {
+        const outcome = await updatePair(this.deps.store, org.orgId, pairId, (current) => {
           before = current?.state ?? null;
           // The pair chosen by email was still being written by another process; now it holds
           // another record on this side, so it is not ours to join.
@@ -176,6 +184,7 @@ export class Reconciler {
           if (decision.next === before || decision.outcome === 'rejected') return null;
           return { next: decision.next, result: true };
         });
+        if (outcome.rev === null) await giveBackClaim();
         if (taken && attempt < 5) continue;
         if (taken)
           throw new SyncError('VERSION_CONFLICT', 'could not settle which pair this record joins');
@@ -185,6 +194,9 @@ export class Reconciler {
         // pair and decide again there.
         const linkTaken =
           isSyncError(err) && err.code === 'CONFLICT' && err.context.reason === 'link-owned';
+        // Best effort: a store that just failed may fail this too, and the error to report is
+        // the first one.
+        await giveBackClaim().catch(() => undefined);
         if (linkTaken && attempt < 3) continue;
         throw err;
       }

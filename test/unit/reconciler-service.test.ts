@@ -160,6 +160,10 @@ describe('reconciler service', () => {
       upstreamCode: 'INVALID_EMAIL_ADDRESS',
     });
     expect(writes.records.map((w) => w.externalId)).toEqual(['stf_ok']);
+    // The refused record's pair was never stored, so its email claim was given back: nobody
+    // met later with that address waits on (or joins) a pair that does not exist.
+    expect(await deps.emailIndex.find('org_demo', 'not-an-email')).toEqual([]);
+    expect(await deps.emailIndex.find('org_demo', 'ok@example.org')).toHaveLength(1);
     await reconciler.stop();
     await Promise.all([dead.stop(), writes.stop()]);
   });

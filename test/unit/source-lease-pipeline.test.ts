@@ -1,4 +1,3 @@
-import { passwordToken } from '../fixtures/e2e';
 import type { Connection } from 'jsforce';
 import { defaultMapping } from '../../src/core/mapping';
 import { createInitLiveClient, signWebhookBody } from '../../src/infra/initlive';
@@ -16,6 +15,7 @@ import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import type { InitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import type { SalesforceSandbox } from '../../src/sandbox/salesforce';
+import { passwordToken } from '../fixtures/e2e';
 import { collect, memoryDeps } from '../fixtures/pipeline-deps';
 import { eventually } from './source-initlive-helpers';
 import { ControllableLock } from './source-lease-helpers';

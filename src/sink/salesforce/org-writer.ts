@@ -1,5 +1,5 @@
-import { forEachLimit } from '../../concurrency';
 import type { Connection } from 'jsforce';
+import { forEachLimit } from '../../concurrency';
 import { fieldSpecs, packageFields } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
