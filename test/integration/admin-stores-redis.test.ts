@@ -1,51 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
-import { closeRedis, createRedis } from '../../src/infra/redis/connect';
 import { RedisConnectionStore } from '../../src/infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from '../../src/infra/redis/redis-dead-letter-store';
 import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
 import { describeConnectionStoreConformance } from '../conformance/connection-store.conformance';
 import { describeDeadLetterStoreConformance } from '../conformance/dead-letter-store.conformance';
-
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-function redisScope(): {
-  prefix: string;
-  open: () => Redis;
-  cleanup: () => Promise<void>;
-  keys: () => Promise<string[]>;
-} {
-  const prefix = `test:admin:${randomUUID()}:`;
-  const clients: Redis[] = [];
-  const open = (): Redis => {
-    const c = createRedis(redisUrl, { connectionName: 'admin-store-test' });
-    clients.push(c);
-    return c;
-  };
-  const keys = async (): Promise<string[]> => {
-    const admin = open();
-    const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      out.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-    return out.sort();
-  };
-  const cleanup = async (): Promise<void> => {
-    try {
-      const all = await keys();
-      if (all.length > 0) await clients[0]!.unlink(...all);
-    } finally {
-      await Promise.all(clients.map((c) => closeRedis(c)));
-    }
-  };
-  return { prefix, open, cleanup, keys };
-}
+import { redisScope } from '../fixtures/redis-scope';
 
 describeConnectionStoreConformance('redis', async () => {
-  const scope = redisScope();
+  const scope = redisScope('admin');
   const clock = { now: Date.now() };
   const secrets = createSecretBox(generateEncryptionKey());
   const make = (): RedisConnectionStore =>
@@ -67,7 +28,7 @@ describeConnectionStoreConformance('redis', async () => {
 });
 
 describeDeadLetterStoreConformance('redis', async () => {
-  const scope = redisScope();
+  const scope = redisScope('admin');
   const make = (): RedisDeadLetterStore =>
     new RedisDeadLetterStore({ redis: scope.open(), keyPrefix: scope.prefix });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
@@ -75,7 +36,7 @@ describeDeadLetterStoreConformance('redis', async () => {
 
 describe('Redis admin stores specifics', () => {
   it('keep the documented key layout, records sealed, pending states with a TTL', async () => {
-    const scope = redisScope();
+    const scope = redisScope('admin');
     try {
       const secrets = createSecretBox(generateEncryptionKey());
       const store = new RedisConnectionStore({

@@ -1,40 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
-import { closeRedis, createRedis } from '../../src/infra/redis/connect';
 import { RedisLock } from '../../src/infra/redis/redis-lock';
 import { RedisRunStore } from '../../src/infra/redis/redis-run-store';
 import { describeLockConformance } from '../conformance/lock.conformance';
 import { describeRunStoreConformance } from '../conformance/run-store.conformance';
-import { integrationEnv } from '../harness/env';
-
-function redisScope(): { prefix: string; open: () => Redis; cleanup: () => Promise<void> } {
-  const url = integrationEnv().redisUrl;
-  const prefix = `test:lock:${randomUUID()}:`;
-  const clients: Redis[] = [];
-  const open = (): Redis => {
-    const c = createRedis(url, { connectionName: 'lock-test' });
-    clients.push(c);
-    return c;
-  };
-  const cleanup = async (): Promise<void> => {
-    const admin = createRedis(url, { connectionName: 'lock-test-cleanup' });
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length > 0) await admin.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      await closeRedis(admin);
-      await Promise.all(clients.map((c) => closeRedis(c)));
-    }
-  };
-  return { prefix, open, cleanup };
-}
+import { redisScope } from '../fixtures/redis-scope';
 
 describeLockConformance('redis', async () => {
-  const scope = redisScope();
+  const scope = redisScope('lock');
   const make = (): RedisLock => new RedisLock({ redis: scope.open(), keyPrefix: scope.prefix });
   return {
     lock: make(),
@@ -46,7 +17,7 @@ describeLockConformance('redis', async () => {
 });
 
 describeRunStoreConformance('redis', async () => {
-  const scope = redisScope();
+  const scope = redisScope('lock');
   const make = (): RedisRunStore =>
     new RedisRunStore({ redis: scope.open(), keyPrefix: scope.prefix });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
@@ -54,7 +25,7 @@ describeRunStoreConformance('redis', async () => {
 
 describe('RedisRunStore specifics', () => {
   it("expires a run's work keys after workTtlMs but keeps the record", async () => {
-    const scope = redisScope();
+    const scope = redisScope('lock');
     const store = new RedisRunStore({
       redis: scope.open(),
       keyPrefix: scope.prefix,

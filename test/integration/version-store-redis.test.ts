@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -11,44 +11,17 @@ import { RedisPositionStore } from '../../src/infra/redis/redis-position-store';
 import { RedisVersionStore } from '../../src/infra/redis/redis-version-store';
 import { describePositionStoreConformance } from '../conformance/position-store.conformance';
 import { describeVersionStoreConformance } from '../conformance/version-store.conformance';
-
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** Opens clients for one test under a random key prefix; `cleanup` deletes its keys and closes them. */
-function redisScope(): { prefix: string; open: () => Redis; cleanup: () => Promise<void> } {
-  const prefix = `test:vs:${randomUUID()}:`;
-  const clients: Redis[] = [];
-  const open = (): Redis => {
-    const client = createRedis(redisUrl, { connectionName: 'version-store-test' });
-    clients.push(client);
-    return client;
-  };
-  const cleanup = async (): Promise<void> => {
-    const admin = createRedis(redisUrl, { connectionName: 'version-store-test-cleanup' });
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length > 0) await admin.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      await closeRedis(admin);
-      await Promise.all(clients.map((c) => closeRedis(c)));
-    }
-  };
-  return { prefix, open, cleanup };
-}
+import { redisScope } from '../fixtures/redis-scope';
 
 describeVersionStoreConformance('redis', async () => {
-  const scope = redisScope();
+  const scope = redisScope('vs');
   const make = (): RedisVersionStore =>
     new RedisVersionStore({ redis: scope.open(), keyPrefix: scope.prefix });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
 });
 
 describePositionStoreConformance('redis', async () => {
-  const scope = redisScope();
+  const scope = redisScope('vs');
   const make = (): RedisPositionStore =>
     new RedisPositionStore({ redis: scope.open(), keyPrefix: scope.prefix });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
@@ -61,7 +34,7 @@ describe('RedisVersionStore specifics', () => {
   const org = 'org-1';
 
   beforeEach(() => {
-    scope = redisScope();
+    scope = redisScope('vs');
     admin = scope.open();
     store = new RedisVersionStore({ redis: scope.open(), keyPrefix: scope.prefix });
   });
