@@ -99,6 +99,14 @@ export interface SubscribeOptions {
   /** Upper bound of records per handleBatch call (a fetched batch is split). */
   maxBatchSize?: number;
   /**
+   * Kafka: how many of the member's partitions are handled side by side (each partition stays
+   * in order). Default 1. Only for consumers whose output keeps its order per key whatever the
+   * interleaving across partitions (the sinks); the reconciler reads one pair's changes from
+   * two topics, and deciding them side by side let a pair's writes reach their topic out of
+   * decision order. The in-memory transport handles partitions side by side in any case.
+   */
+  partitionConcurrency?: number;
+  /**
    * Gets the records of ONE partition in offset order; partitions are processed one batch at a
    * time each. Offsets are committed only after it resolves. If it throws, the same records
    * come again after a backoff (the partition waits; it is never skipped).

@@ -140,6 +140,8 @@ export class InitLiveSink {
       topics: [this.deps.topics.initliveWrites],
       fromBeginning: this.options.fromBeginning ?? true,
       maxBatchSize: this.options.maxBatchSize ?? 1000,
+      // Writes are keyed by pair, so each pair's stay in order within its partition.
+      partitionConcurrency: 16,
       handleBatch: (batch) => this.handleBatch(batch),
       onError: (err) => {
         const e = toSyncError(err);

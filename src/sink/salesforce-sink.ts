@@ -143,6 +143,8 @@ export class SalesforceSink {
       topics: [this.deps.topics.salesforceWrites],
       fromBeginning: this.options.fromBeginning,
       maxBatchSize: this.options.maxBatchSize,
+      // Writes are keyed by pair, so each pair's stay in order within its partition.
+      partitionConcurrency: 16,
       handleBatch: (batch) => this.handleBatch(batch),
       onError: (err) => {
         const e = toSyncError(err);

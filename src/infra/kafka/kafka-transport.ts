@@ -50,10 +50,10 @@ export interface KafkaConsumerTuning {
   /** Longest a fetch waits on the broker for records; also bounds how long stop() waits on an idle member. */
   maxWaitTimeMs: number;
   /**
-   * Partitions one member processes at the same time (each partition stays sequential). More
-   * than one lets a member's partitions wait on I/O side by side (Redis in the reconciler, API
-   * calls in the sinks) and lets a sink gather several partitions' backlogs into one Bulk job,
-   * as the in-memory transport does. kafkajs never runs more than the member was assigned.
+   * Partitions one member processes at the same time (each partition stays sequential), unless
+   * a subscription says otherwise (`partitionConcurrency`: the sinks use more, so their
+   * partitions wait on API calls side by side and a backlog of several partitions makes one
+   * Bulk job). kafkajs never runs more than the member was assigned.
    */
   partitionsConsumedConcurrently: number;
 }
@@ -63,7 +63,7 @@ export const defaultConsumerTuning: KafkaConsumerTuning = {
   rebalanceTimeoutMs: 60_000,
   heartbeatIntervalMs: 3_000,
   maxWaitTimeMs: 1_000,
-  partitionsConsumedConcurrently: 16,
+  partitionsConsumedConcurrently: 1,
 };
 
 export interface KafkaTransportOptions {
@@ -412,7 +412,8 @@ class KafkaSubscription implements Subscription {
     this.runCall = this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.deps.tuning.partitionsConsumedConcurrently,
+      partitionsConsumedConcurrently:
+        this.options.partitionConcurrency ?? this.deps.tuning.partitionsConsumedConcurrently,
       eachBatch: (payload) => this.eachBatch(payload),
     });
     await this.runCall;
