@@ -87,21 +87,8 @@ export interface VersionStore {
 
 export const defaultPageCount = 500;
 
-/** The stored text of a state. Both adapters use it, so they round-trip states identically. */
-export function encodePairState(state: PairState): string {
-  return JSON.stringify(state);
-}
-
-export function decodePairState(text: string, where: Record<string, unknown>): PairState {
-  try {
-    return JSON.parse(text) as PairState;
-  } catch (err) {
-    throw new SyncError('INTERNAL', 'stored pair state is not valid JSON', {
-      cause: err,
-      context: where,
-    });
-  }
-}
+// The stored text of a state (both adapters use it, so they round-trip states identically).
+export { decodePairState, encodePairState } from './pair-state-codec';
 
 /**
  * Checks the parts of a store key. Org ids are wrapped in a `{...}` hash tag by the Redis

@@ -88,7 +88,7 @@ export class RedisVersionStore implements VersionStore {
   private toStored(
     rev: unknown,
     state: unknown,
-    where: Record<string, unknown>,
+    where: { orgId: string; pairId: string } & Record<string, unknown>,
   ): StoredPair | null {
     const revNumber = Number(rev ?? 0);
     if (typeof state !== 'string' || state === '' || revNumber === 0) return null;
