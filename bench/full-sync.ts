@@ -68,6 +68,12 @@ export interface FullSyncBenchResult {
    * the sandboxes run in a child process, both sandboxes included otherwise.
    */
   peakRssMb: number;
+  /**
+   * CPU time (user + system) this process spent from the start of the run until drained: the
+   * connector's work (the sandboxes' too when in process). Steadier than the wall time on a
+   * shared machine, so it shows what a change saved.
+   */
+  cpuMs: number;
   /** RSS just before the run (the idle pipeline; plus both seeded sandboxes when in process). */
   baselineRssMb: number;
   /** Peak RSS of the sandboxes' child process during the run (null when in process). */
@@ -356,6 +362,7 @@ export async function benchFullSync(
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
   const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
   const deadline = started + (options.timeoutMs ?? 600_000);
   const phases: Record<string, number> = {};
   const record = await new FullSyncJob(deps, {
@@ -386,6 +393,7 @@ export async function benchFullSync(
     await new Promise((r) => setTimeout(r, 50));
   }
   const wallMs = Date.now() - started;
+  const cpu = process.cpuUsage(cpuAtStart);
   clearInterval(sampler);
   const tally = await sandboxes.tally();
   const result: FullSyncBenchResult = {
@@ -400,6 +408,7 @@ export async function benchFullSync(
     initliveRequests: tally.initliveRequests,
     sandboxes: where,
     peakRssMb: Math.round(peakRss / 1_048_576),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1_000),
     baselineRssMb: Math.round(baselineRss / 1_048_576),
     sandboxPeakRssMb: where === 'child' ? tally.peakRssMb : null,
     staffAfter: tally.staff,

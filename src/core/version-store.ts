@@ -132,6 +132,12 @@ export interface Decision<T> {
 }
 
 export interface UpdatePairOptions {
+  /**
+   * The caller knows the pair does not exist yet (its id was generated a moment ago): the first
+   * decision is made on null without reading it. Should someone have stored it meanwhile, the
+   * compare-and-apply (expected revision 0) fails and the loop reads and decides again.
+   */
+  knownAbsent?: boolean;
   policy?: RetryPolicy;
   signal?: AbortSignal;
   /** For tests: a deterministic jitter source and sleep. */
@@ -174,7 +180,7 @@ export async function updatePair<T>(
     async ({ bail }) => {
       // Read afresh on every attempt: the state a rejected apply returned is stale by the end
       // of the backoff, and deciding on it again under contention starves the loser.
-      const current = await store.get(orgId, pairId);
+      const current = attempts === 0 && options.knownAbsent ? null : await store.get(orgId, pairId);
       attempts++;
       const decision = decide(current);
       if (decision === null) return { result: null, rev: current?.rev ?? null, attempts };

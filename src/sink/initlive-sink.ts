@@ -18,11 +18,14 @@ import { lacksAddressParts, planWrites } from './initlive/plan';
 import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection } from './initlive/rejection';
 
-/** Store updates in flight while linking the staff members one batch call created. */
-const APPLY_CONCURRENCY = 32;
-
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
+
+/**
+ * Store updates in flight while linking the staff members one batch call created: all of them,
+ * so their round trips share socket writes (the Redis client pipelines one tick's commands).
+ */
+const APPLY_CONCURRENCY = INITLIVE_BATCH_SIZE;
 
 export interface InitLiveSinkOptions {
   /**

@@ -422,6 +422,30 @@ export function describeVersionStoreConformance(
         expect((await store.get(org, 'p1'))!.state.seen.initlive).toBe(9);
       });
 
+      it('with knownAbsent, decides first on null without reading, and on what is stored when that was wrong', async () => {
+        const seenBy: Array<number | null> = [];
+        const reads = jest.spyOn(store, 'get');
+        const record = (current: StoredPair | null): Decision<string> => {
+          seenBy.push(current?.rev ?? null);
+          return bump(4)(current);
+        };
+        expect(await updatePair(store, org, 'p1', record, { knownAbsent: true })).toEqual({
+          result: 'bumped to 4',
+          rev: 1,
+          attempts: 1,
+        });
+        expect(reads).not.toHaveBeenCalled();
+        // Stored meanwhile by someone else: the create fails, the loop reads and decides again.
+        const outcome = await updatePair(store, org, 'p1', record, {
+          knownAbsent: true,
+          random: () => 0,
+        });
+        expect(outcome).toEqual({ result: 'bumped to 4', rev: 2, attempts: 2 });
+        expect(seenBy).toEqual([null, null, 1]);
+        expect(reads).toHaveBeenCalledTimes(1);
+        reads.mockRestore();
+      });
+
       it('writes nothing when decide returns null', async () => {
         await updatePair(store, org, 'p1', bump(3));
         const calls: Array<number | null> = [];

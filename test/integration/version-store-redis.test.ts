@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { emptyPair } from '../../src/core/pair-state';
-import { updatePair } from '../../src/core/version-store';
+import { encodePairState, updatePair } from '../../src/core/version-store';
 import { closeRedis, createRedis } from '../../src/infra/redis/connect';
 import { keyCountOf, readLua } from '../../src/infra/redis/lua-scripts';
 import { RedisPositionStore } from '../../src/infra/redis/redis-position-store';
@@ -59,7 +59,7 @@ describe('RedisVersionStore specifics', () => {
     );
     expect(await admin.hgetall(`${p}pair:{org-1}:p1`)).toEqual({
       rev: '1',
-      state: JSON.stringify(state),
+      state: encodePairState(state),
       il: 'il-7',
       sf: 'sf-9',
       seen: '0,0',

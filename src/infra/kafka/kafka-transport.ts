@@ -1,8 +1,9 @@
-import { Kafka, Partitioners } from 'kafkajs';
+import { Kafka } from 'kafkajs';
 import type {
   Admin,
   Consumer,
   EachBatchPayload,
+  ICustomPartitioner,
   IHeaders,
   KafkaMessage,
   Producer,
@@ -13,7 +14,7 @@ import { silentLogger } from '../../logger';
 import type { Logger, LogLevel } from '../../logger';
 import { backoffDelayMs } from '../../retry';
 import type { RetryPolicy } from '../../retry';
-import { defaultRedeliveryBackoff } from '../../core/transport';
+import { defaultRedeliveryBackoff, partitionForKey } from '../../core/transport';
 import type {
   ConsumedRecord,
   OutgoingRecord,
@@ -84,6 +85,30 @@ export interface KafkaTransportOptions {
 
 const DEFAULT_MAX_BATCH_SIZE = 500;
 
+/**
+ * Records per produce request. kafkajs groups a send's records by partition by copying the
+ * partition's list once per record (quadratic; tulios/kafkajs#1576 is unmerged): a full sync's
+ * 2,000-record sends allocated over a gigabyte that way. Sends are split into requests of this
+ * size, one after another, so order per key is kept.
+ */
+const PRODUCE_CHUNK = 500;
+
+/**
+ * Kafka's default placement of keyed records, as kafkajs's DefaultPartitioner computes it
+ * (`partitionForKey` is tested against it), without its per-record allocations: 64-bit `Long`
+ * objects per four key bytes and a filtered copy of the partition list. Every record this
+ * transport sends has a key.
+ */
+const keyedPartitioner: ICustomPartitioner =
+  () =>
+  ({ partitionMetadata, message }) => {
+    if (message.partition !== null && message.partition !== undefined) return message.partition;
+    if (typeof message.key !== 'string') {
+      throw new SyncError('INTERNAL', 'records sent through the transport must have a string key');
+    }
+    return partitionForKey(message.key, partitionMetadata.length);
+  };
+
 /** Bytes per partition a fetch asks for: `maxBatchSize` records of up to 1 KB, at least 1 MB. */
 function fetchBytesFor(maxBatchSize: number): number {
   return Math.min(16 * 1_048_576, Math.max(1_048_576, maxBatchSize * 1_024));
@@ -93,7 +118,7 @@ function fetchBytesFor(maxBatchSize: number): number {
  * Kafka adapter of the transport port (kafkajs 2.2.4).
  *
  * - One idempotent producer per transport (acks=all, one request in flight, so retries can
- *   neither duplicate nor reorder), partitioning with Kafka's default murmur2 partitioner.
+ *   neither duplicate nor reorder), partitioning with Kafka's default murmur2 placement.
  * - One kafkajs consumer per subscription, offsets committed by hand after the handler
  *   resolved. A failed batch is not committed and not resolved, so kafkajs fetches it again
  *   from the same offset; the partition is paused for the backoff meanwhile, other partitions
@@ -147,7 +172,10 @@ export class KafkaTransport implements Transport {
     let lease: ProducerLease | undefined;
     try {
       lease = await this.leaseProducer();
-      await lease.producer.send({ topic, acks: -1, messages });
+      for (let from = 0; from < messages.length; from += PRODUCE_CHUNK) {
+        const chunk = messages.slice(from, from + PRODUCE_CHUNK);
+        await lease.producer.send({ topic, acks: -1, messages: chunk });
+      }
     } catch (err) {
       // kafkajs refreshes metadata for every topic a producer ever wrote to, and one deleted
       // topic fails every later send; a fresh producer forgets it.
@@ -270,7 +298,7 @@ export class KafkaTransport implements Transport {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: keyedPartitioner,
       });
       const lease: ProducerLease = { producer, inFlight: 0, retired: false };
       const connecting: Promise<ProducerLease> = producer.connect().then(

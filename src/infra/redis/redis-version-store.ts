@@ -37,12 +37,13 @@ const sideTag: Record<Side, string> = { initlive: 'il', salesforce: 'sf' };
 const maxLinkRounds = 4;
 
 /**
- * VersionStore on Redis. Per pair, a hash {rev, state, il, sf} (state as JSON text, il/sf the
- * linked record ids); per org, a sorted set of pair ids for stable paging; per linked record, a
- * string key naming its pair. Every key of an org carries the org id as a `{hash tag}`, so one
- * script can touch them all, also on a cluster. Reads and writes of a pair and its links
- * happen inside one Lua script each (lua/compare-and-apply-6.lua, lua/delete-pair-4.lua):
- * no WATCH, which belongs to a connection and breaks on a shared client.
+ * VersionStore on Redis. Per pair, a hash {rev, state, il, sf, seen} (state as encodePairState
+ * gives it, il/sf the linked record ids, seen its versions); per org, a sorted set of pair ids
+ * for stable paging; per linked record, a string key naming its pair. Every key of an org
+ * carries the org id as a `{hash tag}`, so one script can touch them all, also on a cluster.
+ * Reads and writes of a pair and its links happen inside one Lua script each
+ * (lua/compare-and-apply-6.lua, lua/delete-pair-4.lua): no WATCH, which belongs to a
+ * connection and breaks on a shared client.
  */
 export class RedisVersionStore implements VersionStore {
   private readonly redis: Redis;

@@ -101,8 +101,12 @@ const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
 /** How long the topic must stop growing before a gathering backlog stops waiting for more. */
 const QUIET_MS = 1_000;
 
-/** Store updates in flight while linking the Contacts one flush created. */
-const LINK_CONCURRENCY = 32;
+/**
+ * Store updates in flight while linking the Contacts one flush created: bounded (a Bulk job
+ * creates thousands), yet many, so their round trips share socket writes (the Redis client
+ * pipelines one tick's commands): 24,000 links took 3.7 s at 32 and 3.0 s at 256.
+ */
+const LINK_CONCURRENCY = 256;
 
 /** Item failures of a delete that mean the record is already gone: the goal is met. */
 const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
