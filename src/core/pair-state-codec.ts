@@ -1,9 +1,12 @@
 import { SyncError } from '../errors';
 import { canonicalFields } from './mapping';
-import type { FieldValue, MergeMemory, PairState, PendingWrite } from './pair-state';
+import type { FieldValue, MergeMemory, PairState, PairStatus, PendingWrite } from './pair-state';
 
 /**
- * The stored text of a pair state: JSON of positional arrays rather than of the objects.
+ * How a pair state is stored: positional JSON text of its merge data, and beside it, as fields
+ * of their own, what linking a record changes (the record ids, the status, which records
+ * exist), so a sink that learned a new record's id links it without the state going to and
+ * from the store.
  *
  * Why not JSON.stringify(state): a state carries the same fifteen field names up to five times
  * (base, each side's current values, each pending write's fields and pre-write base), most of
@@ -17,9 +20,23 @@ import type { FieldValue, MergeMemory, PairState, PendingWrite } from './pair-st
  * null is a write of null). A value map whose keys are all canonical fields is
  * `[mask, ...values]`, bit i of the mask saying canonicalFields[i] is present and the values
  * following in canonical order; any other map is kept as its object. Text stored before this
- * format (a JSON object) still decodes. A state member this codec does not know makes encode
- * throw rather than be dropped silently.
+ * format (the state's own JSON, ids and all) still decodes, whatever the fields beside it say.
+ * A state member this codec does not know makes encode throw rather than be dropped silently.
  */
+
+/** A pair state as the stores keep it. */
+export interface EncodedPair {
+  /** Positional JSON of everything below that is not a field of its own (see encodePairState). */
+  text: string;
+  initliveId: string | null;
+  salesforceId: string | null;
+  status: PairStatus;
+  /**
+   * Whether each side's record is known to exist, InitLive first, as '0' or '1' ('10': only
+   * the staff member); '' when the state has no merge memory yet.
+   */
+  exists: string;
+}
 
 const FORMAT = 2;
 
@@ -108,7 +125,7 @@ function decodePending(encoded: unknown): PendingWrite {
 }
 
 function encodeMerge(m: MergeMemory): unknown[] {
-  const { current, pending, position, exists, ...rest } = m;
+  const { current, pending, position, exists: _exists, ...rest } = m;
   assertKnown('merge memory members', rest);
   return [
     encodeOptionalMap(current.initlive),
@@ -117,13 +134,12 @@ function encodeMerge(m: MergeMemory): unknown[] {
     pending.salesforce.map(encodePending),
     position.initlive,
     position.salesforce,
-    exists.initlive ? 1 : 0,
-    exists.salesforce ? 1 : 0,
   ];
 }
 
-function decodeMerge(encoded: unknown): MergeMemory {
-  const [curIl, curSf, pendIl, pendSf, posIl, posSf, exIl, exSf] = encoded as unknown[];
+function decodeMerge(encoded: unknown, exists: string): MergeMemory {
+  const [curIl, curSf, pendIl, pendSf, posIl, posSf] = encoded as unknown[];
+  if (!/^[01]{2}$/.test(exists)) throw new TypeError(`exists flags ${JSON.stringify(exists)}`);
   return {
     current: { initlive: decodeOptionalMap(curIl), salesforce: decodeOptionalMap(curSf) },
     pending: {
@@ -131,12 +147,24 @@ function decodeMerge(encoded: unknown): MergeMemory {
       salesforce: (pendSf as unknown[]).map(decodePending),
     },
     position: { initlive: posIl as string | null, salesforce: posSf as string | null },
-    exists: { initlive: exIl === 1, salesforce: exSf === 1 },
+    exists: { initlive: exists[0] === '1', salesforce: exists[1] === '1' },
   };
 }
 
-/** The stored text of a state; its org and pair ids are left out (the store's key names them). */
-export function encodePairState(state: PairState): string {
+/** The flags `EncodedPair.exists` holds for a merge memory ('' without one). */
+export function existsFlags(merge: MergeMemory | undefined): string {
+  if (!merge) return '';
+  return `${merge.exists.initlive ? 1 : 0}${merge.exists.salesforce ? 1 : 0}`;
+}
+
+/**
+ * A state as stored. Its text is `[2, seen.initlive, seen.salesforce, synced.initlive,
+ * synced.salesforce, base, written.initlive, written.salesforce, updatedAt, merge?]`, merge
+ * being `[current.initlive, current.salesforce, pending.initlive, pending.salesforce,
+ * position.initlive, position.salesforce]`; the org and pair ids are left out (the store's key
+ * names them).
+ */
+export function encodePairState(state: PairState): EncodedPair {
   const {
     orgId: _orgId,
     pairId: _pairId,
@@ -154,8 +182,6 @@ export function encodePairState(state: PairState): string {
   assertKnown('pair state members', rest);
   const out: unknown[] = [
     FORMAT,
-    initliveId,
-    salesforceId,
     seen.initlive,
     seen.salesforce,
     synced.initlive,
@@ -163,38 +189,46 @@ export function encodePairState(state: PairState): string {
     encodeOptionalMap(base),
     written.initlive,
     written.salesforce,
-    status,
     updatedAt,
   ];
   if (merge) out.push(encodeMerge(merge));
-  return JSON.stringify(out);
+  return {
+    text: JSON.stringify(out),
+    initliveId,
+    salesforceId,
+    status,
+    exists: existsFlags(merge),
+  };
 }
 
-/** The state stored as `text` under `orgId` / `pairId`. Throws INTERNAL on text it cannot read. */
+/** The state stored as `stored` under `orgId` / `pairId`. Throws INTERNAL on what it cannot read. */
 export function decodePairState(
-  text: string,
+  stored: EncodedPair,
   where: { orgId: string; pairId: string } & Record<string, unknown>,
 ): PairState {
   try {
-    const parsed: unknown = JSON.parse(text);
-    // Stored before the positional format: the state's own JSON.
+    const parsed: unknown = JSON.parse(stored.text);
+    // Stored before the positional format: the state's own JSON, ids and all.
     if (!Array.isArray(parsed)) return parsed as PairState;
     if (parsed[0] !== FORMAT) throw new TypeError(`unknown format ${String(parsed[0])}`);
-    const [, il, sf, seenIl, seenSf, syncedIl, syncedSf, base, wIl, wSf, status, updatedAt, merge] =
+    if (!['linked', 'unlinked', 'deleted'].includes(stored.status)) {
+      throw new TypeError(`status ${JSON.stringify(stored.status)}`);
+    }
+    const [, seenIl, seenSf, syncedIl, syncedSf, base, wIl, wSf, updatedAt, merge] =
       parsed as unknown[];
     const state: PairState = {
       orgId: where.orgId,
       pairId: where.pairId,
-      initliveId: il as string | null,
-      salesforceId: sf as string | null,
+      initliveId: stored.initliveId,
+      salesforceId: stored.salesforceId,
       seen: { initlive: seenIl as number, salesforce: seenSf as number },
       synced: { initlive: syncedIl as number, salesforce: syncedSf as number },
       base: decodeOptionalMap(base),
       written: { initlive: wIl as string | null, salesforce: wSf as string | null },
-      status: status as PairState['status'],
+      status: stored.status,
       updatedAt: updatedAt as number,
     };
-    if (merge !== undefined) state.merge = decodeMerge(merge);
+    if (merge !== undefined) state.merge = decodeMerge(merge, stored.exists);
     return state;
   } catch (err) {
     throw new SyncError('INTERNAL', 'stored pair state cannot be read', {

@@ -46,6 +46,16 @@ export interface PairLinks {
   seen: Record<Side, number> | null;
 }
 
+/** What `link` did. */
+export type LinkResult =
+  | { outcome: 'linked'; rev: number }
+  /** No such pair. */
+  | { outcome: 'absent' }
+  /** The pair holds a record id on that side already (left as it is). */
+  | { outcome: 'held'; rev: number }
+  /** Another pair holds that record id; links are never taken over silently. */
+  | { outcome: 'link-owned'; ownerPairId: string };
+
 export interface VersionStore {
   /** The pair as stored now, or null when it does not exist. */
   get(orgId: string, pairId: string): Promise<StoredPair | null>;
@@ -70,6 +80,16 @@ export interface VersionStore {
    */
   compareAndApply(next: PairState, expectedRev: number): Promise<ApplyResult>;
   /**
+   * Atomically records that the pair's record on `side` is `recordId` (a sink learned it from a
+   * create): when the pair exists and holds no id on that side, sets it, marks that record as
+   * existing (when the state has merge memory), makes an unlinked pair that now holds both ids
+   * linked, points the link index at the pair and bumps the revision. The rest of the state is
+   * neither read nor written, which is what makes this cheap: a full sync links tens of
+   * thousands of created records. Throws STORE_UNAVAILABLE (retriable) when the backend cannot
+   * be reached.
+   */
+  link(orgId: string, pairId: string, side: Side, recordId: string): Promise<LinkResult>;
+  /**
    * Atomically removes the pair and its links when its revision equals `expectedRev`.
    * Returns false (and changes nothing) when the pair is absent or at another revision.
    * A pair created again later starts over at revision 1.
@@ -87,8 +107,25 @@ export interface VersionStore {
 
 export const defaultPageCount = 500;
 
-// The stored text of a state (both adapters use it, so they round-trip states identically).
-export { decodePairState, encodePairState } from './pair-state-codec';
+// How a state is stored (both adapters use it, so they round-trip states identically).
+export { decodePairState, encodePairState, existsFlags } from './pair-state-codec';
+export type { EncodedPair } from './pair-state-codec';
+
+/**
+ * What `link` does to a state, on the state itself: the adapters' fallback for pairs stored
+ * before the link fields were kept beside the state, and the reference their own versions are
+ * tested against. Null when nothing changes (no pair, or an id held on that side already).
+ */
+export function linkedState(state: PairState, side: Side, recordId: string): PairState | null {
+  const field = side === 'initlive' ? 'initliveId' : 'salesforceId';
+  if (state[field] !== null) return null;
+  const next: PairState = { ...state, [field]: recordId };
+  if (state.merge) {
+    next.merge = { ...state.merge, exists: { ...state.merge.exists, [side]: true } };
+  }
+  if (next.initliveId && next.salesforceId && next.status === 'unlinked') next.status = 'linked';
+  return next;
+}
 
 /**
  * Checks the parts of a store key. Org ids are wrapped in a `{...}` hash tag by the Redis

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FieldValue, PairState } from '../../src/core/pair-state';
 import { emptyPair } from '../../src/core/pair-state';
 import type { Decision, StoredPair, VersionStore } from '../../src/core/version-store';
-import { updatePair } from '../../src/core/version-store';
+import { linkedState, updatePair } from '../../src/core/version-store';
 import type { RetryPolicy } from '../../src/retry';
 
 export interface VersionStoreFixture {
@@ -255,6 +255,83 @@ export function describeVersionStoreConformance(
       expect(await store.getLinks(org, [])).toEqual([]);
     });
 
+    describe('link', () => {
+      /** A pair with merge memory, as the reconciler leaves one after deciding a create. */
+      const withMerge = (patch: Partial<PairState> = {}): PairState => ({
+        ...pair(org, 'p1', { initliveId: 'il-1', seen: { initlive: 3, salesforce: 0 } }),
+        base: { firstName: 'Ada', phone: null },
+        merge: {
+          current: { initlive: { firstName: 'Ada', phone: null }, salesforce: null },
+          pending: {
+            initlive: [],
+            salesforce: [{ fields: { firstName: 'Ada' }, preBase: {}, decidedAt: 5 }],
+          },
+          position: { initlive: '7', salesforce: null },
+          exists: { initlive: true, salesforce: false },
+        },
+        ...patch,
+      });
+
+      it('sets the id, marks the record existing, links the pair, and leaves the rest of the state', async () => {
+        const before = withMerge();
+        await store.compareAndApply(before, 0);
+        expect(await store.link(org, 'p1', 'salesforce', 'sf-1')).toEqual({
+          outcome: 'linked',
+          rev: 2,
+        });
+        const after = await store.get(org, 'p1');
+        expect(after).toEqual({ rev: 2, state: linkedState(before, 'salesforce', 'sf-1') });
+        expect(after!.state).toMatchObject({ salesforceId: 'sf-1', status: 'linked' });
+        expect(after!.state.merge!.exists).toEqual({ initlive: true, salesforce: true });
+        expect(await store.findPairId(org, 'salesforce', 'sf-1')).toBe('p1');
+        expect(await store.getLinks(org, ['p1'])).toEqual([
+          { initliveId: 'il-1', salesforceId: 'sf-1', seen: { initlive: 3, salesforce: 0 } },
+        ]);
+        // Later decisions build on the linked state as usual.
+        const next = { ...after!.state, seen: { initlive: 4, salesforce: 0 } };
+        expect(await store.compareAndApply(next, 2)).toEqual({ applied: true, rev: 3 });
+        expect((await store.get(org, 'p1'))!.state).toEqual(next);
+      });
+
+      it('links a pair without merge memory and keeps a deleted or one-sided status as it is', async () => {
+        await store.compareAndApply(pair(org, 'p1', { status: 'deleted' }), 0);
+        expect(await store.link(org, 'p1', 'initlive', 'il-9')).toEqual({
+          outcome: 'linked',
+          rev: 2,
+        });
+        const state = (await store.get(org, 'p1'))!.state;
+        expect(state).toEqual(pair(org, 'p1', { status: 'deleted', initliveId: 'il-9' }));
+        expect(state).not.toHaveProperty('merge');
+      });
+
+      it('leaves a pair that holds an id on that side, and answers absent for no pair', async () => {
+        await store.compareAndApply(withMerge({ salesforceId: 'sf-1' }), 0);
+        expect(await store.link(org, 'p1', 'salesforce', 'sf-2')).toEqual({
+          outcome: 'held',
+          rev: 1,
+        });
+        expect(await store.link(org, 'p1', 'initlive', 'il-2')).toEqual({
+          outcome: 'held',
+          rev: 1,
+        });
+        expect(await store.findPairId(org, 'salesforce', 'sf-2')).toBeNull();
+        expect(await store.link(org, 'nope', 'initlive', 'il-2')).toEqual({ outcome: 'absent' });
+        expect(await store.get(org, 'nope')).toBeNull();
+        expect(await store.findPairId(org, 'initlive', 'il-2')).toBeNull();
+      });
+
+      it('never takes a record id another pair holds', async () => {
+        await store.compareAndApply(withMerge(), 0);
+        await store.compareAndApply(pair(org, 'p2', { salesforceId: 'sf-1' }), 0);
+        expect(await store.link(org, 'p1', 'salesforce', 'sf-1')).toEqual({
+          outcome: 'link-owned',
+          ownerPairId: 'p2',
+        });
+        expect(await store.get(org, 'p1')).toEqual({ rev: 1, state: withMerge() });
+        expect(await store.findPairId(org, 'salesforce', 'sf-1')).toBe('p2');
+      });
+    });
+
     it('pages through 2,500 pairs: each exactly once, in byte order, ending with a null cursor', async () => {
       const ids = Array.from(
         { length: 2500 },
@@ -469,6 +546,7 @@ export function describeVersionStoreConformance(
         getMany: (o, ids) => inner.getMany(o, ids),
         getLinks: (o, ids) => inner.getLinks(o, ids),
         findPairId: (o, side, id) => inner.findPairId(o, side, id),
+        link: (o, p, side, id) => inner.link(o, p, side, id),
         delete: (o, p, rev) => inner.delete(o, p, rev),
         listPairIds: (o, cursor, count) => inner.listPairIds(o, cursor, count),
         close: () => inner.close(),

@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import { emptyPair } from '../../src/core/pair-state';
-import { encodePairState, updatePair } from '../../src/core/version-store';
+import { emptyPair, type PairState } from '../../src/core/pair-state';
+import { encodePairState, linkedState, updatePair } from '../../src/core/version-store';
 import { closeRedis, createRedis } from '../../src/infra/redis/connect';
 import { keyCountOf, readLua } from '../../src/infra/redis/lua-scripts';
 import { RedisPositionStore } from '../../src/infra/redis/redis-position-store';
@@ -59,9 +59,11 @@ describe('RedisVersionStore specifics', () => {
     );
     expect(await admin.hgetall(`${p}pair:{org-1}:p1`)).toEqual({
       rev: '1',
-      state: encodePairState(state),
+      state: encodePairState(state).text,
       il: 'il-7',
       sf: 'sf-9',
+      st: 'unlinked',
+      ex: '',
       seen: '0,0',
     });
     expect(await admin.get(`${p}link:{org-1}:sf:sf-9`)).toBe('p1');
@@ -81,6 +83,40 @@ describe('RedisVersionStore specifics', () => {
     expect(await store.getLinks(org, ['old'])).toEqual([
       { initliveId: 'il-1', salesforceId: 'sf-1', seen: null },
     ]);
+  });
+
+  it('links a pair stored before status and flags were fields beside its state (as JSON) through its state', async () => {
+    const state: PairState = {
+      ...emptyPair(org, 'old', 1),
+      initliveId: 'il-1',
+      merge: {
+        current: { initlive: { firstName: 'Ada' }, salesforce: null },
+        pending: { initlive: [], salesforce: [] },
+        position: { initlive: null, salesforce: null },
+        exists: { initlive: true, salesforce: false },
+      },
+    };
+    // As the connector stored pairs before: the state's own JSON; no st or ex fields.
+    const key = `${scope.prefix}pair:{org-1}:old`;
+    await admin.hset(key, { rev: 3, state: JSON.stringify(state), il: 'il-1', sf: '' });
+    await admin.set(`${scope.prefix}link:{org-1}:il:il-1`, 'old');
+    await admin.zadd(`${scope.prefix}pairs:{org-1}`, 0, 'old');
+    expect(await store.get(org, 'old')).toEqual({ rev: 3, state });
+
+    expect(await store.link(org, 'old', 'salesforce', 'sf-1')).toEqual({
+      outcome: 'linked',
+      rev: 4,
+    });
+    expect(await store.get(org, 'old')).toEqual({
+      rev: 4,
+      state: linkedState(state, 'salesforce', 'sf-1'),
+    });
+    // Rewritten in the current layout, so the next link needs no state.
+    expect(await admin.hmget(key, 'st', 'ex')).toEqual(['linked', '11']);
+    expect(await store.link(org, 'old', 'salesforce', 'sf-2')).toEqual({
+      outcome: 'held',
+      rev: 4,
+    });
   });
 
   it('keeps working after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
@@ -181,6 +217,7 @@ describe('Lua script files', () => {
       'delete-pair-4.lua',
       'email-claim-1.lua',
       'hash-put-unique-1.lua',
+      'link-2.lua',
       'release-lock-1.lua',
       'renew-lock-1.lua',
     ]);

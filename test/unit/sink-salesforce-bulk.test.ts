@@ -102,6 +102,28 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
     }
   });
 
+  it.each([
+    ['a full sync’s', 'run_1', 1, undefined],
+    ['streaming', null, undefined, 8],
+  ])(
+    'sends 1,500 of %s writes (under the threshold) by Bulk only when they are a run’s',
+    async (_what, runId, bulkJobs, collectionCalls) => {
+      // Between the default threshold (2,000) and the break-even (1,000 records: a Bulk job's
+      // 4-5 calls against one call per 200).
+      await produceWrites(
+        p.deps,
+        Array.from({ length: 1_500 }, (_, i) => ({ ...upsertWrite(i), runId })),
+      );
+      sb.control.resetApiUsage();
+      await startSink();
+      await waitFor('1,500 contacts', () => sb.control.listContacts().length === 1_500, 30_000);
+      await committed();
+      const { endpoints } = sb.control.counters();
+      expect(endpoints[INGEST_CREATE]).toBe(bulkJobs);
+      expect(endpoints[COLLECTION_UPSERT]).toBe(collectionCalls);
+    },
+  );
+
   it('handles per-record outcomes like collection calls: refused ones dead-lettered, locked ones retried', async () => {
     const letters = await collect(p.deps, 'deadLetters');
     const batch = Array.from({ length: 1_200 }, (_, i) => upsertWrite(i));

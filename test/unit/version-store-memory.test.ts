@@ -23,6 +23,7 @@ function overTheWire(inner: VersionStore): VersionStore {
     getLinks: (o, ids) => call(() => inner.getLinks(o, ids)),
     findPairId: (o, side, id) => call(() => inner.findPairId(o, side, id)),
     compareAndApply: (next, rev) => call(() => inner.compareAndApply(next, rev)),
+    link: (o, p, side, id) => call(() => inner.link(o, p, side, id)),
     delete: (o, p, rev) => call(() => inner.delete(o, p, rev)),
     listPairIds: (o, cursor, count) => call(() => inner.listPairIds(o, cursor, count)),
     close: () => inner.close(),

@@ -3,6 +3,8 @@ import type { PairState, Side } from '../../core/pair-state';
 import { assertPairState } from '../../core/pair-state';
 import type {
   ApplyResult,
+  EncodedPair,
+  LinkResult,
   PairIdPage,
   PairLinks,
   StoredPair,
@@ -14,14 +16,13 @@ import {
   decodePairState,
   defaultPageCount,
   encodePairState,
+  linkedState,
 } from '../../core/version-store';
 
 interface Entry {
   rev: number;
-  /** Kept as text, as in Redis: reads and writes copy, and round-trips match the Redis adapter. */
-  text: string;
-  il: string | null;
-  sf: string | null;
+  /** Kept encoded, as in Redis: reads and writes copy, and round-trips match the Redis adapter. */
+  stored: EncodedPair;
 }
 
 interface OrgData {
@@ -87,7 +88,9 @@ export class MemoryVersionStore implements VersionStore {
 
   private read(orgId: string, pairId: string): StoredPair | null {
     const entry = this.orgs.get(orgId)?.pairs.get(pairId);
-    return entry ? { rev: entry.rev, state: decodePairState(entry.text, { orgId, pairId }) } : null;
+    return entry
+      ? { rev: entry.rev, state: decodePairState(entry.stored, { orgId, pairId }) }
+      : null;
   }
 
   async get(orgId: string, pairId: string): Promise<StoredPair | null> {
@@ -154,8 +157,8 @@ export class MemoryVersionStore implements VersionStore {
       }
     }
     const held: Record<Side, string | null> = {
-      initlive: entry?.il ?? null,
-      salesforce: entry?.sf ?? null,
+      initlive: entry?.stored.initliveId ?? null,
+      salesforce: entry?.stored.salesforceId ?? null,
     };
     for (const side of ['initlive', 'salesforce'] as const) {
       const old = held[side];
@@ -167,13 +170,27 @@ export class MemoryVersionStore implements VersionStore {
     }
     const newRev = rev + 1;
     if (!org.pairs.has(pairId)) org.sorted = null;
-    org.pairs.set(pairId, {
-      rev: newRev,
-      text: encodePairState(next),
-      il: next.initliveId,
-      sf: next.salesforceId,
-    });
+    org.pairs.set(pairId, { rev: newRev, stored: encodePairState(next) });
     return { applied: true, rev: newRev };
+  }
+
+  async link(orgId: string, pairId: string, side: Side, recordId: string): Promise<LinkResult> {
+    assertKeyParts({ orgId, pairId, recordId });
+    this.checkOpen('link');
+    const org = this.orgs.get(orgId);
+    const entry = org?.pairs.get(pairId);
+    if (!org || !entry) return { outcome: 'absent' };
+    const { stored } = entry;
+    const field = side === 'initlive' ? 'initliveId' : 'salesforceId';
+    if (stored[field] !== null) return { outcome: 'held', rev: entry.rev };
+    const owner = org.links[side].get(recordId);
+    if (owner !== undefined && owner !== pairId)
+      return { outcome: 'link-owned', ownerPairId: owner };
+    const next = linkedState(decodePairState(stored, { orgId, pairId }), side, recordId)!;
+    org.links[side].set(recordId, pairId);
+    entry.rev += 1;
+    entry.stored = encodePairState(next);
+    return { outcome: 'linked', rev: entry.rev };
   }
 
   async delete(orgId: string, pairId: string, expectedRev: number): Promise<boolean> {
@@ -183,11 +200,12 @@ export class MemoryVersionStore implements VersionStore {
     const org = this.orgs.get(orgId);
     const entry = org?.pairs.get(pairId);
     if (!org || !entry || entry.rev !== expectedRev) return false;
-    if (entry.il !== null && org.links.initlive.get(entry.il) === pairId) {
-      org.links.initlive.delete(entry.il);
+    const { initliveId, salesforceId } = entry.stored;
+    if (initliveId !== null && org.links.initlive.get(initliveId) === pairId) {
+      org.links.initlive.delete(initliveId);
     }
-    if (entry.sf !== null && org.links.salesforce.get(entry.sf) === pairId) {
-      org.links.salesforce.delete(entry.sf);
+    if (salesforceId !== null && org.links.salesforce.get(salesforceId) === pairId) {
+      org.links.salesforce.delete(salesforceId);
     }
     org.pairs.delete(pairId);
     org.sorted = null;

@@ -4,6 +4,7 @@ import type { PairState, Side } from '../../core/pair-state';
 import { assertPairState } from '../../core/pair-state';
 import type {
   ApplyResult,
+  LinkResult,
   PairIdPage,
   PairLinks,
   StoredPair,
@@ -15,6 +16,8 @@ import {
   decodePairState,
   defaultPageCount,
   encodePairState,
+  linkedState,
+  updatePair,
 } from '../../core/version-store';
 import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
@@ -32,6 +35,9 @@ export interface RedisVersionStoreDeps {
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 const sideTag: Record<Side, string> = { initlive: 'il', salesforce: 'sf' };
+
+/** The hash fields a stored pair is read from, in toStored's order. */
+const storedFields = ['rev', 'state', 'il', 'sf', 'st', 'ex'] as const;
 
 // The ids the script last saw can only be wrong after a concurrent relink; a few rounds settle it.
 const maxLinkRounds = 4;
@@ -51,6 +57,7 @@ export class RedisVersionStore implements VersionStore {
   private readonly ownsClient: boolean;
   private readonly compareAndApplyScript: ScriptCall;
   private readonly deletePairScript: ScriptCall;
+  private readonly linkScript: ScriptCall;
   private closed = false;
 
   constructor(deps: RedisVersionStoreDeps) {
@@ -59,6 +66,7 @@ export class RedisVersionStore implements VersionStore {
     this.ownsClient = deps.ownsClient ?? false;
     this.compareAndApplyScript = defineScript(this.redis, 'compare-and-apply-6.lua');
     this.deletePairScript = defineScript(this.redis, 'delete-pair-4.lua');
+    this.linkScript = defineScript(this.redis, 'link-2.lua');
   }
 
   private pairKey(orgId: string, pairId: string): string {
@@ -86,21 +94,32 @@ export class RedisVersionStore implements VersionStore {
     return redisOp({ name: 'version store', closed: this.closed }, op, context, fn);
   }
 
+  /** A stored pair from its hash fields [rev, state, il, sf, st, ex], null when absent. */
   private toStored(
-    rev: unknown,
-    state: unknown,
+    fields: readonly unknown[],
     where: { orgId: string; pairId: string } & Record<string, unknown>,
   ): StoredPair | null {
+    const [rev, text, il, sf, st, ex] = fields;
     const revNumber = Number(rev ?? 0);
-    if (typeof state !== 'string' || state === '' || revNumber === 0) return null;
-    return { rev: revNumber, state: decodePairState(state, where) };
+    if (typeof text !== 'string' || text === '' || revNumber === 0) return null;
+    const state = decodePairState(
+      {
+        text,
+        initliveId: typeof il === 'string' && il !== '' ? il : null,
+        salesforceId: typeof sf === 'string' && sf !== '' ? sf : null,
+        status: (typeof st === 'string' ? st : '') as PairState['status'],
+        exists: typeof ex === 'string' ? ex : '',
+      },
+      where,
+    );
+    return { rev: revNumber, state };
   }
 
   async get(orgId: string, pairId: string): Promise<StoredPair | null> {
     assertKeyParts({ orgId, pairId });
     return this.run('get', { orgId, pairId }, async () => {
-      const [rev, state] = await this.redis.hmget(this.pairKey(orgId, pairId), 'rev', 'state');
-      return this.toStored(rev, state, { orgId, pairId });
+      const fields = await this.redis.hmget(this.pairKey(orgId, pairId), ...storedFields);
+      return this.toStored(fields, { orgId, pairId });
     });
   }
 
@@ -110,13 +129,12 @@ export class RedisVersionStore implements VersionStore {
     if (pairIds.length === 0) return [];
     return this.run('getMany', { orgId, count: pairIds.length }, async () => {
       const pipeline = this.redis.pipeline();
-      for (const pairId of pairIds) pipeline.hmget(this.pairKey(orgId, pairId), 'rev', 'state');
+      for (const pairId of pairIds) pipeline.hmget(this.pairKey(orgId, pairId), ...storedFields);
       const replies = (await pipeline.exec()) ?? [];
       return pairIds.map((pairId, i) => {
         const [err, reply] = replies[i] ?? [new Error('missing pipeline reply'), null];
         if (err) throw err;
-        const [rev, state] = reply as Array<string | null>;
-        return this.toStored(rev, state, { orgId, pairId });
+        return this.toStored(reply as unknown[], { orgId, pairId });
       });
     });
   }
@@ -167,6 +185,7 @@ export class RedisVersionStore implements VersionStore {
     let oldIl = expectedRev === 0 ? '' : newIl;
     let oldSf = expectedRev === 0 ? '' : newSf;
     const where = { orgId, pairId, expectedRev };
+    const encoded = encodePairState(next);
     return this.run('compareAndApply', where, async () => {
       for (let round = 1; round <= maxLinkRounds; round++) {
         const reply = (await this.compareAndApplyScript(
@@ -181,12 +200,14 @@ export class RedisVersionStore implements VersionStore {
           [
             pairId,
             expectedRev,
-            encodePairState(next),
+            encoded.text,
             newIl,
             newSf,
             oldIl,
             oldSf,
             `${next.seen.initlive},${next.seen.salesforce}`,
+            encoded.status,
+            encoded.exists,
           ],
         )) as unknown[];
         if (reply[0] === 1) return { applied: true, rev: Number(reply[1]) };
@@ -195,7 +216,7 @@ export class RedisVersionStore implements VersionStore {
             return {
               applied: false,
               reason: 'rev-mismatch',
-              current: this.toStored(reply[2], reply[3], where),
+              current: this.toStored(reply.slice(2, 8), where),
             };
           case 'link-owned':
             return {
@@ -206,7 +227,7 @@ export class RedisVersionStore implements VersionStore {
                 recordId: text(reply[3]),
                 ownerPairId: text(reply[4]),
               },
-              current: this.toStored(reply[5], reply[6], where),
+              current: this.toStored(reply.slice(5, 11), where),
             };
           case 'links-changed':
             oldIl = text(reply[2]);
@@ -221,6 +242,57 @@ export class RedisVersionStore implements VersionStore {
       // Relinked by others between every round: the decision was made on an old state anyway.
       return { applied: false, reason: 'rev-mismatch', current: await this.get(orgId, pairId) };
     });
+  }
+
+  async link(orgId: string, pairId: string, side: Side, recordId: string): Promise<LinkResult> {
+    assertKeyParts({ orgId, pairId, recordId });
+    const where = { orgId, pairId, side, recordId };
+    const reply = (await this.run('link', where, () =>
+      this.linkScript(
+        [this.pairKey(orgId, pairId), this.linkKey(orgId, side, recordId)],
+        [pairId, sideTag[side], recordId],
+      ),
+    )) as unknown[];
+    switch (reply[0]) {
+      case 'linked':
+        return { outcome: 'linked', rev: Number(reply[1]) };
+      case 'absent':
+        return { outcome: 'absent' };
+      case 'held':
+        return { outcome: 'held', rev: Number(reply[1]) };
+      case 'link-owned':
+        return { outcome: 'link-owned', ownerPairId: text(reply[1]) };
+      case 'legacy':
+        return this.linkByState(orgId, pairId, side, recordId);
+      default:
+        throw new SyncError('INTERNAL', 'unexpected reply from link-2.lua', {
+          context: { ...where, reply },
+        });
+    }
+  }
+
+  /** `link` for a pair stored before its status and flags were fields: through its state. */
+  private async linkByState(
+    orgId: string,
+    pairId: string,
+    side: Side,
+    recordId: string,
+  ): Promise<LinkResult> {
+    let held: number | null = null;
+    try {
+      const outcome = await updatePair(this, orgId, pairId, (current) => {
+        held = current?.rev ?? null;
+        const next = current ? linkedState(current.state, side, recordId) : null;
+        return next ? { next, result: true } : null;
+      });
+      if (outcome.result) return { outcome: 'linked', rev: outcome.rev! };
+      return held === null ? { outcome: 'absent' } : { outcome: 'held', rev: held };
+    } catch (err) {
+      if (err instanceof SyncError && err.code === 'CONFLICT') {
+        return { outcome: 'link-owned', ownerPairId: text(err.context.ownerPairId) };
+      }
+      throw err;
+    }
   }
 
   async delete(orgId: string, pairId: string, expectedRev: number): Promise<boolean> {
