@@ -103,20 +103,21 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
   });
 
   it.each([
-    ['a full sync’s', 'run_1', 1, undefined],
-    ['streaming', null, undefined, 8],
+    ['a full sync’s', 1_500, 'run_1', 1, undefined],
+    ['streaming', 1_500, null, 1, undefined],
+    ['streaming', 900, null, undefined, 5],
   ])(
-    'sends 1,500 of %s writes (under the threshold) by Bulk only when they are a run’s',
-    async (_what, runId, bulkJobs, collectionCalls) => {
-      // Between the default threshold (2,000) and the break-even (1,000 records: a Bulk job's
-      // 4-5 calls against one call per 200).
+    'sends a backlog of %s writes by Bulk from the break-even (1,000), under the threshold: %i',
+    async (_what, count, runId, bulkJobs, collectionCalls) => {
+      // Produced before the sink starts, so its batches say it is behind. Between the break-even
+      // (a Bulk job's 4-5 calls against one call per 200) and the threshold (2,000).
       await produceWrites(
         p.deps,
-        Array.from({ length: 1_500 }, (_, i) => ({ ...upsertWrite(i), runId })),
+        Array.from({ length: count }, (_, i) => ({ ...upsertWrite(i), runId })),
       );
       sb.control.resetApiUsage();
       await startSink();
-      await waitFor('1,500 contacts', () => sb.control.listContacts().length === 1_500, 30_000);
+      await waitFor('contacts', () => sb.control.listContacts().length === count, 30_000);
       await committed();
       const { endpoints } = sb.control.counters();
       expect(endpoints[INGEST_CREATE]).toBe(bulkJobs);

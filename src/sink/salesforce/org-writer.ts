@@ -99,11 +99,12 @@ const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
 };
 
 /**
- * From this many of a full sync's writes on, a Bulk job (4-5 calls whatever its size) costs
- * fewer calls than collection calls of 200 (one per call): the small lots a run leaves between
- * its big jobs cost up to ten calls each before.
+ * From this many ops on, a Bulk job (4-5 calls whatever its size) costs fewer calls than
+ * collection calls of 200 (one per call). A backlog's or a full sync's lots go by Bulk from
+ * here: their writes wait anyway, and the lots they leave between big jobs cost up to ten calls
+ * each on collection calls.
  */
-const RUN_BULK_MIN = 1_000;
+const BACKLOG_BULK_MIN = 1_000;
 
 /** How long the topic must stop growing before a gathering backlog stops waiting for more. */
 const QUIET_MS = 1_000;
@@ -387,14 +388,15 @@ export class OrgWriter {
   }
 
   /**
-   * A Bulk job for many upserts or updates, else collection calls of `flushSize`. A full sync's
-   * writes go by Bulk from the break-even on: nobody waits on them, so only calls count.
+   * A Bulk job for many upserts or updates, else collection calls of `flushSize`. A backlog's
+   * or a full sync's ops go by Bulk from the break-even on: their writes wait anyway, so only
+   * calls count. A trickle keeps collection calls up to `bulkThreshold`, for latency.
    */
   private viaBulk(route: 'upsert' | 'update' | 'delete', entries: readonly Entry[]): boolean {
     if (route === 'delete') return false;
     const { bulkThreshold } = this.options;
-    const runOnly = Number.isFinite(bulkThreshold) && entries.every((e) => e.run);
-    return entries.length > (runOnly ? Math.min(bulkThreshold, RUN_BULK_MIN) : bulkThreshold);
+    const waiting = Number.isFinite(bulkThreshold) && entries.every((e) => e.backlog);
+    return entries.length > (waiting ? Math.min(bulkThreshold, BACKLOG_BULK_MIN) : bulkThreshold);
   }
 
   private async runRoute(
