@@ -198,7 +198,7 @@ export const configShape = {
     .max(150_000_000)
     .default(2000)
     .describe(
-      'Queued Salesforce writes above which the sink uses one Bulk API 2.0 ingest job instead of 200-record calls.',
+      'Queued Salesforce writes above which the sink uses one Bulk API 2.0 ingest job instead of 200-record calls. A backlog (a full sync, a burst) goes by Bulk from 1,000 already, the break-even in calls, when that is lower.',
     ),
   INITLIVE_BASE_URL: optionalUrl.describe('InitLive API base URL (without /api/v1).'),
   INITLIVE_API_KEY: z

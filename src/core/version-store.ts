@@ -114,7 +114,7 @@ export type { EncodedPair } from './pair-state-codec';
 /**
  * What `link` does to a state, on the state itself: the adapters' fallback for pairs stored
  * before the link fields were kept beside the state, and the reference their own versions are
- * tested against. Null when nothing changes (no pair, or an id held on that side already).
+ * tested against. Null when nothing changes (the state holds an id on that side already).
  */
 export function linkedState(state: PairState, side: Side, recordId: string): PairState | null {
   const field = side === 'initlive' ? 'initliveId' : 'salesforceId';

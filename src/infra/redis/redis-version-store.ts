@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { SyncError } from '../../errors';
+import { SyncError, isSyncError } from '../../errors';
 import type { PairState, Side } from '../../core/pair-state';
 import { assertPairState } from '../../core/pair-state';
 import type {
@@ -43,13 +43,14 @@ const storedFields = ['rev', 'state', 'il', 'sf', 'st', 'ex'] as const;
 const maxLinkRounds = 4;
 
 /**
- * VersionStore on Redis. Per pair, a hash {rev, state, il, sf, seen} (state as encodePairState
- * gives it, il/sf the linked record ids, seen its versions); per org, a sorted set of pair ids
- * for stable paging; per linked record, a string key naming its pair. Every key of an org
- * carries the org id as a `{hash tag}`, so one script can touch them all, also on a cluster.
- * Reads and writes of a pair and its links happen inside one Lua script each
- * (lua/compare-and-apply-6.lua, lua/delete-pair-4.lua): no WATCH, which belongs to a
- * connection and breaks on a shared client.
+ * VersionStore on Redis. Per pair, a hash {rev, state, il, sf, st, ex, seen} (state, status
+ * and exists flags as encodePairState gives them, il/sf the linked record ids, seen its
+ * versions); per org, a sorted set of pair ids for stable paging; per linked record, a string
+ * key naming its pair. Every key of an org carries the org id as a `{hash tag}`, so one script
+ * can touch them all, also on a cluster. Reads and writes of a pair and its links happen
+ * inside one Lua script each (lua/compare-and-apply-6.lua, lua/link-2.lua,
+ * lua/delete-pair-4.lua): no WATCH, which belongs to a connection and breaks on a shared
+ * client.
  */
 export class RedisVersionStore implements VersionStore {
   private readonly redis: Redis;
@@ -288,7 +289,7 @@ export class RedisVersionStore implements VersionStore {
       if (outcome.result) return { outcome: 'linked', rev: outcome.rev! };
       return held === null ? { outcome: 'absent' } : { outcome: 'held', rev: held };
     } catch (err) {
-      if (err instanceof SyncError && err.code === 'CONFLICT') {
+      if (isSyncError(err) && err.code === 'CONFLICT') {
         return { outcome: 'link-owned', ownerPairId: text(err.context.ownerPairId) };
       }
       throw err;

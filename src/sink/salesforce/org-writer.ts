@@ -33,7 +33,10 @@ export interface OrgWriterOptions {
   /** Backoff of retriable failures (5xx, network, record locks) before giving up on a call. */
   retryPolicy: RetryPolicy;
   apiFor: (conn: Connection) => SalesforceApi;
-  /** Above this many ops of one route (upsert or update) in one flush, one Bulk API 2.0 job. */
+  /**
+   * Above this many ops of one route (upsert or update) in one flush, one Bulk API 2.0 job; a
+   * backlog's lot from BACKLOG_BULK_MIN (1,000) already, when that is lower.
+   */
   bulkThreshold: number;
   /**
    * While a backlog holds more than `bulkThreshold` ops of one route, how long its oldest op
@@ -133,9 +136,9 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  * topic behind it keeps growing (so the next job is bigger too), up to `bulkLingerMs` for the
  * oldest op (`runLingerMs` for a run's), unless a partition said it holds more than one batch
  * (`saturated`): then waiting gains nothing. A route with
- * more than `bulkThreshold` ops in one flush goes as one Bulk API 2.0 job instead of 200-record
- * collection calls, with the same per-record outcome handling. A trickle (no backlog) flushes
- * exactly as before.
+ * more than `bulkThreshold` ops in one flush (a backlog's: from 1,000, the break-even in calls)
+ * goes as one Bulk API 2.0 job instead of 200-record collection calls, with the same per-record
+ * outcome handling. A trickle (no backlog) flushes exactly as before.
  *
  * While the org cannot take writes (API budget under the reserve or used up, credentials
  * rejected, package missing) the flush holds: nothing is dropped, nothing resolves, and a
