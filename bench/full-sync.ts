@@ -74,6 +74,12 @@ export interface FullSyncBenchResult {
    * shared machine, so it shows what a change saved.
    */
   cpuMs: number;
+  /**
+   * `process.memoryUsage()` in MB at the sample where RSS peaked: how much of the peak is V8's
+   * heap (`heapTotal` reserved, `heapUsed` live or not yet collected) and how much Buffers
+   * (`arrayBuffers`, within `external`); the rest is code, stacks and the allocator's own.
+   */
+  atPeakMb: { heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   /** RSS just before the run (the idle pipeline; plus both seeded sandboxes when in process). */
   baselineRssMb: number;
   /** Peak RSS of the sandboxes' child process during the run (null when in process). */
@@ -356,10 +362,11 @@ export async function benchFullSync(
   if (options.sinks !== false) await Promise.all([sfSink.start(), ilSink.start()]);
 
   await sandboxes.reset();
-  const baselineRss = process.memoryUsage().rss;
-  let peakRss = baselineRss;
+  let atPeak = process.memoryUsage();
+  const baselineRss = atPeak.rss;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    const now = process.memoryUsage();
+    if (now.rss > atPeak.rss) atPeak = now;
   }, 100);
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
@@ -407,7 +414,13 @@ export async function benchFullSync(
     salesforceEndpoints: tally.endpoints,
     initliveRequests: tally.initliveRequests,
     sandboxes: where,
-    peakRssMb: Math.round(peakRss / 1_048_576),
+    peakRssMb: Math.round(atPeak.rss / 1_048_576),
+    atPeakMb: {
+      heapTotal: Math.round(atPeak.heapTotal / 1_048_576),
+      heapUsed: Math.round(atPeak.heapUsed / 1_048_576),
+      external: Math.round(atPeak.external / 1_048_576),
+      arrayBuffers: Math.round(atPeak.arrayBuffers / 1_048_576),
+    },
     cpuMs: Math.round((cpu.user + cpu.system) / 1_000),
     baselineRssMb: Math.round(baselineRss / 1_048_576),
     sandboxPeakRssMb: where === 'child' ? tally.peakRssMb : null,

@@ -60,6 +60,13 @@ describe('coalesceWrites', () => {
     expect(pairs[1]![0]!.fields).toEqual({ LastName: 'Other' });
   });
 
+  it('leaves the decoded writes as they were: a merge builds a new map', () => {
+    const first = env({ fields: { FirstName: 'A', LastName: 'L' } });
+    const [ops] = coalesceWrites([first, env({ fields: { FirstName: 'B' } })]);
+    expect(ops![0]!.fields).toEqual({ FirstName: 'B', LastName: 'L' });
+    expect(first.write.fields).toEqual({ FirstName: 'A', LastName: 'L' });
+  });
+
   it('lets a delete swallow the saves before it, and keeps a save after a delete separate', () => {
     const [ops] = coalesceWrites([
       env({ fields: { FirstName: 'A' } }),

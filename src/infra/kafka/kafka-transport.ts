@@ -109,9 +109,9 @@ const keyedPartitioner: ICustomPartitioner =
     return partitionForKey(message.key, partitionMetadata.length);
   };
 
-/** Bytes per partition a fetch asks for: `maxBatchSize` records of up to 1 KB, at least 1 MB. */
+/** Bytes per partition a fetch asks for: `maxBatchSize` records of ~512 bytes, at least 1 MB. */
 function fetchBytesFor(maxBatchSize: number): number {
-  return Math.min(16 * 1_048_576, Math.max(1_048_576, maxBatchSize * 1_024));
+  return Math.min(16 * 1_048_576, Math.max(1_048_576, maxBatchSize * 512));
 }
 
 /**
@@ -573,11 +573,16 @@ function headerValue(v: IHeaders[string]): string | undefined {
   return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
 }
 
+/** Shared by every record without headers (most): a sink may hold tens of thousands. */
+const NO_HEADERS: Record<string, string> = Object.freeze({});
+
 function toConsumedRecord(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
-  const headers: Record<string, string> = {};
+  let headers = NO_HEADERS;
   for (const [name, raw] of Object.entries(m.headers ?? {})) {
     const value = headerValue(raw);
-    if (value !== undefined) headers[name] = value;
+    if (value === undefined) continue;
+    if (headers === NO_HEADERS) headers = {};
+    headers[name] = value;
   }
   return {
     topic,

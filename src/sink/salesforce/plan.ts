@@ -67,7 +67,9 @@ export function coalesceWrites(envelopes: readonly WriteEnvelope[]): PairOp[][] 
       kind,
       externalId: w.externalId,
       salesforceId: w.salesforceId,
-      fields: kind === 'delete' ? {} : { ...w.fields },
+      // The write's own map, not a copy: a merge above builds a new one, and nothing writes
+      // into an op's fields, so a sink holding a Bulk job's worth of ops holds one map each.
+      fields: kind === 'delete' ? {} : w.fields,
       sources: [env],
     });
   }
