@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type Redis from 'ioredis';
-import { closeRedis, createRedis } from '../../src/infra/redis/connect';
+import { closeRedis, createRedis, deleteByPrefix } from '../../src/infra/redis/connect';
 import { RedisLock } from '../../src/infra/redis/redis-lock';
 import type { PipelineOptions } from '../../src/pipeline/connector';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
@@ -117,6 +117,9 @@ describe('crash safety', () => {
     } finally {
       child.kill('SIGKILL');
       await Promise.allSettled([s.sf.close(), s.il.close()]);
+      // The connector processes kept their pairs, links and positions under the prefix.
+      const redis = createRedis(process.env.REDIS_URL!, { connectionName: 'crash-cleanup' });
+      await deleteByPrefix(redis, `${prefix}:`).finally(() => closeRedis(redis));
     }
   });
 });
