@@ -177,6 +177,58 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
     await letters.stop();
   });
 
+  it('sends the creates and the stamps of one backlog as two Bulk jobs side by side', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const created = await conn.sobject('Contact').create(
+        Array.from({ length: 200 }, (_, j) => ({ LastName: `Stamped${i * 200 + j}` })),
+        { allOrNone: true },
+      );
+      for (const r of created) ids.push(String(r.id));
+    }
+    const creates = Array.from({ length: 1_200 }, (_, i) => upsertWrite(i));
+    const stamps = ids.map((id, i) =>
+      upsertWrite(5_000 + i, {
+        externalId: null,
+        salesforceId: id,
+        pairId: `pair-stamp-${i}`,
+        fields: { InitLive_Staff_Id__c: staffId(5_000 + i) },
+      }),
+    );
+    // The real Bulk writer, except that each job waits (up to 2 s) for the other to start:
+    // jobs sent one after the other would leave the first waiting in vain.
+    const started: string[] = [];
+    let waitedInVain = 0;
+    let bothStarted: () => void = () => undefined;
+    const both = new Promise<boolean>((resolve) => (bothStarted = () => resolve(true)));
+    const meet = async (job: string): Promise<void> => {
+      started.push(job);
+      if (started.length === 2) bothStarted();
+      const met = await Promise.race([both, new Promise((r) => setTimeout(r, 2_000, false))]);
+      if (!met) waitedInVain++;
+    };
+    const bulkFor = (c: Connection): BulkContactWriter => {
+      const real = bulkContactWriter(c, 10);
+      return {
+        upsertContacts: async (records, ext, signal) => {
+          await meet(`upsert ${records.length}`);
+          return real.upsertContacts(records, ext, signal);
+        },
+        updateContacts: async (records, signal) => {
+          await meet(`update ${records.length}`);
+          return real.updateContacts(records, signal);
+        },
+      };
+    };
+    await produceWrites(p.deps, [...creates, ...stamps]);
+    await startSink({ bulkThreshold: 1_000, maxBatchSize: 5_000, bulkFor });
+    await waitFor('2,400 contacts', () => contactsByStaffId(sb).size === 2_400, 30_000);
+    await committed();
+
+    expect([...started].sort()).toEqual(['update 1200', 'upsert 1200']);
+    expect(waitedInVain).toBe(0);
+  });
+
   it('stamps many Contacts by Id (the InitLive sink’s links) with a Bulk update job', async () => {
     sb.control.resetApiUsage();
     const ids: string[] = [];

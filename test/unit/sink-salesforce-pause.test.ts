@@ -98,6 +98,39 @@ describe('SalesforceSink pauses', () => {
     await letters.stop();
   });
 
+  it('shares one pause between the creates and the stamps of a flush, which go side by side', async () => {
+    const created = await conn.sobject('Contact').create(
+      Array.from({ length: 100 }, (_, j) => ({ LastName: `Stamped${j}` })),
+      { allOrNone: true },
+    );
+    sb.control.exhaustApiLimit();
+    const sink = await startSink({ lingerMs: 200 });
+    await produceWrites(p.deps, [
+      ...Array.from({ length: 100 }, (_, i) => upsertWrite(i)),
+      ...created.map((r, i) =>
+        upsertWrite(1_000 + i, {
+          externalId: null,
+          salesforceId: String(r.id),
+          pairId: `pair-stamp-${i}`,
+          fields: { InitLive_Staff_Id__c: staffId(1_000 + i) },
+        }),
+      ),
+    ]);
+    await waitFor('pause', () => pauses.length > 0);
+    await sleep(100);
+    expect(pauses).toHaveLength(1);
+    expect(sink.pausedFor('org-sf-sink')).toBe('api_limit');
+
+    sb.control.resetApiUsage();
+    await waitFor('200 contacts with staff ids', () => contactsByStaffId(sb).size === 200);
+    expect(resumes).toBe(1);
+    expect(pauses).toHaveLength(1);
+    await waitUntil(
+      'committed',
+      async () => (await groupLag(p.memory, sink.groupId, writesTopic())) === 0,
+    );
+  });
+
   it('pauses when the remaining budget falls below the reserve, before the allocation runs out', async () => {
     sb.control.setApiDailyMax(13);
     sb.control.resetApiUsage();

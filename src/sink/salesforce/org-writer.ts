@@ -159,6 +159,8 @@ export class OrgWriter {
   private lastWaiting = -1;
   private lastGrowthAt = 0;
   private probing = false;
+  /** The hold in progress while the org is paused (see `hold`). */
+  private holding: Promise<void> | null = null;
   private readonly abort = new AbortController();
   private readonly logger: Logger;
 
@@ -384,9 +386,17 @@ export class OrgWriter {
         const resolved = await this.resolveDeleteIds(lookups);
         byRoute.set('delete', [...(byRoute.get('delete') ?? []), ...resolved]);
       }
-      for (const route of ['upsert', 'update', 'delete'] as const) {
-        await this.runRoute(route, byRoute.get(route) ?? []);
-      }
+      // A round names no Contact twice (planRounds), so its routes are independent: they go
+      // side by side, and a Bulk job's wait overlaps the other route's instead of following it.
+      // All of them finish before the round (and the flush) ends, failed or not, so one flush
+      // still runs at a time.
+      const outcomes = await Promise.allSettled(
+        (['upsert', 'update', 'delete'] as const).map((route) =>
+          this.runRoute(route, byRoute.get(route) ?? []),
+        ),
+      );
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
 
@@ -665,8 +675,20 @@ export class OrgWriter {
    * shows the cause gone. Reports the pause once, the resume once. When the sink stops, the
    * hold gives up with `cause`, so the batches are redelivered rather than committed.
    */
-  private async hold(reason: PauseReason, cause: SyncError): Promise<void> {
-    if (this.stopping) throw cause;
+  /**
+   * Holds until the org can take writes again. The routes of a round run side by side, so
+   * several calls may find the org paused at once: they share one hold (one probe loop, one
+   * paused and one resumed event), and each then tries its call again.
+   */
+  private hold(reason: PauseReason, cause: SyncError): Promise<void> {
+    if (this.stopping) return Promise.reject(cause);
+    this.holding ??= this.holdUntilReady(reason, cause).finally(() => {
+      this.holding = null;
+    });
+    return this.holding;
+  }
+
+  private async holdUntilReady(reason: PauseReason, cause: SyncError): Promise<void> {
     this.paused = reason;
     this.deps.events.emit('sink.paused', {
       sink: 'salesforce',
