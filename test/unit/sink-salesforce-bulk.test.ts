@@ -47,6 +47,21 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
     return sink;
   };
 
+  /** Creates `count` Contacts without our external id (200 per call); returns their Ids. */
+  const createContacts = async (count: number, lastName: string): Promise<string[]> => {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 200) {
+      const created = await conn.sobject('Contact').create(
+        Array.from({ length: Math.min(200, count - i) }, (_, j) => ({
+          LastName: `${lastName}${i + j}`,
+        })),
+        { allOrNone: true },
+      );
+      for (const r of created) ids.push(String(r.id));
+    }
+    return ids;
+  };
+
   const committed = (): Promise<void> =>
     waitUntil(
       'offsets committed',
@@ -178,14 +193,7 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
   });
 
   it('sends the creates and the stamps of one backlog as two Bulk jobs side by side', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const created = await conn.sobject('Contact').create(
-        Array.from({ length: 200 }, (_, j) => ({ LastName: `Stamped${i * 200 + j}` })),
-        { allOrNone: true },
-      );
-      for (const r of created) ids.push(String(r.id));
-    }
+    const ids = await createContacts(1_200, 'Stamped');
     const creates = Array.from({ length: 1_200 }, (_, i) => upsertWrite(i));
     const stamps = ids.map((id, i) =>
       upsertWrite(5_000 + i, {
@@ -231,14 +239,7 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
 
   it('stamps many Contacts by Id (the InitLive sink’s links) with a Bulk update job', async () => {
     sb.control.resetApiUsage();
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const created = await conn.sobject('Contact').create(
-        Array.from({ length: 200 }, (_, j) => ({ LastName: `Linked${i * 200 + j}` })),
-        { allOrNone: true },
-      );
-      for (const r of created) ids.push(String(r.id));
-    }
+    const ids = await createContacts(600, 'Linked');
     const stamps = ids.map((id, i) =>
       upsertWrite(i, {
         externalId: null,
