@@ -261,15 +261,18 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
   });
 
   describe("a full sync's writes arriving at the reconciler's pace", () => {
-    /** 4,000 writes in 80 sends of 50, 15 ms apart: a consumer that keeps up sees a trickle. */
-    const trickle = async (runId: string | null): Promise<number> => {
+    /**
+     * `count` writes (4,000) in sends of 50, `everyMs` (15 ms) apart: a consumer that keeps up
+     * sees a trickle, of ~3,000 writes a second by default.
+     */
+    const trickle = async (runId: string | null, count = 4_000, everyMs = 15): Promise<number> => {
       sb.control.resetApiUsage();
-      const writes = Array.from({ length: 4_000 }, (_, i) => ({ ...upsertWrite(i), runId }));
+      const writes = Array.from({ length: count }, (_, i) => ({ ...upsertWrite(i), runId }));
       for (let i = 0; i < writes.length; i += 50) {
         await produceWrites(p.deps, writes.slice(i, i + 50));
-        await new Promise((r) => setTimeout(r, 15));
+        await new Promise((r) => setTimeout(r, everyMs));
       }
-      await waitFor('4,000 contacts', () => sb.control.listContacts().length === 4_000, 30_000);
+      await waitFor(`${count} contacts`, () => sb.control.listContacts().length === count, 30_000);
       await committed();
       return sb.control.counters().apiCallsUsed;
     };
@@ -284,12 +287,22 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
       expect(calls).toBeLessThan(20);
     });
 
-    it('streaming writes at the same pace stay on collection calls', async () => {
+    it('streaming writes at the same pace (a burst: over 1,000 a second) gather into Bulk jobs too', async () => {
       await startSink(options);
-      const calls = await trickle(null);
+      const calls = await trickle(null, 8_000);
+      const { endpoints } = sb.control.counters();
+      expect(endpoints[INGEST_CREATE]).toBeGreaterThanOrEqual(1);
+      // 8,000 / 200 = 40 calls on collection calls alone.
+      expect(calls).toBeLessThan(30);
+    });
+
+    it('streaming writes at 500 a second stay on collection calls', async () => {
+      await startSink(options);
+      const calls = await trickle(null, 1_000, 100);
       const { endpoints } = sb.control.counters();
       expect(endpoints[INGEST_CREATE]).toBeUndefined();
-      expect(calls).toBeGreaterThanOrEqual(20);
+      // 1,000 / 200: no fewer calls than full collection calls would make.
+      expect(calls).toBeGreaterThanOrEqual(5);
     });
 
     it('a handful from a small run lands in well under the Bulk linger', async () => {

@@ -92,6 +92,8 @@ interface Entry {
   backlog: boolean;
   saturated: boolean;
   run: boolean;
+  /** Came in while ops arrived at a Bulk job's worth per second (see `arrivedAtBurstRate`). */
+  burst: boolean;
 }
 
 /** Codes whose items are retried in place; everything else non-retriable is a dead letter. */
@@ -108,6 +110,14 @@ const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
  * each on collection calls.
  */
 const BACKLOG_BULK_MIN = 1_000;
+
+/**
+ * Over this window, BACKLOG_BULK_MIN ops or more make a burst: a sink that keeps up with such a
+ * stream flushes 200-record collection calls as fast as they fill (5 calls per 1,000 at best)
+ * and never gets a lot big enough for Bulk, so a burst's ops gather like a backlog's instead.
+ * A steady stream below that rate (500/s) flushes as before, for latency.
+ */
+const BURST_WINDOW_MS = 1_000;
 
 /** How long the topic must stop growing before a gathering backlog stops waiting for more. */
 const QUIET_MS = 1_000;
@@ -159,6 +169,9 @@ export class OrgWriter {
   private lastWaiting = -1;
   private lastGrowthAt = 0;
   private probing = false;
+  /** Ops submitted within the last BURST_WINDOW_MS, oldest first. */
+  private arrivals: Array<{ at: number; count: number }> = [];
+  private arrivalsInWindow = 0;
   /** The hold in progress while the org is paused (see `hold`). */
   private holding: Promise<void> | null = null;
   private readonly abort = new AbortController();
@@ -187,14 +200,32 @@ export class OrgWriter {
       const job: Job = { remaining: ops.length, settled: false, resolve, reject };
       const now = Date.now();
       const run = options.run === true;
-      const backlog = options.backlog === true || options.saturated === true || run;
+      const burst = this.arrivedAtBurstRate(now, ops.length);
+      const backlog = options.backlog === true || options.saturated === true || run || burst;
       const saturated = options.saturated === true;
       for (const op of ops) {
-        this.queue.push({ op, job, enqueuedAt: now, attempts: 0, backlog, saturated, run });
+        this.queue.push({ op, job, enqueuedAt: now, attempts: 0, backlog, saturated, run, burst });
       }
       this.lastSubmitAt = now;
       this.schedule();
     });
+  }
+
+  /**
+   * Counts `count` ops arriving now; true when the last BURST_WINDOW_MS brought a Bulk job's
+   * worth (BACKLOG_BULK_MIN). Only where a burst can gather: Bulk allowed, topic observable.
+   */
+  private arrivedAtBurstRate(now: number, count: number): boolean {
+    this.arrivals.push({ at: now, count });
+    this.arrivalsInWindow += count;
+    while (this.arrivals.length > 0 && now - this.arrivals[0]!.at >= BURST_WINDOW_MS) {
+      this.arrivalsInWindow -= this.arrivals.shift()!.count;
+    }
+    return (
+      this.arrivalsInWindow >= BACKLOG_BULK_MIN &&
+      Number.isFinite(this.options.bulkThreshold) &&
+      this.options.waitingInTopic !== undefined
+    );
   }
 
   /** Stops waiting: queued ops flush now, and a held flush gives up (its batches are not committed). */
@@ -266,8 +297,8 @@ export class OrgWriter {
   }
 
   /**
-   * Worth gathering more: the queue is bound for Bulk or holds a full sync's writes, no
-   * partition says it is full (that would only come after this flush), and the oldest op has
+   * Worth gathering more: the queue is bound for Bulk, holds a full sync's writes or a burst's,
+   * no partition says it is full (that would only come after this flush), and the oldest op has
    * waited less than `bulkLingerMs` (`runLingerMs` for a full sync's writes).
    */
   private gathering(now: number, oldest: number): boolean {
@@ -276,7 +307,8 @@ export class OrgWriter {
       !this.stopping &&
       (this.queue.some((e) => e.run)
         ? now < oldest + Math.max(this.options.bulkLingerMs, this.options.runLingerMs)
-        : now < oldest + this.options.bulkLingerMs && this.bulkRoutePending()) &&
+        : now < oldest + this.options.bulkLingerMs &&
+          (this.bulkRoutePending() || this.queue.some((e) => e.burst))) &&
       !this.queue.some((e) => e.saturated)
     );
   }
