@@ -76,6 +76,14 @@ interface BatchWork {
 const REPLAY_INVALID = /replayId.*(?:invalid|wasn't found)/i;
 const REPLAY_NEW = -1;
 const REPLAY_ALL = -2;
+/**
+ * The position stored by a source that subscribed for new events and has committed none yet:
+ * `since:<epoch ms>`, when it went live. A source started again before its first event then
+ * replays everything retained and keeps what was committed from then on, instead of
+ * subscribing for new events again and missing what happened while it was stopped.
+ */
+const SINCE_PREFIX = 'since:';
+
 /** Salesforce's clock and ours may differ; replaying a little too much is harmless. */
 const CLOCK_SKEW_MARGIN_MS = 60_000;
 
@@ -114,6 +122,8 @@ export class OrgStream {
    * before this moment (less a margin for clock skew), so the rebuild loses nothing.
    */
   private liveSince: number | null = null;
+  /** Storing `since:<liveSince>` (the first subscription of a source that had no position). */
+  private marking: Promise<void> | null = null;
   private readonly current: Omit<SalesforceSourceStatus, 'orgId' | 'lastReplayId'> = {
     state: 'connecting',
     lastEventAt: null,
@@ -133,15 +143,22 @@ export class OrgStream {
   }
 
   status(): SalesforceSourceStatus {
-    return { orgId: this.org.orgId, lastReplayId: this.stored, ...this.current };
+    const lastReplayId = this.stored?.startsWith(SINCE_PREFIX) ? null : this.stored;
+    return { orgId: this.org.orgId, lastReplayId, ...this.current };
   }
 
   /** Reads the stored replay id and subscribes from it (-1, new events only, when none). */
   async start(): Promise<void> {
     const stored = await this.deps.positions.get(this.positionName);
     this.stored = stored;
+    const since = stored?.startsWith(SINCE_PREFIX)
+      ? Number(stored.slice(SINCE_PREFIX.length))
+      : null;
     const parsed = stored === null ? null : Number(stored);
-    if (stored !== null && !Number.isSafeInteger(parsed)) {
+    if (since !== null && Number.isSafeInteger(since)) {
+      // Live since then, nothing committed yet: replay all retained from `since` on.
+      this.liveSince = since;
+    } else if (stored !== null && !Number.isSafeInteger(parsed)) {
       this.logger.warn('stored replay id is not a number; subscribing for new events', {
         stored,
       });
@@ -255,12 +272,31 @@ export class OrgStream {
 
   private onSubscribed(): void {
     this.subscribed = true;
-    if (this.replayFrom() === REPLAY_NEW) this.liveSince = this.deps.now();
+    if (this.replayFrom() === REPLAY_NEW) {
+      this.liveSince = this.deps.now();
+      if (this.stored === null) this.marking = this.markLiveSince(this.liveSince);
+    }
     this.current.state = 'streaming';
     this.logger.info('subscribed to change events', {
       channel: this.options.channel,
       replayFrom: this.replayFrom(),
     });
+  }
+
+  /**
+   * Stores `since:<at>` where no position is stored yet, so that a restart before the first
+   * committed event replays from here (see SINCE_PREFIX). A failure only loses that guarantee
+   * for a restart before the first event; it is logged.
+   */
+  private async markLiveSince(at: number): Promise<void> {
+    const value = `${SINCE_PREFIX}${at}`;
+    try {
+      if (await this.deps.positions.compareAndSet(this.positionName, null, value)) {
+        this.stored = value;
+      }
+    } catch (err) {
+      this.logger.warn('could not store when streaming started', { err: toSyncError(err) });
+    }
   }
 
   private onSubscribeFailed(error: string): void {
@@ -607,6 +643,8 @@ export class OrgStream {
     }
     if (target === null) return;
     if (!this.fallback && this.lastCommitted !== null && target <= this.lastCommitted) return;
+    // The `since:` marker goes first: the replay id replaces it below.
+    if (this.marking) await this.marking;
     const value = String(target);
     const moved = await this.deps.positions.compareAndSet(this.positionName, this.stored, value);
     if (!moved) {

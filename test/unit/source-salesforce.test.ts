@@ -325,6 +325,25 @@ describe('SalesforceSource (CDC over CometD against the sandbox)', () => {
     ]);
   });
 
+  test('stopped before its first event, started again: what happened meanwhile still arrives', async () => {
+    await streaming(h.source);
+    await h.source.stop();
+    // No event was committed, so no replay id: the position says when streaming began.
+    expect(await stored()).toMatch(/^since:\d+$/);
+    expect(h.source.status(ORG).lastReplayId).toBeNull();
+
+    // Written while no one listens.
+    const contacts = h.conn.sobject('Contact');
+    await contacts.create([{ LastName: 'F' }, { LastName: 'G' }]);
+
+    const again = h.newSource();
+    await streaming(again);
+    await waitFor('two changes', () => h.changes.length === 2);
+    await waitFor('the position', () => again.status(ORG).lastReplayId === latestReplayId());
+    expect(h.changes.map((c) => c.value.values.lastName)).toEqual(['F', 'G']);
+    expect(await stored()).toBe(latestReplayId());
+  });
+
   test('dropped CometD sessions: faye re-handshakes, we resume from the stored id', async () => {
     await streaming(h.source);
     h.sb.control.createContact({ LastName: 'Before' });
