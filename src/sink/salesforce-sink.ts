@@ -75,8 +75,10 @@ const DEFAULT_MAX_BATCH_SIZE = 4_000;
  * pair (a burst of writes to one pair costs one record in one call, order kept) and handed to
  * the org's OrgWriter, which batches across partitions up to 200 records per call or the
  * linger. A batch of at least `flushSize` records means the consumer is behind (a full sync, a
- * burst): the writer then gathers every partition's batch before flushing, and a route with
- * more than `bulkThreshold` ops (a backlog's: from 1,000) goes as one Bulk job (see OrgWriter). handleBatch resolves only when every record of the batch has its outcome recorded:
+ * burst), and writes arriving at 1,000 a second or more are a burst even when it keeps up: the
+ * writer then gathers every partition's batch before flushing, and a route with more than
+ * `bulkThreshold` ops (a backlog's: from 1,000) goes as one Bulk job (see OrgWriter).
+ * handleBatch resolves only when every record of the batch has its outcome recorded:
  * written (and linked when created), or dead-lettered with Salesforce's statusCode. So offsets
  * are committed only after that, and a batch held by a paused org (API budget, auth, missing
  * package) is neither committed nor dropped: a crash or stop meanwhile redelivers it.

@@ -145,10 +145,12 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  * a full sync's writes (`run`, whatever the consumer's pace), it keeps gathering while the
  * topic behind it keeps growing (so the next job is bigger too), up to `bulkLingerMs` for the
  * oldest op (`runLingerMs` for a run's), unless a partition said it holds more than one batch
- * (`saturated`): then waiting gains nothing. A route with
- * more than `bulkThreshold` ops in one flush (a backlog's: from 1,000, the break-even in calls)
- * goes as one Bulk API 2.0 job instead of 200-record collection calls, with the same per-record
- * outcome handling. A trickle (no backlog) flushes exactly as before.
+ * (`saturated`): then waiting gains nothing. Ops arriving at a burst's rate (1,000 or more
+ * within a second, `burst`) count as a backlog and gather the same way, even when the consumer
+ * keeps up. A route with more than `bulkThreshold` ops in one flush (a backlog's: from 1,000,
+ * the break-even in calls) goes as one Bulk API 2.0 job instead of 200-record collection calls,
+ * with the same per-record outcome handling; the routes of a round go side by side. A trickle
+ * (no backlog, under the burst rate) flushes as soon as a call fills or its linger ends.
  *
  * While the org cannot take writes (API budget under the reserve or used up, credentials
  * rejected, package missing) the flush holds: nothing is dropped, nothing resolves, and a
