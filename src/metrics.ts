@@ -42,7 +42,7 @@ export interface RunObservation {
 }
 
 export interface MetricsOptions {
-  /** Default: a new registry with Node's default process metrics. */
+  /** Default: a new registry. */
   registry?: Registry;
   /** Source state and consumer lag, read at scrape time. */
   status?: PipelineStatus;
@@ -50,7 +50,10 @@ export interface MetricsOptions {
   connections?: { states(): Array<{ orgId: string; state: ConnectionState }> };
   /** Per-organization source leases of this process, read at scrape time. */
   sourceLeases?: { states(): Array<{ orgId: string; state: SourceLeaseState }> };
-  /** Collect Node's default process metrics (default true with a new registry). */
+  /**
+   * Collect prom-client's default metrics (`process_*`, `nodejs_*`: memory, CPU, event-loop
+   * lag, GC) under their standard names, which dashboards expect. Default true.
+   */
   defaultMetrics?: boolean;
 }
 
@@ -68,9 +71,7 @@ export interface Metrics {
  */
 export function createMetrics(events: SyncEvents, options: MetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
-  if (options.defaultMetrics ?? options.registry === undefined) {
-    collectDefaultMetrics({ register: registry, prefix: 'initlive_sync_process_' });
-  }
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
   const recordsRead = new Counter({

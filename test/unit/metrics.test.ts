@@ -47,6 +47,14 @@ describe('metrics', () => {
     }
   });
 
+  test("prom-client's default process metrics are exposed under their standard names", async () => {
+    createMetrics(events, { registry, status, connections: { states: () => states } });
+    const text = await registry.metrics();
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+  });
+
   test('events move counters, gauges and histograms', async () => {
     const metrics = createMetrics(events, {
       registry,
