@@ -470,6 +470,9 @@ async function start(
     status,
     connections: directory,
     ...(pipeline.sourceLease ? { sourceLeases: pipeline.sourceLease } : {}),
+    runs: runStore,
+    deadLetters: stores.deadLetters,
+    pendingChanges: runtime.pendingChanges,
   });
   closers.add('metrics', () => metrics?.close());
 

@@ -44,8 +44,11 @@ export interface SyncEventMap {
     },
   ];
   'dead-letter': [{ orgId: string | null; code: string; topic: string }];
-  /** Salesforce API calls used / allowed, as the org last reported them. */
-  'salesforce.api-usage': [{ orgId: string; used: number; max: number }];
+  /**
+   * Salesforce API calls used / allowed, as the org last reported them; `reserve`: calls the
+   * sink leaves to others (it pauses below that many left).
+   */
+  'salesforce.api-usage': [{ orgId: string; used: number; max: number; reserve?: number }];
   /** From a change observed in one system to its write acknowledged in the other. */
   'sync.latency': [{ orgId: string; from: Side; ms: number }];
 }
