@@ -170,6 +170,11 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     help: 'Full syncs asked for by a source (expired position, overflow).',
     labelNames: ['source', 'org'],
     registers,
+    collect() {
+      for (const org of orgIds()) {
+        for (const source of ['initlive', 'salesforce']) this.inc({ source, org }, 0);
+      }
+    },
   });
   const sinkPaused = new Gauge({
     name: metricNames.sinkPaused,
@@ -200,6 +205,15 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     help: 'Full sync runs finished, by trigger and outcome.',
     labelNames: ['org', 'trigger', 'outcome'],
     registers,
+    collect() {
+      // Every outcome of a known organization starts at 0, so increase() sees its first run
+      // (a series born at 1 looks unchanged to Prometheus).
+      for (const org of orgIds()) {
+        for (const trigger of runTriggers) {
+          for (const outcome of runOutcomes) this.inc({ org, trigger, outcome }, 0);
+        }
+      }
+    },
   });
   const runDuration = new Histogram({
     name: metricNames.runDuration,
@@ -208,6 +222,10 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
     registers,
   });
+  // Every series at 0 from the start, so increase() sees the first run of each kind.
+  for (const trigger of runTriggers) {
+    for (const outcome of runOutcomes) runDuration.zero({ trigger, outcome });
+  }
   const latency = new Histogram({
     name: metricNames.latency,
     help: "From the reconciler's decision to write a change to the write acknowledged by the other system (the time before the decision shows in initlive_sync_oldest_unapplied_change_timestamp_seconds).",
@@ -492,7 +510,13 @@ function scheduleSeconds(schedule: Schedule): number | null {
   }
 }
 
-const finished = new Set(['succeeded', 'partially_succeeded', 'failed']);
+const runTriggers: ReadonlyArray<RunObservation['trigger']> = ['manual', 'scheduled', 'recovery'];
+const runOutcomes: ReadonlyArray<RunObservation['outcome']> = [
+  'succeeded',
+  'partially_succeeded',
+  'failed',
+];
+const finished = new Set<string>(runOutcomes);
 
 function noteFinished(last: Map<string, number>, run: RunRecord): void {
   if (!finished.has(run.status) || run.endedAt === null) return;

@@ -152,6 +152,14 @@ describe('metrics', () => {
     expect(text).toContain(line(metricNames.oldestUnapplied, 'org="o1",topic="sf.writes"', '4000'));
     expect(text).not.toContain('stranger');
     expect(text).toContain(line(metricNames.apiCallsReserve, 'org="o1"', '50'));
+    expect(text).toContain(line(metricNames.resyncRequests, 'source="salesforce",org="o1"', '0'));
+    expect(text).toContain(
+      `${metricNames.runDuration}_count{trigger="recovery",outcome="failed"} 0\n`,
+    );
+    // Run counters of a known organization start at 0 for every trigger and outcome.
+    expect(text).toContain(
+      line(metricNames.runs, 'org="o1",trigger="scheduled",outcome="failed"', '0'),
+    );
 
     // The success stays known once it has left the runs read at each scrape; a store that
     // does not answer leaves the last backlog; a manual schedule and streaming off drop theirs.
