@@ -51,6 +51,7 @@ import { createPipeline } from './pipeline/connector';
 import type { Pipeline, PipelineOptions } from './pipeline/connector';
 import { createRuntime } from './pipeline/runtime';
 import type { Runtime } from './pipeline/runtime';
+import { startDemoActivity } from './sandbox/demo-activity';
 import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
 
@@ -661,6 +662,15 @@ async function start(
         await drained(status, 10_000);
       }
     }
+  }
+
+  if (demo && config.SANDBOX_ACTIVITY_PER_MINUTE > 0) {
+    const stopActivity = startDemoActivity(sandboxes!, {
+      orgId: demoOrgId,
+      perMinute: config.SANDBOX_ACTIVITY_PER_MINUTE,
+      logger: logger.child({ component: 'demo-activity' }),
+    });
+    closers.add('demo activity', stopActivity);
   }
 
   ready = true;
