@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { metricNames } from '../../src/metrics';
 import { buildDashboard, dashboardJson } from '../../monitoring/grafana/dashboard';
-import { DASHBOARD_FILE, exportedSeriesNames, metricNamesIn } from '../fixtures/monitoring';
+import {
+  DASHBOARD_FILE,
+  ROOT,
+  exportedSeriesNames,
+  metricNamesIn,
+  shippedRules,
+} from '../fixtures/monitoring';
 
 /**
  * The Grafana dashboard is built in code (monitoring/grafana/dashboard.ts, Grafana Foundation
@@ -71,5 +79,16 @@ describe('Grafana dashboard', () => {
     const named = panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricNamesIn(t.expr!)));
     expect(named.length).toBeGreaterThan(panels.length);
     expect(named.filter((n) => !exported.has(n))).toEqual([]);
+  });
+
+  test("the README's Monitoring section lists every metric, panel and alert", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Monitoring'));
+    const missing = [
+      ...Object.values(metricNames),
+      ...panels.map((p) => p.title),
+      ...shippedRules().flatMap((r) => (r.alert ? [r.alert] : [])),
+    ].filter((name) => !section.includes(name));
+    expect(missing).toEqual([]);
   });
 });
