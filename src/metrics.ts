@@ -98,7 +98,7 @@ export interface MetricsOptions {
 
 export interface Metrics {
   registry: Registry;
-  /** A finished full sync (the batch side calls this when a run ends). */
+  /** A finished full sync (also observed from the 'run.finished' event). */
   observeRun(run: RunObservation): void;
   /** Stops listening to the events. */
   close(): void;
@@ -481,16 +481,25 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     if (e.reserve !== undefined) apiReserve.set({ org: e.orgId }, e.reserve);
   });
   on('sync.latency', (e) => latency.observe({ org: e.orgId, from: e.from }, e.ms / 1000));
+  const observeRun = (run: RunObservation): void => {
+    runs.inc({ org: run.orgId, trigger: run.trigger, outcome: run.outcome });
+    runDuration.observe(
+      { trigger: run.trigger, outcome: run.outcome },
+      Math.max(0, run.durationMs) / 1000,
+    );
+  };
+  on('run.finished', (e) =>
+    observeRun({
+      orgId: e.orgId,
+      trigger: e.trigger,
+      outcome: e.status,
+      durationMs: e.durationMs,
+    }),
+  );
 
   return {
     registry,
-    observeRun(run) {
-      runs.inc({ org: run.orgId, trigger: run.trigger, outcome: run.outcome });
-      runDuration.observe(
-        { trigger: run.trigger, outcome: run.outcome },
-        Math.max(0, run.durationMs) / 1000,
-      );
-    },
+    observeRun,
     close() {
       for (const [event, fn] of listeners) events.off(event, fn as never);
       listeners.length = 0;

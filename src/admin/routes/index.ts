@@ -5,6 +5,7 @@ import { getHealthz } from './get-healthz';
 import { getMetrics } from './get-metrics';
 import { getOAuthCallback } from './get-oauth-callback';
 import { getReadyz } from './get-readyz';
+import { getRecords } from './get-records';
 import { getRun } from './get-run';
 import { getRuns } from './get-runs';
 import { getSettings } from './get-settings';
@@ -31,6 +32,7 @@ export const routes: readonly RouteDef[] = [
   getRuns,
   getRun,
   getErrors,
+  getRecords,
   postErrorsRetry,
   postErrorRetry,
   deleteError,
