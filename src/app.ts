@@ -227,7 +227,20 @@ async function start(
             ? { clientSecret: config.SALESFORCE_CLIENT_SECRET }
             : {}),
         };
+  // The OAuth callback URL comes from configuration, never from a request's Host header. The
+  // embedded demo's is its own address, known once the server listens.
+  let listeningAt: string | null = null;
+  const publicUrl = config.PUBLIC_URL?.replace(/\/+$/, '');
   if (config.SALESFORCE_REDIRECT_URI) oauth.redirectUri = config.SALESFORCE_REDIRECT_URI;
+  else if (publicUrl) oauth.redirectUri = `${publicUrl}/oauth/salesforce/callback`;
+  else if (sandboxSalesforce) {
+    oauth.redirectUri = () =>
+      listeningAt === null ? undefined : `${listeningAt}/oauth/salesforce/callback`;
+  } else {
+    logger.warn(
+      'the OAuth web flow is off: set SALESFORCE_REDIRECT_URI (or PUBLIC_URL) to the callback URL registered on the connected app; the JWT flow works without it',
+    );
+  }
   logger.redact(oauth.clientSecret);
   logger.redact(config.INITLIVE_API_KEY);
   logger.redact(config.ENCRYPTION_KEY);
@@ -396,6 +409,7 @@ async function start(
     await closeServer(server);
   });
   const url = `http://127.0.0.1:${port}`;
+  listeningAt = url;
   const webhookBase = config.PUBLIC_URL
     ? config.PUBLIC_URL.replace(/\/+$/, '')
     : sandboxInitLive

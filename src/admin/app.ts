@@ -1,7 +1,13 @@
 import express from 'express';
 import { ApiBudgetBook } from './api-budget';
 import type { AdminContext, AdminDeps } from './context';
-import { errorHandler, generateAdminToken, requireBearer, sendError } from './http';
+import {
+  errorHandler,
+  generateAdminToken,
+  requireBearer,
+  requireJsonBodies,
+  sendError,
+} from './http';
 import { routes } from './routes';
 
 export type { AdminDeps, AdminOAuthSettings } from './context';
@@ -47,7 +53,17 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     next();
   });
   app.use('/api', requireBearer(token));
-  app.use(express.json({ limit: '1mb' }));
+  app.use('/api', requireJsonBodies());
+  app.use(
+    express.json({
+      limit: '1mb',
+      type: ['application/json', 'application/*+json'],
+      // A chunked body of no bytes parses as {}: remember it was empty (see jsonObjectBody).
+      verify: (req, _res, buf) => {
+        if (buf.length === 0) (req as { emptyBody?: boolean }).emptyBody = true;
+      },
+    }),
+  );
   for (const route of routes) app[route.method](route.path, route.handler(ctx));
   app.use((req, res) => sendError(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   app.use(errorHandler(logger));

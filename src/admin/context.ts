@@ -16,10 +16,12 @@ export interface AdminOAuthSettings {
   clientId: string;
   clientSecret?: string;
   /**
-   * Callback URL registered on the connected app. When unset, it is derived from the request
-   * that starts the flow: `<scheme>://<host>/oauth/salesforce/callback`.
+   * Callback URL registered on the connected app (SALESFORCE_REDIRECT_URI, or PUBLIC_URL's
+   * /oauth/salesforce/callback; a function when it is known only once the server listens).
+   * Never derived from a request: a Host header is the client's to choose. Without one, the
+   * web-server flow is refused (the JWT flow needs none).
    */
-  redirectUri?: string;
+  redirectUri?: string | (() => string | undefined);
 }
 
 export interface AdminDeps {

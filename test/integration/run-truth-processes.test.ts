@@ -45,7 +45,12 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
   let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
   let il: Awaited<ReturnType<typeof startInitLiveSandbox>>;
 
-  const start = async (port: number, label: string, key: string): Promise<Proc> => {
+  const start = async (
+    port: number,
+    label: string,
+    key: string,
+    callbackPort: number,
+  ): Promise<Proc> => {
     const output: string[] = [];
     const child = spawn(
       process.execPath,
@@ -72,6 +77,8 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
           SALESFORCE_LOGIN_URL: sf.loginUrl,
           SALESFORCE_CLIENT_ID: sf.clientId,
           SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+          // Registered on the connected app: the state is shared, so either process completes it.
+          SALESFORCE_REDIRECT_URI: `http://127.0.0.1:${callbackPort}/oauth/salesforce/callback`,
           SALESFORCE_SINK_LINGER_MS: '30',
           INITLIVE_BASE_URL: il.baseUrl,
           INITLIVE_API_KEY: 'sandbox-key',
@@ -138,7 +145,10 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
   it('counts exactly what landed, whichever process takes the Sync now', async () => {
     const key = generateEncryptionKey();
     const [portA, portB] = await freePorts(2);
-    const [a, b] = await Promise.all([start(portA!, 'a', key), start(portB!, 'b', key)]);
+    const [a, b] = await Promise.all([
+      start(portA!, 'a', key, portA!),
+      start(portB!, 'b', key, portA!),
+    ]);
 
     // Connect through A with the OAuth web flow; B learns of it from the shared store.
     const started = await api(a, '/connect', { method: 'POST' });

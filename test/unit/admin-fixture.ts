@@ -147,7 +147,14 @@ export async function startAdmin(
   const store = options.store
     ? options.store({ secrets, now: () => clock.now })
     : new MemoryConnectionStore({ secrets, now: () => clock.now });
-  const oauth = { loginUrl: sb.loginUrl, clientId: sb.clientId, clientSecret: sb.clientSecret };
+  // The callback URL as a deployment configures it: this server's own, known once it listens.
+  let listeningAt: string | null = null;
+  const oauth = {
+    loginUrl: sb.loginUrl,
+    clientId: sb.clientId,
+    clientSecret: sb.clientSecret,
+    redirectUri: () => (listeningAt ? `${listeningAt}/oauth/salesforce/callback` : undefined),
+  };
   const directory = new ManagedOrgDirectory({
     store,
     logger,
@@ -218,6 +225,7 @@ export async function startAdmin(
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listeningAt = url;
   const token = adminTokenOf(app);
   const api: AdminFixture['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = {};

@@ -1,11 +1,14 @@
 import { parseSyncSettings } from '../../core/settings';
 import type { RouteDef } from '../context';
-import { invalidInput, orgIdOf } from '../http';
+import { invalidInput, jsonObjectBody, orgIdOf } from '../http';
 
 /**
- * PUT /api/orgs/:orgId/salesforce/settings: replaces the settings (omitted fields take their
- * defaults). A bad payload gets 400 naming every bad field; nothing is stored then. The
- * pipeline restarts the organization's sources with the new settings.
+ * PUT /api/orgs/:orgId/salesforce/settings: changes the settings named in the body and keeps the
+ * others as stored (a merge; `schedule` and `fieldMapping` are replaced whole when given; switching
+ * to two-way must name `defaultSystem`). The
+ * body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
+ * taken for "the defaults". A bad payload gets 400 naming every bad field; nothing is stored
+ * then. The pipeline restarts the organization's sources with the new settings.
  */
 export const putSettings: RouteDef = {
   method: 'put',
@@ -13,7 +16,16 @@ export const putSettings: RouteDef = {
   auth: true,
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
-    const parsed = parseSyncSettings(req.body ?? {});
+    const body = jsonObjectBody(req);
+    const { defaultSystem, ...current } = ctx.directory.syncSettings(orgId);
+    // Turning two-way on takes a conscious choice of the system that wins both-sided edits: the
+    // stored one (a default nobody chose while one-way) is not taken silently.
+    const keepDefault = current.direction === 'two_way' || body.direction !== 'two_way';
+    const parsed = parseSyncSettings({
+      ...current,
+      ...(keepDefault ? { defaultSystem } : {}),
+      ...body,
+    });
     if (!parsed.ok) {
       throw invalidInput(
         `invalid settings: ${parsed.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
@@ -23,6 +35,7 @@ export const putSettings: RouteDef = {
     const stored = await ctx.directory.updateSettings(orgId, parsed.settings);
     ctx.logger.info('sync settings changed', {
       orgId,
+      fields: Object.keys(body),
       direction: stored.settings.direction,
       schedule: stored.settings.schedule.mode,
     });
