@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { adminTokenOf, closeAdminApp, createAdminApp } from './admin/app';
 import type { AdminOAuthSettings } from './admin/app';
 import type { DeadLetterStore } from './admin/dead-letter-store';
+import type { SessionStore } from './admin/session-store';
 import { DeadLetterCollector, DeadLetterService } from './admin/dead-letters';
 import type {
   ConsumerLagView,
@@ -33,11 +34,13 @@ import { MemoryConnectionStore } from './infra/memory/memory-connection-store';
 import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
 import { MemoryLock } from './infra/memory/memory-lock';
 import { MemoryRunStore } from './infra/memory/memory-run-store';
+import { MemorySessionStore } from './infra/memory/memory-session-store';
 import { closeRedis, createRedis } from './infra/redis/connect';
 import { RedisConnectionStore } from './infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
 import { RedisLock } from './infra/redis/redis-lock';
 import { RedisRunStore } from './infra/redis/redis-run-store';
+import { RedisSessionStore } from './infra/redis/redis-session-store';
 import { createSecretBox, generateEncryptionKey } from './infra/secrets';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
@@ -197,10 +200,18 @@ class LivePipelineStatus implements PipelineStatus {
  * process makes a random one.
  */
 function webhookSecretOf(config: Pick<Config, 'ENCRYPTION_KEY'>): string {
-  if (!config.ENCRYPTION_KEY) return randomBytes(24).toString('base64url');
+  return derivedSecret(config, 'initlive-webhook-secret', 24).toString('base64url');
+}
+
+/** A secret every process of a deployment shares (HKDF of ENCRYPTION_KEY), random without one. */
+function derivedSecret(
+  config: Pick<Config, 'ENCRYPTION_KEY'>,
+  info: string,
+  bytes: number,
+): Buffer {
+  if (!config.ENCRYPTION_KEY) return randomBytes(bytes);
   const key = Buffer.from(config.ENCRYPTION_KEY, 'base64');
-  const derived = hkdfSync('sha256', key, Buffer.alloc(0), 'initlive-webhook-secret', 24);
-  return Buffer.from(derived).toString('base64url');
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, bytes));
 }
 
 /** Reports each run's end to the metrics (once per run), whichever trigger started it. */
@@ -233,6 +244,7 @@ interface ControlStores {
   deadLetters: DeadLetterStore;
   runs: RunStore;
   lock: Lock;
+  sessions: SessionStore;
   redis: Redis | null;
 }
 
@@ -245,6 +257,7 @@ function controlStores(config: Config, logger: Logger): ControlStores {
       deadLetters: new MemoryDeadLetterStore(),
       runs: new MemoryRunStore(),
       lock: new MemoryLock(),
+      sessions: new MemorySessionStore(),
       redis: null,
     };
   }
@@ -258,6 +271,7 @@ function controlStores(config: Config, logger: Logger): ControlStores {
     deadLetters: new RedisDeadLetterStore({ redis, keyPrefix }),
     runs: new RedisRunStore({ redis, keyPrefix }),
     lock: new RedisLock({ redis, keyPrefix }),
+    sessions: new RedisSessionStore({ redis, keyPrefix }),
     redis,
   };
 }
@@ -394,6 +408,7 @@ async function start(
       stores.deadLetters.close(),
       stores.runs.close(),
       stores.lock.close(),
+      stores.sessions.close(),
     ]);
     if (stores.redis) await closeRedis(stores.redis);
   });
@@ -516,6 +531,9 @@ async function start(
     oauth,
     events: deps.events,
     salesforceApiVersion: config.SALESFORCE_API_VERSION,
+    sessions: stores.sessions,
+    // Every process must recognise a session signed in at any other.
+    sessionKey: derivedSecret(config, 'admin-session-credential', 32),
   });
   const token = adminTokenOf(admin);
   const http = express();
@@ -725,7 +743,8 @@ function banner(b: BannerInput): string {
   const lines: string[] = [
     '',
     `InitLive <-> Salesforce sync is ready (${b.mode}, ${(b.startupMs / 1000).toFixed(1)} s)`,
-    `  Admin API    ${url}   (docs/http-api.md)`,
+    `  Console      ${url}/   (sign in with the admin token)`,
+    `  Admin API    ${url}/api   (docs/http-api.md)`,
     `  Admin token  ${token}`,
     `  Metrics      ${url}/metrics   health ${url}/healthz   ready ${url}/readyz`,
   ];
