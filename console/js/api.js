@@ -71,7 +71,11 @@ export async function api(method, path, body) {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch {
-    throw new ApiError(0, 'NETWORK', 'The connector did not answer. Is it running? Try again in a moment.');
+    throw new ApiError(
+      0,
+      'NETWORK',
+      'The connector did not answer. Is it running? Try again in a moment.',
+    );
   }
   if (res.status === 204) return null;
   const text = await res.text();
@@ -83,7 +87,12 @@ export async function api(method, path, body) {
     json = null;
   }
   if (res.ok) {
-    if (json === null && text) throw new ApiError(res.status, 'UNEXPECTED', `Unexpected answer from the connector (HTTP ${res.status}).`);
+    if (json === null && text)
+      throw new ApiError(
+        res.status,
+        'UNEXPECTED',
+        `Unexpected answer from the connector (HTTP ${res.status}).`,
+      );
     return json;
   }
   const err = json && typeof json === 'object' && json.error ? json.error : null;

@@ -110,7 +110,11 @@ export function announce(text) {
  * @param {...Children} children
  */
 export function notice(kind, ...children) {
-  return h('div', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);
+  return h(
+    'div',
+    { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+    ...children,
+  );
 }
 
 const numberFormat = new Intl.NumberFormat();

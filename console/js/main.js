@@ -124,7 +124,12 @@ async function route() {
   replace(
     main(),
     h('h1', { id: 'page-title', tabindex: '-1' }, 'Page not found'),
-    h('p', null, 'There is no page at this address. ', h('a', { href: '#/orgs' }, 'Go to the organizations')),
+    h(
+      'p',
+      null,
+      'There is no page at this address. ',
+      h('a', { href: '#/orgs' }, 'Go to the organizations'),
+    ),
   );
   document.getElementById('page-title')?.focus();
 }

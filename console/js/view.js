@@ -87,7 +87,12 @@ export function orgNav(orgId, active) {
     h(
       'nav',
       { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
-      h('ol', null, h('li', null, h('a', { href: '#/orgs' }, 'Organizations')), h('li', null, orgId)),
+      h(
+        'ol',
+        null,
+        h('li', null, h('a', { href: '#/orgs' }, 'Organizations')),
+        h('li', null, orgId),
+      ),
     ),
     h(
       'nav',

@@ -22,12 +22,16 @@ if (!existsSync(CHROMIUM)) {
   );
 }
 
+/** A JSON answer: the assertions below are what check its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 let fx: ConsoleFixture;
 let page: Page;
 const apiBodies: string[] = [];
 
 /** The API as the tests' own client, with the admin bearer token (not the browser's session). */
-async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: Json }> {
   const res = await fetch(`${fx.connector.url}${path}`, {
     ...init,
     headers: { authorization: `Bearer ${fx.connector.token}`, ...(init.headers ?? {}) },
@@ -254,7 +258,7 @@ test('the errors list shows why a volunteer could not be synced; Retry sends one
   // The record is still too long for Salesforce: it fails again and comes back, attempt 2.
   await waitUntil(async () => {
     const items = (await api(`/api/orgs/${ORG}/salesforce/errors`)).body.items;
-    return !items.some((i: any) => i.id === firstId) && items.some((i: any) => i.attempts === 2);
+    return !items.some((i: Json) => i.id === firstId) && items.some((i: Json) => i.attempts === 2);
   });
   await countSoon(list.getByRole('listitem').filter({ hasText: 'Attempts2' }), 1);
   await countSoon(list.getByRole('listitem'), 2);

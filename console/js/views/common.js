@@ -42,6 +42,11 @@ export function directionText(direction) {
   return SYNC_TYPES.find((t) => t.value === direction)?.short ?? direction;
 }
 
+/** "InitLive → Salesforce (one-way)". @param {string} direction */
+export function directionLabel(direction) {
+  return SYNC_TYPES.find((t) => t.value === direction)?.label ?? direction;
+}
+
 /** @param {any} schedule */
 export function scheduleText(schedule) {
   if (!schedule || schedule.mode === 'manual') return 'Manual (Sync now)';
@@ -105,5 +110,9 @@ export function facts(rows) {
  * @param {HTMLElement} table
  */
 export function tableWrap(label, table) {
-  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': label }, table);
+  return h(
+    'div',
+    { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': label },
+    table,
+  );
 }

@@ -21,12 +21,27 @@ export function openDialog({ title, body, confirmLabel, danger = false, fields =
         h(
           'div',
           { class: 'actions' },
-          h('button', { type: 'submit', value: 'confirm', class: danger ? 'danger primary' : 'primary', id: 'dialog-confirm' }, confirmLabel),
-          h('button', { type: 'button', id: 'dialog-cancel', onclick: () => dialog.close('cancel') }, 'Cancel'),
+          h(
+            'button',
+            {
+              type: 'submit',
+              value: 'confirm',
+              class: danger ? 'danger primary' : 'primary',
+              id: 'dialog-confirm',
+            },
+            confirmLabel,
+          ),
+          h(
+            'button',
+            { type: 'button', id: 'dialog-cancel', onclick: () => dialog.close('cancel') },
+            'Cancel',
+          ),
         ),
       )
     );
-    const dialog = /** @type {HTMLDialogElement} */ (h('dialog', { 'aria-labelledby': 'dialog-title' }, form));
+    const dialog = /** @type {HTMLDialogElement} */ (
+      h('dialog', { 'aria-labelledby': 'dialog-title' }, form)
+    );
     form.addEventListener('submit', (e) => {
       if (validate && !validate(form)) {
         e.preventDefault();

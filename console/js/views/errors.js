@@ -15,7 +15,11 @@ export function volunteerOf(item) {
   const values = r.values ?? {};
   const fields = r.fields ?? {};
   const str = (/** @type {unknown} */ v) => (typeof v === 'string' && v !== '' ? v : null);
-  const initliveId = str(item.initliveId) ?? str(r.initliveId) ?? str(r.externalId) ?? str(fields.InitLive_Staff_Id__c);
+  const initliveId =
+    str(item.initliveId) ??
+    str(r.initliveId) ??
+    str(r.externalId) ??
+    str(fields.InitLive_Staff_Id__c);
   const salesforceId = str(item.salesforceId) ?? str(r.salesforceId);
   const first = str(values.firstName) ?? str(fields.FirstName);
   const last = str(values.lastName) ?? str(fields.LastName);
@@ -43,7 +47,8 @@ export async function renderErrors(ctx) {
     replace(messages, notice(kind, text));
     if (kind !== 'error') announce(text);
   };
-  const fail = (/** @type {unknown} */ err) => say(err instanceof Error ? err.message : String(err), 'error');
+  const fail = (/** @type {unknown} */ err) =>
+    say(err instanceof Error ? err.message : String(err), 'error');
   const focusHeading = () => document.getElementById('errors-count')?.focus();
 
   const load = async () => {
@@ -51,16 +56,23 @@ export async function renderErrors(ctx) {
       const page = await api('GET', sfPath(orgId, `/errors?limit=${limit}`));
       items = page.items ?? [];
       total = page.total ?? items.length;
-      refreshInPlace(listArea, () => list(page.nextOffset !== null && page.nextOffset !== undefined));
+      refreshInPlace(listArea, () =>
+        list(page.nextOffset !== null && page.nextOffset !== undefined),
+      );
     } catch (err) {
-      refreshInPlace(listArea, () => [notice('error', err instanceof Error ? err.message : String(err))]);
+      refreshInPlace(listArea, () => [
+        notice('error', err instanceof Error ? err.message : String(err)),
+      ]);
     }
   };
 
   const retry = async (/** @type {any} */ item) => {
     try {
       const res = await api('POST', sfPath(orgId, `/errors/${encodeURIComponent(item.id)}/retry`));
-      say(`Sent back for retry (attempt ${res.attempt}). If it fails again, it comes back to this list.`, 'ok');
+      say(
+        `Sent back for retry (attempt ${res.attempt}). If it fails again, it comes back to this list.`,
+        'ok',
+      );
       await load();
       focusHeading();
     } catch (err) {
@@ -85,7 +97,9 @@ export async function renderErrors(ctx) {
       const failed = res.failed ?? [];
       say(
         `Sent ${res.retried?.length ?? 0} back for retry.` +
-          (failed.length > 0 ? ` ${failed.length} could not be retried: ${failed.map((/** @type {any} */ f) => f.reason).join('; ')}` : ''),
+          (failed.length > 0
+            ? ` ${failed.length} could not be retried: ${failed.map((/** @type {any} */ f) => f.reason).join('; ')}`
+            : ''),
         failed.length > 0 ? 'warn' : 'ok',
       );
       await load();
@@ -98,7 +112,13 @@ export async function renderErrors(ctx) {
   const dismissAll = async () => {
     const ok = await openDialog({
       title: `Dismiss all ${total} errors?`,
-      body: [h('p', null, 'The records are not retried and leave this list. Nothing changes in InitLive or Salesforce.')],
+      body: [
+        h(
+          'p',
+          null,
+          'The records are not retried and leave this list. Nothing changes in InitLive or Salesforce.',
+        ),
+      ],
       confirmLabel: 'Dismiss all',
       danger: true,
     });
@@ -124,16 +144,27 @@ export async function renderErrors(ctx) {
 
   /** @param {boolean} more */
   function list(more) {
-    const lookup = (/** @type {string} */ q) => `#/orgs/${encodeURIComponent(orgId)}/salesforce/volunteers?q=${encodeURIComponent(q)}`;
+    const lookup = (/** @type {string} */ q) =>
+      `#/orgs/${encodeURIComponent(orgId)}/salesforce/volunteers?q=${encodeURIComponent(q)}`;
     return [
-      h('h2', { id: 'errors-count', tabindex: '-1' }, total === 0 ? 'No errors' : `${total} ${total === 1 ? 'record' : 'records'} could not be synced`),
+      h(
+        'h2',
+        { id: 'errors-count', tabindex: '-1' },
+        total === 0
+          ? 'No errors'
+          : `${total} ${total === 1 ? 'record' : 'records'} could not be synced`,
+      ),
       total === 0
         ? h('p', null, 'Every record the connector read has been synced, or is on its way.')
         : h(
             'div',
             { class: 'actions' },
             h('button', { type: 'button', id: 'retry-all', onclick: retryAll }, 'Retry all'),
-            h('button', { type: 'button', id: 'dismiss-all', class: 'danger', onclick: dismissAll }, 'Dismiss all'),
+            h(
+              'button',
+              { type: 'button', id: 'dismiss-all', class: 'danger', onclick: dismissAll },
+              'Dismiss all',
+            ),
           ),
       h(
         'ul',
@@ -151,7 +182,12 @@ export async function renderErrors(ctx) {
               'dl',
               { class: 'facts' },
               h('dt', null, 'Error'),
-              h('dd', null, h('span', { class: 'mono' }, item.code), item.upstreamCode ? h('span', { class: 'mono' }, ` (${item.upstreamCode})`) : null),
+              h(
+                'dd',
+                null,
+                h('span', { class: 'mono' }, item.code),
+                item.upstreamCode ? h('span', { class: 'mono' }, ` (${item.upstreamCode})`) : null,
+              ),
               h('dt', null, 'When'),
               h('dd', null, when(item.time)),
               h('dt', null, 'Attempts'),
@@ -160,7 +196,11 @@ export async function renderErrors(ctx) {
               h(
                 'dd',
                 null,
-                [v.email && v.name ? v.email : null, v.initliveId ? `InitLive ${v.initliveId}` : null, v.salesforceId ? `Salesforce ${v.salesforceId}` : null]
+                [
+                  v.email && v.name ? v.email : null,
+                  v.initliveId ? `InitLive ${v.initliveId}` : null,
+                  v.salesforceId ? `Salesforce ${v.salesforceId}` : null,
+                ]
                   .filter(Boolean)
                   .join(' · ') || '–',
                 lookupKey ? [' ', h('a', { href: lookup(lookupKey) }, 'Look up')] : null,
@@ -171,14 +211,33 @@ export async function renderErrors(ctx) {
                   'details',
                   null,
                   h('summary', null, 'Record'),
-                  h('pre', { class: 'mono', tabindex: '0' }, item.record ? JSON.stringify(item.record, null, 2) : `(undecodable) ${item.recordBase64}`),
+                  h(
+                    'pre',
+                    { class: 'mono', tabindex: '0' },
+                    item.record
+                      ? JSON.stringify(item.record, null, 2)
+                      : `(undecodable) ${item.recordBase64}`,
+                  ),
                 )
               : null,
             h(
               'div',
               { class: 'actions' },
-              h('button', { type: 'button', id: `retry-${i}`, onclick: () => retry(item) }, 'Retry'),
-              h('button', { type: 'button', id: `dismiss-${i}`, class: 'danger', onclick: () => dismiss(item) }, 'Dismiss'),
+              h(
+                'button',
+                { type: 'button', id: `retry-${i}`, onclick: () => retry(item) },
+                'Retry',
+              ),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  id: `dismiss-${i}`,
+                  class: 'danger',
+                  onclick: () => dismiss(item),
+                },
+                'Dismiss',
+              ),
             ),
           );
         }),

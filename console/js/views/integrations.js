@@ -2,7 +2,17 @@
 import { ApiError, api, sfPath } from '../api.js';
 import { ago, announce, duration, h, humanize, notice, num, replace, when } from '../dom.js';
 import { orgNav, pageHeading, refreshInPlace } from '../view.js';
-import { connectionBadge, directionText, facts, isActive, runBadge, scheduleText, sides, tableWrap, writtenBySide } from './common.js';
+import {
+  connectionBadge,
+  directionLabel,
+  facts,
+  isActive,
+  runBadge,
+  scheduleText,
+  sides,
+  tableWrap,
+  writtenBySide,
+} from './common.js';
 import { openDialog } from './dialog.js';
 
 /**
@@ -26,7 +36,10 @@ export async function renderIntegrations(ctx) {
       oauth === 'connected'
         ? notice('ok', 'Salesforce is connected.')
         : oauth === 'package_missing'
-          ? notice('warn', 'Salesforce is connected, but the InitLive package is missing. Install it, then press Reconnect.')
+          ? notice(
+              'warn',
+              'Salesforce is connected, but the InitLive package is missing. Install it, then press Reconnect.',
+            )
           : notice('info', `Salesforce answered: ${humanize(oauth)}.`),
     );
   }
@@ -62,8 +75,16 @@ export async function renderIntegrations(ctx) {
     const confirmed = await openDialog({
       title: 'Disconnect Salesforce?',
       body: [
-        h('p', null, 'The connector stops reading and writing your Salesforce Contacts, and Salesforce revokes its access.'),
-        h('p', null, 'This does not uninstall the InitLive package from Salesforce. Settings and links are kept; press Connect to connect again.'),
+        h(
+          'p',
+          null,
+          'The connector stops reading and writing your Salesforce Contacts, and Salesforce revokes its access.',
+        ),
+        h(
+          'p',
+          null,
+          'This does not uninstall the InitLive package from Salesforce. Settings and links are kept; press Connect to connect again.',
+        ),
       ],
       confirmLabel: 'Disconnect',
       danger: true,
@@ -89,30 +110,55 @@ export async function renderIntegrations(ctx) {
     const state = String(s.connection);
     const settingsHref = `#/orgs/${encodeURIComponent(orgId)}/salesforce/settings`;
     const errorsHref = `#/orgs/${encodeURIComponent(orgId)}/salesforce/errors`;
-    const edit = h('a', { class: 'button', href: settingsHref, id: 'tile-edit-settings' }, 'Edit Settings');
-    const disconnectButton = h('button', { type: 'button', class: 'danger', id: 'tile-disconnect', onclick: disconnect }, 'Disconnect');
+    const edit = h(
+      'a',
+      { class: 'button', href: settingsHref, id: 'tile-edit-settings' },
+      'Edit Settings',
+    );
+    const disconnectButton = h(
+      'button',
+      { type: 'button', class: 'danger', id: 'tile-disconnect', onclick: disconnect },
+      'Disconnect',
+    );
     const connectButton = (/** @type {string} */ label) =>
-      h('button', { type: 'button', class: 'primary', id: 'tile-connect', onclick: connect }, label);
+      h(
+        'button',
+        { type: 'button', class: 'primary', id: 'tile-connect', onclick: connect },
+        label,
+      );
 
     /** @type {Array<Node | string>} */
     const next = [];
     /** @type {Node[]} */
     let actions = [];
     if (state === 'connected') {
-      next.push(`Syncing ${directionText(s.settings?.direction)}, streaming ${s.streaming?.enabled ? 'on' : 'off'}. Edit Settings to change the sync type or turn on Automatic Syncing.`);
+      next.push(
+        `Syncing ${directionLabel(s.settings?.direction)}, streaming ${s.streaming?.enabled ? 'on' : 'off'}. `,
+        s.settings?.schedule?.mode === 'manual'
+          ? 'Edit Settings to change the sync type or turn on Automatic Syncing.'
+          : 'Edit Settings to change how it syncs.',
+      );
       actions = [edit, disconnectButton];
     } else if (state === 'needs_reauth') {
-      next.push('Salesforce refused the connector’s saved authorization. Reconnect to authorize it again; changes wait until then, nothing is lost.');
+      next.push(
+        'Salesforce refused the connector’s saved authorization. Reconnect to authorize it again; changes wait until then, nothing is lost.',
+      );
       actions = [connectButton('Reconnect'), edit, disconnectButton];
     } else if (state === 'package_missing') {
       next.push(
         'The InitLive package’s fields are missing on Contact in this Salesforce org. ',
-        h('a', { href: '#/help/package', id: 'tile-install-steps' }, 'Install the InitLive package'),
+        h(
+          'a',
+          { href: '#/help/package', id: 'tile-install-steps' },
+          'Install the InitLive package',
+        ),
         ', then press Reconnect to check again. Writes to Salesforce wait until then.',
       );
       actions = [connectButton('Reconnect'), edit, disconnectButton];
     } else {
-      next.push('Connect to let the connector read and write Contacts in your Salesforce org. You will sign in to Salesforce and come back here.');
+      next.push(
+        'Connect to let the connector read and write Contacts in your Salesforce org. You will sign in to Salesforce and come back here.',
+      );
       actions = [connectButton('Connect'), edit];
     }
 
@@ -129,10 +175,15 @@ export async function renderIntegrations(ctx) {
       s.reason && state !== 'connected' ? h('p', { class: 'muted' }, `Reason: ${s.reason}`) : null,
       facts([
         s.instanceUrl ? ['Salesforce org', h('span', { class: 'mono' }, s.instanceUrl)] : null,
-        s.connectedAt ? ['Connected', `${when(s.connectedAt)} (${s.flow === 'jwt' ? 'JWT bearer' : 'OAuth'})`] : null,
-        ['Sync type', directionText(s.settings?.direction)],
+        s.connectedAt
+          ? ['Connected', `${when(s.connectedAt)} (${s.flow === 'jwt' ? 'JWT bearer' : 'OAuth'})`]
+          : null,
+        ['Sync type', directionLabel(s.settings?.direction)],
         ['Automatic Syncing', scheduleText(s.settings?.schedule)],
-        ['Streaming', s.streaming?.enabled ? (s.streaming.active ? 'On' : 'On (waiting to start)') : 'Off'],
+        [
+          'Streaming',
+          s.streaming?.enabled ? (s.streaming.active ? 'On' : 'On (waiting to start)') : 'Off',
+        ],
         ['Last run', lastRunText(run)],
         [
           'Errors',
@@ -140,7 +191,11 @@ export async function renderIntegrations(ctx) {
             ? '–'
             : errorCount === 0
               ? 'None'
-              : h('a', { href: errorsHref }, `${num(errorCount)} ${errorCount === 1 ? 'record needs' : 'records need'} attention`),
+              : h(
+                  'a',
+                  { href: errorsHref },
+                  `${num(errorCount)} ${errorCount === 1 ? 'record needs' : 'records need'} attention`,
+                ),
         ],
       ]),
       h('h3', null, 'Lag per source'),
@@ -151,7 +206,13 @@ export async function renderIntegrations(ctx) {
     ];
   }
 
-  replace(ctx.main, ...orgNav(orgId, 'integrations'), pageHeading('Integrations'), messages, h('div', { class: 'tiles' }, tile));
+  replace(
+    ctx.main,
+    ...orgNav(orgId, 'integrations'),
+    pageHeading('Integrations'),
+    messages,
+    h('div', { class: 'tiles' }, tile),
+  );
   await load();
   ctx.poll(load, () => isActive(status?.lastRun));
 }
@@ -177,13 +238,25 @@ function lastRunText(run) {
 
 /** @param {any[]} sources */
 function lagTable(sources) {
-  if (sources.length === 0) return h('p', { class: 'muted' }, 'No source is running in this process.');
+  if (sources.length === 0)
+    return h('p', { class: 'muted' }, 'No source is running in this process.');
   return tableWrap(
     'Lag per source',
     h(
       'table',
       null,
-      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Source'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'num' }, 'Waiting'), h('th', { scope: 'col' }, 'Last change'))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          h('th', { scope: 'col' }, 'Source'),
+          h('th', { scope: 'col' }, 'State'),
+          h('th', { scope: 'col', class: 'num' }, 'Waiting'),
+          h('th', { scope: 'col' }, 'Last change'),
+        ),
+      ),
       h(
         'tbody',
         null,
@@ -191,9 +264,26 @@ function lagTable(sources) {
           h(
             'tr',
             null,
-            h('th', { scope: 'row' }, src.source === 'initlive' ? 'InitLive' : src.source === 'salesforce' ? 'Salesforce' : String(src.source)),
-            h('td', null, humanize(src.state ?? ''), src.lastError ? h('span', { class: 'muted' }, ` (${src.lastError})`) : null),
-            h('td', { class: 'num' }, src.lag === null || src.lag === undefined ? '–' : `${num(src.lag)} records`),
+            h(
+              'th',
+              { scope: 'row' },
+              src.source === 'initlive'
+                ? 'InitLive'
+                : src.source === 'salesforce'
+                  ? 'Salesforce'
+                  : String(src.source),
+            ),
+            h(
+              'td',
+              null,
+              humanize(src.state ?? ''),
+              src.lastError ? h('span', { class: 'muted' }, ` (${src.lastError})`) : null,
+            ),
+            h(
+              'td',
+              { class: 'num' },
+              src.lag === null || src.lag === undefined ? '–' : `${num(src.lag)} records`,
+            ),
             h('td', null, ago(src.lastEventAt)),
           ),
         ),
@@ -250,21 +340,51 @@ async function startConnect(orgId, say) {
   for (;;) {
     const values = await openDialog({
       title: 'Connect InitLive first',
-      body: [h('p', null, `The connector has no InitLive credentials for ${orgId}. Enter the organization’s InitLive API address and integration key; the key is stored sealed and never shown again.`)],
+      body: [
+        h(
+          'p',
+          null,
+          `The connector has no InitLive credentials for ${orgId}. Enter the organization’s InitLive API address and integration key; the key is stored sealed and never shown again.`,
+        ),
+      ],
       fields: [
-        h('div', { class: 'field' }, h('label', { for: 'il-base' }, 'InitLive API address'), h('input', { id: 'il-base', name: 'baseUrl', type: 'url', autocomplete: 'off', placeholder: 'https://api.initlive.com' })),
-        h('div', { class: 'field' }, h('label', { for: 'il-key' }, 'InitLive integration key'), h('input', { id: 'il-key', name: 'apiKey', type: 'password', autocomplete: 'off' })),
+        h(
+          'div',
+          { class: 'field' },
+          h('label', { for: 'il-base' }, 'InitLive API address'),
+          h('input', {
+            id: 'il-base',
+            name: 'baseUrl',
+            type: 'url',
+            autocomplete: 'off',
+            placeholder: 'https://api.initlive.com',
+          }),
+        ),
+        h(
+          'div',
+          { class: 'field' },
+          h('label', { for: 'il-key' }, 'InitLive integration key'),
+          h('input', { id: 'il-key', name: 'apiKey', type: 'password', autocomplete: 'off' }),
+        ),
       ],
       confirmLabel: 'Continue to Salesforce',
     });
     if (!values) return null;
     try {
       const res = await api('POST', sfPath(orgId, '/connect'), {
-        initlive: { baseUrl: String(values.get('baseUrl') ?? '').trim(), apiKey: String(values.get('apiKey') ?? '') },
+        initlive: {
+          baseUrl: String(values.get('baseUrl') ?? '').trim(),
+          apiKey: String(values.get('apiKey') ?? ''),
+        },
       });
       return res.authorizeUrl;
     } catch (err) {
-      const text = err instanceof ApiError && err.fields.length > 0 ? err.fields.map((f) => `${f.path.replace(/^initlive\./, '')} ${f.message}`).join('; ') : err instanceof Error ? err.message : String(err);
+      const text =
+        err instanceof ApiError && err.fields.length > 0
+          ? err.fields.map((f) => `${f.path.replace(/^initlive\./, '')} ${f.message}`).join('; ')
+          : err instanceof Error
+            ? err.message
+            : String(err);
       say(`InitLive credentials refused: ${text}`, 'error');
       if (!(err instanceof ApiError && err.status === 400)) return null;
     }

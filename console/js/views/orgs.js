@@ -18,7 +18,11 @@ export async function renderOrgs(ctx) {
       const { orgs } = await api('GET', '/api/orgs');
       refreshInPlace(list, () => [
         orgs.length === 0
-          ? h('p', null, 'No organization is connected yet. Open one below to connect it to Salesforce.')
+          ? h(
+              'p',
+              null,
+              'No organization is connected yet. Open one below to connect it to Salesforce.',
+            )
           : h(
               'ul',
               { class: 'plain-list' },
@@ -33,19 +37,31 @@ export async function renderOrgs(ctx) {
                     'Salesforce: ',
                     connectionBadge(o.connection),
                     ' ',
-                    h('span', { class: 'muted' }, `${directionText(o.direction)}, streaming ${o.streaming ? 'on' : 'off'}`),
+                    h(
+                      'span',
+                      { class: 'muted' },
+                      `${directionText(o.direction)}, streaming ${o.streaming ? 'on' : 'off'}`,
+                    ),
                   ),
                 ),
               ),
             ),
       ]);
     } catch (err) {
-      refreshInPlace(list, () => [notice('error', err instanceof Error ? err.message : String(err))]);
+      refreshInPlace(list, () => [
+        notice('error', err instanceof Error ? err.message : String(err)),
+      ]);
     }
   };
 
   const input = /** @type {HTMLInputElement} */ (
-    h('input', { id: 'open-org', type: 'text', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'open-org-hint' })
+    h('input', {
+      id: 'open-org',
+      type: 'text',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'aria-describedby': 'open-org-hint',
+    })
   );
   const error = h('p', { id: 'open-org-error', class: 'field-error', hidden: true });
   const form = h(
@@ -56,7 +72,11 @@ export async function renderOrgs(ctx) {
       'div',
       { class: 'field' },
       h('label', { for: 'open-org' }, 'Organization id'),
-      h('p', { id: 'open-org-hint', class: 'hint' }, 'The InitLive organization id, e.g. org_demo.'),
+      h(
+        'p',
+        { id: 'open-org-hint', class: 'hint' },
+        'The InitLive organization id, e.g. org_demo.',
+      ),
       input,
       error,
     ),

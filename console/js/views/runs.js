@@ -16,7 +16,8 @@ const NUMBER_ROWS = [
 ];
 
 /** @param {unknown} v */
-const isPerSide = (v) => typeof v === 'object' && v !== null && ('initlive' in v || 'salesforce' in v);
+const isPerSide = (v) =>
+  typeof v === 'object' && v !== null && ('initlive' in v || 'salesforce' in v);
 
 /**
  * A run while it goes: phase, a progress bar and the counts so far.
@@ -27,7 +28,8 @@ export function runProgress(run) {
   const read = sides(p.read);
   const total = typeof p.total === 'number' && p.total > 0 ? p.total : null;
   const done = typeof p.done === 'number' ? p.done : read.initlive + read.salesforce;
-  const outstanding = p.outstanding && typeof p.outstanding === 'object' ? sides(p.outstanding) : null;
+  const outstanding =
+    p.outstanding && typeof p.outstanding === 'object' ? sides(p.outstanding) : null;
   return [
     h('h3', { id: 'run-title' }, 'Sync in progress ', runBadge(run.status)),
     h('p', null, 'Phase: ', h('strong', { id: 'run-phase' }, humanize(p.phase ?? run.status))),
@@ -78,7 +80,7 @@ export function runOutcome(run, errorsHref) {
     h(
       'p',
       { id: 'run-outcome' },
-      `${outcomeText(run.status)} ${when(run.endedAt)}, in ${duration(run.endedAt && run.startedAt ? run.endedAt - run.startedAt : null)}.`,
+      `${outcomeText(run.status)} Ended ${when(run.endedAt)}, after ${duration(run.endedAt && run.startedAt ? run.endedAt - run.startedAt : null)}.`,
       run.error ? ` ${run.error}` : '',
     ),
     tableWrap(
@@ -87,19 +89,43 @@ export function runOutcome(run, errorsHref) {
         'table',
         { id: 'run-counts-table' },
         h('caption', null, 'Records per side'),
-        h('thead', null, h('tr', null, h('td'), h('th', { scope: 'col', class: 'num' }, 'InitLive'), h('th', { scope: 'col', class: 'num' }, 'Salesforce'))),
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            h('td'),
+            h('th', { scope: 'col', class: 'num' }, 'InitLive'),
+            h('th', { scope: 'col', class: 'num' }, 'Salesforce'),
+          ),
+        ),
         h(
           'tbody',
           null,
           sideRows.map(([k, label]) => {
             const s = sides(counts[k ?? '']);
-            return h('tr', null, h('th', { scope: 'row' }, label), h('td', { class: 'num' }, num(s.initlive)), h('td', { class: 'num' }, num(s.salesforce)));
+            return h(
+              'tr',
+              null,
+              h('th', { scope: 'row' }, label),
+              h('td', { class: 'num' }, num(s.initlive)),
+              h('td', { class: 'num' }, num(s.salesforce)),
+            );
           }),
         ),
       ),
     ),
     numberRows.length > 0
-      ? h('p', null, numberRows.map(([k, label], i) => [i > 0 ? ' · ' : '', `${label}: `, h('strong', null, num(counts[k ?? '']))]))
+      ? h(
+          'p',
+          null,
+          numberRows.map(([k, label], i) => [
+            i > 0 ? ' · ' : '',
+            `${label}: `,
+            h('strong', null, num(counts[k ?? ''])),
+          ]),
+        )
       : null,
     failed.initlive + failed.salesforce > 0
       ? h('p', null, h('a', { href: errorsHref }, 'See the records that failed'))
@@ -109,10 +135,10 @@ export function runOutcome(run, errorsHref) {
 
 /** @param {string} status */
 function outcomeText(status) {
-  if (status === 'succeeded') return 'Succeeded';
-  if (status === 'partially_succeeded') return 'Finished with some records failed';
-  if (status === 'failed') return 'Failed';
-  return humanize(status);
+  if (status === 'succeeded') return 'Every record read is in sync.';
+  if (status === 'partially_succeeded') return 'Some records failed; the others are in sync.';
+  if (status === 'failed') return 'The run failed.';
+  return `${humanize(status)}.`;
 }
 
 /**
@@ -120,7 +146,10 @@ function outcomeText(status) {
  * @param {any[]} runs newest first
  */
 export function runChart(runs) {
-  const shown = runs.filter((r) => !isActive(r)).slice(0, 20).reverse();
+  const shown = runs
+    .filter((r) => !isActive(r))
+    .slice(0, 20)
+    .reverse();
   if (shown.length === 0) return h('p', { class: 'muted' }, 'No finished run yet.');
   const W = 600;
   const H = 180;
@@ -146,8 +175,18 @@ export function runChart(runs) {
       'svg',
       { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-labelledby': `${titleId} ${descId}` },
       svg('title', { id: titleId }, 'Records synced per run'),
-      svg('desc', { id: descId }, `The last ${data.length} runs wrote ${total} records in all; the most in one run was ${max}. The run history table below has every figure.`),
-      svg('line', { class: 'axis', x1: pad.left, y1: pad.top + plotH, x2: W - pad.right, y2: pad.top + plotH }),
+      svg(
+        'desc',
+        { id: descId },
+        `The last ${data.length} runs wrote ${total} records in all; the most in one run was ${max}. The run history table below has every figure.`,
+      ),
+      svg('line', {
+        class: 'axis',
+        x1: pad.left,
+        y1: pad.top + plotH,
+        x2: W - pad.right,
+        y2: pad.top + plotH,
+      }),
       svg('line', { class: 'axis', x1: pad.left, y1: pad.top, x2: pad.left, y2: pad.top + plotH }),
       svg('text', { x: pad.left - 6, y: pad.top + 10, 'text-anchor': 'end' }, num(max)),
       svg('text', { x: pad.left - 6, y: pad.top + plotH, 'text-anchor': 'end' }, '0'),
@@ -159,14 +198,24 @@ export function runChart(runs) {
         /** @param {number} v @param {string} cls */
         const seg = (v, cls) => {
           if (v <= 0) return null;
-          const rect = svg('rect', { class: cls, x: x.toFixed(1), width: barW.toFixed(1), y: y(base + v).toFixed(1), height: (y(base) - y(base + v)).toFixed(1) });
+          const rect = svg('rect', {
+            class: cls,
+            x: x.toFixed(1),
+            width: barW.toFixed(1),
+            y: y(base + v).toFixed(1),
+            height: (y(base) - y(base + v)).toFixed(1),
+          });
           base += v;
           return rect;
         };
         return svg(
           'g',
           null,
-          svg('title', null, `${when(d.run.startedAt)}: ${d.sf} written to Salesforce, ${d.il} to InitLive, ${d.failed} failed`),
+          svg(
+            'title',
+            null,
+            `${when(d.run.startedAt)}: ${d.sf} written to Salesforce, ${d.il} to InitLive, ${d.failed} failed`,
+          ),
           seg(d.sf, 'bar-sf'),
           seg(d.il, 'bar-il'),
           seg(d.failed, 'bar-failed'),
@@ -192,7 +241,8 @@ export function runChart(runs) {
  * @param {any[]} runs newest first
  */
 export function runTable(runs) {
-  if (runs.length === 0) return h('p', { class: 'muted' }, 'No run yet. Press Sync now to run the first one.');
+  if (runs.length === 0)
+    return h('p', { class: 'muted' }, 'No run yet. Press Sync now to run the first one.');
   return tableWrap(
     'Run history table',
     h(
@@ -227,7 +277,13 @@ export function runTable(runs) {
             h('td', null, runBadge(r.status)),
             h('td', null, humanize(r.trigger ?? '')),
             h('td', null, when(r.startedAt)),
-            h('td', { class: 'num' }, isActive(r) ? humanize(r.progress?.phase ?? '') : duration(r.endedAt && r.startedAt ? r.endedAt - r.startedAt : null)),
+            h(
+              'td',
+              { class: 'num' },
+              isActive(r)
+                ? humanize(r.progress?.phase ?? '')
+                : duration(r.endedAt && r.startedAt ? r.endedAt - r.startedAt : null),
+            ),
             h('td', { class: 'num' }, `${num(read.initlive)} / ${num(read.salesforce)}`),
             h('td', { class: 'num' }, `${num(written.salesforce)} / ${num(written.initlive)}`),
             h('td', { class: 'num' }, num(failed.initlive + failed.salesforce)),

@@ -6,8 +6,16 @@ import { connectionBadge, isActive, SYNC_TYPES } from './common.js';
 import { runChart, runOutcome, runProgress, runTable } from './runs.js';
 
 const DELETE_POLICIES = [
-  ['archive', 'Archive', 'When a volunteer is deleted on one side, the other side’s record is marked archived, not deleted.'],
-  ['propagate', 'Delete', 'When a volunteer is deleted on one side, the other side’s record is deleted too.'],
+  [
+    'archive',
+    'Archive',
+    'When a volunteer is deleted on one side, the other side’s record is marked archived, not deleted.',
+  ],
+  [
+    'propagate',
+    'Delete',
+    'When a volunteer is deleted on one side, the other side’s record is deleted too.',
+  ],
   ['ignore', 'Keep', 'Deletes are not synced; the other side’s record stays as it is.'],
 ];
 
@@ -42,11 +50,18 @@ function zones(extra) {
 export async function renderSettings(ctx) {
   const orgId = ctx.params.orgId ?? '';
   const errorsHref = `#/orgs/${encodeURIComponent(orgId)}/salesforce/errors`;
-  const [settings, status] = await Promise.all([api('GET', sfPath(orgId, '/settings')), api('GET', sfPath(orgId))]);
+  const [settings, status] = await Promise.all([
+    api('GET', sfPath(orgId, '/settings')),
+    api('GET', sfPath(orgId)),
+  ]);
 
   // ---- Sync now -------------------------------------------------------------------------
   const syncMessages = h('div');
-  const runPanel = h('section', { class: 'run-panel', 'aria-labelledby': 'run-title', hidden: true });
+  const runPanel = h('section', {
+    class: 'run-panel',
+    'aria-labelledby': 'run-title',
+    hidden: true,
+  });
   const history = h('div');
   /** @type {string | null} */
   let watching = null;
@@ -58,7 +73,9 @@ export async function renderSettings(ctx) {
   const showRun = (/** @type {any} */ run) => {
     watched = run;
     runPanel.hidden = false;
-    refreshInPlace(runPanel, () => (isActive(run) ? runProgress(run) : runOutcome(run, errorsHref)));
+    refreshInPlace(runPanel, () =>
+      isActive(run) ? runProgress(run) : runOutcome(run, errorsHref),
+    );
   };
 
   const loadHistory = async () => {
@@ -73,7 +90,9 @@ export async function renderSettings(ctx) {
         showRun(newest);
       }
     } catch (err) {
-      refreshInPlace(history, () => [notice('error', err instanceof Error ? err.message : String(err))]);
+      refreshInPlace(history, () => [
+        notice('error', err instanceof Error ? err.message : String(err)),
+      ]);
     }
   };
 
@@ -104,11 +123,23 @@ export async function renderSettings(ctx) {
       const { runId } = await api('POST', sfPath(orgId, '/sync'));
       watching = runId;
       announce('Sync started.');
-      showRun({ runId, status: 'queued', trigger: 'manual', startedAt: null, progress: { phase: 'queued', read: {}, done: 0, total: null } });
+      showRun({
+        runId,
+        status: 'queued',
+        trigger: 'manual',
+        startedAt: null,
+        progress: { phase: 'queued', read: {}, done: 0, total: null },
+      });
       await tick();
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && typeof err.details.runId === 'string') {
-        replace(syncMessages, notice('info', 'A run is in progress. Its progress is shown below; press Sync now again once it has finished.'));
+        replace(
+          syncMessages,
+          notice(
+            'info',
+            'A run is in progress. Its progress is shown below; press Sync now again once it has finished.',
+          ),
+        );
         watching = err.details.runId;
         watched = { status: 'running' };
         await tick();
@@ -127,18 +158,33 @@ export async function renderSettings(ctx) {
     ctx.main,
     ...orgNav(orgId, 'settings'),
     pageHeading('Salesforce Integration Settings'),
-    h('p', null, 'Salesforce: ', connectionBadge(status.connection), status.instanceUrl ? h('span', { class: 'muted mono' }, ` ${status.instanceUrl}`) : null),
+    h(
+      'p',
+      null,
+      'Salesforce: ',
+      connectionBadge(status.connection),
+      status.instanceUrl ? h('span', { class: 'muted mono' }, ` ${status.instanceUrl}`) : null,
+    ),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'sync-now-title' },
       h('h2', { id: 'sync-now-title' }, 'Sync now'),
-      h('p', null, 'Runs a full sync at once: reads both systems, links the records they share and brings every difference across, following the settings below.'),
+      h(
+        'p',
+        null,
+        'Runs a full sync at once: reads both systems, links the records they share and brings every difference across, following the settings below.',
+      ),
       syncButton,
       syncMessages,
       runPanel,
     ),
     form,
-    h('section', { class: 'card', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, 'Run history'), history),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'history-title' },
+      h('h2', { id: 'history-title' }, 'Run history'),
+      history,
+    ),
   );
   await loadHistory();
   ctx.poll(tick, () => isActive(watched) || isActive(runs[0]));
@@ -161,7 +207,14 @@ function settingsForm(orgId, initial) {
     return h(
       'div',
       { class: 'choice' },
-      h('input', { type: 'radio', id, name, value, checked, ...(help ? { 'aria-describedby': `${id}-help` } : {}) }),
+      h('input', {
+        type: 'radio',
+        id,
+        name,
+        value,
+        checked,
+        ...(help ? { 'aria-describedby': `${id}-help` } : {}),
+      }),
       h('label', { for: id }, label),
       help ? h('p', { id: `${id}-help`, class: 'hint' }, help) : null,
     );
@@ -171,7 +224,9 @@ function settingsForm(orgId, initial) {
     'fieldset',
     { id: 'fieldset-direction' },
     h('legend', null, 'Sync type'),
-    SYNC_TYPES.map((t) => radio('direction', t.value, t.label, t.help, current.direction === t.value)),
+    SYNC_TYPES.map((t) =>
+      radio('direction', t.value, t.label, t.help, current.direction === t.value),
+    ),
   );
   const defaultSystem = h(
     'fieldset',
@@ -179,11 +234,23 @@ function settingsForm(orgId, initial) {
     h('legend', null, 'Default system'),
     h('p', { class: 'hint' }, 'Wins when both systems changed the same field before a sync.'),
     radio('defaultSystem', 'initlive', 'InitLive', null, current.defaultSystem !== 'salesforce'),
-    radio('defaultSystem', 'salesforce', 'Salesforce', null, current.defaultSystem === 'salesforce'),
+    radio(
+      'defaultSystem',
+      'salesforce',
+      'Salesforce',
+      null,
+      current.defaultSystem === 'salesforce',
+    ),
   );
 
   const auto = /** @type {HTMLInputElement} */ (
-    h('input', { type: 'checkbox', role: 'switch', id: 'auto-sync', checked: schedule.mode !== 'manual', 'aria-describedby': 'auto-sync-help' })
+    h('input', {
+      type: 'checkbox',
+      role: 'switch',
+      id: 'auto-sync',
+      checked: schedule.mode !== 'manual',
+      'aria-describedby': 'auto-sync-help',
+    })
   );
   const everyMinutes = h('input', {
     type: 'number',
@@ -196,7 +263,12 @@ function settingsForm(orgId, initial) {
     value: schedule.mode === 'interval' ? String(schedule.everyMinutes) : '60',
     'aria-describedby': 'every-minutes-help',
   });
-  const dailyAt = h('input', { type: 'time', id: 'daily-at', name: 'at', value: schedule.mode === 'daily' ? schedule.at : '02:00' });
+  const dailyAt = h('input', {
+    type: 'time',
+    id: 'daily-at',
+    name: 'at',
+    value: schedule.mode === 'daily' ? schedule.at : '02:00',
+  });
   const tz = h(
     'select',
     { id: 'daily-tz', name: 'timezone' },
@@ -228,26 +300,46 @@ function settingsForm(orgId, initial) {
     'fieldset',
     { id: 'fieldset-schedule' },
     h('legend', null, 'How to sync'),
-    h('p', { class: 'hint' }, 'Manual: a sync runs when you press Sync now. Automatic: it also runs on a regular cadence.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'Manual: a sync runs when you press Sync now. Automatic: it also runs on a regular cadence.',
+    ),
     h('div', { class: 'switch' }, auto, h('label', { for: 'auto-sync' }, 'Automatic Syncing')),
-    h('p', { id: 'auto-sync-help', class: 'hint' }, 'Run a full sync every X minutes, or every day at a specific time.'),
+    h(
+      'p',
+      { id: 'auto-sync-help', class: 'hint' },
+      'Run a full sync every X minutes, or every day at a specific time.',
+    ),
     frequency,
   );
 
-  const streaming = h('input', { type: 'checkbox', role: 'switch', id: 'streaming', checked: current.streaming !== false, 'aria-describedby': 'streaming-help' });
+  const streaming = h('input', {
+    type: 'checkbox',
+    role: 'switch',
+    id: 'streaming',
+    checked: current.streaming !== false,
+    'aria-describedby': 'streaming-help',
+  });
   const streamingSet = h(
     'fieldset',
     { id: 'fieldset-streaming' },
     h('legend', null, 'Live changes'),
     h('div', { class: 'switch' }, streaming, h('label', { for: 'streaming' }, 'Streaming')),
-    h('p', { id: 'streaming-help', class: 'hint' }, 'On: each change is synced within seconds, besides the runs. Off: changes wait for the next run.'),
+    h(
+      'p',
+      { id: 'streaming-help', class: 'hint' },
+      'On: each change is synced within seconds, besides the runs. Off: changes wait for the next run.',
+    ),
   );
 
   const deletes = h(
     'fieldset',
     { id: 'fieldset-deletePolicy' },
     h('legend', null, 'Deleted volunteers'),
-    DELETE_POLICIES.map(([value, label, help]) => radio('deletePolicy', value ?? '', label ?? '', help ?? null, current.deletePolicy === value)),
+    DELETE_POLICIES.map(([value, label, help]) =>
+      radio('deletePolicy', value ?? '', label ?? '', help ?? null, current.deletePolicy === value),
+    ),
   );
 
   const mappingCount = Array.isArray(current.fieldMapping) ? current.fieldMapping.length : 0;
@@ -264,7 +356,9 @@ function settingsForm(orgId, initial) {
     ),
   );
 
-  const saveButton = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary', id: 'save-settings' }, 'Save'));
+  const saveButton = /** @type {HTMLButtonElement} */ (
+    h('button', { type: 'submit', class: 'primary', id: 'save-settings' }, 'Save')
+  );
   const formEl = /** @type {HTMLFormElement} */ (
     h(
       'form',
@@ -278,12 +372,18 @@ function settingsForm(orgId, initial) {
       deletes,
       mapping,
       saved,
-      h('div', { class: 'actions' }, saveButton, h('a', { href: `#/orgs/${encodeURIComponent(orgId)}` }, 'Back to Integrations')),
+      h(
+        'div',
+        { class: 'actions' },
+        saveButton,
+        h('a', { href: `#/orgs/${encodeURIComponent(orgId)}` }, 'Back to Integrations'),
+      ),
     )
   );
 
   const value = (/** @type {string} */ name) =>
-    /** @type {HTMLInputElement | null} */ (formEl.querySelector(`input[name="${name}"]:checked`))?.value;
+    /** @type {HTMLInputElement | null} */ (formEl.querySelector(`input[name="${name}"]:checked`))
+      ?.value;
 
   const sync = () => {
     defaultSystem.hidden = value('direction') !== 'two_way';
@@ -313,7 +413,9 @@ function settingsForm(orgId, initial) {
     formEl.querySelectorAll('.field-error').forEach((el) => el.remove());
     formEl.querySelectorAll('[aria-invalid]').forEach((el) => {
       el.removeAttribute('aria-invalid');
-      const described = (el.getAttribute('aria-describedby') ?? '').split(' ').filter((id) => !id.startsWith('error-'));
+      const described = (el.getAttribute('aria-describedby') ?? '')
+        .split(' ')
+        .filter((id) => !id.startsWith('error-'));
       if (described.length > 0) el.setAttribute('aria-describedby', described.join(' '));
       else el.removeAttribute('aria-describedby');
     });
@@ -339,7 +441,10 @@ function settingsForm(orgId, initial) {
         } else {
           target.after(p);
           target.setAttribute('aria-invalid', 'true');
-          target.setAttribute('aria-describedby', `${target.getAttribute('aria-describedby') ?? ''} ${id}`.trim());
+          target.setAttribute(
+            'aria-describedby',
+            `${target.getAttribute('aria-describedby') ?? ''} ${id}`.trim(),
+          );
         }
       }
       listed.push({ text, target: target ?? null });
@@ -364,7 +469,9 @@ function settingsForm(orgId, initial) {
                           type: 'button',
                           class: 'link-button',
                           onclick: () => {
-                            const focusable = l.target?.matches('input, select') ? l.target : l.target?.querySelector('input, select');
+                            const focusable = l.target?.matches('input, select')
+                              ? l.target
+                              : l.target?.querySelector('input, select');
                             /** @type {HTMLElement | null | undefined} */ (focusable)?.focus();
                           },
                         },
@@ -391,8 +498,15 @@ function settingsForm(orgId, initial) {
       schedule: !auto.checked
         ? { mode: 'manual' }
         : value('frequency') === 'daily'
-          ? { mode: 'daily', at: /** @type {HTMLInputElement} */ (dailyAt).value, timezone: /** @type {HTMLSelectElement} */ (tz).value }
-          : { mode: 'interval', everyMinutes: minutes !== null && Number.isFinite(minutes) ? minutes : null },
+          ? {
+              mode: 'daily',
+              at: /** @type {HTMLInputElement} */ (dailyAt).value,
+              timezone: /** @type {HTMLSelectElement} */ (tz).value,
+            }
+          : {
+              mode: 'interval',
+              everyMinutes: minutes !== null && Number.isFinite(minutes) ? minutes : null,
+            },
       deletePolicy: value('deletePolicy'),
       // PUT replaces the settings: the rules this page does not edit go back as they were.
       fieldMapping: current.fieldMapping ?? [],
@@ -405,7 +519,9 @@ function settingsForm(orgId, initial) {
     } catch (err) {
       if (err instanceof ApiError && err.status === 400 && err.fields.length > 0) {
         showErrors(err.fields, err.message);
-        const first = /** @type {HTMLElement | null} */ (formEl.querySelector('[aria-invalid="true"]')) ?? /** @type {HTMLElement | null} */ (summary.querySelector('button'));
+        const first =
+          /** @type {HTMLElement | null} */ (formEl.querySelector('[aria-invalid="true"]')) ??
+          /** @type {HTMLElement | null} */ (summary.querySelector('button'));
         first?.focus();
       } else {
         replace(summary, notice('error', err instanceof Error ? err.message : String(err)));
@@ -430,5 +546,8 @@ function labelOf(path) {
     streaming: 'Streaming',
     deletePolicy: 'Deleted volunteers',
   };
-  return /** @type {Record<string, string>} */ (labels)[path] ?? (path.startsWith('fieldMapping') ? `Field mapping (${path})` : path);
+  return (
+    /** @type {Record<string, string>} */ (labels)[path] ??
+    (path.startsWith('fieldMapping') ? `Field mapping (${path})` : path)
+  );
 }

@@ -23,7 +23,9 @@ export async function renderSignIn({ main, message, onSignedIn }) {
   );
   const fieldError = h('p', { id: errorId, class: 'field-error', hidden: true });
   const status = h('div');
-  const button = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'primary' }, 'Sign in'));
+  const button = /** @type {HTMLButtonElement} */ (
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in')
+  );
   const form = h(
     'form',
     { novalidate: true, 'aria-labelledby': 'page-title' },
@@ -59,7 +61,9 @@ export async function renderSignIn({ main, message, onSignedIn }) {
       onSignedIn(session.csrfToken);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
-        showFieldError('That token is not right. Use the admin token printed when the connector started.');
+        showFieldError(
+          'That token is not right. Use the admin token printed when the connector started.',
+        );
       } else {
         replace(status, notice('error', err instanceof Error ? err.message : String(err)));
       }

@@ -27,12 +27,29 @@ export async function renderVolunteers(ctx) {
   const orgId = ctx.params.orgId ?? '';
   const result = h('div', { id: 'lookup-result' });
   const input = /** @type {HTMLInputElement} */ (
-    h('input', { id: 'lookup-q', type: 'search', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'lookup-hint', value: ctx.query.get('q') ?? '' })
+    h('input', {
+      id: 'lookup-q',
+      type: 'search',
+      autocomplete: 'off',
+      spellcheck: 'false',
+      'aria-describedby': 'lookup-hint',
+      value: ctx.query.get('q') ?? '',
+    })
   );
   const form = h(
     'form',
     { class: 'card', novalidate: true, role: 'search', 'aria-label': 'Volunteer lookup' },
-    h('div', { class: 'field' }, h('label', { for: 'lookup-q' }, 'Email or id'), h('p', { id: 'lookup-hint', class: 'hint' }, 'An email address, an InitLive staff id or a Salesforce Contact id.'), input),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'lookup-q' }, 'Email or id'),
+      h(
+        'p',
+        { id: 'lookup-hint', class: 'hint' },
+        'An email address, an InitLive staff id or a Salesforce Contact id.',
+      ),
+      input,
+    ),
     h('button', { type: 'submit', class: 'primary' }, 'Look up'),
   );
 
@@ -50,9 +67,21 @@ export async function renderVolunteers(ctx) {
       replace(result, ...recordView(record, kind));
     } catch (err) {
       if (err instanceof ApiError && err.noSuchRoute) {
-        replace(result, notice('info', 'Volunteer lookup is not available on this connector version. The Errors page lists the records that could not be synced.'));
+        replace(
+          result,
+          notice(
+            'info',
+            'Volunteer lookup is not available on this connector version. The Errors page lists the records that could not be synced.',
+          ),
+        );
       } else if (err instanceof ApiError && err.status === 404) {
-        replace(result, notice('info', `Neither InitLive nor Salesforce has a volunteer with that ${kind} known to the connector.`));
+        replace(
+          result,
+          notice(
+            'info',
+            `Neither InitLive nor Salesforce has a volunteer with that ${kind} known to the connector.`,
+          ),
+        );
       } else {
         replace(result, notice('error', err instanceof Error ? err.message : String(err)));
       }
@@ -69,14 +98,23 @@ export async function renderVolunteers(ctx) {
 
 /** @param {any} r @param {string} kind */
 function recordView(r, kind) {
-  const [label, cls] = /** @type {Record<string, string[]>} */ (RECORD_STATE)[r.state] ?? [humanize(r.state ?? 'unknown'), ''];
+  const [label, cls] = /** @type {Record<string, string[]>} */ (RECORD_STATE)[r.state] ?? [
+    humanize(r.state ?? 'unknown'),
+    '',
+  ];
   const err = r.lastError;
   const historyRows = Array.isArray(r.history) ? r.history : [];
   return [
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'record-title' },
-      h('h2', { id: 'record-title' }, r.email ?? r.initliveId ?? r.salesforceId ?? 'Volunteer', ' ', h('span', { class: `badge ${cls}` }, label)),
+      h(
+        'h2',
+        { id: 'record-title' },
+        r.email ?? r.initliveId ?? r.salesforceId ?? 'Volunteer',
+        ' ',
+        h('span', { class: `badge ${cls}` }, label),
+      ),
       r.reason ? h('p', null, r.reason) : null,
       facts([
         ['Found by', kind],
@@ -85,7 +123,17 @@ function recordView(r, kind) {
         ['Email', r.email ?? '–'],
         ['Linked by', r.linkedBy ? humanize(r.linkedBy) : '–'],
         ['Last synced', when(r.lastSyncedAt)],
-        err ? ['Last error', h('span', null, h('span', { class: 'mono' }, err.code), ` ${err.message} (${when(err.at)})`)] : null,
+        err
+          ? [
+              'Last error',
+              h(
+                'span',
+                null,
+                h('span', { class: 'mono' }, err.code),
+                ` ${err.message} (${when(err.at)})`,
+              ),
+            ]
+          : null,
       ]),
     ),
     h(
@@ -99,7 +147,17 @@ function recordView(r, kind) {
             h(
               'table',
               null,
-              h('thead', null, h('tr', null, ['When', 'Event', 'Side', 'Fields', 'Run'].map((c) => h('th', { scope: 'col' }, c)))),
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  ['When', 'Event', 'Side', 'Fields', 'Run'].map((c) =>
+                    h('th', { scope: 'col' }, c),
+                  ),
+                ),
+              ),
               h(
                 'tbody',
                 null,
@@ -109,8 +167,20 @@ function recordView(r, kind) {
                     null,
                     h('td', null, when(e.at)),
                     h('td', null, humanize(e.event ?? '')),
-                    h('td', null, e.side === 'initlive' ? 'InitLive' : e.side === 'salesforce' ? 'Salesforce' : (e.side ?? '–')),
-                    h('td', null, Array.isArray(e.fields) && e.fields.length > 0 ? e.fields.join(', ') : '–'),
+                    h(
+                      'td',
+                      null,
+                      e.side === 'initlive'
+                        ? 'InitLive'
+                        : e.side === 'salesforce'
+                          ? 'Salesforce'
+                          : (e.side ?? '–'),
+                    ),
+                    h(
+                      'td',
+                      null,
+                      Array.isArray(e.fields) && e.fields.length > 0 ? e.fields.join(', ') : '–',
+                    ),
                     h('td', { class: 'mono' }, e.runId ?? '–'),
                   ),
                 ),
