@@ -116,6 +116,11 @@ export function runOutcome(run, errorsHref) {
         ),
       ),
     ),
+    h(
+      'p',
+      { class: 'hint' },
+      'Read and Failed count records from each system; Created, Updated and Deleted count writes to it.',
+    ),
     numberRows.length > 0
       ? h(
           'p',
