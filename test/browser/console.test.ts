@@ -262,6 +262,21 @@ test('the errors list shows why a volunteer could not be synced; Retry sends one
   });
   await countSoon(list.getByRole('listitem').filter({ hasText: 'Attempts2' }), 1);
   await countSoon(list.getByRole('listitem'), 2);
+
+  // Dismiss one: it leaves the list and the API.
+  const dismissedId = (await api(`/api/orgs/${ORG}/salesforce/errors`)).body.items[0].id;
+  await list.getByRole('listitem').first().getByRole('button', { name: 'Dismiss' }).click();
+  await page.getByText('Dismissed.').waitFor();
+  await countSoon(list.getByRole('listitem'), 1);
+  const left = (await api(`/api/orgs/${ORG}/salesforce/errors`)).body.items;
+  expect(left.map((i: Json) => i.id)).not.toContain(dismissedId);
+
+  // Dismiss all asks first, then empties the list.
+  await page.getByRole('button', { name: 'Dismiss all' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Dismiss the 1 error?' });
+  await confirm.getByRole('button', { name: 'Dismiss all' }).click();
+  await page.getByRole('heading', { name: 'No errors' }).waitFor();
+  expect((await api(`/api/orgs/${ORG}/salesforce/errors`)).body.total).toBe(0);
 });
 
 test('a volunteer lookup shows what the API knows of a record', async () => {

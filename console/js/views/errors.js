@@ -111,7 +111,7 @@ export async function renderErrors(ctx) {
 
   const dismissAll = async () => {
     const ok = await openDialog({
-      title: `Dismiss all ${total} errors?`,
+      title: total === 1 ? 'Dismiss the 1 error?' : `Dismiss all ${total} errors?`,
       body: [
         h(
           'p',
