@@ -102,6 +102,24 @@ export const configShape = {
     .describe(
       "Lease on each organization's sources (InitLive feed poller, Salesforce CDC subscription): only the process holding it reads the organization. Renewed, and retried by the other processes, every third of it; after a crash another process takes over within about one lease, after a clean stop within a third.",
     ),
+  RUN_SETTLE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(86_400_000)
+    .default(600_000)
+    .describe(
+      "How long a full sync's outstanding writes may go without any of them landing before the run ends failed, naming what was outstanding (a sink held by an exhausted API budget, revoked credentials or a missing package). A run whose writes keep landing is never cut short.",
+    ),
+  RECORD_HISTORY_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .max(31_536_000_000)
+    .default(2_592_000_000)
+    .describe(
+      "How long each volunteer's sync status and history (the last 20 events: kinds, sides, field names, never values) outlive their last change. Default 30 days.",
+    ),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])
     .default('auto')

@@ -59,7 +59,7 @@ export interface MetricsOptions {
 
 export interface Metrics {
   registry: Registry;
-  /** A finished full sync (the batch side calls this when a run ends). */
+  /** A finished full sync (also observed from the 'run.finished' event). */
   observeRun(run: RunObservation): void;
   /** Stops listening to the events. */
   close(): void;
@@ -273,16 +273,25 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     apiRemaining.set({ org: e.orgId }, Math.max(0, e.max - e.used));
   });
   on('sync.latency', (e) => latency.observe({ org: e.orgId, from: e.from }, e.ms / 1000));
+  const observeRun = (run: RunObservation): void => {
+    runs.inc({ org: run.orgId, trigger: run.trigger, outcome: run.outcome });
+    runDuration.observe(
+      { trigger: run.trigger, outcome: run.outcome },
+      Math.max(0, run.durationMs) / 1000,
+    );
+  };
+  on('run.finished', (e) =>
+    observeRun({
+      orgId: e.orgId,
+      trigger: e.trigger,
+      outcome: e.status,
+      durationMs: e.durationMs,
+    }),
+  );
 
   return {
     registry,
-    observeRun(run) {
-      runs.inc({ org: run.orgId, trigger: run.trigger, outcome: run.outcome });
-      runDuration.observe(
-        { trigger: run.trigger, outcome: run.outcome },
-        Math.max(0, run.durationMs) / 1000,
-      );
-    },
+    observeRun,
     close() {
       for (const [event, fn] of listeners) events.off(event, fn as never);
       listeners.length = 0;

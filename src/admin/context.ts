@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { ConnectionStore } from '../orgs/connection-store';
 import type { ManagedOrgDirectory } from '../orgs/managed-org-directory';
+import type { RecordLookup } from '../outcomes/record-lookup';
 import type { SyncEvents } from '../pipeline/events';
 import type { ApiBudgetBook } from './api-budget';
 import type { Authenticator } from './auth';
@@ -31,6 +32,8 @@ export interface AdminDeps {
   syncTrigger: SyncTrigger;
   runHistory: RunHistory;
   deadLetters: DeadLetterService;
+  /** Each volunteer's sync status (GET .../records). */
+  records: Pick<RecordLookup, 'find'>;
   status: PipelineStatus;
   metricsRegistry: Registry;
   readiness: Readiness;

@@ -26,11 +26,8 @@ export interface SyncEventMap {
       side: Side;
       outcome: string;
       runId: string | null;
+      /** Sides newly written by this decision (none for a redelivered one). */
       writes: Side[];
-      /** Each write's kind, in the order of `writes` (full-sync run accounting). */
-      ops?: Array<'create' | 'update' | 'delete'>;
-      /** Fields settled by the default system in this decision. */
-      conflicts?: number;
     },
   ];
   'reconcile.conflict': [
@@ -46,6 +43,16 @@ export interface SyncEventMap {
   'dead-letter': [{ orgId: string | null; code: string; topic: string }];
   /** Salesforce API calls used / allowed, as the org last reported them. */
   'salesforce.api-usage': [{ orgId: string; used: number; max: number }];
+  /** A full sync ended (once per run, in the process that held it). */
+  'run.finished': [
+    {
+      orgId: string;
+      runId: string;
+      trigger: 'manual' | 'scheduled' | 'recovery';
+      status: 'succeeded' | 'partially_succeeded' | 'failed';
+      durationMs: number;
+    },
+  ];
   /** From a change observed in one system to its write acknowledged in the other. */
   'sync.latency': [{ orgId: string; from: Side; ms: number }];
 }

@@ -279,24 +279,32 @@ test('the errors list shows why a volunteer could not be synced; Retry sends one
   expect((await api(`/api/orgs/${ORG}/salesforce/errors`)).body.total).toBe(0);
 });
 
-test('a volunteer lookup shows what the API knows of a record', async () => {
+test('a volunteer lookup by id or email shows the record’s status and history', async () => {
   const staff = fx.connector.sandboxes!.initlive.control.listStaff()[0]!;
+  const known = await api(`/api/orgs/${ORG}/salesforce/records?initliveId=${staff.id}`);
+  expect(known.status).toBe(200);
   await page.getByRole('link', { name: 'Volunteer lookup' }).click();
   await page.getByRole('heading', { name: 'Volunteer lookup' }).waitFor();
   await page.getByLabel('Email or id').fill(staff.id);
   await page.getByRole('button', { name: 'Look up' }).click();
-  const probe = await api(`/api/orgs/${ORG}/salesforce/records?initliveId=${staff.id}`);
-  if (probe.status === 404 && /^no route /.test(probe.body.error.message)) {
-    // The record-status endpoint has not landed in this build: the page says so plainly.
-    await page.getByText('Volunteer lookup is not available on this connector version.').waitFor();
-  } else {
-    expect(probe.status).toBe(200);
-    const result = page.locator('#lookup-result');
-    await containsSoon(result, staff.id);
-    await containsSoon(result, probe.body.salesforceId);
-    await result.getByRole('heading', { name: 'History' }).waitFor();
-  }
+  const result = page.locator('#lookup-result');
+  await result.getByRole('heading', { name: 'History' }).waitFor();
+  await containsSoon(result, staff.id);
+  await containsSoon(result, known.body.salesforceId);
+  await containsSoon(result, 'In sync');
+  expect(await result.locator('table tbody tr').count()).toBe(known.body.history.length);
   await expectAccessible('volunteer lookup');
+
+  // By email: the same record.
+  await page.getByLabel('Email or id').fill(staff.email!);
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await containsSoon(result, 'Found byemail');
+  await containsSoon(result, staff.id);
+
+  // Someone neither system has.
+  await page.getByLabel('Email or id').fill('nobody.here@example.org');
+  await page.getByRole('button', { name: 'Look up' }).click();
+  await page.getByText('Neither InitLive nor Salesforce has a volunteer with that email').waitFor();
 });
 
 test('Disconnect asks first; Connect then goes through the sandbox’s OAuth page and back to connected', async () => {

@@ -31,6 +31,7 @@ import { SyncEvents } from '../../src/pipeline/events';
 import type { PipelineDeps } from '../../src/pipeline/deps';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import type { SalesforceSandbox, SalesforceSandboxOptions } from '../../src/sandbox/salesforce';
+import type { RecordView } from '../../src/core/record-status';
 
 /** Sync trigger of the tests: one run at a time per org, recorded in FakeRunHistory. */
 export class FakeRuns implements SyncTrigger, RunHistory {
@@ -55,6 +56,18 @@ export class FakeRuns implements SyncTrigger, RunHistory {
 
   async get(orgId: string, runId: string): Promise<RunRecord | null> {
     return this.runs.find((r) => r.orgId === orgId && r.runId === runId) ?? null;
+  }
+}
+
+/** Record lookups of the tests: whatever view a test puts under a query's value. */
+export class FakeRecords {
+  readonly views = new Map<string, RecordView>();
+
+  async find(
+    _orgId: string,
+    query: { initliveId: string } | { salesforceId: string } | { email: string },
+  ): Promise<RecordView | null> {
+    return this.views.get(Object.values(query)[0] as string) ?? null;
   }
 }
 
@@ -96,6 +109,7 @@ export interface AdminFixture {
   directory: ManagedOrgDirectory;
   changes: Array<[string, OrgChange]>;
   runs: FakeRuns;
+  records: FakeRecords;
   status: MemoryPipelineStatus;
   events: SyncEvents;
   metrics: Metrics;
@@ -168,6 +182,7 @@ export async function startAdmin(
   await collector.start();
 
   const runs = new FakeRuns();
+  const records = new FakeRecords();
   const status = new MemoryPipelineStatus();
   const registry = new Registry();
   const metrics = createMetrics(events, { registry, status, connections: directory });
@@ -192,6 +207,7 @@ export async function startAdmin(
       topics,
       logger,
     }),
+    records,
     status,
     metricsRegistry: registry,
     readiness,
@@ -237,6 +253,7 @@ export async function startAdmin(
     directory,
     changes,
     runs,
+    records,
     status,
     events,
     metrics,

@@ -7,6 +7,7 @@ import { getMetrics } from './get-metrics';
 import { getOAuthCallback } from './get-oauth-callback';
 import { getOrgs } from './get-orgs';
 import { getReadyz } from './get-readyz';
+import { getRecords } from './get-records';
 import { getRun } from './get-run';
 import { getRuns } from './get-runs';
 import { getSession } from './get-session';
@@ -39,6 +40,7 @@ export const routes: readonly RouteDef[] = [
   getRuns,
   getRun,
   getErrors,
+  getRecords,
   postErrorsRetry,
   postErrorRetry,
   deleteError,
