@@ -23,6 +23,12 @@ if (!existsSync(CHROMIUM)) {
 }
 
 let fx: ConsoleFixture;
+
+/**
+ * The page's content. Notices are looked up here: the same words also go to the live region
+ * for screen readers (after a short delay), which must not make a lookup ambiguous.
+ */
+const main = () => page.locator('#main');
 let page: Page;
 
 beforeAll(async () => {
@@ -89,7 +95,9 @@ test('at 360 px: sign in, organizations, the tile, settings, errors and lookup f
   await page.getByRole('link', { name: 'Volunteer lookup' }).click();
   await page.getByLabel('Email or id').fill('someone@example.org');
   await page.getByRole('button', { name: 'Look up' }).click();
-  await page.getByText('Neither InitLive nor Salesforce has a volunteer with that email').waitFor();
+  await main()
+    .getByText('Neither InitLive nor Salesforce has a volunteer with that email')
+    .waitFor();
   await fitsAndAccessible('volunteer lookup');
 });
 
@@ -102,7 +110,7 @@ test('package missing: the tile links to the install steps; Reconnect after inst
     await tile.getByRole('button', { name: 'Disconnect' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Disconnect' }).click();
     await tile.getByRole('button', { name: 'Connect' }).click();
-    await page.getByText('the InitLive package is missing').waitFor();
+    await main().getByText('the InitLive package is missing').waitFor();
     await eventually(async () => expect(await tile.textContent()).toContain('Package missing'));
     await fitsAndAccessible('package missing');
 
@@ -113,11 +121,24 @@ test('package missing: the tile links to the install steps; Reconnect after inst
     sf.installPackage();
     await page.goBack();
     await tile.getByRole('button', { name: 'Reconnect' }).click();
-    await page.getByText('Salesforce is connected.').waitFor();
+    await main().getByText('Salesforce is connected.').waitFor();
     await eventually(async () => expect(await tile.textContent()).toContain('Connected'));
   } finally {
     sf.installPackage();
   }
+});
+
+test('needs reauthorization: the tile says why, and Reconnect authorizes again', async () => {
+  // What a refresh refused with invalid_grant does to an organization.
+  await fx.connector.directory.markNeedsReauth(ORG, 'the refresh token was revoked in Salesforce');
+  await page.goto(`${fx.connector.url}/#/orgs/${ORG}`);
+  const tile = page.getByRole('region', { name: 'Salesforce', exact: true });
+  await eventually(async () => expect(await tile.textContent()).toContain('Needs reauthorization'));
+  expect(await tile.textContent()).toContain('the refresh token was revoked in Salesforce');
+  await fitsAndAccessible('needs reauthorization');
+  await tile.getByRole('button', { name: 'Reconnect' }).click();
+  await main().getByText('Salesforce is connected.').waitFor();
+  await eventually(async () => expect(await tile.textContent()).toContain('Connected'));
 });
 
 test('an API error shows its message, not a blank page', async () => {

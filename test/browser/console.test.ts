@@ -27,6 +27,12 @@ if (!existsSync(CHROMIUM)) {
 type Json = any;
 
 let fx: ConsoleFixture;
+
+/**
+ * The page's content. Notices are looked up here: the same words also go to the live region
+ * for screen readers (after a short delay), which must not make a lookup ambiguous.
+ */
+const main = () => page.locator('#main');
 let page: Page;
 const apiBodies: string[] = [];
 
@@ -84,7 +90,7 @@ test('sign in: a wrong token gets a clear message; the right one opens a session
   // Keyboard only: the token field has focus; type, Enter.
   await page.keyboard.type('not-the-token');
   await page.keyboard.press('Enter');
-  await page.getByText('That token is not right.').waitFor();
+  await main().getByText('That token is not right.').waitFor();
   expect(await page.getByLabel('Admin token').getAttribute('aria-invalid')).toBe('true');
   await expectAccessible('sign-in with an error');
 
@@ -128,7 +134,7 @@ test('Edit Settings: two-way with Salesforce as the default system is saved, and
     'A change in Salesforce updates InitLive; a change in InitLive does not update Salesforce.',
     'the default system wins when both change before a sync',
   ])
-    await page.getByText(help).waitFor();
+    await main().getByText(help).waitFor();
   await page.getByRole('group', { name: 'Default system' }).waitFor({ state: 'hidden' });
   await expectAccessible('settings');
 
@@ -137,7 +143,7 @@ test('Edit Settings: two-way with Salesforce as the default system is saved, and
   await defaultSystem.waitFor();
   await defaultSystem.getByLabel('Salesforce').check();
   await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByText('Settings saved.').first().waitFor();
+  await main().getByText('Settings saved.').waitFor();
 
   const settings = (await api(`/api/orgs/${ORG}/salesforce/settings`)).body;
   expect(settings).toMatchObject({
@@ -165,7 +171,7 @@ test('a bad frequency shows the API’s error next to the field, and nothing is 
     await page.evaluate((id) => document.getElementById(id)?.previousElementSibling?.id, errorId),
   ).toBe('every-minutes');
   expect(await page.evaluate(() => document.activeElement?.id)).toBe('every-minutes');
-  await page.getByText('The settings were not saved.').waitFor();
+  await main().getByText('The settings were not saved.').waitFor();
   await expectAccessible('settings with errors');
   expect((await api(`/api/orgs/${ORG}/salesforce/settings`)).body.schedule).toEqual({
     mode: 'manual',
@@ -174,14 +180,14 @@ test('a bad frequency shows the API’s error next to the field, and nothing is 
   // Corrected, it saves; then back to manual for the runs below.
   await minutes.fill('30');
   await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByText('Settings saved.').first().waitFor();
+  await main().getByText('Settings saved.').waitFor();
   expect((await api(`/api/orgs/${ORG}/salesforce/settings`)).body.schedule).toEqual({
     mode: 'interval',
     everyMinutes: 30,
   });
   await page.getByRole('switch', { name: 'Automatic Syncing' }).uncheck();
   await page.getByRole('button', { name: 'Save' }).click();
-  await page.getByText('Settings saved.').first().waitFor();
+  await main().getByText('Settings saved.').waitFor();
   expect((await api(`/api/orgs/${ORG}/salesforce/settings`)).body.schedule).toEqual({
     mode: 'manual',
   });
@@ -202,7 +208,7 @@ test('Sync now shows a live progress bar, says a second press finds a run in pro
     await expectAccessible('sync in progress');
 
     await page.getByRole('button', { name: 'Sync now' }).click();
-    await page.getByText('A run is in progress.').waitFor();
+    await main().getByText('A run is in progress.').waitFor();
   } finally {
     sf.setLatencyMs(0);
   }
@@ -254,7 +260,7 @@ test('the errors list shows why a volunteer could not be synced; Retry sends one
   const first = list.getByRole('listitem').first();
   const firstId = before[0].id;
   await first.getByRole('button', { name: 'Retry' }).click();
-  await page.getByText('Sent back for retry (attempt 2).').waitFor();
+  await main().getByText('Sent back for retry (attempt 2).').waitFor();
   // The record is still too long for Salesforce: it fails again and comes back, attempt 2.
   await waitUntil(async () => {
     const items = (await api(`/api/orgs/${ORG}/salesforce/errors`)).body.items;
@@ -266,7 +272,7 @@ test('the errors list shows why a volunteer could not be synced; Retry sends one
   // Dismiss one: it leaves the list and the API.
   const dismissedId = (await api(`/api/orgs/${ORG}/salesforce/errors`)).body.items[0].id;
   await list.getByRole('listitem').first().getByRole('button', { name: 'Dismiss' }).click();
-  await page.getByText('Dismissed.').waitFor();
+  await main().getByText('Dismissed.').waitFor();
   await countSoon(list.getByRole('listitem'), 1);
   const left = (await api(`/api/orgs/${ORG}/salesforce/errors`)).body.items;
   expect(left.map((i: Json) => i.id)).not.toContain(dismissedId);
@@ -304,7 +310,9 @@ test('a volunteer lookup by id or email shows the record’s status and history'
   // Someone neither system has.
   await page.getByLabel('Email or id').fill('nobody.here@example.org');
   await page.getByRole('button', { name: 'Look up' }).click();
-  await page.getByText('Neither InitLive nor Salesforce has a volunteer with that email').waitFor();
+  await main()
+    .getByText('Neither InitLive nor Salesforce has a volunteer with that email')
+    .waitFor();
 });
 
 test('Disconnect asks first; Connect then goes through the sandbox’s OAuth page and back to connected', async () => {
@@ -324,7 +332,7 @@ test('Disconnect asks first; Connect then goes through the sandbox’s OAuth pag
 
   await tile.getByRole('button', { name: 'Disconnect' }).click();
   await dialog.getByRole('button', { name: 'Disconnect' }).click();
-  await page.getByText('Salesforce is disconnected.').waitFor();
+  await main().getByText('Salesforce is disconnected.').waitFor();
   await containsSoon(tile, 'Not connected');
   expect((await api(`/api/orgs/${ORG}/salesforce`)).body.connection).toBe('disconnected');
   await expectAccessible('disconnected');
@@ -335,7 +343,7 @@ test('Disconnect asks first; Connect then goes through the sandbox’s OAuth pag
     if (req.isNavigationRequest()) visited.push(req.url());
   });
   await tile.getByRole('button', { name: 'Connect' }).click();
-  await page.getByText('Salesforce is connected.').waitFor();
+  await main().getByText('Salesforce is connected.').waitFor();
   expect(visited.some((u) => u.startsWith(`${sandboxOrigin}/services/oauth2/authorize`))).toBe(
     true,
   );
@@ -351,7 +359,7 @@ test('Disconnect asks first; Connect then goes through the sandbox’s OAuth pag
 test('sign out ends the session: the old cookie opens nothing any more', async () => {
   const [cookie] = await fx.context.cookies(fx.connector.url);
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByText('You are signed out.').waitFor();
+  await main().getByText('You are signed out.').waitFor();
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   expect(await fx.context.cookies(fx.connector.url)).toEqual([]);
   const res = await fetch(`${fx.connector.url}/api/session`, {

@@ -64,7 +64,10 @@ export async function renderVolunteers(ctx) {
     replace(result, h('p', { class: 'loading', role: 'status' }, 'Looking up…'));
     try {
       const record = await api('GET', sfPath(orgId, `/records?${param}=${encodeURIComponent(q)}`));
-      replace(result, ...recordView(record, kind));
+      replace(
+        result,
+        ...recordView(record, kind, `#/orgs/${encodeURIComponent(orgId)}/salesforce/errors`),
+      );
     } catch (err) {
       if (err instanceof ApiError && err.noSuchRoute) {
         replace(
@@ -96,8 +99,8 @@ export async function renderVolunteers(ctx) {
   if (input.value) await search();
 }
 
-/** @param {any} r @param {string} kind */
-function recordView(r, kind) {
+/** @param {any} r @param {string} kind @param {string} errorsHref */
+function recordView(r, kind, errorsHref) {
   const [label, cls] = /** @type {Record<string, string[]>} */ (RECORD_STATE)[r.state] ?? [
     humanize(r.state ?? 'unknown'),
     '',
@@ -131,6 +134,7 @@ function recordView(r, kind) {
                 null,
                 h('span', { class: 'mono' }, err.code),
                 ` ${err.message} (${when(err.at)})`,
+                err.deadLetterId ? [' ', h('a', { href: errorsHref }, 'See the errors')] : null,
               ),
             ]
           : null,
