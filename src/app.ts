@@ -32,6 +32,7 @@ import { RecordLookup } from './outcomes/record-lookup';
 import { createPipeline } from './pipeline/connector';
 import type { Pipeline, PipelineOptions } from './pipeline/connector';
 import { createRuntime } from './pipeline/runtime';
+import { startDemoActivity } from './sandbox/demo-activity';
 import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
 import { WebhookRegistrations } from './source-initlive/webhook-registrations';
@@ -330,6 +331,9 @@ async function start(
     status,
     connections: directory,
     ...(pipeline.sourceLease ? { sourceLeases: pipeline.sourceLease } : {}),
+    runs: runStore,
+    deadLetters: stores.deadLetters,
+    pendingChanges: runtime.pendingChanges,
   });
   closers.add('metrics', () => metrics.close());
 
@@ -511,6 +515,15 @@ async function start(
         await drained(status, 10_000);
       }
     }
+  }
+
+  if (demo && config.SANDBOX_ACTIVITY_PER_MINUTE > 0) {
+    const stopActivity = startDemoActivity(sandboxes!, {
+      orgId: demoOrgId,
+      perMinute: config.SANDBOX_ACTIVITY_PER_MINUTE,
+      logger: logger.child({ component: 'demo-activity' }),
+    });
+    closers.add('demo activity', stopActivity);
   }
 
   ready = true;

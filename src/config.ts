@@ -180,6 +180,15 @@ export const configShape = {
     .describe(
       'Contacts seeded into an empty Salesforce sandbox; the first half share emails with seeded staff.',
     ),
+  SANDBOX_ACTIVITY_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(6000)
+    .default(0)
+    .describe(
+      'Edits per minute the sandboxes make by themselves, as people would (volunteers checking in, phones changed in InitLive and Salesforce), so a demo deployment shows changes flowing. 0: none.',
+    ),
   SALESFORCE_LOGIN_URL: optionalUrl.describe(
     'Salesforce login URL (https://login.salesforce.com, a My Domain, or the sandbox).',
   ),

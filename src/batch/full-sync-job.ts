@@ -369,6 +369,7 @@ export class FullSyncJob {
           value: {
             ...staffSnapshotOf(org.orgId, record.runId, s, org.settings.mapping, now),
             salesforceId: matched[i] ?? null,
+            ...(matched[i] ? { matchedBy: 'email' } : {}),
           },
         })),
       );
@@ -414,9 +415,10 @@ export class FullSyncJob {
         'contactChanges',
         page.records.map((row) => {
           const value = contactSnapshotOf(org.orgId, record.runId, row, org.settings.mapping, now);
+          const byEmail = value.initliveId === null ? (matched.get(row.Id) ?? null) : null;
           return {
             key: recordKey(org.orgId, row.Id),
-            value: { ...value, initliveId: value.initliveId ?? matched.get(row.Id) ?? null },
+            value: byEmail ? { ...value, initliveId: byEmail, matchedBy: 'email' } : value,
           };
         }),
       );

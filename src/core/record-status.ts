@@ -95,9 +95,13 @@ export function statusChangeOf(item: OutcomeItem): StatusChange | null {
   };
   if (item.stage === 'DECIDED') {
     const quiet = item.result === 'UNCHANGED' && item.runId !== null && item.conflicts.length === 0;
-    if (!quiet && item.observedAt !== null) entry('read', side, item.fields, item.observedAt);
+    // An echo of our own write is one event, not a read and a suppression.
+    const echo = item.decision === 'echo';
+    if (!quiet && !echo && item.observedAt !== null) {
+      entry('read', side, item.fields, item.observedAt);
+    }
     if (item.result === 'FAILED') failure(otherSide(side));
-    else if (item.decision === 'echo') entry('echo_suppressed', side, item.fields);
+    else if (echo) entry('echo_suppressed', side, item.fields);
     else if (!quiet) entry('decided', side, item.fields);
     if (item.conflicts.length > 0) entry('conflict', side, item.conflicts);
     if (item.result === 'UNCHANGED') set.lastSyncedAt = item.at;

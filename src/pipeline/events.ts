@@ -41,8 +41,11 @@ export interface SyncEventMap {
     },
   ];
   'dead-letter': [{ orgId: string | null; code: string; topic: string }];
-  /** Salesforce API calls used / allowed, as the org last reported them. */
-  'salesforce.api-usage': [{ orgId: string; used: number; max: number }];
+  /**
+   * Salesforce API calls used / allowed, as the org last reported them; `reserve`: calls the
+   * sink leaves to others (it pauses below that many left).
+   */
+  'salesforce.api-usage': [{ orgId: string; used: number; max: number; reserve?: number }];
   /** A full sync ended (once per run, in the process that held it). */
   'run.finished': [
     {

@@ -793,6 +793,7 @@ export class OrgWriter {
         orgId: this.orgId,
         used: usage.used,
         max: usage.max,
+        reserve: reserveCalls(this.options.apiReserve, usage.max),
       });
     }
   }
