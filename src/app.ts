@@ -111,10 +111,18 @@ class Closers {
  * process makes a random one.
  */
 function webhookSecretOf(config: Pick<Config, 'ENCRYPTION_KEY'>): string {
-  if (!config.ENCRYPTION_KEY) return randomBytes(24).toString('base64url');
+  return derivedSecret(config, 'initlive-webhook-secret', 24).toString('base64url');
+}
+
+/** A secret every process of a deployment shares (HKDF of ENCRYPTION_KEY), random without one. */
+function derivedSecret(
+  config: Pick<Config, 'ENCRYPTION_KEY'>,
+  info: string,
+  bytes: number,
+): Buffer {
+  if (!config.ENCRYPTION_KEY) return randomBytes(bytes);
   const key = Buffer.from(config.ENCRYPTION_KEY, 'base64');
-  const derived = hkdfSync('sha256', key, Buffer.alloc(0), 'initlive-webhook-secret', 24);
-  return Buffer.from(derived).toString('base64url');
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, bytes));
 }
 
 /**
@@ -395,6 +403,9 @@ async function start(
     oauth,
     events: deps.events,
     salesforceApiVersion: config.SALESFORCE_API_VERSION,
+    sessions: stores.sessions,
+    // Every process must recognise a session signed in at any other.
+    sessionKey: derivedSecret(config, 'admin-session-credential', 32),
   });
   const token = adminTokenOf(admin);
   const http = express();

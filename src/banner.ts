@@ -28,7 +28,8 @@ export function banner(b: BannerInput): string {
   const lines: string[] = [
     '',
     `InitLive <-> Salesforce sync is ready (${b.mode}, ${(b.startupMs / 1000).toFixed(1)} s)`,
-    `  Admin API    ${url}   (docs/http-api.md)`,
+    `  Console      ${url}/   (sign in with the admin token)`,
+    `  Admin API    ${url}/api   (docs/http-api.md)`,
     `  Admin token  ${token}`,
     `  Metrics      ${url}/metrics   health ${url}/healthz   ready ${url}/readyz`,
   ];

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { DeadLetterStore } from './admin/dead-letter-store';
+import type { SessionStore } from './admin/session-store';
 import type { Lock } from './batch/lock';
 import type { RunStore } from './batch/run-store';
 import type { Config } from './config';
@@ -8,19 +9,22 @@ import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
 import { MemoryLock } from './infra/memory/memory-lock';
 import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-store';
 import { MemoryRunStore } from './infra/memory/memory-run-store';
+import { MemorySessionStore } from './infra/memory/memory-session-store';
 import { closeRedis, createRedis } from './infra/redis/connect';
 import { RedisConnectionStore } from './infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
 import { RedisLock } from './infra/redis/redis-lock';
 import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store';
 import { RedisRunStore } from './infra/redis/redis-run-store';
+import { RedisSessionStore } from './infra/redis/redis-session-store';
 import { createSecretBox, generateEncryptionKey } from './infra/secrets';
 import type { Logger } from './logger';
 import type { ConnectionStore } from './orgs/connection-store';
 import type { RecordStatusStore } from './outcomes/record-status-store';
 
 /**
- * The control plane's stores (connections, dead letters, runs, locks, record status): Redis
+ * The control plane's stores (connections, dead letters, runs, locks, record status, console
+ * sessions): Redis
  * when REDIS_URL is set, so every process shares them, memory otherwise.
  */
 export interface ControlStores {
@@ -29,6 +33,8 @@ export interface ControlStores {
   runs: RunStore;
   lock: Lock;
   statuses: RecordStatusStore;
+  /** Console sign-in sessions (src/admin/session-store.ts). */
+  sessions: SessionStore;
   /** The control stores' own client (for /readyz), or null in memory. */
   redis: Redis | null;
   close(): Promise<void>;
@@ -46,6 +52,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         runs: new MemoryRunStore(),
         lock: new MemoryLock(),
         statuses: new MemoryRecordStatusStore(statusLimits),
+        sessions: new MemorySessionStore(),
         redis: null,
       };
     }
@@ -60,6 +67,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       runs: new RedisRunStore({ redis, keyPrefix }),
       lock: new RedisLock({ redis, keyPrefix }),
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
+      sessions: new RedisSessionStore({ redis, keyPrefix }),
       redis,
     };
   })();
@@ -72,6 +80,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.runs.close(),
         stores.lock.close(),
         stores.statuses.close(),
+        stores.sessions.close(),
       ]);
       if (stores.redis) await closeRedis(stores.redis);
     },

@@ -7,8 +7,10 @@ import type { ManagedOrgDirectory } from '../orgs/managed-org-directory';
 import type { RecordLookup } from '../outcomes/record-lookup';
 import type { SyncEvents } from '../pipeline/events';
 import type { ApiBudgetBook } from './api-budget';
+import type { Authenticator } from './auth';
 import type { DeadLetterService } from './dead-letters';
 import type { PipelineStatus, Readiness, RunHistory, SyncTrigger } from './ports';
+import type { SessionStore } from './session-store';
 
 export interface AdminOAuthSettings {
   /** Salesforce login URL (SALESFORCE_LOGIN_URL or the sandbox). */
@@ -47,6 +49,17 @@ export interface AdminDeps {
   oauthStateTtlMs?: number;
   /** For the package check. Default 62.0. */
   salesforceApiVersion?: string;
+  /** Console sessions; shared (Redis) when several processes serve one deployment. */
+  sessions: SessionStore;
+  /**
+   * Keys the credential fingerprints kept in sessions. Processes sharing a session store must
+   * share it (app.ts derives it from ENCRYPTION_KEY). Default: random per process.
+   */
+  sessionKey?: Buffer;
+  /** How long a console sign-in lasts. Default 8 hours. */
+  sessionTtlMs?: number;
+  /** Where the console's files are (index.html, assets); null serves no console. Default: the package's console/. */
+  consoleDir?: string | null;
 }
 
 /** What a route handler gets. */
@@ -55,6 +68,8 @@ export interface AdminContext extends AdminDeps {
   apiBudget: ApiBudgetBook;
   oauthStateTtlMs: number;
   salesforceApiVersion: string;
+  authenticator: Authenticator;
+  sessionTtlMs: number;
 }
 
 export interface RouteDef {

@@ -5,11 +5,12 @@ import type { TopicNames } from '../core/topics';
 import type { Subscription, Transport } from '../core/transport';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
+import { RETRY_ATTEMPT_HEADER } from '../pipeline/dead-letters';
 import type { DeadLetterQuery, DeadLetterStore } from './dead-letter-store';
 
 /** Header a retried record carries: the dead letter it came from and the attempt it is. */
 export const RETRY_HEADER_ID = 'x-dead-letter-id';
-export const RETRY_HEADER_ATTEMPT = 'x-dead-letter-attempt';
+export const RETRY_HEADER_ATTEMPT = RETRY_ATTEMPT_HEADER;
 
 export interface DeadLetterView {
   id: string;

@@ -17,6 +17,7 @@ import { topicNames } from '../../src/core/topics';
 import { createEmbeddedCodec } from '../../src/infra/avro/avro-codec';
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
 import { MemoryDeadLetterStore } from '../../src/infra/memory/memory-dead-letter-store';
+import { MemorySessionStore } from '../../src/infra/memory/memory-session-store';
 import { MemoryTransport } from '../../src/infra/memory/memory-transport';
 import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
 import type { SecretBox } from '../../src/infra/secrets';
@@ -220,6 +221,7 @@ export async function startAdmin(
     oauth,
     events,
     now: () => clock.now,
+    sessions: new MemorySessionStore({ now: () => clock.now }),
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -211,11 +211,13 @@ describe('docker-compose.yml and Dockerfile (static: Docker is not run in CI)', 
     const runtimeCopies = dockerfile
       .filter((i) => i.op === 'COPY' && i.args.includes('--from=build'))
       .map((i) => i.args.split(/\s+/).at(-1));
-    // Avro schemas (src/infra/avro/schemas.ts) and Lua scripts (src/infra/redis/lua-scripts.ts).
+    // Avro schemas (src/infra/avro/schemas.ts), Lua scripts (src/infra/redis/lua-scripts.ts)
+    // and the admin console's files (src/admin/console.ts serves console/ from the package root).
     expect(runtimeCopies).toEqual(
       expect.arrayContaining([
         './schemas',
         './src/infra/redis/lua',
+        './console',
         './dist/src',
         './node_modules',
       ]),
