@@ -96,6 +96,17 @@ export class ContactStore {
     return new Transaction(this, ctx);
   }
 
+  /**
+   * Changes values below the API, as a database restore or a data fix would: LastModifiedDate
+   * and SystemModstamp stay, no change event, no write counted. Test control only.
+   */
+  drift(id: string, values: Record<string, unknown>): void {
+    const r = this.records.get(id);
+    if (!r) throw new Error(`no record ${id}`);
+    Object.assign(r, values);
+    this.rebuildIndexes();
+  }
+
   /** Removes the package fields and their data, as uninstalling a managed package does. */
   uninstallPackage(): void {
     const packaged = this.schema.fields().filter((f) => f.packaged);
