@@ -1,4 +1,5 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +36,7 @@ import { createRuntime } from './pipeline/runtime';
 import { startDemoActivity } from './sandbox/demo-activity';
 import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
+import { WriteHoldBoard } from './sink/write-holds';
 import { WebhookRegistrations } from './source-initlive/webhook-registrations';
 
 /**
@@ -330,6 +332,16 @@ async function start(
   });
   const collector = new DeadLetterCollector({ ...deps, store: stores.deadLetters });
   const tracker = new OutcomeTracker({ ...deps, runs: runStore, statuses: stores.statuses });
+  // This process's sinks say which organizations' writes they hold, for every process's status.
+  const holdBoard = new WriteHoldBoard({
+    events: deps.events,
+    store: stores.holds,
+    process: `${hostname()}:${process.pid}`,
+    logger: logger.child({ component: 'write-holds' }),
+    ttlMs: 3 * 60_000,
+  });
+  holdBoard.start();
+  closers.add('write holds', () => holdBoard.stop());
   const status = new LivePipelineStatus({
     ...deps,
     pipeline,
@@ -387,6 +399,7 @@ async function start(
     syncTrigger: runner,
     runHistory: runStore,
     deadLetters: new DeadLetterService({ ...deps, store: stores.deadLetters, pairs: deps.store }),
+    holds: stores.holds,
     records: new RecordLookup({
       store: deps.store,
       emailIndex: deps.emailIndex,

@@ -5,8 +5,7 @@ import { invalidInput, jsonObjectBody, orgIdOf } from '../http';
 /**
  * PUT /api/orgs/:orgId/salesforce/settings: changes the settings named in the body and keeps the
  * others as stored (a merge; `schedule` and `fieldMapping` are replaced whole when given; switching
- * to two-way must name `defaultSystem`). The
- * body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
+ * to two-way must name `defaultSystem`). The body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
  * taken for "the defaults". A bad payload gets 400 naming every bad field; nothing is stored
  * then. The pipeline restarts the organization's sources with the new settings.
  */
@@ -33,6 +32,7 @@ export const putSettings: RouteDef = {
       );
     }
     const stored = await ctx.directory.updateSettings(orgId, parsed.settings);
+    ctx.events?.emit('sink.wake', { orgId });
     ctx.logger.info('sync settings changed', {
       orgId,
       fields: Object.keys(body),
