@@ -23,6 +23,7 @@ import { SyncError, toSyncError } from './errors';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
 import type { Metrics } from './metrics';
+import type { SyncEvents } from './pipeline/events';
 import type { InitLiveCredentials } from './orgs/connection-store';
 import { ManagedOrgDirectory } from './orgs/managed-org-directory';
 import type { OrgChange } from './orgs/managed-org-directory';
@@ -268,6 +269,8 @@ async function start(
   const stores = createControlStores(config, logger);
   closers.add('control stores', () => stores.close());
 
+  // The pipeline's events, once the runtime exists (connections are made after it).
+  let usageEvents: SyncEvents | null = null;
   const directory = new ManagedOrgDirectory({
     store: stores.connections,
     logger: logger.child({ component: 'directory' }),
@@ -277,6 +280,8 @@ async function start(
     initliveOrigin: config.INITLIVE_CHANGE_ORIGIN,
     defaultInitLive,
     pollIntervalMs: options.directoryPollMs ?? (config.REDIS_URL ? 5_000 : 0),
+    // Every Salesforce answer (reads included) updates the org's API budget in status and metrics.
+    onApiUsage: (orgId, usage) => usageEvents?.emit('salesforce.api-usage', { orgId, ...usage }),
   });
 
   const runtime = await createRuntime(
@@ -298,6 +303,7 @@ async function start(
   );
   closers.add('transport and state store', () => runtime.close());
   const { deps } = runtime;
+  usageEvents = deps.events;
 
   const webhookSecret = webhookSecretOf(config);
   logger.redact(webhookSecret);

@@ -10,8 +10,8 @@ import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { OutcomeBatch } from '../pipeline/outcomes';
 import { defaultRetryPolicy } from '../retry';
 import type { RetryPolicy } from '../retry';
-import { defaultApiReserve } from './salesforce/api-reserve';
-import type { ApiReserve } from './salesforce/api-reserve';
+import { defaultApiReserve } from '../core/api-reserve';
+import type { ApiReserve } from '../core/api-reserve';
 import { bulkContactWriter } from './salesforce/bulk-writer';
 import type { BulkContactWriter } from './salesforce/bulk-writer';
 import { OrgWriter } from './salesforce/org-writer';
@@ -20,7 +20,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 
-export type { ApiReserve } from './salesforce/api-reserve';
+export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
 export type { PauseReason } from './salesforce/org-writer';
 

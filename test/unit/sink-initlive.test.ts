@@ -251,7 +251,7 @@ describe('InitLiveSink', () => {
     expect(dup).toMatchObject({
       orgId: ORG_ID,
       errorCode: 'INITLIVE_REJECTED',
-      message: `email TAKEN@example.org is already used by staff ${holder.id} in InitLive`,
+      message: `the email is already used by staff ${holder.id} in InitLive`,
       recordType: 'InitLiveWrite',
       sourceTopic: pipeline.deps.topics.initliveWrites,
       originalKey: `${ORG_ID}/dup`,

@@ -6,8 +6,8 @@ import { toSalesforceError } from '../../infra/salesforce/salesforce-api';
 import type { Logger } from '../../logger';
 import type { PipelineDeps } from '../../pipeline/deps';
 import { sleep } from '../../retry';
-import type { ApiReserve } from './api-reserve';
-import { belowReserve, reserveCalls } from './api-reserve';
+import type { ApiReserve } from '../../core/api-reserve';
+import { belowReserve, reserveCalls } from '../../core/api-reserve';
 
 /** Why an org's writes are held. */
 export type PauseReason = 'api_limit' | 'needs_reauth' | 'package_missing';
