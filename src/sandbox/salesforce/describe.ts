@@ -7,10 +7,13 @@ const SOAP_TYPES: Record<FieldDef['type'], string> = {
   textarea: 'xsd:string',
   email: 'xsd:string',
   phone: 'xsd:string',
+  url: 'xsd:string',
   picklist: 'xsd:string',
   date: 'xsd:date',
   datetime: 'xsd:dateTime',
   double: 'xsd:double',
+  currency: 'xsd:double',
+  percent: 'xsd:double',
   boolean: 'xsd:boolean',
 };
 
@@ -33,7 +36,9 @@ function describeField(f: FieldDef): Record<string, unknown> {
     nillable: f.nillable,
     createable: f.createable,
     updateable: f.updateable,
-    defaultedOnCreate: [
+    defaultValue: f.defaultValue ?? null,
+    inlineHelpText: f.inlineHelpText ?? null,
+    defaultedOnCreate: f.defaultValue !== undefined || [
       'Id',
       'IsDeleted',
       'OwnerId',
