@@ -38,16 +38,18 @@ function describeField(f: FieldDef): Record<string, unknown> {
     updateable: f.updateable,
     defaultValue: f.defaultValue ?? null,
     inlineHelpText: f.inlineHelpText ?? null,
-    defaultedOnCreate: f.defaultValue !== undefined || [
-      'Id',
-      'IsDeleted',
-      'OwnerId',
-      'CreatedDate',
-      'CreatedById',
-      'LastModifiedDate',
-      'LastModifiedById',
-      'SystemModstamp',
-    ].includes(f.name),
+    defaultedOnCreate:
+      f.defaultValue !== undefined ||
+      [
+        'Id',
+        'IsDeleted',
+        'OwnerId',
+        'CreatedDate',
+        'CreatedById',
+        'LastModifiedDate',
+        'LastModifiedById',
+        'SystemModstamp',
+      ].includes(f.name),
     externalId: f.externalId,
     idLookup: f.externalId || f.name === 'Id' || f.type === 'email',
     unique: f.unique,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseString } from 'xml2js';
+import sax from 'sax';
 import { fieldDefFromMetadata } from './field-metadata';
 import type { CustomFieldMetadata } from './field-metadata';
 import type { FieldDef } from './schema';
@@ -23,43 +23,81 @@ export interface SalesforcePackage {
   channelMembers: Array<{ fullName: string; eventChannel: string; selectedEntity: string }>;
 }
 
-/** An XML document as xml2js gives it: element name -> text, child object, or a list of them. */
+/**
+ * An element's content: child element name -> its text (leaf), its content (nested), or a list
+ * of them when the name repeats; attributes under `$`. (The shape xml2js gives, kept small.)
+ */
 export type XmlNode = { [name: string]: XmlValue };
 type XmlValue = string | XmlNode | Array<string | XmlNode>;
 
 /** The metadata namespace every Metadata API file declares on its root element. */
 export const METADATA_NAMESPACE = 'http://soap.sforce.com/2006/04/metadata';
 
+interface Frame {
+  name: string;
+  node: XmlNode;
+  text: string;
+  hasChildren: boolean;
+}
+
+function addChild(parent: XmlNode, name: string, value: string | XmlNode): void {
+  const existing = parent[name];
+  if (existing === undefined) parent[name] = value;
+  else if (Array.isArray(existing)) existing.push(value);
+  else parent[name] = [existing, value];
+}
+
 /**
- * Parses one metadata file strictly (a malformed document throws) and returns its root element
- * name and content. xml2js calls back synchronously unless asked not to.
+ * Parses one metadata file strictly and returns its root element name and content. A document
+ * that is not well-formed (mismatched or unclosed tags, a bad entity, text or a second element
+ * outside the root) throws, naming the file.
  */
 export function parseMetadataXml(xml: string, file: string): { root: string; body: XmlNode } {
-  let out: { root: string; body: XmlNode } | null = null;
-  let failure: unknown = null;
-  parseString(
-    xml,
-    { strict: true, explicitArray: false, explicitRoot: true, trim: true, async: false },
-    (err: Error | null, result: unknown) => {
-      if (err) {
-        failure = err;
-        return;
-      }
-      const doc = result as Record<string, XmlNode> | null;
-      const names = doc ? Object.keys(doc) : [];
-      if (names.length !== 1) {
-        failure = new Error('expected one root element');
-        return;
-      }
-      out = { root: names[0]!, body: doc![names[0]!] ?? {} };
-    },
-  );
-  if (failure !== null || out === null) {
-    throw new Error(
-      `${file}: not a well-formed metadata document: ${failure instanceof Error ? failure.message : 'no content'}`,
-    );
+  const parser = sax.parser(true, { trim: false, normalize: false, xmlns: false });
+  const stack: Frame[] = [];
+  let root: { name: string; body: XmlNode } | null = null;
+  let failure: string | null = null;
+  const fail = (message: string): void => {
+    failure ??= message;
+  };
+  parser.onerror = (err) => {
+    fail(err.message.split('\n')[0] ?? err.message);
+    parser.resume();
+  };
+  parser.onopentag = (tag) => {
+    if (stack.length === 0 && root !== null) fail(`a second root element <${tag.name}>`);
+    const node: XmlNode = {};
+    const attrs = Object.entries(tag.attributes as Record<string, string>);
+    if (attrs.length > 0) node.$ = Object.fromEntries(attrs);
+    const parent = stack[stack.length - 1];
+    if (parent) parent.hasChildren = true;
+    stack.push({ name: tag.name, node, text: '', hasChildren: false });
+  };
+  parser.ontext = (text) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += text;
+  };
+  parser.oncdata = (text) => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += text;
+  };
+  parser.onclosetag = () => {
+    const frame = stack.pop();
+    if (!frame) return;
+    const leaf = !frame.hasChildren && !('$' in frame.node);
+    if (!leaf && frame.text.trim() !== '') fail(`mixed text and elements in <${frame.name}>`);
+    const value: string | XmlNode = leaf ? frame.text.trim() : frame.node;
+    const parent = stack[stack.length - 1];
+    if (parent) addChild(parent.node, frame.name, value);
+    else root = { name: frame.name, body: typeof value === 'string' ? {} : value };
+  };
+  parser.write(xml).close();
+  if (failure === null && root === null) failure = 'no root element';
+  if (failure !== null || root === null) {
+    throw new Error(`${file}: not a well-formed metadata document: ${failure ?? 'no content'}`);
   }
-  return out;
+  const { name, body } = root as { name: string; body: XmlNode };
+  return { root: name, body };
 }
 
 export function asArray<T>(value: T | T[] | undefined): T[] {

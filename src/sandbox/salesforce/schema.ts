@@ -147,7 +147,9 @@ export class ContactSchema {
 
   /** `packageFields`: the package's Contact fields, installed; null: no package installed. */
   constructor(packageFields: readonly FieldDef[] | null = null) {
-    this.packageFields = packageFields ? packageFields.map((f) => ({ ...f, packaged: true })) : null;
+    this.packageFields = packageFields
+      ? packageFields.map((f) => ({ ...f, packaged: true }))
+      : null;
     this.rebuild();
   }
 

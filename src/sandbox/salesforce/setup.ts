@@ -41,7 +41,10 @@ export interface SetupSnapshot {
 }
 
 /** The standard channel's selection of Contact: what `/data/ContactChangeEvent` needs. */
-export const CONTACT_SELECTION = { eventChannel: 'ChangeEvents', selectedEntity: 'ContactChangeEvent' };
+export const CONTACT_SELECTION = {
+  eventChannel: 'ChangeEvents',
+  selectedEntity: 'ContactChangeEvent',
+};
 
 /**
  * The org's setup, as far as the connector meets it: whether the InitLive package is installed
@@ -84,7 +87,10 @@ export class OrgSetup {
       const id = this.ids.next(KeyPrefix.customField);
       this.fields.set(id, { id, name: f.name, metadata: md, packaged: true });
     }
-    this.permSets = pkg.permissionSets.map((p) => ({ id: this.ids.next(KeyPrefix.permissionSet), ...p }));
+    this.permSets = pkg.permissionSets.map((p) => ({
+      id: this.ids.next(KeyPrefix.permissionSet),
+      ...p,
+    }));
     for (const p of this.permSets) this.assignments.set(p.id, new Set([this.userId]));
     if (options.changeDataCapture !== false) {
       for (const m of pkg.channelMembers) {
@@ -213,7 +219,10 @@ export class OrgSetup {
 
   /** Whether Change Data Capture publishes Contact changes on the standard channel. */
   contactSelected(): boolean {
-    return this.findMember(CONTACT_SELECTION.eventChannel, CONTACT_SELECTION.selectedEntity) !== undefined;
+    return (
+      this.findMember(CONTACT_SELECTION.eventChannel, CONTACT_SELECTION.selectedEntity) !==
+      undefined
+    );
   }
 
   permissionSets(): PermissionSetRecord[] {
@@ -246,7 +255,10 @@ export class OrgSetup {
     for (const m of snap.channelMembers) this.members.set(m.id, { ...m });
   }
 
-  private findMember(eventChannel: string, selectedEntity: string): ChannelMemberRecord | undefined {
+  private findMember(
+    eventChannel: string,
+    selectedEntity: string,
+  ): ChannelMemberRecord | undefined {
     return [...this.members.values()].find(
       (m) => m.eventChannel === eventChannel && m.selectedEntity === selectedEntity,
     );

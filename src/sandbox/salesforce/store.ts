@@ -124,7 +124,8 @@ export class ContactStore {
   /** A new custom field (Tooling API): empty (or its default) on every record. */
   addField(field: FieldDef): void {
     this.schema.putCustomField(field);
-    for (const r of this.records.values()) if (!(field.name in r)) r[field.name] = emptyValue(field);
+    for (const r of this.records.values())
+      if (!(field.name in r)) r[field.name] = emptyValue(field);
     this.rebuildIndexes();
   }
 

@@ -24,7 +24,11 @@ import { parseSoql } from './soql/parser';
 export function querySetupTables(
   tables: readonly SetupTable[],
   soql: string,
-): { table: SetupTable; rows: Record<string, unknown>[]; count: boolean } {
+): {
+  table: SetupTable;
+  rows: Array<Record<string, string | number | boolean | null>>;
+  count: boolean;
+} {
   try {
     const from = parseSoql(soql).from;
     const table = tables.find((t) => t.objectName.toLowerCase() === from.name.toLowerCase());
@@ -41,7 +45,7 @@ export function querySetupTables(
       table,
       count: q.count,
       rows: hits.map((r) => {
-        const out: Record<string, unknown> = {};
+        const out: Record<string, string | number | boolean | null> = {};
         for (const f of q.fields) out[f.name] = r[f.name] ?? null;
         return out;
       }),
@@ -113,7 +117,10 @@ export function toolingRouter(org: Org): Router {
   router.post('/tooling/sobjects/CustomField', (req, res) => {
     const { FullName, Metadata } = bodyOf(req);
     const id = change(() =>
-      org.setup.createCustomField(String(FullName ?? ''), Metadata as unknown as CustomFieldMetadata),
+      org.setup.createCustomField(
+        typeof FullName === 'string' ? FullName : '',
+        Metadata as unknown as CustomFieldMetadata,
+      ),
     );
     created(res, id);
   });
@@ -145,8 +152,8 @@ export function toolingRouter(org: Org): Router {
     const id = change(() =>
       org.setup.createChannelMember(
         typeof FullName === 'string' ? FullName : '',
-        String(Metadata.eventChannel ?? ''),
-        String(Metadata.selectedEntity ?? ''),
+        typeof Metadata.eventChannel === 'string' ? Metadata.eventChannel : '',
+        typeof Metadata.selectedEntity === 'string' ? Metadata.selectedEntity : '',
       ),
     );
     created(res, id);
