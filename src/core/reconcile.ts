@@ -6,6 +6,7 @@ import {
   validateForSalesforce,
   type CanonicalField,
   type CanonicalValues,
+  type MappedFieldName,
   type MappedField,
   type ResolvedMapping,
   type ValueProblem,
@@ -69,7 +70,7 @@ export interface ObservedChange {
   /** Full-sync run that produced this snapshot, for run accounting; null for streaming. */
   runId?: string | null;
   /** Fields the source says changed (the InitLive feed's changedFields); absent: unknown. */
-  changed?: CanonicalField[];
+  changed?: MappedFieldName[];
 }
 
 export type WriteOp = 'create' | 'update' | 'delete';
@@ -88,7 +89,7 @@ export interface WriteIntent {
 
 export interface Conflict {
   pairId: string;
-  field: CanonicalField;
+  field: MappedFieldName;
   initlive: FieldValue;
   salesforce: FieldValue;
   winner: Side;
@@ -224,7 +225,7 @@ export function decide(
 
   const before: CanonicalValues = mem.current[side] ?? {};
   const incoming: CanonicalValues = {};
-  for (const [f, v] of Object.entries(change.values) as Array<[CanonicalField, FieldValue]>) {
+  for (const [f, v] of Object.entries(change.values) as Array<[MappedFieldName, FieldValue]>) {
     incoming[f] = normalizeValue(f, v);
   }
   if (change.op === 'undelete') incoming.status = 'active';
@@ -236,22 +237,22 @@ export function decide(
     ? new Set(change.changed)
     : change.full
       ? null
-      : new Set(Object.keys(incoming) as CanonicalField[]);
-  const isChanged = (f: CanonicalField): boolean =>
+      : new Set(Object.keys(incoming) as MappedFieldName[]);
+  const isChanged = (f: MappedFieldName): boolean =>
     changedSet ? changedSet.has(f) : !sameValue(f, incoming[f] ?? null, before[f] ?? null);
 
   // The newest pending write of ours that covers each field.
-  const pendingFor = new Map<CanonicalField, PendingWrite>();
+  const pendingFor = new Map<MappedFieldName, PendingWrite>();
   for (const p of mem.pending[side]) {
-    for (const f of Object.keys(p.fields) as CanonicalField[]) pendingFor.set(f, p);
+    for (const f of Object.keys(p.fields) as MappedFieldName[]) pendingFor.set(f, p);
   }
 
   // A field of a change tagged with our origin holding a value we wrote is our echo; other
   // fields of it were changed by someone else in the same transaction (a trigger, a flow).
-  const ourValue = (f: CanonicalField, v: FieldValue): boolean =>
+  const ourValue = (f: MappedFieldName, v: FieldValue): boolean =>
     mem.pending[side].some((p) => f in p.fields && sameValue(f, v, p.fields[f] ?? null));
   const cur: CanonicalValues = { ...before };
-  const concurrent = new Set<CanonicalField>();
+  const concurrent = new Set<MappedFieldName>();
   for (const m of settings.mapping) {
     const f = m.field;
     if (!change.full && !(f in incoming)) continue;
@@ -274,7 +275,7 @@ export function decide(
   // carries hold the written values (a CDC update leaves out fields the write did not change);
   // any other read must show every written value.
   const landed = (p: PendingWrite): boolean => {
-    const fs = (Object.keys(p.fields) as CanonicalField[]).filter((f) => f !== 'initliveId');
+    const fs = (Object.keys(p.fields) as MappedFieldName[]).filter((f) => f !== 'initliveId');
     const shown = fs.filter((f) => f in incoming);
     const matches = shown.every((f) => sameValue(f, incoming[f] ?? null, p.fields[f] ?? null));
     return matches && (change.ours ? shown.length > 0 : shown.length === fs.length);
@@ -417,7 +418,7 @@ export function decide(
       problems.push(...validateForSalesforce(writeValues, settings.mapping, creating));
     }
     const preBase: CanonicalValues = {};
-    for (const f of Object.keys(writeValues) as CanonicalField[])
+    for (const f of Object.keys(writeValues) as MappedFieldName[])
       preBase[f] = baseBefore?.[f] ?? null;
     mem.pending[target] = [
       ...mem.pending[target],
