@@ -322,7 +322,7 @@ export function decide(
     next.base = null;
   }
 
-  const baseBefore = next.base as CanonicalValues | null;
+  const baseBefore = next.base;
   const base: CanonicalValues = { ...baseBefore };
   const targets: Record<Side, CanonicalValues> = { initlive: {}, salesforce: {} };
   const conflicts: Conflict[] = [];

@@ -69,14 +69,14 @@ describe('custom field mapping: settings', () => {
   });
 
   test('resolved after the built-in fields, held fields left out', () => {
-    const m = resolveMapping([tshirt as FieldMappingEntry]);
+    const m = resolveMapping([tshirt]);
     expect(m[m.length - 1]).toEqual({
       field: 'customAnswers.tshirt_size',
       salesforceField: 'T_Shirt_Size__c',
       direction: 'both',
       answer: { key: 'tshirt_size', type: 'text' },
     });
-    const held = resolveMapping([tshirt as FieldMappingEntry], new Set(['t_shirt_size__c']));
+    const held = resolveMapping([tshirt], new Set(['t_shirt_size__c']));
     expect(held.map((x) => x.field)).not.toContain('customAnswers.tshirt_size');
     expect(held.map((x) => x.field)).toContain('phone');
   });
@@ -189,7 +189,7 @@ describe('custom field mapping: values', () => {
 });
 
 describe('custom field mapping: the merge treats answers like built-in fields', () => {
-  const mapping = resolveMapping([tshirt as FieldMappingEntry]);
+  const mapping = resolveMapping([tshirt]);
   const settings: ReconcileSettings = {
     direction: 'two_way',
     defaultSystem: 'initlive',

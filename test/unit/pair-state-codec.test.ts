@@ -58,7 +58,11 @@ describe('pair state codec', () => {
 
   it('keeps form answers beside the canonical fields, and reads maps stored as plain objects', () => {
     const state = richState();
-    state.base = { firstName: 'Ada', 'customAnswers.tshirt_size': 'M', 'customAnswers.driver': false };
+    state.base = {
+      firstName: 'Ada',
+      'customAnswers.tshirt_size': 'M',
+      'customAnswers.driver': false,
+    };
     const encoded = encodePairState(state);
     const text = JSON.parse(encoded.text) as unknown[];
     // [mask, 'Ada', {answers}]: the canonical part stays positional.
