@@ -43,6 +43,7 @@ import type { Logger } from './logger';
 import { createMetrics } from './metrics';
 import type { Metrics } from './metrics';
 import type { ConnectionStore, InitLiveCredentials } from './orgs/connection-store';
+import { ContactFieldBook } from './orgs/contact-fields';
 import { ManagedOrgDirectory } from './orgs/managed-org-directory';
 import type { OrgChange } from './orgs/managed-org-directory';
 import { mintJwtToken } from './orgs/salesforce-oauth';
@@ -73,6 +74,8 @@ export interface StartOptions {
   awaitInitialSync?: boolean;
   /** When the process started (epoch ms), for the reported start-up time. Default: now. */
   startedAt?: number;
+  /** How often held (drifted) fields are looked at again, and change events at most. */
+  contactFields?: { recheckHeldMs?: number; noticeIntervalMs?: number };
 }
 
 export interface Connector {
@@ -428,6 +431,21 @@ async function start(
   );
   closers.add('transport and state store', () => runtime.close());
   const { deps } = runtime;
+  // Each org's Contact fields and mapping drift; fields that come back are caught up by a full sync.
+  const contactFields = new ContactFieldBook({
+    directory,
+    events: deps.events,
+    logger,
+    ...options.contactFields,
+    onRestored: (orgId, fields) => {
+      runner
+        .requestRun(orgId, 'recovery', `mapped fields back: ${fields.join(', ')}`)
+        .catch((err: unknown) =>
+          logger.warn('catch-up sync not started', { orgId, err: toSyncError(err) }),
+        );
+    },
+  });
+  deps.fields = contactFields;
 
   const webhookSecret = webhookSecretOf(config);
   logger.redact(webhookSecret);
@@ -516,6 +534,7 @@ async function start(
     oauth,
     events: deps.events,
     salesforceApiVersion: config.SALESFORCE_API_VERSION,
+    contactFields,
   });
   const token = adminTokenOf(admin);
   const http = express();
@@ -600,6 +619,8 @@ async function start(
     });
   };
   directory.on('changed', onChanged);
+  contactFields.start();
+  closers.add('contact fields', () => contactFields.stop());
   closers.add('directory', async () => {
     directory.off('changed', onChanged);
     await directory.stop();

@@ -32,6 +32,7 @@ export const metricNames = {
   latency: 'initlive_sync_latency_seconds',
   connectionState: 'initlive_sync_connection_state',
   sourceLease: 'initlive_sync_source_lease_state',
+  mappingProblems: 'initlive_sync_mapping_problem_fields',
 } as const;
 
 export interface RunObservation {
@@ -173,6 +174,13 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     registers,
   });
 
+  const mappingProblems = new Gauge({
+    name: metricNames.mappingProblems,
+    help: "Mapped fields held back because the org's Contact no longer fits them (missing, type_mismatch, not_updateable).",
+    labelNames: ['org', 'reason'],
+    registers,
+  });
+
   // Positions seen in events, kept so a scrape also shows sources the status provider lacks.
   const positions = new Map<string, { source: string; org: string; value: number }>();
   const setPosition = (source: string, org: string, position: string | null): void => {
@@ -271,6 +279,14 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     apiUsed.set({ org: e.orgId }, e.used);
     apiMax.set({ org: e.orgId }, e.max);
     apiRemaining.set({ org: e.orgId }, Math.max(0, e.max - e.used));
+  });
+  on('mapping.problems', (e) => {
+    for (const reason of ['missing', 'type_mismatch', 'not_updateable']) {
+      mappingProblems.set(
+        { org: e.orgId, reason },
+        e.problems.filter((p) => p.reason === reason).length,
+      );
+    }
   });
   on('sync.latency', (e) => latency.observe({ org: e.orgId, from: e.from }, e.ms / 1000));
 

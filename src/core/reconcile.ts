@@ -45,6 +45,14 @@ export interface ReconcileSettings {
   defaultSystem: Side;
   deletePolicy: DeletePolicy;
   mapping: ResolvedMapping;
+  /**
+   * Fields whose Salesforce values are unknown since the time given: a Contact field that came
+   * back after it had disappeared (re-created empty, or restored) holds whatever it holds, not
+   * what was last synced. A pair not decided since then forgets its Salesforce value and merge
+   * base for them, so the next look settles them as on first sight (the side with a value
+   * wins, both with values: the default system).
+   */
+  forget?: ReadonlyMap<MappedFieldName, number>;
 }
 
 export interface ObservedChange {
@@ -182,7 +190,10 @@ export function decide(
   settings: ReconcileSettings,
   ctx: { orgId: string; pairId: string; now: number },
 ): ReconcileDecision {
-  const prev = stored ?? emptyPair(ctx.orgId, ctx.pairId, ctx.now);
+  const forgotten = forgetFields(stored, settings.forget);
+  const prev = forgotten ?? emptyPair(ctx.orgId, ctx.pairId, ctx.now);
+  // A record seen before but with fields to settle afresh is decided again, not skipped.
+  const refresh = forgotten !== stored;
   const { side } = change;
   const other = otherSide(side);
   const mem = prev.merge ? clone(prev.merge) : emptyMemory();
@@ -202,7 +213,8 @@ export function decide(
   if (
     change.version === prev.seen[side] &&
     (side === 'initlive' || change.position === null) &&
-    prev.seen[side] > 0
+    prev.seen[side] > 0 &&
+    !refresh
   ) {
     return redelivered(prev, mem, change);
   }
@@ -493,6 +505,22 @@ function decideAfterRejectedWrite(
   // Never move the version vector backwards, whatever the read said.
   d.next.seen = { ...d.next.seen, [side]: Math.max(prev.seen[side], d.next.seen[side]) };
   return d;
+}
+
+/** The stored state without what `forget` says is unknown now (see ReconcileSettings.forget). */
+function forgetFields(
+  stored: PairState | null,
+  forget: ReadonlyMap<MappedFieldName, number> | undefined,
+): PairState | null {
+  if (!stored || !forget || forget.size === 0) return stored;
+  const fields = [...forget].filter(([, at]) => stored.updatedAt < at).map(([f]) => f);
+  if (fields.length === 0) return stored;
+  const out = clone(stored);
+  for (const f of fields) {
+    if (out.base) delete out.base[f];
+    if (out.merge?.current.salesforce) delete out.merge.current.salesforce[f];
+  }
+  return out;
 }
 
 /** Every field that may flow to `target`, from the source side's known values. */

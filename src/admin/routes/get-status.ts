@@ -29,6 +29,8 @@ export const getStatus: RouteDef = {
       lag,
       sources,
       apiBudget: ctx.apiBudget.get(orgId),
+      // Mapped fields held back because the org's Contact no longer fits them (drift).
+      mapping: { problems: ctx.contactFields?.problems(orgId) ?? [] },
       streaming: {
         enabled: view.settings.streaming,
         active: runtime?.streaming ?? false,

@@ -1,5 +1,6 @@
 import type { RouteDef } from '../context';
 import { deleteError } from './delete-error';
+import { getChecks } from './get-checks';
 import { getErrors } from './get-errors';
 import { getHealthz } from './get-healthz';
 import { getMetrics } from './get-metrics';
@@ -23,6 +24,7 @@ export const routes: readonly RouteDef[] = [
   getMetrics,
   getOAuthCallback,
   getStatus,
+  getChecks,
   postConnect,
   postDisconnect,
   getSettings,

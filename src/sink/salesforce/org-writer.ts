@@ -6,6 +6,7 @@ import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
 import type {
   ApiUsage,
+  ContactFields,
   SalesforceApi,
   SalesforceItemResult,
 } from '../../infra/salesforce/salesforce-api';
@@ -18,6 +19,8 @@ import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from './api-reserve';
 import { belowReserve, reserveCalls } from './api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
+import { FieldDrift, withoutHeld } from './field-drift';
+import type { Refused } from './field-drift';
 import { contactBody, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
 
@@ -89,6 +92,8 @@ interface Entry {
   enqueuedAt: number;
   /** Calls that carried this op so far. */
   attempts: number;
+  /** Times it went again after a recheck of Contact held a field it carries (field-drift.ts). */
+  driftRetries?: number;
   backlog: boolean;
   saturated: boolean;
   run: boolean;
@@ -178,6 +183,7 @@ export class OrgWriter {
   private holding: Promise<void> | null = null;
   private readonly abort = new AbortController();
   private readonly logger: Logger;
+  private readonly drift: FieldDrift<Entry>;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -185,6 +191,7 @@ export class OrgWriter {
     private readonly options: OrgWriterOptions,
   ) {
     this.logger = deps.logger.child({ component: 'sink-salesforce', orgId });
+    this.drift = new FieldDrift(deps.fields, orgId);
   }
 
   /** Why the org is held right now, or null. */
@@ -479,6 +486,7 @@ export class OrgWriter {
       }
       for (const e of pending) e.attempts++;
       let results: SalesforceItemResult[];
+      const sentAt = Date.now();
       try {
         const sending = pending;
         results = await this.call((api, conn) =>
@@ -487,6 +495,12 @@ export class OrgWriter {
       } catch (err) {
         const e = toSyncError(err);
         if (e.code !== 'SALESFORCE_REJECTED' && e.code !== 'INVALID_INPUT') throw e;
+        // A field the org no longer has: once a describe holds it, all go again without it.
+        const drift = await this.drift.resend(
+          pending.map((entry) => ({ entry, error: e })),
+          sentAt,
+        );
+        if (drift.again.length === pending.length) continue;
         if (pending.length === 1) return this.deadLetter(pending[0]!, e);
         const half = Math.ceil(pending.length / 2);
         await this.runRoute(route, pending.slice(0, half));
@@ -494,6 +508,7 @@ export class OrgWriter {
       }
       const succeeded: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
       const again: Entry[] = [];
+      const refused: Array<Refused<Entry>> = [];
       let hold: SyncError | null = null;
       for (let i = 0; i < pending.length; i++) {
         const entry = pending[i]!;
@@ -507,15 +522,19 @@ export class OrgWriter {
         } else if (r.error.retriable) {
           lastError.set(entry, r.error);
           again.push(entry);
-        } else await this.deadLetter(entry, r.error);
+        } else refused.push({ entry, error: r.error, items: r.errors });
       }
       await this.recordSuccesses(succeeded);
-      pending = again;
+      const drift = await this.drift.resend(refused, sentAt);
+      for (const f of drift.failed) await this.deadLetter(f.entry, f.error);
+      pending = [...again, ...drift.again];
       if (pending.length === 0) return;
       if (hold) {
         await this.hold(pauseReasons[hold.code]!, hold);
         continue;
       }
+      // Only writes going again without a held field: no backoff, no failure counted.
+      if (again.length === 0) continue;
       failures++;
       if (failures >= this.options.retryPolicy.maxAttempts) {
         // The record itself keeps failing (a lock that never frees): park it, keep the rest flowing.
@@ -531,25 +550,26 @@ export class OrgWriter {
     }
   }
 
+  /** The records of an upsert or update call, without the fields drift holds back. */
+  private records(route: 'upsert' | 'update', entries: readonly Entry[]): ContactFields[] {
+    const extField = this.externalIdField();
+    const held = this.drift.held();
+    return entries.map((e) => {
+      const body = contactBody(e.op, extField);
+      return withoutHeld(route === 'update' ? { ...body, Id: e.op.salesforceId! } : body, held);
+    });
+  }
+
   private async send(
     api: SalesforceApi,
     route: 'upsert' | 'update' | 'delete',
     entries: readonly Entry[],
   ): Promise<SalesforceItemResult[]> {
-    const extField = this.externalIdField();
-    switch (route) {
-      case 'upsert':
-        return api.upsertContacts(
-          entries.map((e) => contactBody(e.op, extField)),
-          extField,
-        );
-      case 'update':
-        return api.updateContacts(
-          entries.map((e) => ({ ...contactBody(e.op, extField), Id: e.op.salesforceId! })),
-        );
-      case 'delete':
-        return api.deleteContacts(entries.map((e) => e.op.salesforceId!));
-    }
+    if (route === 'delete') return api.deleteContacts(entries.map((e) => e.op.salesforceId!));
+    const records = this.records(route, entries);
+    return route === 'upsert'
+      ? api.upsertContacts(records, this.externalIdField())
+      : api.updateContacts(records as Array<ContactFields & { Id: string }>);
   }
 
   private async sendBulk(
@@ -557,23 +577,12 @@ export class OrgWriter {
     route: 'upsert' | 'update' | 'delete',
     entries: readonly Entry[],
   ): Promise<SalesforceItemResult[]> {
-    const extField = this.externalIdField();
+    if (route === 'delete') throw new SyncError('INTERNAL', 'deletes are not sent by Bulk');
     const bulk = this.options.bulkFor(conn);
-    switch (route) {
-      case 'upsert':
-        return bulk.upsertContacts(
-          entries.map((e) => contactBody(e.op, extField)),
-          extField,
-          this.abort.signal,
-        );
-      case 'update':
-        return bulk.updateContacts(
-          entries.map((e) => ({ ...contactBody(e.op, extField), Id: e.op.salesforceId! })),
-          this.abort.signal,
-        );
-      case 'delete':
-        throw new SyncError('INTERNAL', 'deletes are not sent by Bulk');
-    }
+    const records = this.records(route, entries);
+    return route === 'upsert'
+      ? bulk.upsertContacts(records, this.externalIdField(), this.abort.signal)
+      : bulk.updateContacts(records as Array<ContactFields & { Id: string }>, this.abort.signal);
   }
 
   /**
@@ -706,13 +715,10 @@ export class OrgWriter {
 
   /**
    * Holds the flush (and so the batches waiting on it) until a probe every `pauseCheckMs`
-   * shows the cause gone. Reports the pause once, the resume once. When the sink stops, the
-   * hold gives up with `cause`, so the batches are redelivered rather than committed.
-   */
-  /**
-   * Holds until the org can take writes again. The routes of a round run side by side, so
-   * several calls may find the org paused at once: they share one hold (one probe loop, one
-   * paused and one resumed event), and each then tries its call again.
+   * shows the cause gone; reports the pause once, the resume once. The routes of a round run
+   * side by side, so several calls may find the org paused at once: they share one hold, and
+   * each then tries its call again. When the sink stops, the hold gives up with `cause`, so the
+   * batches are redelivered rather than committed.
    */
   private hold(reason: PauseReason, cause: SyncError): Promise<void> {
     if (this.stopping) return Promise.reject(cause);
