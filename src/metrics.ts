@@ -32,7 +32,7 @@ export const metricNames = {
   latency: 'initlive_sync_latency_seconds',
   connectionState: 'initlive_sync_connection_state',
   sourceLease: 'initlive_sync_source_lease_state',
-  mappingProblems: 'initlive_sync_mapping_problem_fields',
+  mappingProblems: 'initlive_sync_mapping_problem_state',
 } as const;
 
 export interface RunObservation {
@@ -176,10 +176,12 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
 
   const mappingProblems = new Gauge({
     name: metricNames.mappingProblems,
-    help: "Mapped fields held back because the org's Contact no longer fits them (missing, type_mismatch, not_updateable).",
-    labelNames: ['org', 'reason'],
+    help: "1 while a mapped Salesforce field is held back because the org's Contact no longer fits it (reason: missing, type_mismatch, not_updateable), 0 once it syncs again.",
+    labelNames: ['org', 'field', 'reason'],
     registers,
   });
+  /** Per org, the label sets ever set, so a cleared problem goes back to 0. */
+  const heldLabels = new Map<string, Map<string, { org: string; field: string; reason: string }>>();
 
   // Positions seen in events, kept so a scrape also shows sources the status provider lacks.
   const positions = new Map<string, { source: string; org: string; value: number }>();
@@ -281,11 +283,13 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     apiRemaining.set({ org: e.orgId }, Math.max(0, e.max - e.used));
   });
   on('mapping.problems', (e) => {
-    for (const reason of ['missing', 'type_mismatch', 'not_updateable']) {
-      mappingProblems.set(
-        { org: e.orgId, reason },
-        e.problems.filter((p) => p.reason === reason).length,
-      );
+    const seen = heldLabels.get(e.orgId) ?? new Map();
+    heldLabels.set(e.orgId, seen);
+    for (const labels of seen.values()) mappingProblems.set(labels, 0);
+    for (const p of e.problems) {
+      const labels = { org: e.orgId, field: p.salesforceField, reason: p.reason };
+      seen.set(`${labels.field}\u0000${labels.reason}`, labels);
+      mappingProblems.set(labels, 1);
     }
   });
   on('sync.latency', (e) => latency.observe({ org: e.orgId, from: e.from }, e.ms / 1000));

@@ -35,7 +35,7 @@ export interface ReadinessReport {
 }
 
 export const PERMISSION_SET = 'InitLive_Sync_Integration';
-const DEPLOY = 'sf project deploy start --source-dir salesforce/force-app --target-org <alias>';
+const DEPLOY = 'from salesforce/, sf project deploy start --source-dir force-app --target-org <alias>';
 
 const pass = (name: string, message: string): CheckResult => ({
   name,

@@ -267,7 +267,7 @@ describe('custom field mapping on the embedded default', () => {
     });
     const metrics = await http(`${c.url}/metrics`);
     expect(metrics.text).toContain(
-      'initlive_sync_mapping_problem_fields{org="org_demo",reason="missing"} 1',
+      'initlive_sync_mapping_problem_state{org="org_demo",field="T_Shirt_Size__c",reason="missing"} 1',
     );
     expect(statusOf(await checks(c)).field_access).toBe('fail');
     // Nothing went to the dead letters for the missing field.
@@ -286,7 +286,7 @@ describe('custom field mapping on the embedded default', () => {
     });
     const after = await http(`${c.url}/metrics`);
     expect(after.text).toContain(
-      'initlive_sync_mapping_problem_fields{org="org_demo",reason="missing"} 0',
+      'initlive_sync_mapping_problem_state{org="org_demo",field="T_Shirt_Size__c",reason="missing"} 0',
     );
     il.updateStaff(staff.id, { customAnswers: { tshirt_size: 'XS' } });
     await eventually(() => expect(contactOf(c, staff.id)?.T_Shirt_Size__c).toBe('XS'));
