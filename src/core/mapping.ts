@@ -383,9 +383,11 @@ function scalarText(value: unknown): string {
  */
 export function normalizeValue(field: MappedFieldName, value: unknown): FieldValue {
   if (value === undefined || value === null) return null;
-  // Form answers reach the merge already in their type's canonical form (see answerFrom*).
-  if (isCustomAnswerField(field)) return normalizeAnswer(value);
-  const kind = fieldSpecs[field].kind;
+  // Form answers (no spec) reach the merge already in their type's canonical form (see
+  // answerToCanonical); the spec lookup is the one built-in fields always needed.
+  const spec = fieldSpecs[field as CanonicalField] as FieldSpec | undefined;
+  if (spec === undefined) return normalizeAnswer(value);
+  const kind = spec.kind;
   if (kind === 'tags') {
     const parts = Array.isArray(value) ? value.map(scalarText) : scalarText(value).split(';');
     const out: string[] = [];
@@ -415,8 +417,9 @@ export function sameValue(
   const x = normalizeValue(field, a);
   const y = normalizeValue(field, b);
   if (x === null || y === null) return x === y;
-  if (isCustomAnswerField(field)) return x === y;
-  const kind = fieldSpecs[field].kind;
+  const spec = fieldSpecs[field as CanonicalField] as FieldSpec | undefined;
+  if (spec === undefined) return x === y;
+  const kind = spec.kind;
   if (kind === 'email') return String(x).toLowerCase() === String(y).toLowerCase();
   if (kind === 'tags') {
     const xs = [...(x as string[])].sort();

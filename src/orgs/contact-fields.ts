@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
 import { resolveMapping } from '../core/mapping';
 import { describedFields, driftIssues } from '../core/mapping-check';
@@ -41,7 +42,7 @@ export interface ContactFieldBookDeps {
 /** The last describe of an organization's Contact. */
 export interface ContactDescribe {
   fields: DescribedFields;
-  /** When the describe call started and ended (epoch ms). */
+  /** When the describe call started (performance.now(), for ordering) and ended (epoch ms). */
   startedAt: number;
   at: number;
 }
@@ -65,6 +66,8 @@ interface OrgState {
  */
 export class ContactFieldBook implements ContactFieldWatch {
   private readonly orgs = new Map<string, OrgState>();
+  /** Orgs mapping fields beyond the built-in table, or holding some back (see watching). */
+  private readonly watched = new Set<string>();
   private readonly now: () => number;
   private readonly describeWith: (conn: Connection) => Promise<DescribedField[]>;
   private readonly log: Logger;
@@ -96,7 +99,7 @@ export class ContactFieldBook implements ContactFieldWatch {
   async describe(orgId: string, maxAgeMs = Infinity): Promise<ContactDescribe | null> {
     const s = this.state(orgId);
     if (s.describe && this.now() - s.describe.at <= maxAgeMs) return s.describe;
-    await this.refresh(orgId, this.now(), 'asked', true);
+    await this.refresh(orgId, performance.now(), 'asked', true);
     return this.state(orgId).describe;
   }
 
@@ -111,16 +114,18 @@ export class ContactFieldBook implements ContactFieldWatch {
     return new Set(problems.map((p) => p.salesforceField.toLowerCase()));
   }
 
-  async recheck(orgId: string, reason: string, since = this.now()): Promise<ReadonlySet<string>> {
+  async recheck(
+    orgId: string,
+    reason: string,
+    since = performance.now(),
+  ): Promise<ReadonlySet<string>> {
     await this.refresh(orgId, since, reason, false).catch(() => undefined);
     return this.held(orgId) ?? new Set();
   }
 
   watching(orgId: string): boolean {
-    if ((this.orgs.get(orgId)?.problems.length ?? 0) > 0) return true;
-    return this.deps.directory
-      .syncSettings(orgId)
-      .fieldMapping.some((e) => e.field.startsWith('customAnswers.') || e.salesforceField);
+    // Called for every change event: a cached answer, refreshed when settings or holds change.
+    return this.watched.has(orgId);
   }
 
   noticeFields(orgId: string, fields: readonly string[]): void {
@@ -136,6 +141,7 @@ export class ContactFieldBook implements ContactFieldWatch {
 
   private readonly onChanged = (orgId: string, change: OrgChange): void => {
     if (this.stopped || change.kind === 'mapping') return;
+    this.updateWatched(orgId);
     if (change.kind === 'disconnected') {
       this.forget(orgId);
       return;
@@ -143,7 +149,8 @@ export class ContactFieldBook implements ContactFieldWatch {
     const s = this.state(orgId);
     // A settings change re-checks against the describe the save just read; a connect or a
     // start-up load reads it.
-    const since = change.kind === 'settings' && s.describe ? s.describe.startedAt : this.now();
+    const since =
+      change.kind === 'settings' && s.describe ? s.describe.startedAt : performance.now();
     if (change.kind === 'state' && s.describe) return;
     void this.recheck(orgId, change.kind, since);
   };
@@ -166,7 +173,8 @@ export class ContactFieldBook implements ContactFieldWatch {
   }
 
   /**
-   * Brings the describe up to `since` (reusing one that started then or later) and applies it.
+   * Brings the describe up to `since` (a performance.now() reading: reusing one that started
+   * then or later) and applies it.
    * `rethrow`: a failed describe throws (callers that asked for it); else it is logged.
    */
   private async refresh(
@@ -187,7 +195,7 @@ export class ContactFieldBook implements ContactFieldWatch {
     }
     const conn = this.deps.directory.get(orgId)?.salesforce;
     if (!conn) return;
-    const startedAt = this.now();
+    const startedAt = performance.now();
     let failure: unknown = null;
     const done = this.describeWith(conn).then(
       (fields) => {
@@ -221,6 +229,7 @@ export class ContactFieldBook implements ContactFieldWatch {
       [...after].some((f) => !before.has(f)) ||
       problems.some((p, i) => p.reason !== s.problems[i]?.reason);
     s.problems = problems;
+    this.updateWatched(orgId);
     this.schedule(orgId);
     if (!changed) return;
     this.deps.directory.holdFields(orgId, [...after]);
@@ -248,6 +257,15 @@ export class ContactFieldBook implements ContactFieldWatch {
       });
       this.deps.onRestored?.(orgId, restored);
     }
+  }
+
+  private updateWatched(orgId: string): void {
+    const custom = this.deps.directory
+      .syncSettings(orgId)
+      .fieldMapping.some((e) => e.field.startsWith('customAnswers.') || e.salesforceField);
+    const held = (this.orgs.get(orgId)?.problems.length ?? 0) > 0;
+    if (custom || held) this.watched.add(orgId);
+    else this.watched.delete(orgId);
   }
 
   /** While fields are held, looks again every `recheckHeldMs`. */

@@ -8,8 +8,8 @@ export interface ContactFieldWatch {
   /** Lower-cased Salesforce fields held back for this organization; null when none (usual). */
   held(orgId: string): ReadonlySet<string> | null;
   /**
-   * Reads Contact's describe again, unless one started at or after `since` (default now) is
-   * done or under way, applies what it shows (holds or releases fields), and resolves with the
+   * Reads Contact's describe again, unless one started at or after `since` (a
+   * `performance.now()` reading; default now) is done or under way, applies what it shows (holds or releases fields), and resolves with the
    * fields held then.
    */
   recheck(orgId: string, reason: string, since?: number): Promise<ReadonlySet<string>>;

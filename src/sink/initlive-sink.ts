@@ -273,6 +273,7 @@ export class InitLiveSink {
     writes: readonly DecodedWrite[],
     known: Map<string, KnownPair>,
   ): Promise<void> {
+    if (!this.deps.orgs.get(orgId)?.settings.mapping.some((m) => m.answer)) return;
     for (const { write } of writes) {
       if (!writesAnswers(write)) continue;
       const pair = known.get(write.pairId);

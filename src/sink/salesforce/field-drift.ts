@@ -47,27 +47,6 @@ export function fieldRefusal(
   return { fields: namedFields(error.message, listed) };
 }
 
-/**
- * After a write failed at `failedAt` with `refusal`: looks at Contact again and tells whether
- * the write may go once more (a field it carries, named by the refusal or any when none is
- * named, is now held, so the next body leaves it out). `retries` counts this write's earlier
- * tries, so a field that keeps failing ends as a dead letter rather than a loop.
- */
-export async function retryAfterRecheck(
-  watch: ContactFieldWatch | undefined,
-  orgId: string,
-  refusal: { fields: string[] },
-  bodyFields: readonly string[],
-  failedAt: number,
-  retries: number,
-): Promise<boolean> {
-  if (!watch || retries >= MAX_DRIFT_RETRIES) return false;
-  const held = await watch.recheck(orgId, 'write refused a field', failedAt);
-  const candidates = refusal.fields.length > 0 ? refusal.fields : bodyFields;
-  const carried = new Set(bodyFields.map((f) => f.toLowerCase()));
-  return candidates.some((f) => held.has(f.toLowerCase()) && carried.has(f.toLowerCase()));
-}
-
 /** A write that Salesforce refused, with what it said. */
 export interface Refused<E> {
   entry: E;
@@ -90,27 +69,30 @@ export class FieldDrift<
   }
 
   /**
-   * Splits writes refused at `sentAt` into those to send again (a fresh look at Contact held a
-   * field they carry; the next body leaves it out) and those that failed for good.
+   * Splits writes refused at `sentAt` into those to send again (a fresh look at Contact, one for
+   * all of them, held a field they carry and the refusal named, or any of theirs when it named
+   * none; the next body leaves it out) and those that failed for good. A write goes again at
+   * most MAX_DRIFT_RETRIES times, so a field that keeps failing ends as a dead letter.
    */
   async resend(
     refused: ReadonlyArray<Refused<E>>,
     sentAt: number,
   ): Promise<{ again: E[]; failed: Array<Refused<E>> }> {
+    const candidates = refused.map((r) => ({ r, refusal: fieldRefusal(r.error, r.items) }));
+    const worth = candidates.some(
+      (c) => c.refusal !== null && (c.r.entry.driftRetries ?? 0) < MAX_DRIFT_RETRIES,
+    );
+    if (!this.watch || !worth) return { again: [], failed: [...refused] };
+    const held = await this.watch.recheck(this.orgId, 'write refused a field', sentAt);
     const again: E[] = [];
     const failed: Array<Refused<E>> = [];
-    for (const r of refused) {
-      const refusal = fieldRefusal(r.error, r.items);
+    for (const { r, refusal } of candidates) {
+      const carried = Object.keys(r.entry.op.fields).map((f) => f.toLowerCase());
+      const named = refusal?.fields.length ? refusal.fields.map((f) => f.toLowerCase()) : carried;
       const ok =
         refusal !== null &&
-        (await retryAfterRecheck(
-          this.watch,
-          this.orgId,
-          refusal,
-          Object.keys(r.entry.op.fields),
-          sentAt,
-          r.entry.driftRetries ?? 0,
-        ));
+        (r.entry.driftRetries ?? 0) < MAX_DRIFT_RETRIES &&
+        named.some((f) => held.has(f) && carried.includes(f));
       if (ok) {
         r.entry.driftRetries = (r.entry.driftRetries ?? 0) + 1;
         again.push(r.entry);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
 import { forEachLimit } from '../../concurrency';
 import { fieldSpecs, packageFields } from '../../core/mapping';
@@ -486,7 +487,7 @@ export class OrgWriter {
       }
       for (const e of pending) e.attempts++;
       let results: SalesforceItemResult[];
-      const sentAt = Date.now();
+      const sentAt = performance.now();
       try {
         const sending = pending;
         results = await this.call((api, conn) =>
@@ -554,10 +555,11 @@ export class OrgWriter {
   private records(route: 'upsert' | 'update', entries: readonly Entry[]): ContactFields[] {
     const extField = this.externalIdField();
     const held = this.drift.held();
-    return entries.map((e) => {
+    const records = entries.map((e) => {
       const body = contactBody(e.op, extField);
-      return withoutHeld(route === 'update' ? { ...body, Id: e.op.salesforceId! } : body, held);
+      return route === 'update' ? { ...body, Id: e.op.salesforceId! } : body;
     });
+    return held === null ? records : records.map((r) => withoutHeld(r, held));
   }
 
   private async send(
