@@ -1,5 +1,6 @@
-// Two projects: unit tests run in memory and need nothing; integration tests talk to real
-// Kafka, a real schema registry and real Redis, which test/harness starts once per run.
+// Three projects: unit tests run in memory and need nothing; integration tests talk to real
+// Kafka, a real schema registry and real Redis, which test/harness starts once per run; browser
+// tests drive Debian's Chromium (/usr/bin/chromium) against the embedded default.
 /** @type {import('jest').Config} */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
@@ -20,6 +21,13 @@ module.exports = {
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
       setupFiles: ['<rootDir>/test/harness/env.ts'],
+      testTimeout: 120000,
+    },
+    {
+      displayName: 'browser',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': tsJest },
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
       testTimeout: 120000,
     },
   ],

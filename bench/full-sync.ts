@@ -1,16 +1,21 @@
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
 import { FullSyncJob } from '../src/batch/full-sync-job';
+import type { RunCounts } from '../src/batch/run-types';
 import { defaultMapping } from '../src/core/mapping';
 import { createInitLiveClient } from '../src/infra/initlive';
 import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
 import { RedisRunStore } from '../src/infra/redis/redis-run-store';
+import { MemoryRecordStatusStore } from '../src/infra/memory/memory-record-status-store';
 import { MemoryRunStore } from '../src/infra/memory/memory-run-store';
+import { RedisRecordStatusStore } from '../src/infra/redis/redis-record-status-store';
 import { createSalesforceConnection } from '../src/infra/salesforce/connection';
 import { silentLogger } from '../src/logger';
 import { StaticOrgDirectory } from '../src/orgs/org-directory';
 import { createRuntime } from '../src/pipeline/runtime';
 import type { OrgRuntime } from '../src/orgs/org-directory';
+import { OutcomeTracker } from '../src/outcomes/outcome-tracker';
 import { Reconciler } from '../src/reconciler/reconciler';
 import { startInitLiveSandbox } from '../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../src/sandbox/salesforce';
@@ -22,8 +27,6 @@ export interface FullSyncBenchOptions {
   records?: number;
   /** Share of people present on both sides (same email). Default 0.2. */
   overlap?: number;
-  /** Run the sinks so both sandboxes end converged (default true). */
-  sinks?: boolean;
   /** Give up after this long. Default 10 min. */
   timeoutMs?: number;
   /**
@@ -87,6 +90,10 @@ export interface FullSyncBenchResult {
   staffAfter: number;
   contactsAfter: number;
   status: string;
+  /** The run's counts (outcomes in the systems written). */
+  counts: RunCounts;
+  /** Record status and history in Redis after the run (null in memory). */
+  recordStatus: { keys: number; bytes: number; bytesPerRecord: number } | null;
 }
 
 const pad = (i: number): string => String(i).padStart(6, '0');
@@ -354,12 +361,17 @@ export async function benchFullSync(
     ...runtime.deps,
     runStore: redis ? new RedisRunStore({ redis, keyPrefix }) : new MemoryRunStore(),
   };
+  const statuses = redis
+    ? new RedisRecordStatusStore({ redis, keyPrefix })
+    : new MemoryRecordStatusStore();
   const reconciler = new Reconciler(deps);
   // The connector's defaults (200 ms linger, Bulk above 2,000 writes).
   const sfSink = new SalesforceSink(deps);
   const ilSink = new InitLiveSink(deps);
+  // Counts the run's outcomes (the run ends when its writes have landed) and keeps record status.
+  const tracker = new OutcomeTracker({ ...deps, runs: deps.runStore, statuses });
   await reconciler.start();
-  if (options.sinks !== false) await Promise.all([sfSink.start(), ilSink.start()]);
+  await Promise.all([sfSink.start(), ilSink.start(), tracker.start()]);
 
   await sandboxes.reset();
   let atPeak = process.memoryUsage();
@@ -382,12 +394,9 @@ export async function benchFullSync(
   const runMs = Date.now() - started;
   const groups = [
     { group: 'bench.reconciler', topics: [topics.staffChanges, topics.contactChanges] },
-    ...(options.sinks === false
-      ? []
-      : [
-          { group: sfSink.groupId, topics: [topics.salesforceWrites] },
-          { group: ilSink.groupId, topics: [topics.initliveWrites] },
-        ]),
+    { group: sfSink.groupId, topics: [topics.salesforceWrites] },
+    { group: ilSink.groupId, topics: [topics.initliveWrites] },
+    { group: tracker.groupId, topics: [topics.outcomes] },
   ];
   const drainedMs: Record<string, number> = {};
   for (let quiet = 0; quiet < 5;) {
@@ -427,8 +436,10 @@ export async function benchFullSync(
     staffAfter: tally.staff,
     contactsAfter: tally.contacts,
     status: record.status,
+    counts: record.counts,
+    recordStatus: redis ? await recordStatusBytes(redis, keyPrefix, tally.staff) : null,
   };
-  await Promise.all([reconciler.stop(), sfSink.stop(), ilSink.stop()]);
+  await Promise.all([reconciler.stop(), sfSink.stop(), ilSink.stop(), tracker.stop()]);
   await runtime.close();
   await sandboxes.close();
   if (redis) {
@@ -436,6 +447,28 @@ export async function benchFullSync(
     await closeRedis(redis);
   }
   return { mode: runtime.mode, ...result };
+}
+
+/**
+ * What each volunteer's status and history cost in Redis after the run: MEMORY USAGE of every
+ * record-status key (status hashes and history lists), per record of the larger side.
+ */
+async function recordStatusBytes(
+  redis: Redis,
+  keyPrefix: string,
+  records: number,
+): Promise<{ keys: number; bytes: number; bytesPerRecord: number }> {
+  let keys = 0;
+  let bytes = 0;
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keyPrefix}rs:*`, 'COUNT', 1000);
+    const sizes = await Promise.all(batch.map((k) => redis.memory('USAGE', k)));
+    keys += batch.length;
+    for (const n of sizes) bytes += Number(n ?? 0);
+    cursor = next;
+  } while (cursor !== '0');
+  return { keys, bytes, bytesPerRecord: Math.round(bytes / Math.max(1, records)) };
 }
 
 if (require.main === module && process.argv[2] === '--sandboxes') {

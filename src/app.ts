@@ -3,57 +3,40 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import type Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { adminTokenOf, closeAdminApp, createAdminApp } from './admin/app';
 import type { AdminOAuthSettings } from './admin/app';
-import type { DeadLetterStore } from './admin/dead-letter-store';
 import { DeadLetterCollector, DeadLetterService } from './admin/dead-letters';
-import type {
-  ConsumerLagView,
-  PipelineStatus,
-  Readiness,
-  ReadinessCheck,
-  SourceStatusView,
-} from './admin/ports';
+import { LivePipelineStatus } from './admin/live-pipeline-status';
+import type { PipelineStatus, Readiness, ReadinessCheck } from './admin/ports';
 import { packageInstalled } from './admin/salesforce-package';
-import type { Lock } from './batch/lock';
-import type { RunStore } from './batch/run-store';
+import { banner } from './banner';
 import type { RunRecord } from './batch/run-types';
-import { isFinished } from './batch/run-types';
 import { Scheduler } from './batch/scheduler';
 import { SyncRunner } from './batch/sync-runner';
 import type { SyncRunnerOptions } from './batch/sync-runner';
 import type { Config } from './config';
 import { sandboxEnabled } from './config';
-import type { Side } from './core/pair-state';
+import { createControlStores } from './control-stores';
 import { SyncError, toSyncError } from './errors';
-import type { InitLiveApi } from './infra/initlive';
-import { MemoryConnectionStore } from './infra/memory/memory-connection-store';
-import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
-import { MemoryLock } from './infra/memory/memory-lock';
-import { MemoryRunStore } from './infra/memory/memory-run-store';
-import { closeRedis, createRedis } from './infra/redis/connect';
-import { RedisConnectionStore } from './infra/redis/redis-connection-store';
-import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
-import { RedisLock } from './infra/redis/redis-lock';
-import { RedisRunStore } from './infra/redis/redis-run-store';
-import { createSecretBox, generateEncryptionKey } from './infra/secrets';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
 import type { Metrics } from './metrics';
-import type { ConnectionStore, InitLiveCredentials } from './orgs/connection-store';
+import type { InitLiveCredentials } from './orgs/connection-store';
 import { ContactFieldBook } from './orgs/contact-fields';
 import { ManagedOrgDirectory } from './orgs/managed-org-directory';
 import type { OrgChange } from './orgs/managed-org-directory';
 import { mintJwtToken } from './orgs/salesforce-oauth';
 import type { OAuthClient } from './orgs/salesforce-oauth';
+import { OutcomeTracker } from './outcomes/outcome-tracker';
+import { RecordLookup } from './outcomes/record-lookup';
 import { createPipeline } from './pipeline/connector';
 import type { Pipeline, PipelineOptions } from './pipeline/connector';
 import { createRuntime } from './pipeline/runtime';
-import type { Runtime } from './pipeline/runtime';
+import { startDemoActivity } from './sandbox/demo-activity';
 import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
+import { WebhookRegistrations } from './source-initlive/webhook-registrations';
 
 /**
  * The whole connector, wired from one Config: stores, transport, the streaming pipeline, the
@@ -103,12 +86,6 @@ export interface Connector {
   stop(): Promise<void>;
 }
 
-const DEMO_SETTINGS_TEXT: Record<string, string> = {
-  initlive_to_salesforce: 'InitLive -> Salesforce',
-  salesforce_to_initlive: 'Salesforce -> InitLive',
-  two_way: 'two-way',
-};
-
 /** Closes whatever has been opened so far, newest first, when start-up or stop runs them. */
 class Closers {
   private readonly steps: Array<{ name: string; run: () => Promise<void> | void }> = [];
@@ -130,69 +107,6 @@ class Closers {
 }
 
 /**
- * PipelineStatus read live from the sources and the transport. `lag` of a source is its change
- * topic's backlog for the reconciler (all organizations of the topic together). A source this
- * process does not run because another process holds the organization's source lease is
- * `standby`, not `stopped`.
- */
-class LivePipelineStatus implements PipelineStatus {
-  constructor(
-    private readonly runtime: Runtime,
-    private readonly pipeline: Pipeline,
-    private readonly collector: DeadLetterCollector,
-  ) {}
-
-  private async topicLag(group: string, topics: string[]): Promise<ConsumerLagView[]> {
-    const parts = await this.runtime.deps.transport.lag(group, topics);
-    const sums = new Map<string, number>();
-    for (const p of parts) sums.set(p.topic, (sums.get(p.topic) ?? 0) + p.lag);
-    return topics.map((topic) => ({ group, topic, lag: sums.get(topic) ?? 0 }));
-  }
-
-  async sources(orgId: string): Promise<SourceStatusView[]> {
-    const { topics, groupPrefix } = this.runtime.deps;
-    const lag = await this.topicLag(`${groupPrefix}.reconciler`, [
-      topics.staffChanges,
-      topics.contactChanges,
-    ]).catch(() => null);
-    const lagOf = (topic: string): number | null =>
-      lag?.find((l) => l.topic === topic)?.lag ?? null;
-    const il = this.pipeline.initliveSource.status(orgId);
-    const sf = this.pipeline.salesforceSource.status(orgId);
-    const idle = this.pipeline.sourceLease?.state(orgId) === 'standby' ? 'standby' : 'stopped';
-    const initlive: SourceStatusView = {
-      source: 'initlive' satisfies Side,
-      state: !il?.running ? idle : il.retryAt !== null ? 'retrying' : 'running',
-      position: il?.position ?? null,
-      lastEventAt: il?.lastReadAt ?? null,
-      lastError: il?.lastError ? `${il.lastError.code}: ${il.lastError.message}` : null,
-      lag: lagOf(topics.staffChanges),
-    };
-    const salesforce: SourceStatusView = {
-      source: 'salesforce',
-      state: sf.state === 'stopped' ? idle : sf.state,
-      position: sf.lastReplayId,
-      lastEventAt: sf.lastEventAt,
-      lastError: sf.lastError ? `${sf.lastError.code}: ${sf.lastError.message}` : null,
-      lag: lagOf(topics.contactChanges),
-    };
-    return [initlive, salesforce];
-  }
-
-  async consumerLag(): Promise<ConsumerLagView[]> {
-    const { topics, groupPrefix } = this.runtime.deps;
-    const groups: Array<[string, string[]]> = [
-      [`${groupPrefix}.reconciler`, [topics.staffChanges, topics.contactChanges]],
-      [this.pipeline.salesforceSink.groupId, [topics.salesforceWrites]],
-      [this.pipeline.initliveSink.groupId, [topics.initliveWrites]],
-      [this.collector.groupId, [topics.deadLetters]],
-    ];
-    const all = await Promise.all(groups.map(([g, t]) => this.topicLag(g, t)));
-    return all.flat();
-  }
-}
-
-/**
  * The secret InitLive signs our webhooks with. Processes behind one load balancer must share
  * it: a nudge registered by one process may reach any other, which must accept it (202), not
  * answer 401. So with ENCRYPTION_KEY (required whenever processes share Redis) it is derived
@@ -200,69 +114,18 @@ class LivePipelineStatus implements PipelineStatus {
  * process makes a random one.
  */
 function webhookSecretOf(config: Pick<Config, 'ENCRYPTION_KEY'>): string {
-  if (!config.ENCRYPTION_KEY) return randomBytes(24).toString('base64url');
+  return derivedSecret(config, 'initlive-webhook-secret', 24).toString('base64url');
+}
+
+/** A secret every process of a deployment shares (HKDF of ENCRYPTION_KEY), random without one. */
+function derivedSecret(
+  config: Pick<Config, 'ENCRYPTION_KEY'>,
+  info: string,
+  bytes: number,
+): Buffer {
+  if (!config.ENCRYPTION_KEY) return randomBytes(bytes);
   const key = Buffer.from(config.ENCRYPTION_KEY, 'base64');
-  const derived = hkdfSync('sha256', key, Buffer.alloc(0), 'initlive-webhook-secret', 24);
-  return Buffer.from(derived).toString('base64url');
-}
-
-/** Reports each run's end to the metrics (once per run), whichever trigger started it. */
-function observedRunStore(inner: RunStore, onFinished: (run: RunRecord) => void): RunStore {
-  const seen = new Set<string>();
-  return {
-    save: async (record) => {
-      await inner.save(record);
-      if (isFinished(record.status) && !seen.has(record.runId)) {
-        seen.add(record.runId);
-        if (seen.size > 10_000) seen.clear();
-        onFinished(record);
-      }
-    },
-    list: (orgId, limit) => inner.list(orgId, limit),
-    get: (orgId, runId) => inner.get(orgId, runId),
-    loadCheckpoint: (orgId, runId) => inner.loadCheckpoint(orgId, runId),
-    saveCheckpoint: (orgId, runId, cp) => inner.saveCheckpoint(orgId, runId, cp),
-    markSeen: (orgId, runId, side, ids) => inner.markSeen(orgId, runId, side, ids),
-    unseen: (orgId, runId, side, ids) => inner.unseen(orgId, runId, side, ids),
-    putUnique: (orgId, runId, map, entries) => inner.putUnique(orgId, runId, map, entries),
-    lookup: (orgId, runId, map, keys) => inner.lookup(orgId, runId, map, keys),
-    forgetWork: (orgId, runId) => inner.forgetWork(orgId, runId),
-    close: () => inner.close(),
-  };
-}
-
-interface ControlStores {
-  connections: ConnectionStore;
-  deadLetters: DeadLetterStore;
-  runs: RunStore;
-  lock: Lock;
-  redis: Redis | null;
-}
-
-function controlStores(config: Config, logger: Logger): ControlStores {
-  const key = config.ENCRYPTION_KEY ?? generateEncryptionKey();
-  const secrets = createSecretBox(key);
-  if (!config.REDIS_URL) {
-    return {
-      connections: new MemoryConnectionStore({ secrets }),
-      deadLetters: new MemoryDeadLetterStore(),
-      runs: new MemoryRunStore(),
-      lock: new MemoryLock(),
-      redis: null,
-    };
-  }
-  const redis = createRedis(config.REDIS_URL, {
-    connectionName: `${config.KAFKA_CLIENT_ID}-control`,
-    logger: logger.child({ component: 'redis-control' }),
-  });
-  const keyPrefix = config.REDIS_KEY_PREFIX;
-  return {
-    connections: new RedisConnectionStore({ redis, keyPrefix, secrets }),
-    deadLetters: new RedisDeadLetterStore({ redis, keyPrefix }),
-    runs: new RedisRunStore({ redis, keyPrefix }),
-    lock: new RedisLock({ redis, keyPrefix }),
-    redis,
-  };
+  return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), info, bytes));
 }
 
 /**
@@ -375,7 +238,20 @@ async function start(
             ? { clientSecret: config.SALESFORCE_CLIENT_SECRET }
             : {}),
         };
+  // The OAuth callback URL comes from configuration, never from a request's Host header. The
+  // embedded demo's is its own address, known once the server listens.
+  let listeningAt: string | null = null;
+  const publicUrl = config.PUBLIC_URL?.replace(/\/+$/, '');
   if (config.SALESFORCE_REDIRECT_URI) oauth.redirectUri = config.SALESFORCE_REDIRECT_URI;
+  else if (publicUrl) oauth.redirectUri = `${publicUrl}/oauth/salesforce/callback`;
+  else if (sandboxSalesforce) {
+    oauth.redirectUri = () =>
+      listeningAt === null ? undefined : `${listeningAt}/oauth/salesforce/callback`;
+  } else {
+    logger.warn(
+      'the OAuth web flow is off: set SALESFORCE_REDIRECT_URI (or PUBLIC_URL) to the callback URL registered on the connected app; the JWT flow works without it',
+    );
+  }
   logger.redact(oauth.clientSecret);
   logger.redact(config.INITLIVE_API_KEY);
   logger.redact(config.ENCRYPTION_KEY);
@@ -390,16 +266,8 @@ async function start(
     return null;
   };
 
-  const stores = controlStores(config, logger);
-  closers.add('control stores', async () => {
-    await Promise.allSettled([
-      stores.connections.close(),
-      stores.deadLetters.close(),
-      stores.runs.close(),
-      stores.lock.close(),
-    ]);
-    if (stores.redis) await closeRedis(stores.redis);
-  });
+  const stores = createControlStores(config, logger);
+  closers.add('control stores', () => stores.close());
 
   const directory = new ManagedOrgDirectory({
     store: stores.connections,
@@ -465,31 +333,40 @@ async function start(
     },
   });
 
-  const registry = new Registry();
-  let metrics: Metrics | null = null;
-  const runStore = observedRunStore(stores.runs, (run) =>
-    metrics?.observeRun({
-      orgId: run.orgId,
-      trigger: run.trigger,
-      outcome: run.status as 'succeeded' | 'partially_succeeded' | 'failed',
-      durationMs: (run.endedAt ?? 0) - (run.startedAt ?? run.endedAt ?? 0),
-    }),
+  const runStore = stores.runs;
+  const runner = new SyncRunner(
+    { ...deps, runStore, lock: stores.lock },
+    {
+      ...options.runner,
+      job: { settleTimeoutMs: config.RUN_SETTLE_TIMEOUT_MS, ...options.runner?.job },
+    },
   );
-  const runner = new SyncRunner({ ...deps, runStore, lock: stores.lock }, options.runner);
   const scheduler = new Scheduler({
     runner,
     lock: stores.lock,
     logger: logger.child({ component: 'scheduler' }),
   });
   const collector = new DeadLetterCollector({ ...deps, store: stores.deadLetters });
-  const status = new LivePipelineStatus(runtime, pipeline, collector);
-  metrics = createMetrics(deps.events, {
+  const tracker = new OutcomeTracker({ ...deps, runs: runStore, statuses: stores.statuses });
+  const status = new LivePipelineStatus({
+    ...deps,
+    pipeline,
+    moreGroups: [
+      { groupId: collector.groupId, topic: deps.topics.deadLetters },
+      { groupId: tracker.groupId, topic: deps.topics.outcomes },
+    ],
+  });
+  const registry = new Registry();
+  const metrics: Metrics = createMetrics(deps.events, {
     registry,
     status,
     connections: directory,
     ...(pipeline.sourceLease ? { sourceLeases: pipeline.sourceLease } : {}),
+    runs: runStore,
+    deadLetters: stores.deadLetters,
+    pendingChanges: runtime.pendingChanges,
   });
-  closers.add('metrics', () => metrics?.close());
+  closers.add('metrics', () => metrics.close());
 
   // `started`: the pipeline runs, so directory changes restart sources. `ready`: start-up
   // (the demo's initial sync included) is over, so /readyz answers 200.
@@ -527,7 +404,17 @@ async function start(
     directory,
     syncTrigger: runner,
     runHistory: runStore,
-    deadLetters: new DeadLetterService({ ...deps, store: stores.deadLetters }),
+    deadLetters: new DeadLetterService({ ...deps, store: stores.deadLetters, pairs: deps.store }),
+    records: new RecordLookup({
+      store: deps.store,
+      emailIndex: deps.emailIndex,
+      statuses: stores.statuses,
+      directionOf: (orgId) => directory.syncSettings(orgId).direction,
+      pausedFor: (orgId, side) =>
+        side === 'salesforce'
+          ? pipeline.salesforceSink.pausedFor(orgId)
+          : pipeline.initliveSink.pausedFor(orgId),
+    }),
     status,
     metricsRegistry: registry,
     readiness,
@@ -535,6 +422,9 @@ async function start(
     events: deps.events,
     salesforceApiVersion: config.SALESFORCE_API_VERSION,
     contactFields,
+    sessions: stores.sessions,
+    // Every process must recognise a session signed in at any other.
+    sessionKey: derivedSecret(config, 'admin-session-credential', 32),
   });
   const token = adminTokenOf(admin);
   const http = express();
@@ -549,6 +439,7 @@ async function start(
     await closeServer(server);
   });
   const url = `http://127.0.0.1:${port}`;
+  listeningAt = url;
   const webhookBase = config.PUBLIC_URL
     ? config.PUBLIC_URL.replace(/\/+$/, '')
     : sandboxInitLive
@@ -556,35 +447,13 @@ async function start(
       : null;
 
   // Webhooks registered at InitLive by this process, removed again at stop.
-  const webhooks = new Map<string, { api: InitLiveApi; id: string }>();
-  const registering = new Set<string>();
-  const registerWebhook = async (orgId: string): Promise<void> => {
-    const org = directory.get(orgId);
-    if (!webhookBase || !org?.streaming || webhooks.has(orgId) || registering.has(orgId)) return;
-    registering.add(orgId);
-    try {
-      const hook = await org.initlive.registerWebhook(
-        `${webhookBase}/webhooks/initlive?orgId=${encodeURIComponent(orgId)}`,
-        webhookSecret,
-      );
-      webhooks.set(orgId, { api: org.initlive, id: hook.id });
-      logger.info('InitLive webhook registered', { orgId, webhookId: hook.id });
-    } catch (err) {
-      // Webhooks only shorten the wait; the feed poll carries on without them.
-      logger.warn('InitLive webhook not registered; changes arrive by polling', {
-        orgId,
-        err: toSyncError(err),
-      });
-    } finally {
-      registering.delete(orgId);
-    }
-  };
-  closers.add('webhooks', async () => {
-    await Promise.allSettled(
-      [...webhooks.values()].map(({ api, id }) => api.unregisterWebhook(id)),
-    );
-    webhooks.clear();
+  const webhooks = new WebhookRegistrations({
+    orgs: directory,
+    logger,
+    baseUrl: webhookBase,
+    secret: webhookSecret,
   });
+  closers.add('webhooks', () => webhooks.removeAll());
 
   // Directory changes (connect, disconnect, settings, needs_reauth) restart that org's
   // sources and reset its schedule, one change at a time per org.
@@ -605,7 +474,7 @@ async function start(
       kind: change.kind,
     });
     await pipeline.restartSources(orgId);
-    await registerWebhook(orgId);
+    await webhooks.register(orgId);
   };
   const onChanged = (orgId: string, change: OrgChange): void => {
     const next = (chains.get(orgId) ?? Promise.resolve())
@@ -657,12 +526,14 @@ async function start(
   closers.add('pipeline', () => pipeline.stop());
   await collector.start();
   closers.add('dead-letter collector', () => collector.stop());
+  await tracker.start();
+  closers.add('outcome tracker', () => tracker.stop());
   await runner.start();
   closers.add('sync runner', () => runner.stop());
   await scheduler.start();
   closers.add('scheduler', () => scheduler.stop());
   started = true;
-  for (const org of directory.list()) await registerWebhook(org.orgId);
+  for (const org of directory.list()) await webhooks.register(org.orgId);
 
   // A first full sync links the people both demo systems already share and copies the rest,
   // so the demo starts from linked data. Only when the org has never run one.
@@ -674,11 +545,20 @@ async function start(
       if ('runId' in requested && options.awaitInitialSync !== false) {
         await runner.whenIdle(demoOrgId);
         initialRun = await runStore.get(demoOrgId, requested.runId);
-        // The run ends once the reconciler has decided; waiting for the writes to land (and
-        // their echoes to come back) means the demo starts from linked data in both systems.
+        // The run's writes have landed; their echoes (CDC events of our own writes) are still
+        // on their way, and the demo should start quiet.
         await drained(status, 10_000);
       }
     }
+  }
+
+  if (demo && config.SANDBOX_ACTIVITY_PER_MINUTE > 0) {
+    const stopActivity = startDemoActivity(sandboxes!, {
+      orgId: demoOrgId,
+      perMinute: config.SANDBOX_ACTIVITY_PER_MINUTE,
+      logger: logger.child({ component: 'demo-activity' }),
+    });
+    closers.add('demo activity', stopActivity);
   }
 
   ready = true;
@@ -725,73 +605,4 @@ async function start(
       return stopped;
     },
   };
-}
-
-interface BannerInput {
-  config: Config;
-  url: string;
-  token: string;
-  mode: string;
-  sandboxes: Sandboxes | null;
-  directory: ManagedOrgDirectory;
-  demoOrgId: string | null;
-  initialRun: RunRecord | null;
-  startupMs: number;
-  sampleStaffId: string | null;
-}
-
-/** What a person starting the connector needs to try it: URLs, the token, credentials, curls. */
-function banner(b: BannerInput): string {
-  const { config, url, token, sandboxes } = b;
-  const lines: string[] = [
-    '',
-    `InitLive <-> Salesforce sync is ready (${b.mode}, ${(b.startupMs / 1000).toFixed(1)} s)`,
-    `  Admin API    ${url}   (docs/http-api.md)`,
-    `  Admin token  ${token}`,
-    `  Metrics      ${url}/metrics   health ${url}/healthz   ready ${url}/readyz`,
-  ];
-  if (sandboxes) {
-    const sf = sandboxes.salesforce;
-    const il = sandboxes.initlive;
-    lines.push(
-      `  Salesforce sandbox  ${sf.url}  (login and instance URL)`,
-      `    client id ${config.SANDBOX_SALESFORCE_CLIENT_ID}, client secret ${config.SANDBOX_SALESFORCE_CLIENT_SECRET}, user ${config.SANDBOX_SALESFORCE_USERNAME}, password ${config.SANDBOX_SALESFORCE_PASSWORD}`,
-      `  InitLive sandbox    ${il.baseUrl}/api/v1`,
-      `    organization ${config.SANDBOX_INITLIVE_ORG_ID}, integration key ${config.SANDBOX_INITLIVE_API_KEY}`,
-    );
-  }
-  if (b.demoOrgId) {
-    const view = b.directory.view(b.demoOrgId);
-    const s = view.settings;
-    lines.push(
-      `  Organization ${b.demoOrgId}: ${view.state}, ${DEMO_SETTINGS_TEXT[s.direction] ?? s.direction}, streaming ${s.streaming ? 'on' : 'off'}, schedule ${s.schedule.mode}, deletes ${s.deletePolicy}`,
-    );
-    if (b.initialRun) {
-      const c = b.initialRun.counts;
-      lines.push(
-        `  Initial full sync ${b.initialRun.status}: read ${c.read.initlive} staff and ${c.read.salesforce} contacts; created ${c.created.salesforce} contacts, updated ${c.updated.salesforce}`,
-      );
-    }
-    const api = `${url}/api/orgs/${b.demoOrgId}/salesforce`;
-    const il = sandboxes ? `${sandboxes.initlive.baseUrl}/api/v1/organizations/${b.demoOrgId}` : '';
-    const sf = sandboxes?.salesforce.url ?? '';
-    const staff = b.sampleStaffId ?? '<staff id>';
-    lines.push(
-      '',
-      'Try it (README "See a sync" has more):',
-      `  export TOKEN=${token}`,
-      `  curl -s -H "Authorization: Bearer $TOKEN" ${api}`,
-      `  curl -s -X PATCH -H "Authorization: Bearer ${config.SANDBOX_INITLIVE_API_KEY}" -H 'Content-Type: application/json' -d '{"phone":"+1 604 555 0199"}' ${il}/staff/${staff}`,
-      `  SF=$(curl -s ${sf}/services/oauth2/token -d grant_type=password -d client_id=${config.SANDBOX_SALESFORCE_CLIENT_ID} -d client_secret=${config.SANDBOX_SALESFORCE_CLIENT_SECRET} -d username=${config.SANDBOX_SALESFORCE_USERNAME} -d password=${config.SANDBOX_SALESFORCE_PASSWORD} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,
-      `  curl -s -H "Authorization: Bearer $SF" "${sf}/services/data/v${config.SALESFORCE_API_VERSION}/query?q=SELECT+Id,Phone+FROM+Contact+WHERE+InitLive_Staff_Id__c='${staff}'"`,
-    );
-  } else {
-    lines.push(
-      '',
-      'Connect an organization (README "Connecting a real Salesforce org"):',
-      `  curl -s -X POST -H "Authorization: Bearer ${token}" ${url}/api/orgs/<orgId>/salesforce/connect`,
-    );
-  }
-  lines.push('', 'Ctrl-C stops it.', '');
-  return lines.join('\n') + '\n';
 }

@@ -102,6 +102,24 @@ export const configShape = {
     .describe(
       "Lease on each organization's sources (InitLive feed poller, Salesforce CDC subscription): only the process holding it reads the organization. Renewed, and retried by the other processes, every third of it; after a crash another process takes over within about one lease, after a clean stop within a third.",
     ),
+  RUN_SETTLE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(86_400_000)
+    .default(600_000)
+    .describe(
+      "How long a full sync's outstanding writes may go without any of them landing before the run ends failed, naming what was outstanding (a sink held by an exhausted API budget, revoked credentials or a missing package). A run whose writes keep landing is never cut short.",
+    ),
+  RECORD_HISTORY_TTL_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .max(31_536_000_000)
+    .default(2_592_000_000)
+    .describe(
+      "How long each volunteer's sync status and history (the last 20 events: kinds, sides, field names, never values) outlive their last change. Default 30 days.",
+    ),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
@@ -173,6 +191,15 @@ export const configShape = {
     .default('on')
     .describe(
       'Whether the Salesforce sandbox has Contact selected for Change Data Capture; off publishes no Contact change events, as a real org without the selection.',
+    ),
+  SANDBOX_ACTIVITY_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(6000)
+    .default(0)
+    .describe(
+      'Edits per minute the sandboxes make by themselves, as people would (volunteers checking in, phones changed in InitLive and Salesforce), so a demo deployment shows changes flowing. 0: none.',
     ),
   SALESFORCE_LOGIN_URL: optionalUrl.describe(
     'Salesforce login URL (https://login.salesforce.com, a My Domain, or the sandbox).',

@@ -8,6 +8,8 @@ export const ErrorCodes = {
   CONFIG_INVALID: { retriable: false, httpStatus: 500 },
   /** A payload (settings, webhook, CDC event, Avro record) failed validation. */
   INVALID_INPUT: { retriable: false, httpStatus: 400 },
+  /** A request body in a type or encoding the API does not take (it speaks JSON). */
+  UNSUPPORTED_MEDIA_TYPE: { retriable: false, httpStatus: 415 },
   /** A record cannot be encoded or decoded with its Avro schema. */
   SCHEMA_MISMATCH: { retriable: false, httpStatus: 500 },
   /** The schema registry refused or could not be reached. */

@@ -1,8 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PipelineStatus } from './admin/ports';
+import { NO_ORG } from './admin/dead-letter-store';
+import type { PipelineStatus, RunHistory, RunRecord, SourceStatusView } from './admin/ports';
+import type { Schedule } from './core/settings';
 import type { ConnectionState } from './orgs/connection-store';
 import { connectionStates } from './orgs/connection-store';
 import type { SyncEventMap, SyncEvents } from './pipeline/events';
+import type { PendingChangesView } from './pipeline/pending-changes';
 import type { SourceLeaseState } from './pipeline/source-lease';
 
 /**
@@ -32,8 +35,29 @@ export const metricNames = {
   latency: 'initlive_sync_latency_seconds',
   connectionState: 'initlive_sync_connection_state',
   sourceLease: 'initlive_sync_source_lease_state',
+  sourceRunning: 'initlive_sync_source_running_state',
+  apiCallsReserve: 'initlive_sync_salesforce_api_reserve_calls',
+  deadLetterBacklog: 'initlive_sync_dead_letter_backlog_records',
+  runLastFinished: 'initlive_sync_run_last_finished_timestamp_seconds',
+  scheduleInterval: 'initlive_sync_schedule_interval_seconds',
+  connectedSince: 'initlive_sync_connected_timestamp_seconds',
+  oldestUnapplied: 'initlive_sync_oldest_unapplied_change_timestamp_seconds',
   mappingProblems: 'initlive_sync_mapping_problem_state',
 } as const;
+
+/**
+ * prom-client's default gauges whose names end in `_total`, which Prometheus keeps for
+ * counters (`promtool check metrics` flags them). The same counts stay exported by type as
+ * `nodejs_active_handles`, `nodejs_active_requests` and `nodejs_active_resources`.
+ */
+const misnamedDefaults = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Runs read per organization at each scrape for the last-finished timestamps. */
+const RUNS_READ = 20;
 
 export interface RunObservation {
   orgId: string;
@@ -47,8 +71,23 @@ export interface MetricsOptions {
   registry?: Registry;
   /** Source state and consumer lag, read at scrape time. */
   status?: PipelineStatus;
-  /** Organizations and their connection states, read at scrape time. */
-  connections?: { states(): Array<{ orgId: string; state: ConnectionState }> };
+  /**
+   * Organizations and their connection states, read at scrape time; with `view`, also each
+   * one's schedule, streaming switch and connection time (ManagedOrgDirectory has both).
+   */
+  connections?: {
+    states(): Array<{ orgId: string; state: ConnectionState }>;
+    view?(orgId: string): {
+      settings: { schedule: Schedule; streaming: boolean };
+      connectedAt: number | null;
+    };
+  };
+  /** Run history (the RunStore), read at scrape time for each organization's last runs. */
+  runs?: Pick<RunHistory, 'list'>;
+  /** The dead-letter store, read at scrape time for each organization's backlog. */
+  deadLetters?: { list(orgId: string, query?: { limit?: number }): Promise<{ total: number }> };
+  /** Changes each stage holds and has not finished (the runtime's transport). */
+  pendingChanges?: PendingChangesView;
   /** Per-organization source leases of this process, read at scrape time. */
   sourceLeases?: { states(): Array<{ orgId: string; state: SourceLeaseState }> };
   /**
@@ -60,7 +99,7 @@ export interface MetricsOptions {
 
 export interface Metrics {
   registry: Registry;
-  /** A finished full sync (the batch side calls this when a run ends). */
+  /** A finished full sync (also observed from the 'run.finished' event). */
   observeRun(run: RunObservation): void;
   /** Stops listening to the events. */
   close(): void;
@@ -72,8 +111,12 @@ export interface Metrics {
  */
 export function createMetrics(events: SyncEvents, options: MetricsOptions = {}): Metrics {
   const registry = options.registry ?? new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of misnamedDefaults) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
+  const orgIds = (): string[] => options.connections?.states().map((s) => s.orgId) ?? [];
 
   const recordsRead = new Counter({
     name: metricNames.recordsRead,
@@ -128,6 +171,11 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     help: 'Full syncs asked for by a source (expired position, overflow).',
     labelNames: ['source', 'org'],
     registers,
+    collect() {
+      for (const org of orgIds()) {
+        for (const source of ['initlive', 'salesforce']) this.inc({ source, org }, 0);
+      }
+    },
   });
   const sinkPaused = new Gauge({
     name: metricNames.sinkPaused,
@@ -158,6 +206,15 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     help: 'Full sync runs finished, by trigger and outcome.',
     labelNames: ['org', 'trigger', 'outcome'],
     registers,
+    collect() {
+      // Every outcome of a known organization starts at 0, so increase() sees its first run
+      // (a series born at 1 looks unchanged to Prometheus).
+      for (const org of orgIds()) {
+        for (const trigger of runTriggers) {
+          for (const outcome of runOutcomes) this.inc({ org, trigger, outcome }, 0);
+        }
+      }
+    },
   });
   const runDuration = new Histogram({
     name: metricNames.runDuration,
@@ -166,14 +223,36 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
     registers,
   });
+  // Every series at 0 from the start, so increase() sees the first run of each kind.
+  for (const trigger of runTriggers) {
+    for (const outcome of runOutcomes) runDuration.zero({ trigger, outcome });
+  }
   const latency = new Histogram({
     name: metricNames.latency,
-    help: 'From a change observed in one system to its write acknowledged in the other.',
+    help: "From the reconciler's decision to write a change to the write acknowledged by the other system (the time before the decision shows in initlive_sync_oldest_unapplied_change_timestamp_seconds).",
     labelNames: ['org', 'from'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers,
   });
 
+  const apiReserve = new Gauge({
+    name: metricNames.apiCallsReserve,
+    help: 'Salesforce API calls the sink leaves to everyone else: below this many left, it pauses (API budget).',
+    labelNames: ['org'],
+    registers,
+  });
+
+  // One read of the sources per organization serves every gauge of a scrape.
+  const sourcesRead = new Map<string, { at: number; views: Promise<SourceStatusView[]> }>();
+  const sourcesOf = (orgId: string): Promise<SourceStatusView[]> => {
+    const hit = sourcesRead.get(orgId);
+    if (hit && Date.now() - hit.at < 1_000) return hit.views;
+    const views = options.status ? options.status.sources(orgId) : Promise.resolve([]);
+    sourcesRead.set(orgId, { at: Date.now(), views });
+    for (const [k, v] of sourcesRead)
+      if (Date.now() - v.at >= 1_000 && k !== orgId) sourcesRead.delete(k);
+    return views;
+  };
   const mappingProblems = new Gauge({
     name: metricNames.mappingProblems,
     help: "1 while a mapped Salesforce field is held back because the org's Contact no longer fits it (reason: missing, type_mismatch, not_updateable), 0 once it syncs again.",
@@ -197,10 +276,9 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     labelNames: ['source', 'org'],
     registers,
     async collect() {
-      if (options.status && options.connections) {
-        for (const { orgId } of options.connections.states()) {
-          for (const s of await options.status.sources(orgId))
-            setPosition(s.source, orgId, s.position);
+      if (options.status) {
+        for (const orgId of orgIds()) {
+          for (const s of await sourcesOf(orgId)) setPosition(s.source, orgId, s.position);
         }
       }
       this.reset();
@@ -247,6 +325,134 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     },
   });
 
+  new Gauge({
+    name: metricNames.sourceRunning,
+    help: "1 while this process reads the organization's source without errors (InitLive feed running, Salesforce CDC streaming); 0 while it retries, reconnects, stands by for another process or is stopped. Only organizations with streaming on.",
+    labelNames: ['org', 'source'],
+    registers,
+    async collect() {
+      const view = options.connections?.view;
+      if (!options.status || !options.connections || !view) return;
+      const rows: Array<[string, string, number]> = [];
+      for (const { orgId, state } of options.connections.states()) {
+        if (state === 'disconnected' || !view.call(options.connections, orgId).settings.streaming)
+          continue;
+        for (const s of await sourcesOf(orgId)) {
+          rows.push([orgId, s.source, s.state === 'running' || s.state === 'streaming' ? 1 : 0]);
+        }
+      }
+      this.reset();
+      for (const [org, source, up] of rows) this.set({ org, source }, up);
+    },
+  });
+
+  new Gauge({
+    name: metricNames.scheduleInterval,
+    help: 'Time between scheduled full syncs of the organization (a daily schedule: 86400). Organizations on a manual schedule have none.',
+    labelNames: ['org'],
+    registers,
+    collect() {
+      const view = options.connections?.view;
+      if (!options.connections || !view) return;
+      this.reset();
+      for (const { orgId, state } of options.connections.states()) {
+        if (state === 'disconnected') continue;
+        const seconds = scheduleSeconds(view.call(options.connections, orgId).settings.schedule);
+        if (seconds !== null) this.set({ org: orgId }, seconds);
+      }
+    },
+  });
+
+  new Gauge({
+    name: metricNames.connectedSince,
+    help: "When the organization's current Salesforce connection was made (connect or reconnect), as a Unix time.",
+    labelNames: ['org'],
+    registers,
+    collect() {
+      const view = options.connections?.view;
+      if (!options.connections || !view) return;
+      this.reset();
+      for (const { orgId } of options.connections.states()) {
+        const at = view.call(options.connections, orgId).connectedAt;
+        if (at !== null) this.set({ org: orgId }, at / 1000);
+      }
+    },
+  });
+
+  // Latest end time per organization and outcome. Kept across scrapes, so a success older
+  // than the runs read each time is still known.
+  const lastFinished = new Map<string, number>();
+  new Gauge({
+    name: metricNames.runLastFinished,
+    help: "When the organization's latest full sync with this outcome ended, as a Unix time (from the run history, which every process shares).",
+    labelNames: ['org', 'outcome'],
+    registers,
+    async collect() {
+      if (!options.runs) return;
+      const orgs = orgIds();
+      const histories = await Promise.all(
+        orgs.map((orgId) => options.runs!.list(orgId, RUNS_READ).catch(() => null)),
+      );
+      for (const history of histories) {
+        for (const run of history ?? []) noteFinished(lastFinished, run);
+      }
+      this.reset();
+      const known = new Set(orgs);
+      for (const [key, endedAt] of lastFinished) {
+        const [org, outcome] = key.split('\u0000') as [string, string];
+        if (known.has(org)) this.set({ org, outcome }, endedAt / 1000);
+      }
+    },
+  });
+
+  // Kept across scrapes: a store that fails to answer leaves the last value, not a gap that
+  // would reset alerts.
+  const backlog = new Map<string, number>();
+  new Gauge({
+    name: metricNames.deadLetterBacklog,
+    help: 'Dead letters waiting to be retried or dismissed, per organization (org="unknown": records too broken to name one).',
+    labelNames: ['org'],
+    registers,
+    async collect() {
+      const store = options.deadLetters;
+      if (!store) return;
+      const orgs = [...orgIds(), NO_ORG];
+      const totals = await Promise.all(
+        orgs.map((orgId) =>
+          store.list(orgId, { limit: 1 }).then(
+            (page) => page.total,
+            () => null,
+          ),
+        ),
+      );
+      const seen = new Set<string>();
+      orgs.forEach((orgId, i) => {
+        const label = orgId === NO_ORG ? 'unknown' : orgId;
+        seen.add(label);
+        const total = totals[i];
+        if (total !== null && total !== undefined) backlog.set(label, total);
+      });
+      for (const label of backlog.keys()) if (!seen.has(label)) backlog.delete(label);
+      this.reset();
+      for (const [org, total] of backlog) this.set({ org }, total);
+    },
+  });
+
+  new Gauge({
+    name: metricNames.oldestUnapplied,
+    help: 'When the oldest change this process has taken off a change or write topic and not yet finished was put on that topic, as a Unix time; none when nothing is waiting. Seconds since: time() minus this.',
+    labelNames: ['org', 'topic'],
+    registers,
+    collect() {
+      if (!options.pendingChanges) return;
+      const known = new Set(orgIds());
+      this.reset();
+      for (const p of options.pendingChanges.oldest()) {
+        if (known.has(p.orgId)) this.set({ org: p.orgId, topic: p.topic }, p.timestamp / 1000);
+      }
+    },
+  });
+
   type Listener<K extends keyof SyncEventMap> = (...args: SyncEventMap[K]) => void;
   const listeners: Array<[keyof SyncEventMap, (...args: never[]) => void]> = [];
   const on = <K extends keyof SyncEventMap>(event: K, fn: Listener<K>): void => {
@@ -281,6 +487,7 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     apiUsed.set({ org: e.orgId }, e.used);
     apiMax.set({ org: e.orgId }, e.max);
     apiRemaining.set({ org: e.orgId }, Math.max(0, e.max - e.used));
+    if (e.reserve !== undefined) apiReserve.set({ org: e.orgId }, e.reserve);
   });
   on('mapping.problems', (e) => {
     const seen = heldLabels.get(e.orgId) ?? new Map();
@@ -293,19 +500,54 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     }
   });
   on('sync.latency', (e) => latency.observe({ org: e.orgId, from: e.from }, e.ms / 1000));
+  const observeRun = (run: RunObservation): void => {
+    runs.inc({ org: run.orgId, trigger: run.trigger, outcome: run.outcome });
+    runDuration.observe(
+      { trigger: run.trigger, outcome: run.outcome },
+      Math.max(0, run.durationMs) / 1000,
+    );
+  };
+  on('run.finished', (e) =>
+    observeRun({
+      orgId: e.orgId,
+      trigger: e.trigger,
+      outcome: e.status,
+      durationMs: e.durationMs,
+    }),
+  );
 
   return {
     registry,
-    observeRun(run) {
-      runs.inc({ org: run.orgId, trigger: run.trigger, outcome: run.outcome });
-      runDuration.observe(
-        { trigger: run.trigger, outcome: run.outcome },
-        Math.max(0, run.durationMs) / 1000,
-      );
-    },
+    observeRun,
     close() {
       for (const [event, fn] of listeners) events.off(event, fn as never);
       listeners.length = 0;
     },
   };
+}
+
+/** Seconds between scheduled runs, or null for a manual schedule. */
+function scheduleSeconds(schedule: Schedule): number | null {
+  switch (schedule.mode) {
+    case 'manual':
+      return null;
+    case 'interval':
+      return schedule.everyMinutes * 60;
+    case 'daily':
+      return 86_400;
+  }
+}
+
+const runTriggers: ReadonlyArray<RunObservation['trigger']> = ['manual', 'scheduled', 'recovery'];
+const runOutcomes: ReadonlyArray<RunObservation['outcome']> = [
+  'succeeded',
+  'partially_succeeded',
+  'failed',
+];
+const finished = new Set<string>(runOutcomes);
+
+function noteFinished(last: Map<string, number>, run: RunRecord): void {
+  if (!finished.has(run.status) || run.endedAt === null) return;
+  const key = `${run.orgId}\u0000${run.status}`;
+  if ((last.get(key) ?? 0) < run.endedAt) last.set(key, run.endedAt);
 }

@@ -1,7 +1,10 @@
 import express from 'express';
 import { ApiBudgetBook } from './api-budget';
+import { randomBytes } from 'node:crypto';
+import { adminTokenAuthenticator, requireAuth } from './auth';
+import { consoleRouter, defaultConsoleDir, securityHeaders } from './console';
 import type { AdminContext, AdminDeps } from './context';
-import { errorHandler, generateAdminToken, requireBearer, sendError } from './http';
+import { errorHandler, generateAdminToken, requireJsonBodies, sendError } from './http';
 import { routes } from './routes';
 
 export type { AdminDeps, AdminOAuthSettings } from './context';
@@ -10,8 +13,9 @@ const TOKEN_KEY = 'adminToken';
 const CLOSE_KEY = 'adminClose';
 
 /**
- * The admin HTTP API (express 5, JSON): `/api/...` behind `Authorization: Bearer <token>`,
- * the OAuth callback, `/metrics`, `/healthz`, `/readyz`. The token is ADMIN_TOKEN, or a random
+ * The admin HTTP API (express 5, JSON): `/api/...` behind `Authorization: Bearer <token>` or a
+ * console session, the OAuth callback, `/metrics`, `/healthz`, `/readyz`, and the admin
+ * console at `/` (src/admin/console.ts). The token is ADMIN_TOKEN, or a random
  * one when it is unset: read it with `adminTokenOf(app)` to print it. It is registered with the
  * logger, so it never appears in a log line.
  */
@@ -25,6 +29,8 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     apiBudget: new ApiBudgetBook(deps.events, now),
     oauthStateTtlMs: deps.oauthStateTtlMs ?? 10 * 60_000,
     salesforceApiVersion: deps.salesforceApiVersion ?? '62.0',
+    authenticator: adminTokenAuthenticator(token, deps.sessionKey ?? randomBytes(32)),
+    sessionTtlMs: deps.sessionTtlMs ?? 8 * 3_600_000,
   };
   const logger = deps.logger.child({ component: 'admin' });
 
@@ -46,9 +52,33 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     );
     next();
   });
-  app.use('/api', requireBearer(token));
-  app.use(express.json({ limit: '1mb' }));
-  for (const route of routes) app[route.method](route.path, route.handler(ctx));
+  app.use(securityHeaders);
+  app.use('/api', (_req, res, next) => {
+    // Answers carry the organization's data and the session's CSRF token: never cached.
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  // The API speaks JSON: another body type is refused before anything reads it (415).
+  app.use('/api', requireJsonBodies());
+  const json = (limit: string): express.RequestHandler =>
+    express.json({
+      limit,
+      type: ['application/json', 'application/*+json'],
+      // A chunked body of no bytes parses as {}: remember it was empty (see jsonObjectBody).
+      verify: (req, _res, buf) => {
+        if (buf.length === 0) (req as { emptyBody?: boolean }).emptyBody = true;
+      },
+    });
+  // Routes without a token (health, metrics, the OAuth callback, sign-in) come before the
+  // check; sign-in is the only one with a body, and a small one.
+  const small = json('16kb');
+  for (const route of routes.filter((r) => !r.auth))
+    app[route.method](route.path, small, route.handler(ctx));
+  app.use('/api', requireAuth(ctx.authenticator, ctx.sessions));
+  app.use(json('1mb'));
+  for (const route of routes.filter((r) => r.auth))
+    app[route.method](route.path, route.handler(ctx));
+  app.use(consoleRouter(deps.consoleDir === undefined ? defaultConsoleDir() : deps.consoleDir));
   app.use((req, res) => sendError(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   app.use(errorHandler(logger));
   return app;

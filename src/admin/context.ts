@@ -5,10 +5,13 @@ import type { Logger } from '../logger';
 import type { ConnectionStore } from '../orgs/connection-store';
 import type { ContactFieldBook } from '../orgs/contact-fields';
 import type { ManagedOrgDirectory } from '../orgs/managed-org-directory';
+import type { RecordLookup } from '../outcomes/record-lookup';
 import type { SyncEvents } from '../pipeline/events';
 import type { ApiBudgetBook } from './api-budget';
+import type { Authenticator } from './auth';
 import type { DeadLetterService } from './dead-letters';
 import type { PipelineStatus, Readiness, RunHistory, SyncTrigger } from './ports';
+import type { SessionStore } from './session-store';
 
 export interface AdminOAuthSettings {
   /** Salesforce login URL (SALESFORCE_LOGIN_URL or the sandbox). */
@@ -16,10 +19,12 @@ export interface AdminOAuthSettings {
   clientId: string;
   clientSecret?: string;
   /**
-   * Callback URL registered on the connected app. When unset, it is derived from the request
-   * that starts the flow: `<scheme>://<host>/oauth/salesforce/callback`.
+   * Callback URL registered on the connected app (SALESFORCE_REDIRECT_URI, or PUBLIC_URL's
+   * /oauth/salesforce/callback; a function when it is known only once the server listens).
+   * Never derived from a request: a Host header is the client's to choose. Without one, the
+   * web-server flow is refused (the JWT flow needs none).
    */
-  redirectUri?: string;
+  redirectUri?: string | (() => string | undefined);
 }
 
 export interface AdminDeps {
@@ -30,6 +35,8 @@ export interface AdminDeps {
   syncTrigger: SyncTrigger;
   runHistory: RunHistory;
   deadLetters: DeadLetterService;
+  /** Each volunteer's sync status (GET .../records). */
+  records: Pick<RecordLookup, 'find'>;
   status: PipelineStatus;
   metricsRegistry: Registry;
   readiness: Readiness;
@@ -48,6 +55,17 @@ export interface AdminDeps {
    * checked against them at save, the status lists held fields. Without it neither happens.
    */
   contactFields?: ContactFieldBook;
+  /** Console sessions; shared (Redis) when several processes serve one deployment. */
+  sessions: SessionStore;
+  /**
+   * Keys the credential fingerprints kept in sessions. Processes sharing a session store must
+   * share it (app.ts derives it from ENCRYPTION_KEY). Default: random per process.
+   */
+  sessionKey?: Buffer;
+  /** How long a console sign-in lasts. Default 8 hours. */
+  sessionTtlMs?: number;
+  /** Where the console's files are (index.html, assets); null serves no console. Default: the package's console/. */
+  consoleDir?: string | null;
 }
 
 /** What a route handler gets. */
@@ -56,6 +74,8 @@ export interface AdminContext extends AdminDeps {
   apiBudget: ApiBudgetBook;
   oauthStateTtlMs: number;
   salesforceApiVersion: string;
+  authenticator: Authenticator;
+  sessionTtlMs: number;
 }
 
 export interface RouteDef {

@@ -1,14 +1,16 @@
 import type { DeadLetter, RecordCodec, RecordTypeName } from '../core/records';
+import type { VersionStore } from '../core/version-store';
 import { recordSchemaFiles } from '../core/records';
 import type { TopicNames } from '../core/topics';
 import type { Subscription, Transport } from '../core/transport';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
+import { RETRY_ATTEMPT_HEADER } from '../pipeline/dead-letters';
 import type { DeadLetterQuery, DeadLetterStore } from './dead-letter-store';
 
 /** Header a retried record carries: the dead letter it came from and the attempt it is. */
 export const RETRY_HEADER_ID = 'x-dead-letter-id';
-export const RETRY_HEADER_ATTEMPT = 'x-dead-letter-attempt';
+export const RETRY_HEADER_ATTEMPT = RETRY_ATTEMPT_HEADER;
 
 export interface DeadLetterView {
   id: string;
@@ -31,10 +33,15 @@ export interface DeadLetterView {
   sourceOffset: string | null;
   key: string | null;
   context: Record<string, string>;
+  /** The volunteer it concerns (GET .../records?initliveId= or ?salesforceId= tells more). */
+  initliveId: string | null;
+  salesforceId: string | null;
 }
 
 export interface DeadLetterServiceDeps {
   store: DeadLetterStore;
+  /** Pairs, to name both records of a letter that names one side or only its pair. */
+  pairs?: Pick<VersionStore, 'getLinks'>;
   transport: Transport;
   codec: RecordCodec;
   topics: TopicNames;
@@ -86,6 +93,7 @@ export class DeadLetterService {
         // Undecodable bytes are often why it is here; they are shown raw instead.
       }
     }
+    const ids = await this.recordIdsOf(letter, record);
     return {
       id: letter.id,
       orgId: letter.orgId,
@@ -103,7 +111,27 @@ export class DeadLetterService {
       sourceOffset: letter.sourceOffset,
       key: letter.originalKey,
       context: letter.context,
+      ...ids,
     };
+  }
+
+  /** The records a letter concerns: from its decoded record, then from its pair's links. */
+  private async recordIdsOf(
+    letter: DeadLetter,
+    record: unknown,
+  ): Promise<{ initliveId: string | null; salesforceId: string | null }> {
+    const r = (record ?? {}) as Record<string, unknown>;
+    const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+    let initliveId =
+      str(r.initliveId) ?? (letter.recordType === 'SalesforceWrite' ? str(r.externalId) : null);
+    let salesforceId = str(r.salesforceId);
+    const pairId = str(r.pairId) ?? str(letter.context.pairId);
+    if ((!initliveId || !salesforceId) && pairId && letter.orgId && this.deps.pairs) {
+      const [links] = await this.deps.pairs.getLinks(letter.orgId, [pairId]).catch(() => [null]);
+      initliveId ??= links?.initliveId ?? null;
+      salesforceId ??= links?.salesforceId ?? null;
+    }
+    return { initliveId, salesforceId };
   }
 
   /**

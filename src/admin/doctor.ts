@@ -32,7 +32,7 @@ export interface DoctorOptions {
  * warns, 1 when one fails, 2 when the connector could not be asked.
  */
 export async function runDoctor(options: DoctorOptions): Promise<number> {
-  const target = `${options.url.replace(/\/+$/, '')}/api/orgs/${encodeURIComponent(options.orgId)}/salesforce/checks`;
+  const target = `${options.url.replace(/\/+$/, '')}/api/orgs/${encodeURIComponent(options.orgId)}/salesforce/checks?fresh=true`;
   let res: Response;
   try {
     res = await fetch(target, { headers: { Authorization: `Bearer ${options.token}` } });

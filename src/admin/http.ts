@@ -102,18 +102,86 @@ export function requireBearer(token: string): RequestHandler {
   };
 }
 
+/** Whether a request carries a body (a length above zero, or a chunked one). */
+function hasBody(req: Request): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = Number(req.headers['content-length'] ?? 0);
+  return Number.isFinite(length) && length > 0;
+}
+
+/**
+ * The API speaks JSON: a request that carries a body of another type (a form, text, no type at
+ * all) is refused with 415 before anything reads it, so a proxy or form that sends the wrong
+ * type can never be taken for an empty request and change something.
+ */
+export function requireJsonBodies(): RequestHandler {
+  return (req, res, next) => {
+    if (!hasBody(req) || req.is(['application/json', 'application/*+json'])) {
+      next();
+      return;
+    }
+    const got = req.headers['content-type'];
+    sendError(
+      res,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `send the body as application/json (got ${got ? `Content-Type ${got.slice(0, 100)}` : 'no Content-Type'})`,
+    );
+  };
+}
+
+/** The JSON object a route needs as its body: 400 when there is none, or it is not an object. */
+export function jsonObjectBody(req: Request): Record<string, unknown> {
+  const body: unknown = req.body;
+  if (body === undefined || (req as { emptyBody?: boolean }).emptyBody === true) {
+    throw invalidInput('the body is empty: send a JSON object', [
+      { path: '(body)', message: 'is required' },
+    ]);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalidInput('the body must be a JSON object', [
+      { path: '(body)', message: 'must be a JSON object' },
+    ]);
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Why the request could not be read, for what express and its body parser refuse. */
+function unreadable(err: unknown): { status: number; code: ErrorCode; message: string } | null {
+  const e = err as { type?: unknown; status?: unknown; statusCode?: unknown; name?: unknown };
+  const status = Number(e.status ?? e.statusCode);
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return { status: 400, code: 'INVALID_INPUT', message: 'the body is not valid JSON' };
+    case 'entity.too.large':
+      return { status: 413, code: 'INVALID_INPUT', message: 'the body is too large' };
+    case 'encoding.unsupported':
+      return {
+        status: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'the Content-Encoding is not supported: send identity, gzip, deflate or br',
+      };
+    case 'charset.unsupported':
+      return {
+        status: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'the charset is not supported: send UTF-8',
+      };
+  }
+  // The router cannot decode a path parameter (a malformed %-escape), or the body stream broke.
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    const message =
+      e.name === 'URIError' ? 'the path has a malformed %-escape' : 'the request could not be read';
+    return { status, code: status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'INVALID_INPUT', message };
+  }
+  return null;
+}
+
 /** Last handler: SyncErrors answer with their code; anything else is a 500 with no internals. */
 export function errorHandler(logger: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const type = (err as { type?: unknown }).type;
-    if (type === 'entity.parse.failed') {
-      sendError(res, 'INVALID_INPUT', 'the body is not valid JSON', {
-        fields: [{ path: '(body)', message: 'is not valid JSON' }],
-      });
-      return;
-    }
-    if (type === 'entity.too.large') {
-      sendError(res, 'INVALID_INPUT', 'the body is too large', undefined, 413);
+    const bad = unreadable(err);
+    if (bad) {
+      sendError(res, bad.code, bad.message, undefined, bad.status);
       return;
     }
     if (isSyncError(err)) {

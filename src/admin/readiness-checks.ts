@@ -13,7 +13,8 @@ import type { AdminContext } from './context';
  * The readiness check of one organization (GET /api/orgs/:orgId/salesforce/checks, and
  * `npm run doctor -- <orgId>`): everything a real org needs for the sync, each answered pass,
  * warn or fail with the fix in one sentence. It asks the connected org itself (describe, the
- * Tooling API, /limits) and InitLive, so it costs a handful of API calls; nothing is cached.
+ * Tooling API, /limits) and InitLive, so it costs a handful of API calls (see ReadinessReports
+ * for how often).
  */
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -35,7 +36,8 @@ export interface ReadinessReport {
 }
 
 export const PERMISSION_SET = 'InitLive_Sync_Integration';
-const DEPLOY = 'from salesforce/, sf project deploy start --source-dir force-app --target-org <alias>';
+const DEPLOY =
+  'from salesforce/, sf project deploy start --source-dir force-app --target-org <alias>';
 
 const pass = (name: string, message: string): CheckResult => ({
   name,
@@ -315,56 +317,129 @@ async function initliveKeyCheck(ctx: AdminContext, orgId: string): Promise<Check
   }
 }
 
-/** Runs every check of `orgId` against its connected org and InitLive. */
-export async function runReadinessChecks(
+/** How long a check may wait for a system that does not answer (clients retry behind it). */
+const CHECK_DEADLINE_MS = 10_000;
+
+/** `work`'s result, or a failed check once `ms` pass without one. */
+async function within(name: string, ms: number, work: Promise<CheckResult>): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<CheckResult>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve(
+          result(
+            name,
+            'fail',
+            `no answer within ${ms / 1000} s`,
+            'Check that the system is reachable from the connector; the check can be run again.',
+          ),
+        ),
+      ms,
+    );
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function salesforceChecks(
   ctx: AdminContext,
   orgId: string,
-): Promise<ReadinessReport> {
+  conn: Connection,
+): Promise<CheckResult[]> {
   const view = ctx.directory.view(orgId);
-  const conn = ctx.directory.get(orgId)?.salesforce ?? null;
-  const checks: CheckResult[] = [];
-  if (!conn) {
-    checks.push(
-      result(
-        'connection',
-        'fail',
-        `the organization is ${view.state}${view.reason ? ` (${view.reason})` : ''}: the Salesforce checks cannot run`,
-        `Connect it: POST /api/orgs/${orgId}/salesforce/connect and approve in the browser (docs/salesforce-setup.md).`,
-      ),
-    );
-  } else {
-    checks.push(
-      pass('connection', `connected to ${view.instanceUrl ?? 'Salesforce'} (${view.state})`),
-    );
-    checks.push(await apiVersion(conn, ctx.salesforceApiVersion));
-    let access: ContactAccess | null = null;
+  const describeChecks = async (): Promise<CheckResult[]> => {
+    let access: ContactAccess;
     try {
       access = await describeContact(conn);
     } catch (err) {
-      checks.push(
+      return [
         result(
           'package_fields',
           'fail',
           `could not describe Contact: ${reason(err)}`,
           'Check the connection and the user’s API access.',
         ),
-      );
+      ];
     }
-    if (access) {
-      const fields = describedFields(access.fields);
-      checks.push(packageFieldsCheck(fields));
-      checks.push(await permissionSetCheck(conn, access, view.salesforceUserId));
-      checks.push(fieldAccessCheck(ctx, orgId, fields));
-    }
-    checks.push(await changeDataCaptureCheck(conn));
-    checks.push(await streamingCheck(ctx, orgId));
-    checks.push(await apiBudgetCheck(conn));
-  }
-  checks.push(await initliveKeyCheck(ctx, orgId));
+    const fields = describedFields(access.fields);
+    return [
+      packageFieldsCheck(fields),
+      await permissionSetCheck(conn, access, view.salesforceUserId),
+      fieldAccessCheck(ctx, orgId, fields),
+    ];
+  };
+  // Independent calls go side by side; the report keeps one order.
+  const [version, described, cdc, streaming, budget] = await Promise.all([
+    within('api_version', CHECK_DEADLINE_MS, apiVersion(conn, ctx.salesforceApiVersion)),
+    describeChecks(),
+    within('change_data_capture', CHECK_DEADLINE_MS, changeDataCaptureCheck(conn)),
+    streamingCheck(ctx, orgId),
+    within('api_budget', CHECK_DEADLINE_MS, apiBudgetCheck(conn)),
+  ]);
+  return [
+    pass('connection', `connected to ${view.instanceUrl ?? 'Salesforce'} (${view.state})`),
+    version,
+    ...described,
+    cdc,
+    streaming,
+    budget,
+  ];
+}
+
+/**
+ * Runs every check of `orgId` against its connected org and InitLive, side by side; a system
+ * that does not answer within 10 s fails its check rather than hold the report.
+ */
+export async function runReadinessChecks(
+  ctx: AdminContext,
+  orgId: string,
+): Promise<ReadinessReport> {
+  const view = ctx.directory.view(orgId);
+  const conn = ctx.directory.get(orgId)?.salesforce ?? null;
+  const [sf, initlive] = await Promise.all([
+    conn
+      ? salesforceChecks(ctx, orgId, conn)
+      : Promise.resolve([
+          result(
+            'connection',
+            'fail',
+            `the organization is ${view.state}${view.reason ? ` (${view.reason})` : ''}: the Salesforce checks cannot run`,
+            `Connect it: POST /api/orgs/${orgId}/salesforce/connect and approve in the browser (docs/salesforce-setup.md).`,
+          ),
+        ]),
+    within('initlive_key', CHECK_DEADLINE_MS, initliveKeyCheck(ctx, orgId)),
+  ]);
+  const checks = [...sf, initlive];
   const status: CheckStatus = checks.some((c) => c.status === 'fail')
     ? 'fail'
     : checks.some((c) => c.status === 'warn')
       ? 'warn'
       : 'pass';
   return { orgId, status, checkedAt: new Date(ctx.now()).toISOString(), checks };
+}
+
+/**
+ * One report per organization at a time: requests arriving while one is being made share it,
+ * and one younger than `reuseMs` is answered again (each costs Salesforce API calls), unless
+ * the caller asks for a fresh one.
+ */
+export class ReadinessReports {
+  private readonly recent = new Map<string, { at: number; report: Promise<ReadinessReport> }>();
+
+  constructor(private readonly reuseMs = 5_000) {}
+
+  get(ctx: AdminContext, orgId: string, fresh = false): Promise<ReadinessReport> {
+    const now = ctx.now();
+    for (const [k, v] of this.recent) if (now - v.at > this.reuseMs) this.recent.delete(k);
+    const hit = this.recent.get(orgId);
+    if (hit && !fresh) return hit.report;
+    const report = runReadinessChecks(ctx, orgId);
+    this.recent.set(orgId, { at: now, report });
+    report.catch(() => this.recent.delete(orgId));
+    return report;
+  }
 }

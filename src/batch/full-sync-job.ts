@@ -1,18 +1,10 @@
 import type { Connection } from 'jsforce';
 import { normalizeEmail } from '../core/email-index';
-import { fromInitLive, fromSalesforce } from '../core/mapping';
-import type { ResolvedMapping } from '../core/mapping';
-import type { Side } from '../core/pair-state';
-import type { PairLinks } from '../core/version-store';
-import type {
-  FieldValues,
-  InitLiveStaffChange,
-  SalesforceContactChange,
-  SyncRunEvent,
-} from '../core/records';
+import { countsOfTally, isSettled, outstandingOf, tallyFields } from '../core/outcomes';
+import type { Outstanding, RunTally } from '../core/outcomes';
+import type { SyncRunEvent } from '../core/records';
 import { recordKey } from '../core/topics';
-import { SyncError, isSyncError, toSyncError } from '../errors';
-import type { Staff } from '../infra/initlive';
+import { SyncError, toSyncError } from '../errors';
 import { createSalesforceApi } from '../infra/salesforce/salesforce-api';
 import type { ContactRow } from '../infra/salesforce/salesforce-api';
 import type { Logger } from '../logger';
@@ -20,12 +12,14 @@ import type { OrgRuntime } from '../orgs/org-directory';
 import { produce } from '../pipeline/deps';
 import type { PipelineDeps } from '../pipeline/deps';
 import { sleep } from '../retry';
-import { RunAccounting } from './run-accounting';
+import { findMissingPage } from './missing-records';
 import type { RunStore } from './run-store';
-import type { PerSide, RunRecord, RunStatus } from './run-types';
-import { emptyCounts, isFinished, queuedRun } from './run-types';
+import { describeOutstanding, kindOf, progressOf, runEventOf } from './run-events';
+import type { PerSide, RunRecord } from './run-types';
+import { isFinished, queuedRun } from './run-types';
 import { countContacts, readContacts } from './salesforce-reader';
 import type { SalesforceCursor } from './salesforce-reader';
+import { contactFieldsFor, contactSnapshotOf, staffSnapshotOf } from './snapshots';
 
 export interface FullSyncDeps extends PipelineDeps {
   runStore: RunStore;
@@ -44,9 +38,13 @@ export interface FullSyncOptions {
   bulkTimeoutMs?: number;
   /** Pair ids examined per page when looking for records missing on one side. Default 2,000. */
   missingPageSize?: number;
-  /** How long to wait for the reconciler to finish the run's records. Default 10 min. */
+  /**
+   * How long the run's outstanding work may go without any of it landing before the run ends
+   * `failed` naming it (RUN_SETTLE_TIMEOUT_MS). A run that keeps landing work is never cut
+   * short; one held by a paused sink is. Default 10 min.
+   */
   settleTimeoutMs?: number;
-  /** How often to look at the reconciler's progress while settling. Default 50 ms. */
+  /** How often to look at the run's tally while settling. Default 50 ms. */
   settlePollMs?: number;
   /**
    * Records the run may put on a change topic ahead of the reconciler; a page waits until the
@@ -101,81 +99,6 @@ function freshCheckpoint(): FullSyncCheckpoint {
     read: { initlive: 0, salesforce: 0 },
     sizes: { initlive: 0, salesforce: null },
     pages: 0,
-  };
-}
-
-const upper = { manual: 'MANUAL', scheduled: 'SCHEDULED', recovery: 'RECOVERY' } as const;
-
-function valuesOf(canonical: Record<string, unknown>): FieldValues {
-  const out: FieldValues = {};
-  for (const [k, v] of Object.entries(canonical))
-    if (v !== undefined) out[k] = v as FieldValues[string];
-  return out;
-}
-
-/** Stamps Contact fields the mapping needs, plus what every snapshot carries. */
-export function contactFieldsFor(mapping: ResolvedMapping): string[] {
-  return [
-    ...new Set([
-      'Id',
-      'LastModifiedDate',
-      'InitLive_Staff_Id__c',
-      ...mapping.map((m) => m.salesforceField),
-    ]),
-  ];
-}
-
-/** One staff member as a SNAPSHOT change record of run `runId`. */
-export function staffSnapshotOf(
-  orgId: string,
-  runId: string,
-  staff: Staff,
-  mapping: ResolvedMapping,
-  now: number,
-): InitLiveStaffChange {
-  return {
-    orgId,
-    initliveId: staff.id,
-    salesforceId: null,
-    operation: 'SNAPSHOT',
-    changedFields: [],
-    values: valuesOf(fromInitLive(staff, mapping)),
-    sourceVersion: staff.version,
-    sourcePosition: `snapshot:${runId}`,
-    origin: null,
-    observedAt: now,
-    occurredAt: Date.parse(staff.updatedAt) || now,
-    runId,
-  };
-}
-
-/** One Contact row as a SNAPSHOT change record of run `runId`. */
-export function contactSnapshotOf(
-  orgId: string,
-  runId: string,
-  row: ContactRow,
-  mapping: ResolvedMapping,
-  now: number,
-): SalesforceContactChange {
-  const modified =
-    typeof row.LastModifiedDate === 'string' ? Date.parse(row.LastModifiedDate) : Number.NaN;
-  const ext = row.InitLive_Staff_Id__c;
-  return {
-    orgId,
-    salesforceId: row.Id,
-    initliveId: typeof ext === 'string' && ext !== '' ? ext : null,
-    operation: 'SNAPSHOT',
-    changedFields: [],
-    values: valuesOf(fromSalesforce(row, mapping)),
-    sourceVersion: Number.isFinite(modified) ? modified : 0,
-    sourcePosition: `snapshot:${runId}`,
-    origin: null,
-    commitUser: null,
-    transactionKey: null,
-    sequenceNumber: null,
-    observedAt: now,
-    occurredAt: Number.isFinite(modified) ? modified : now,
-    runId,
   };
 }
 
@@ -241,14 +164,6 @@ export class FullSyncJob {
     const resumed = record.status === 'running';
     record.status = 'running';
     record.startedAt ??= this.deps.now();
-    const accounting = new RunAccounting(
-      this.deps.events,
-      this.deps.topics,
-      orgId,
-      runId,
-      record.counts,
-    );
-    accounting.attach();
     const log = this.log.child({ orgId, runId });
     log.info(resumed ? 'full sync resumed' : 'full sync started', { phase: cp.phase });
     await this.saveRecord(record, cp);
@@ -280,15 +195,20 @@ export class FullSyncJob {
       await step('finding-missing', () => this.findMissing(org, conn, record, cp, init.signal));
       cp.phase = 'settling';
       await this.checkpoint(record, cp);
-      const settled = await this.settle(accounting, cp, init.signal);
-      const failed = record.counts.failed.initlive + record.counts.failed.salesforce;
-      record.status = failed > 0 ? 'partially_succeeded' : 'succeeded';
-      if (!settled) {
-        record.error =
-          "the reconciler had not finished this run's records when the run ended; counts may be short";
+      const stuck = await this.settle(record, cp, init.signal);
+      if (stuck) {
+        record.status = 'failed';
+        record.error = describeOutstanding(stuck, this.o.settleTimeoutMs);
+        log.warn('full sync did not settle', {
+          decisions: stuck.decisions,
+          writesInitlive: stuck.writes.initlive,
+          writesSalesforce: stuck.writes.salesforce,
+        });
+      } else {
+        const failed = record.counts.failed.initlive + record.counts.failed.salesforce;
+        record.status = failed > 0 ? 'partially_succeeded' : 'succeeded';
       }
     } catch (err) {
-      accounting.detach();
       if (init.signal?.aborted) {
         log.info('full sync interrupted; it resumes from its checkpoint', { phase: cp.phase });
         await this.saveRecord(record, cp);
@@ -299,13 +219,20 @@ export class FullSyncJob {
       record.error = `${e.code}: ${e.message}`;
       log.warn('full sync failed', { code: e.code, reason: e.message, phase: cp.phase });
     }
-    accounting.detach();
     record.endedAt = this.deps.now();
+    this.countFrom(record, await this.deps.runStore.tally(orgId, runId).catch(() => null));
     record.progress = progressOf('done', cp);
     record.counts.read = { ...cp.read };
     await this.deps.runStore.save(record);
     await this.deps.runStore.forgetWork(orgId, runId);
     await this.announce(record, kindOf(record.status));
+    this.deps.events.emit('run.finished', {
+      orgId,
+      runId,
+      trigger: record.trigger,
+      status: record.status,
+      durationMs: record.endedAt - (record.startedAt ?? record.endedAt),
+    });
     log.info('full sync ended', { status: record.status, counts: record.counts });
     return record;
   }
@@ -442,6 +369,7 @@ export class FullSyncJob {
           value: {
             ...staffSnapshotOf(org.orgId, record.runId, s, org.settings.mapping, now),
             salesforceId: matched[i] ?? null,
+            ...(matched[i] ? { matchedBy: 'email' } : {}),
           },
         })),
       );
@@ -487,9 +415,10 @@ export class FullSyncJob {
         'contactChanges',
         page.records.map((row) => {
           const value = contactSnapshotOf(org.orgId, record.runId, row, org.settings.mapping, now);
+          const byEmail = value.initliveId === null ? (matched.get(row.Id) ?? null) : null;
           return {
             key: recordKey(org.orgId, row.Id),
-            value: { ...value, initliveId: value.initliveId ?? matched.get(row.Id) ?? null },
+            value: byEmail ? { ...value, initliveId: byEmail, matchedBy: 'email' } : value,
           };
         }),
       );
@@ -506,11 +435,7 @@ export class FullSyncJob {
     }
   }
 
-  /**
-   * Linked records this run did not read: each is checked against its system (a record
-   * created after the read passed it is not missing) and a DELETE is produced for the ones
-   * really gone, for the reconciler to apply the delete policy.
-   */
+  /** Linked records this run did not read and that are gone: a DELETE each (see findMissingPage). */
   private async findMissing(
     org: OrgRuntime,
     conn: Connection,
@@ -518,114 +443,19 @@ export class FullSyncJob {
     cp: FullSyncCheckpoint,
     signal?: AbortSignal,
   ): Promise<void> {
-    const { store, runStore } = this.deps;
     const api = createSalesforceApi(conn);
-    let cursor = cp.missingCursor;
     do {
       signal?.throwIfAborted();
-      const page = await store.listPairIds(org.orgId, cursor, this.o.missingPageSize);
-      // Ids and versions first (cheap), then whole states only for pairs that may hold a record
-      // gone missing, which after a healthy run is none: parsing every pair's state made this
-      // pass the slowest part of a large run.
-      const links = await store.getLinks(org.orgId, page.pairIds);
-      const idsOn = (side: Side): string[] =>
-        links.flatMap((l) => {
-          const id = l && (side === 'initlive' ? l.initliveId : l.salesforceId);
-          return id ? [id] : [];
-        });
-      const [ilCandidates, sfCandidates] = await Promise.all([
-        runStore.unseen(org.orgId, record.runId, 'initlive', idsOn('initlive')),
-        runStore.unseen(org.orgId, record.runId, 'salesforce', idsOn('salesforce')),
-      ]);
-      const unseenIds = { initlive: new Set(ilCandidates), salesforce: new Set(sfCandidates) };
-      // Only records known before this run can have gone missing while offline: an id never
-      // observed from its side was learnt from our own create, and a Contact observed since the
-      // run started is one of our writes or a live edit. (holders() below applies the same
-      // rules to whole states; the versions kept beside the ids let most pairs skip the state.)
-      const mayBeGone = (l: PairLinks, side: Side): boolean => {
-        const id = side === 'initlive' ? l.initliveId : l.salesforceId;
-        if (!id || !unseenIds[side].has(id)) return false;
-        if (!l.seen) return true;
-        if (l.seen[side] === 0) return false;
-        return !(
-          side === 'salesforce' &&
-          record.startedAt !== null &&
-          l.seen[side] >= record.startedAt
-        );
-      };
-      const suspectPairs = page.pairIds.filter((_, i) => {
-        const l = links[i];
-        return l != null && (mayBeGone(l, 'initlive') || mayBeGone(l, 'salesforce'));
-      });
-      const pairs = (await store.getMany(org.orgId, suspectPairs)).filter((p) => p !== null);
-      const holders = (side: Side): Map<string, (typeof pairs)[number]> => {
-        const out = new Map<string, (typeof pairs)[number]>();
-        for (const p of pairs) {
-          const id = side === 'initlive' ? p.state.initliveId : p.state.salesforceId;
-          if (!id || p.state.status === 'deleted' || p.state.merge?.exists[side] === false)
-            continue;
-          // Only records known before this run can have gone missing while offline: skip ids
-          // never observed from that side (learnt from our own create) and, for Salesforce,
-          // records observed since the run started (our writes during the run, live edits).
-          const seen = p.state.seen[side];
-          if (seen === 0) continue;
-          if (side === 'salesforce' && record.startedAt !== null && seen >= record.startedAt)
-            continue;
-          out.set(id, p);
-        }
-        return out;
-      };
-      const ilHolders = holders('initlive');
-      const sfHolders = holders('salesforce');
-      const ilUnseen = ilCandidates.filter((id) => ilHolders.has(id));
-      const sfUnseen = sfCandidates.filter((id) => sfHolders.has(id));
-      const now = this.deps.now();
-      const staffGone: InitLiveStaffChange[] = [];
-      for (const id of ilUnseen) {
-        if (!(await staffIsGone(org, id))) continue;
-        const pair = ilHolders.get(id)!;
-        staffGone.push({
-          orgId: org.orgId,
-          initliveId: id,
-          salesforceId: pair.state.salesforceId,
-          operation: 'DELETE',
-          changedFields: [],
-          values: {},
-          sourceVersion: pair.state.seen.initlive + 1,
-          sourcePosition: `snapshot:${record.runId}`,
-          origin: null,
-          observedAt: now,
-          occurredAt: now,
-          runId: record.runId,
-        });
-      }
-      const contactsGone: SalesforceContactChange[] = [];
-      if (sfUnseen.length > 0) {
-        const alive = new Set(
-          (await api.getContactsByIds(sfUnseen, ['Id'])).map((r) => r.Id.slice(0, 15)),
-        );
-        for (const id of sfUnseen) {
-          if (alive.has(id.slice(0, 15))) continue;
-          const pair = sfHolders.get(id)!;
-          contactsGone.push({
-            orgId: org.orgId,
-            salesforceId: id,
-            initliveId: pair.state.initliveId,
-            operation: 'DELETE',
-            changedFields: [],
-            values: {},
-            sourceVersion: Math.max(now, pair.state.seen.salesforce + 1),
-            sourcePosition: `snapshot:${record.runId}`,
-            origin: null,
-            commitUser: null,
-            transactionKey: null,
-            sequenceNumber: null,
-            observedAt: now,
-            occurredAt: now,
-            runId: record.runId,
-          });
-        }
-      }
+      const page = await findMissingPage(
+        this.deps,
+        org,
+        api,
+        record,
+        cp.missingCursor,
+        this.o.missingPageSize,
+        this.deps.now(),
+      );
+      const { staffGone, contactsGone } = page;
       await Promise.all([
         produce(
           this.deps,
@@ -647,36 +477,49 @@ export class FullSyncJob {
         });
       }
       cp.emitted += staffGone.length + contactsGone.length;
-      cursor = page.cursor;
-      cp.missingCursor = cursor;
+      cp.missingCursor = page.cursor;
       await this.checkpoint(record, cp);
-    } while (cursor !== null);
+    } while (cp.missingCursor !== null);
   }
 
   /**
-   * Waits until the reconciler has finished every record of the run: all of them counted
-   * here, or its consumer group caught up on both change topics (which also covers a
-   * reconciler in another process). False when `settleTimeoutMs` passed first.
+   * Waits until the run's work has landed: every record it emitted decided, and every write those
+   * decisions (and their writes) caused answered by the sink that made it, written or refused.
+   * The tally counting them is shared, so this holds whichever processes did the work. Returns
+   * null once settled, or what is still outstanding when nothing landed for settleTimeoutMs.
    */
   private async settle(
-    accounting: RunAccounting,
+    record: RunRecord,
     cp: FullSyncCheckpoint,
     signal?: AbortSignal,
-  ): Promise<boolean> {
-    const deadline = Date.now() + this.o.settleTimeoutMs;
-    const groupId = `${this.deps.groupPrefix}.reconciler`;
-    const topics = [this.deps.topics.staffChanges, this.deps.topics.contactChanges];
+  ): Promise<Outstanding | null> {
+    let landed = -1;
+    let movedAt = Date.now();
+    let savedAt = Date.now();
     for (;;) {
-      if (accounting.processed >= cp.emitted) return true;
-      const lag = await this.deps.transport.lag(groupId, topics).catch(() => null);
-      if (lag && lag.every((p) => p.lag === 0)) {
-        // Outcome events are emitted before the commit; give in-process listeners a tick.
-        await new Promise((r) => setImmediate(r));
-        return true;
+      const tally = await this.deps.runStore.tally(record.orgId, record.runId);
+      const outstanding = outstandingOf(tally, cp.emitted);
+      this.countFrom(record, tally);
+      if (isSettled(outstanding)) return null;
+      const now = Date.now();
+      const count = landedCount(tally);
+      if (count !== landed) {
+        landed = count;
+        movedAt = now;
       }
-      if (Date.now() > deadline) return false;
+      if (now - movedAt > this.o.settleTimeoutMs) return outstanding;
+      if (now - savedAt >= 500) {
+        savedAt = now;
+        record.progress = progressOf('settling', cp, outstanding);
+        await this.deps.runStore.save(record);
+      }
       await sleep(this.o.settlePollMs, signal);
     }
+  }
+
+  /** The run's counts from its tally (kept as they were when the tally cannot be read). */
+  private countFrom(record: RunRecord, tally: RunTally | null): void {
+    if (tally) record.counts = { read: record.counts.read, ...countsOfTally(tally) };
   }
 
   /** Waits until the reconciler's consumer group has no lag on `topics`. */
@@ -710,6 +553,7 @@ export class FullSyncJob {
   private async checkpoint(record: RunRecord, cp: FullSyncCheckpoint): Promise<void> {
     cp.pages++;
     await this.deps.runStore.saveCheckpoint(record.orgId, record.runId, cp);
+    this.countFrom(record, await this.deps.runStore.tally(record.orgId, record.runId));
     await this.saveRecord(record, cp);
     if (cp.pages % 10 === 0) await this.announce(record, 'PROGRESS');
     this.o.onCheckpoint?.(structuredClone(cp));
@@ -722,30 +566,12 @@ export class FullSyncJob {
   }
 
   private async announce(record: RunRecord, kind: SyncRunEvent['kind']): Promise<void> {
-    const c = record.counts ?? emptyCounts();
-    const event: SyncRunEvent = {
-      orgId: record.orgId,
-      runId: record.runId,
-      kind,
-      trigger: upper[record.trigger],
-      reason: record.reason,
-      at: this.deps.now(),
-      counts: {
-        readInitlive: c.read.initlive,
-        readSalesforce: c.read.salesforce,
-        createdInitlive: c.created.initlive,
-        createdSalesforce: c.created.salesforce,
-        updatedInitlive: c.updated.initlive,
-        updatedSalesforce: c.updated.salesforce,
-        unchanged: c.unchanged,
-        conflicts: c.conflicts,
-        failedInitlive: c.failed.initlive,
-        failedSalesforce: c.failed.salesforce,
-      },
-    };
     try {
       await produce(this.deps, 'syncRuns', [
-        { key: recordKey(record.orgId, record.runId), value: event },
+        {
+          key: recordKey(record.orgId, record.runId),
+          value: runEventOf(record, kind, this.deps.now()),
+        },
       ]);
     } catch (err) {
       // The run history is the record of truth; a lost event only delays a consumer.
@@ -754,37 +580,14 @@ export class FullSyncJob {
   }
 }
 
-function progressOf(phase: string, cp: FullSyncCheckpoint): RunRecord['progress'] {
-  const { sizes } = cp;
-  return {
-    phase,
-    read: { ...cp.read },
-    done: cp.read.initlive + cp.read.salesforce,
-    total:
-      sizes.salesforce === null || cp.phase === 'indexing-initlive'
-        ? null
-        : Math.max(sizes.initlive + sizes.salesforce, cp.read.initlive + cp.read.salesforce),
-  };
+/** Outcomes the run's tally has received: decisions and written (or refused) writes. */
+function landedCount(tally: RunTally): number {
+  const f = tallyFields;
+  return (
+    (tally[f.decided] ?? 0) + (tally[f.written.initlive] ?? 0) + (tally[f.written.salesforce] ?? 0)
+  );
 }
 
 function phaseOrder(phase: FullSyncPhase): number {
   return phases.indexOf(phase);
-}
-
-function kindOf(status: RunStatus): SyncRunEvent['kind'] {
-  return status === 'succeeded'
-    ? 'SUCCEEDED'
-    : status === 'partially_succeeded'
-      ? 'PARTIALLY_SUCCEEDED'
-      : 'FAILED';
-}
-
-async function staffIsGone(org: OrgRuntime, id: string): Promise<boolean> {
-  try {
-    await org.initlive.getStaff(id);
-    return false;
-  } catch (err) {
-    if (isSyncError(err) && err.code === 'NOT_FOUND') return true;
-    throw err;
-  }
 }

@@ -1,5 +1,12 @@
+import type { RunTally } from '../core/outcomes';
 import type { Side } from '../core/pair-state';
 import type { RunHistory, RunRecord } from './run-types';
+
+/** One outcome as a run's tally takes it: its id and what it adds (src/core/outcomes.ts). */
+export interface TallyEntry {
+  id: string;
+  increments: ReadonlyArray<[string, number]>;
+}
 
 /**
  * Where full-sync runs are kept: the public run record (history and progress), the job's
@@ -36,7 +43,14 @@ export interface RunStore extends RunHistory {
     map: RunMap,
     keys: readonly string[],
   ): Promise<Array<string | null>>;
-  /** Drops the run's seen ids, maps and checkpoint (the record stays in history). */
+  /**
+   * Adds outcomes to the run's tally, each id once however often it is given (outcomes are
+   * read at least once, and a redelivered decision or write keeps its id). Atomic per call.
+   */
+  addOutcomes(orgId: string, runId: string, entries: readonly TallyEntry[]): Promise<void>;
+  /** The run's tally: every process sees the same counters, whichever counted them. */
+  tally(orgId: string, runId: string): Promise<RunTally>;
+  /** Drops the run's seen ids, maps, checkpoint and tally (the record stays in history). */
   forgetWork(orgId: string, runId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -19,20 +19,34 @@ export interface RunProgress {
   done: number;
   /** Records to read in all, once both sides' sizes are known; null before. */
   total: number | null;
+  /**
+   * While settling: what has not landed yet. `decisions`: records the reconciler has not decided;
+   * `initlive` / `salesforce`: decided writes to that system without an outcome. Null otherwise.
+   */
+  outstanding?: { decisions: number; initlive: number; salesforce: number } | null;
 }
 
+/**
+ * A run's counts. Every write count is an outcome in the system written, reported by the sink
+ * that wrote it (whichever process that was), not a decision.
+ */
 export interface RunCounts {
   /** Records read from each system. */
   read: PerSide;
-  /** Creates decided for each system (write commands the reconciler produced). */
+  /** Records created in each system. */
   created: PerSide;
-  /** Updates (and delete-policy archives/deletes) decided for each system. */
+  /** Records updated in each system (archives and restores included). */
   updated: PerSide;
-  /** Snapshot records that changed nothing (already in sync, or older than what streaming saw). */
+  /** Records deleted in each system (the delete policy `propagate`). */
+  deleted: PerSide;
+  /** Records the reconciler found nothing to write for (already in sync, or stale). */
   unchanged: number;
   /** Fields both sides changed differently, settled by the default system. */
   conflicts: number;
-  /** Records from each system that could not be reconciled (dead-lettered or refused). */
+  /**
+   * Records that did not land in each system: refused by it (dead-lettered), or refused before
+   * a call because it would refuse them. Counted on the side that did not get the record.
+   */
   failed: PerSide;
 }
 
@@ -79,6 +93,7 @@ export function emptyCounts(): RunCounts {
     read: zeroSides(),
     created: zeroSides(),
     updated: zeroSides(),
+    deleted: zeroSides(),
     unchanged: 0,
     conflicts: 0,
     failed: zeroSides(),
@@ -100,7 +115,7 @@ export function queuedRun(
     reason,
     startedAt: null,
     endedAt: null,
-    progress: { phase: 'queued', read: zeroSides(), done: 0, total: null },
+    progress: { phase: 'queued', read: zeroSides(), done: 0, total: null, outstanding: null },
     counts: emptyCounts(),
   };
 }

@@ -595,21 +595,21 @@ export function validateForSalesforce(
       problems.push({
         field: m.salesforceField,
         code: 'INVALID_EMAIL_ADDRESS',
-        message: `${m.salesforceField}: invalid email address: ${text}`,
+        message: `${m.salesforceField}: invalid email address`,
       });
     }
     if (spec.kind === 'date' && !isRealDate(text)) {
       problems.push({
         field: m.salesforceField,
         code: 'INVALID_DATE',
-        message: `${m.salesforceField}: not a valid date: ${text}`,
+        message: `${m.salesforceField}: not a valid date`,
       });
     }
     if (spec.kind === 'status' && !['active', 'archived', 'deleted'].includes(text)) {
       problems.push({
         field: m.salesforceField,
         code: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
-        message: `${m.salesforceField}: bad value for restricted picklist field: ${text}`,
+        message: `${m.salesforceField}: bad value for restricted picklist field`,
       });
     }
   }

@@ -28,6 +28,8 @@ interface ChangeBase {
   occurredAt: number;
   /** Full-sync run that produced this snapshot record, if any. */
   runId: string | null;
+  /** How a full sync found the other record named here ('email'); null or absent otherwise. */
+  matchedBy?: string | null;
 }
 
 export interface InitLiveStaffChange extends ChangeBase {
@@ -59,6 +61,8 @@ export interface SalesforceWrite {
   attempt: number;
   /** Full-sync run whose snapshot led to this write; null (or absent in older records) otherwise. */
   runId?: string | null;
+  /** Outcome id of what caused this write; the write's own outcome id derives from it. */
+  causeId?: string | null;
 }
 
 export interface InitLiveWrite {
@@ -75,6 +79,8 @@ export interface InitLiveWrite {
   attempt: number;
   /** Full-sync run whose snapshot led to this write; null (or absent in older records) otherwise. */
   runId?: string | null;
+  /** Outcome id of what caused this write; the write's own outcome id derives from it. */
+  causeId?: string | null;
 }
 
 export interface DeadLetter {
@@ -94,6 +100,51 @@ export interface DeadLetter {
   firstFailedAt: number;
   lastFailedAt: number;
   context: Record<string, string>;
+}
+
+export type OutcomeStage = 'DECIDED' | 'WRITTEN';
+export type OutcomeSide = 'INITLIVE' | 'SALESFORCE';
+export type OutcomeResult =
+  'DECIDED' | 'UNCHANGED' | 'CREATED' | 'UPDATED' | 'DELETED' | 'SUPERSEDED' | 'FAILED';
+
+/** One decision of the reconciler or one write a sink finished (schemas/sync-outcome.avsc). */
+export interface OutcomeItem {
+  /** Stable identity: a redelivered decision or a write sent again carries the same id. */
+  id: string;
+  stage: OutcomeStage;
+  pairId: string | null;
+  runId: string | null;
+  /** DECIDED: the system the change was read from; WRITTEN: the system written. */
+  side: OutcomeSide;
+  operation: string;
+  result: OutcomeResult;
+  /** The reconciler's outcome (applied, unchanged, duplicate, stale, echo, rejected). */
+  decision: string | null;
+  initliveId: string | null;
+  salesforceId: string | null;
+  /** Field names only: the fields that changed (DECIDED) or were written (WRITTEN). */
+  fields: string[];
+  /** Fields both sides changed, settled by the default system. */
+  conflicts: string[];
+  /** One entry per write this outcome caused; each brings an outcome of its own. */
+  writesTo: OutcomeSide[];
+  /** Decisions this outcome caused (a stale write asks for a new decision). */
+  decisions: number;
+  /** Set when this outcome linked the pair: external_id, email or created. */
+  linkedBy: string | null;
+  errorCode: string | null;
+  upstreamCode: string | null;
+  message: string | null;
+  deadLetterId: string | null;
+  /** DECIDED: when the source read the change. */
+  observedAt: number | null;
+  at: number;
+}
+
+/** One organization's outcomes, produced together (keyed by orgId). */
+export interface SyncOutcome {
+  orgId: string;
+  items: OutcomeItem[];
 }
 
 export type SyncTrigger = 'MANUAL' | 'SCHEDULED' | 'RECOVERY';
@@ -118,6 +169,7 @@ export interface RecordTypes {
   InitLiveWrite: InitLiveWrite;
   DeadLetter: DeadLetter;
   SyncRunEvent: SyncRunEvent;
+  SyncOutcome: SyncOutcome;
 }
 
 export type RecordTypeName = keyof RecordTypes;
@@ -130,6 +182,7 @@ export const recordSchemaFiles: Record<RecordTypeName, string> = {
   InitLiveWrite: 'initlive-write.avsc',
   DeadLetter: 'dead-letter.avsc',
   SyncRunEvent: 'sync-run-event.avsc',
+  SyncOutcome: 'sync-outcome.avsc',
 };
 
 /** Encodes and decodes records to bytes; see src/infra/avro. */

@@ -12,6 +12,7 @@ export const topicRoles = {
   initliveWrites: 'InitLiveWrite',
   deadLetters: 'DeadLetter',
   syncRuns: 'SyncRunEvent',
+  outcomes: 'SyncOutcome',
 } as const satisfies Record<string, RecordTypeName>;
 
 export type TopicRole = keyof typeof topicRoles;
@@ -23,6 +24,7 @@ const suffixes: Record<TopicRole, string> = {
   initliveWrites: 'initlive.writes',
   deadLetters: 'dead-letters',
   syncRuns: 'sync-runs',
+  outcomes: 'sync-outcomes',
 };
 
 export type TopicNames = Record<TopicRole, string>;

@@ -183,15 +183,20 @@ export function openPending(box: SecretBox, stored: string): PendingAuthorizatio
   };
 }
 
-/** Org ids become key parts: keep them to a safe alphabet. */
+/**
+ * What an organization id may be. It names keys, topics' record keys and URL paths (InitLive's
+ * `/organizations/<id>`), so nothing that could mean something there: no dots (`..`), slashes,
+ * braces or percent signs.
+ */
+export const ORG_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Checks an organization id against ORG_ID; every route and store goes through here. */
 export function assertOrgId(orgId: string): void {
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(orgId)) {
+  if (!ORG_ID.test(orgId)) {
     throw new SyncError(
       'INVALID_INPUT',
-      'organization ids are 1-100 letters, digits, ".", "_" or "-"',
-      {
-        context: { orgId: orgId.slice(0, 100) },
-      },
+      'organization ids are 1-64 letters, digits, "_" or "-", starting with a letter or digit',
+      { context: { orgId: orgId.slice(0, 64) } },
     );
   }
 }

@@ -5,6 +5,18 @@ import { toSyncError } from '../errors';
 import { recordKey } from '../core/topics';
 import { produce, type PipelineDeps } from './deps';
 
+/**
+ * Header a dead-letter retry puts on the record it sends back: the attempt it is. A record that
+ * fails again carries it into its new letter, so the count goes on rather than back to 1.
+ */
+export const RETRY_ATTEMPT_HEADER = 'x-dead-letter-attempt';
+
+/** The attempt a consumed record is on: its retry header, or `attempts` when it has none. */
+function attemptOf(original: ConsumedRecord | null, attempts: number): number {
+  const header = Number(original?.headers[RETRY_ATTEMPT_HEADER]);
+  return Number.isSafeInteger(header) && header > attempts ? header : attempts;
+}
+
 export interface DeadLetterInput {
   orgId: string | null;
   /** The record as consumed (kept whole, bytes and all), or null for a record we built. */
@@ -45,7 +57,7 @@ export async function sendToDeadLetters(
       input.upstreamCode ??
       (typeof err.context.upstreamCode === 'string' ? err.context.upstreamCode : null),
     message: err.message,
-    attempts: input.attempts,
+    attempts: attemptOf(input.original, input.attempts),
     firstFailedAt: now,
     lastFailedAt: now,
     context: { ...stringContext(err.context), ...(input.context ?? {}) },

@@ -26,11 +26,8 @@ export interface SyncEventMap {
       side: Side;
       outcome: string;
       runId: string | null;
+      /** Sides newly written by this decision (none for a redelivered one). */
       writes: Side[];
-      /** Each write's kind, in the order of `writes` (full-sync run accounting). */
-      ops?: Array<'create' | 'update' | 'delete'>;
-      /** Fields settled by the default system in this decision. */
-      conflicts?: number;
     },
   ];
   'reconcile.conflict': [
@@ -54,8 +51,21 @@ export interface SyncEventMap {
       problems: Array<{ salesforceField: string; reason: string }>;
     },
   ];
-  /** Salesforce API calls used / allowed, as the org last reported them. */
-  'salesforce.api-usage': [{ orgId: string; used: number; max: number }];
+  /**
+   * Salesforce API calls used / allowed, as the org last reported them; `reserve`: calls the
+   * sink leaves to others (it pauses below that many left).
+   */
+  'salesforce.api-usage': [{ orgId: string; used: number; max: number; reserve?: number }];
+  /** A full sync ended (once per run, in the process that held it). */
+  'run.finished': [
+    {
+      orgId: string;
+      runId: string;
+      trigger: 'manual' | 'scheduled' | 'recovery';
+      status: 'succeeded' | 'partially_succeeded' | 'failed';
+      durationMs: number;
+    },
+  ];
   /** From a change observed in one system to its write acknowledged in the other. */
   'sync.latency': [{ orgId: string; from: Side; ms: number }];
 }

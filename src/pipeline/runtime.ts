@@ -14,6 +14,8 @@ import type { Logger } from '../logger';
 import type { OrgDirectory } from '../orgs/org-directory';
 import type { ReconcilerDeps } from '../reconciler/reconciler';
 import { SyncEvents } from './events';
+import { PendingChangeTransport } from './pending-changes';
+import type { PendingChangesView } from './pending-changes';
 
 export interface RuntimeSettings {
   /** Kafka brokers; none means the in-memory transport (one process only). */
@@ -35,6 +37,8 @@ export interface Runtime {
   deps: ReconcilerDeps;
   /** 'kafka+redis' or 'memory', for the start-up banner and the benchmarks. */
   mode: string;
+  /** The oldest change each stage holds, per organization (for the metrics). */
+  pendingChanges: PendingChangesView;
   /** Transport and store answer (for /readyz). */
   ready(): Promise<boolean>;
   close(): Promise<void>;
@@ -52,7 +56,7 @@ export async function createRuntime(
 ): Promise<Runtime> {
   const topics = topicNames(settings.topicPrefix);
   const real = Boolean(settings.kafkaBrokers && settings.kafkaBrokers.length > 0);
-  const transport = real
+  const rawTransport = real
     ? new KafkaTransport({
         brokers: settings.kafkaBrokers!,
         clientId: settings.kafkaClientId,
@@ -67,6 +71,15 @@ export async function createRuntime(
         logger: logger.child({ component: 'memory-transport' }),
         dropCommitted: true,
       });
+  // The change and write topics: what a stage holds there is a change not yet applied.
+  const transport = new PendingChangeTransport(rawTransport, {
+    topics: [
+      topics.staffChanges,
+      topics.contactChanges,
+      topics.salesforceWrites,
+      topics.initliveWrites,
+    ],
+  });
   let codec: AvroCodec;
   if (real) {
     if (!settings.schemaRegistryUrl) throw new Error('a schema registry is required with Kafka');
@@ -121,6 +134,7 @@ export async function createRuntime(
   return {
     deps,
     mode: real ? (redis ? 'kafka+redis' : 'kafka') : redis ? 'memory+redis' : 'memory',
+    pendingChanges: transport,
     ready: async () => {
       try {
         await Promise.all([

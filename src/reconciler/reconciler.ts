@@ -2,16 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { forEachLimit } from '../concurrency';
 import { normalizeEmail, type EmailIndex } from '../core/email-index';
 import type { CanonicalValues } from '../core/mapping';
+import { outcomeSide, positionDecisionId, snapshotDecisionId } from '../core/outcomes';
 import { otherSide, type PairState, type Side } from '../core/pair-state';
 import { decide, type ObservedChange, type ReconcileDecision } from '../core/reconcile';
-import type { InitLiveWrite, SalesforceWrite } from '../core/records';
+import type {
+  InitLiveStaffChange,
+  InitLiveWrite,
+  OutcomeItem,
+  SalesforceContactChange,
+  SalesforceWrite,
+} from '../core/records';
 import { recordKey } from '../core/topics';
 import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
 import { updatePair, type Decision, type StoredPair } from '../core/version-store';
-import { SyncError, isSyncError } from '../errors';
+import { SyncError, isSyncError, toSyncError } from '../errors';
 import type { OrgRuntime } from '../orgs/org-directory';
 import { produce, type PipelineDeps } from '../pipeline/deps';
 import { sendToDeadLetters } from '../pipeline/dead-letters';
+import { OutcomeBatch, outcomeItem } from '../pipeline/outcomes';
 import { observeInitLive, observeSalesforce } from './observe';
 import { initliveWriteOf, salesforceWriteOf } from './writes';
 
@@ -52,6 +60,32 @@ export interface ConflictRecord {
 interface Outputs {
   salesforce: Array<{ key: string; value: SalesforceWrite }>;
   initlive: Array<{ key: string; value: InitLiveWrite }>;
+  outcomes: OutcomeBatch;
+}
+
+/** A change as decoded, with what its outcome needs to know about where it came from. */
+interface Received {
+  change: InitLiveStaffChange | SalesforceContactChange;
+  observed: ObservedChange;
+  /** The decision's outcome id (see src/core/outcomes.ts). */
+  decisionId: string;
+}
+
+/**
+ * A full sync reads each record once, so its snapshots (and the deletes it finds) are named by
+ * the record; anything else by its place in the topic. Either way a redelivery keeps the id.
+ */
+function decisionIdOf(
+  side: Side,
+  change: InitLiveStaffChange | SalesforceContactChange,
+  record: ConsumedRecord,
+): string {
+  const recordId =
+    side === 'initlive' ? (change as InitLiveStaffChange).initliveId : change.salesforceId!;
+  const fromRun = change.runId !== null && change.sourcePosition.startsWith('snapshot:');
+  if (fromRun && change.operation === 'SNAPSHOT') return snapshotDecisionId(side, recordId);
+  if (fromRun && change.operation === 'DELETE') return snapshotDecisionId(side, recordId, true);
+  return positionDecisionId(side === 'initlive' ? 'i' : 'c', record.partition, record.offset);
 }
 
 /**
@@ -97,7 +131,7 @@ export class Reconciler {
   }
 
   async handleBatch(batch: RecordBatch): Promise<void> {
-    const outputs: Outputs = { salesforce: [], initlive: [] };
+    const outputs: Outputs = { salesforce: [], initlive: [], outcomes: new OutcomeBatch() };
     // Records of one key stay in order; different keys are independent pairs.
     const byKey = new Map<string, ConsumedRecord[]>();
     for (const r of batch.records) {
@@ -109,6 +143,8 @@ export class Reconciler {
     await forEachLimit(groups, this.options.concurrency ?? DEFAULT_CONCURRENCY, async (group) => {
       for (const record of group) await this.handleRecord(record, outputs);
     });
+    // Outcomes first: whoever counts a run's writes must meet each decision before its writes.
+    await outputs.outcomes.produce(this.deps);
     await Promise.all([
       produce(this.deps, 'salesforceWrites', outputs.salesforce),
       produce(this.deps, 'initliveWrites', outputs.initlive),
@@ -119,6 +155,7 @@ export class Reconciler {
     const side: Side = record.topic === this.deps.topics.staffChanges ? 'initlive' : 'salesforce';
     const recordType = side === 'initlive' ? 'InitLiveStaffChange' : 'SalesforceContactChange';
     let orgId: string | null = null;
+    let received: Received | null = null;
     try {
       const change =
         side === 'initlive'
@@ -126,40 +163,72 @@ export class Reconciler {
           : await this.deps.codec.decode('SalesforceContactChange', record.value);
       orgId = change.orgId;
       const org = this.deps.orgs.get(change.orgId);
+      const observed =
+        side === 'initlive'
+          ? observeInitLive(change as InitLiveStaffChange, org?.initliveOrigin ?? '')
+          : observeSalesforce(change as SalesforceContactChange, org?.salesforceClientTag ?? '');
+      received = { change, observed, decisionId: decisionIdOf(side, change, record) };
       if (!org) {
         throw new SyncError(
           'NOT_FOUND',
           `organization ${change.orgId} is not connected to this deployment`,
         );
       }
-      const observed =
-        side === 'initlive'
-          ? observeInitLive(change as Parameters<typeof observeInitLive>[0], org.initliveOrigin)
-          : observeSalesforce(
-              change as Parameters<typeof observeSalesforce>[0],
-              org.salesforceClientTag,
-            );
-      await this.reconcile(org, observed, outputs);
+      await this.reconcile(org, received, outputs);
     } catch (err) {
       // Transient trouble (store, registry) must not turn into a dead letter: let the batch
       // fail and be redelivered.
       if (isSyncError(err) && err.retriable) throw err;
-      await sendToDeadLetters(this.deps, {
+      const letter = await sendToDeadLetters(this.deps, {
         orgId,
         original: record,
         recordType,
         error: err,
         attempts: 1,
       });
+      if (orgId !== null && received) {
+        outputs.outcomes.add(orgId, this.failedOutcome(received, err, letter.id, record));
+      }
     }
   }
 
-  private async reconcile(
-    org: OrgRuntime,
-    change: ObservedChange,
-    outputs: Outputs,
-  ): Promise<void> {
+  /** The outcome of a change that could not be decided (it went to the dead letters). */
+  private failedOutcome(
+    { change, observed, decisionId }: Received,
+    err: unknown,
+    deadLetterId: string,
+    record: ConsumedRecord,
+  ): OutcomeItem {
+    const e = toSyncError(err);
+    const pairId = typeof e.context.pairId === 'string' ? e.context.pairId : null;
+    const upstream = e.context.upstreamCode;
+    return outcomeItem({
+      id: decisionId,
+      stage: 'DECIDED',
+      pairId,
+      runId: change.runId,
+      side: outcomeSide(observed.side),
+      operation: change.operation,
+      result: 'FAILED',
+      decision: e.code === 'SALESFORCE_REJECTED' ? 'rejected' : 'failed',
+      initliveId: observed.side === 'initlive' ? observed.recordId : observed.otherId,
+      salesforceId: observed.side === 'salesforce' ? observed.recordId : observed.otherId,
+      fields: changedFieldsOf(observed),
+      errorCode: e.code,
+      upstreamCode: typeof upstream === 'string' ? upstream : null,
+      message: e.message,
+      deadLetterId,
+      observedAt: change.observedAt,
+      at: Math.max(this.deps.now(), record.timestamp),
+    });
+  }
+
+  private async reconcile(org: OrgRuntime, received: Received, outputs: Outputs): Promise<void> {
+    const change = received.observed;
     const now = this.deps.now();
+    // How the pair was found, for the record's status: by a unique email, or by the id the
+    // change names (a Contact's external id, or an email match a full sync made).
+    let foundBy: 'link' | 'email' | 'new' = 'new';
     let decision: ReconcileDecision | null = null;
     let before: PairState | null = null;
     let pairId = '';
@@ -175,7 +244,7 @@ export class Reconciler {
     };
     for (let attempt = 1; ; attempt++) {
       let fresh: boolean;
-      ({ pairId, claimed, fresh } = await this.findPair(org.orgId, change));
+      ({ pairId, claimed, fresh, foundBy } = await this.findPair(org.orgId, change));
       let taken = false;
       try {
         const decidePair = (current: StoredPair | null): Decision<true> | null => {
@@ -216,23 +285,29 @@ export class Reconciler {
     }
     const d = decision as ReconcileDecision | null;
     if (!d) return;
+    const stateBefore = before as PairState | null;
     // Writes a redelivered change sends again were decided (and counted) the first time.
-    const decided = d.outcome === 'duplicate' ? [] : d.writes;
     this.deps.events.emit('reconcile.outcome', {
       orgId: org.orgId,
       side: change.side,
       outcome: d.outcome,
       runId: change.runId ?? null,
-      writes: decided.map((w) => w.side),
-      ops: decided.map((w) => w.op),
-      conflicts: d.conflicts.length,
+      writes: d.outcome === 'duplicate' ? [] : d.writes.map((w) => w.side),
     });
     if (d.outcome === 'rejected') {
       const first = d.problems[0];
       throw new SyncError(
         'SALESFORCE_REJECTED',
         `record would be refused by Salesforce: ${d.problems.map((p) => p.message).join('; ')}`,
-        { context: { upstreamCode: first?.code, fields: d.problems.map((p) => p.field), pairId } },
+        {
+          context: {
+            upstreamCode: first?.code,
+            fields: d.problems.map((p) => p.field),
+            // A pair decided for the first time is not stored when refused: the record's status
+            // then belongs to the record itself.
+            ...(stateBefore ? { pairId } : {}),
+          },
+        },
       );
     }
     // A redelivered change may carry writes to send again; nothing else changes then.
@@ -250,19 +325,54 @@ export class Reconciler {
       this.conflictLog.push(entry);
       if (this.conflictLog.length > 1000) this.conflictLog.shift();
       this.deps.events.emit('reconcile.conflict', entry);
-      this.deps.logger.info('conflict resolved', { ...entry });
+      this.deps.logger.info('conflict resolved', {
+        orgId: org.orgId,
+        pairId,
+        field: c.field,
+        winner: c.winner,
+      });
     }
+    const wasLinked = Boolean(stateBefore?.initliveId && stateBefore.salesforceId);
+    const linked = Boolean(d.next.initliveId && d.next.salesforceId);
+    const { change: raw, decisionId } = received;
+    outputs.outcomes.add(
+      org.orgId,
+      outcomeItem({
+        id: decisionId,
+        stage: 'DECIDED',
+        pairId,
+        runId: change.runId ?? null,
+        side: outcomeSide(change.side),
+        operation: raw.operation,
+        result: d.writes.length > 0 ? 'DECIDED' : 'UNCHANGED',
+        decision: d.outcome,
+        initliveId: d.next.initliveId,
+        salesforceId: d.next.salesforceId,
+        fields: changedFieldsOf(change),
+        conflicts: d.conflicts.map((c) => c.field),
+        writesTo: d.writes.map((w) => outcomeSide(w.side)),
+        linkedBy:
+          linked && !wasLinked
+            ? foundBy === 'email' || raw.matchedBy === 'email'
+              ? 'email'
+              : 'external_id'
+            : null,
+        observedAt: raw.observedAt,
+        at: now,
+      }),
+    );
     const causedBy = `${change.side}:${change.position ?? `snapshot@${change.version}`}`;
     for (const w of d.writes) {
+      const runId = change.runId ?? null;
       if (w.side === 'salesforce') {
         outputs.salesforce.push({
           key: recordKey(org.orgId, pairId),
-          value: salesforceWriteOf(w, d.next, org.settings, causedBy, now, change.runId ?? null),
+          value: salesforceWriteOf(w, d.next, org.settings, causedBy, now, runId, decisionId),
         });
       } else {
         outputs.initlive.push({
           key: recordKey(org.orgId, pairId),
-          value: initliveWriteOf(w, d.next, causedBy, now, change.runId ?? null),
+          value: initliveWriteOf(w, d.next, causedBy, now, runId, decisionId),
         });
       }
     }
@@ -276,17 +386,23 @@ export class Reconciler {
   private async findPair(
     orgId: string,
     change: ObservedChange,
-  ): Promise<{ pairId: string; claimed: string | null; fresh: boolean }> {
+  ): Promise<{
+    pairId: string;
+    claimed: string | null;
+    fresh: boolean;
+    foundBy: 'link' | 'email' | 'new';
+  }> {
     const { store } = this.deps;
     const linked = await store.findPairId(orgId, change.side, change.recordId);
-    if (linked) return { pairId: linked, claimed: null, fresh: false };
+    if (linked) return { pairId: linked, claimed: null, fresh: false, foundBy: 'link' };
     if (change.side === 'salesforce' && change.otherId) {
       const byExternalId = await store.findPairId(orgId, 'initlive', change.otherId);
-      if (byExternalId) return { pairId: byExternalId, claimed: null, fresh: false };
+      if (byExternalId)
+        return { pairId: byExternalId, claimed: null, fresh: false, foundBy: 'link' };
     }
     const email = typeof change.values.email === 'string' ? change.values.email : null;
     if (!email || change.op === 'delete')
-      return { pairId: `pair_${randomUUID()}`, claimed: null, fresh: true };
+      return { pairId: `pair_${randomUUID()}`, claimed: null, fresh: true, foundBy: 'new' };
     // Claim the email for a new pair; the claim answers who held it before in the same round
     // trip. Most people are met once from one side, and then that is the only email-index call
     // (a full sync of 50,000 records makes 50,000 fewer round trips than find-then-claim).
@@ -294,12 +410,14 @@ export class Reconciler {
     // another process): give the claim back and join theirs.
     const pairId = `pair_${randomUUID()}`;
     const before = await this.deps.emailIndex.claim(orgId, email, pairId);
-    if (before.length === 0) return { pairId, claimed: normalizeEmail(email), fresh: true };
+    if (before.length === 0) {
+      return { pairId, claimed: normalizeEmail(email), fresh: true, foundBy: 'new' };
+    }
     await this.deps.emailIndex.update(orgId, pairId, { add: [], remove: [email] });
     const joined = await this.openPairFor(orgId, change, email, before);
     return joined
-      ? { pairId: joined, claimed: null, fresh: false }
-      : { pairId: `pair_${randomUUID()}`, claimed: null, fresh: true };
+      ? { pairId: joined, claimed: null, fresh: false, foundBy: 'email' }
+      : { pairId: `pair_${randomUUID()}`, claimed: null, fresh: true, foundBy: 'new' };
   }
 
   /**
@@ -341,10 +459,11 @@ export class Reconciler {
     if (open.length === 1) return open[0]!;
     if (open.length === 0) return null;
     const names = open.map((id) => pairs[candidateIds.indexOf(id)]?.state[other] ?? id);
+    // The message names ids, not the email: it goes to logs and record status.
     throw new SyncError(
       'AMBIGUOUS_MATCH',
-      `${email} matches ${open.length} ${otherSide(change.side)} records (${names.join(', ')}); link one by hand, the connector does not guess`,
-      { context: { email, candidates: names } },
+      `the email matches ${open.length} ${otherSide(change.side) === 'salesforce' ? 'Salesforce Contacts' : 'InitLive staff members'} (${names.join(', ')}); link one by hand, the connector does not guess`,
+      { context: { candidates: names } },
     );
   }
 
@@ -371,4 +490,10 @@ export class Reconciler {
     const remove = [...was].filter((e) => !now.has(e));
     await this.deps.emailIndex.update(after.orgId, after.pairId, { add, remove });
   }
+}
+
+/** Names of the fields a change says changed (all it carries, for a partial CDC update). */
+function changedFieldsOf(change: ObservedChange): string[] {
+  if (change.changed) return [...change.changed];
+  return change.full ? [] : Object.keys(change.values);
 }

@@ -11,6 +11,7 @@ export function salesforceWriteOf(
   causedBy: string,
   now: number,
   runId: string | null = null,
+  causeId: string | null = null,
 ): SalesforceWrite {
   return {
     orgId: pair.orgId,
@@ -24,6 +25,7 @@ export function salesforceWriteOf(
     decidedAt: now,
     attempt: 1,
     runId,
+    causeId,
   };
 }
 
@@ -34,6 +36,7 @@ export function initliveWriteOf(
   causedBy: string,
   now: number,
   runId: string | null = null,
+  causeId: string | null = null,
 ): InitLiveWrite {
   const fields: CanonicalValues = { ...intent.values };
   // Never written to InitLive: its own id, and read-only check-in totals.
@@ -52,5 +55,6 @@ export function initliveWriteOf(
     decidedAt: now,
     attempt: 1,
     runId,
+    causeId,
   };
 }

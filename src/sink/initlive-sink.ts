@@ -1,7 +1,14 @@
 import { forEachLimit } from '../concurrency';
 import { fromInitLive } from '../core/mapping';
+import { outcomeSide } from '../core/outcomes';
 import { fingerprint } from '../core/pair-state';
-import type { FieldValues, InitLiveStaffChange, SalesforceWrite } from '../core/records';
+import type {
+  FieldValues,
+  InitLiveStaffChange,
+  InitLiveWrite,
+  OutcomeResult,
+  SalesforceWrite,
+} from '../core/records';
 import { recordKey } from '../core/topics';
 import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
 import { SyncError, isRetriable, toSyncError } from '../errors';
@@ -11,12 +18,14 @@ import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { produce } from '../pipeline/deps';
 import type { PipelineDeps } from '../pipeline/deps';
 import { recordLink } from '../pipeline/links';
+import { OutcomeBatch } from '../pipeline/outcomes';
 import { backoffDelayMs, sleep } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { staffSnapshot } from '../source-initlive/staff-change';
 import { lacksAddressParts, planWrites, writesAnswers } from './initlive/plan';
 import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection } from './initlive/rejection';
+import { failureOf, writeOutcome } from './write-outcomes';
 
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
@@ -78,6 +87,8 @@ function orgIdOfKey(key: string): string | null {
 }
 
 interface ChunkResults {
+  /** Produced before the snapshots and links, which they cause. */
+  outcomes: OutcomeBatch;
   snapshots: InitLiveStaffChange[];
   links: SalesforceWrite[];
   retry: PlannedOp[];
@@ -110,7 +121,8 @@ interface ChunkResults {
 export class InitLiveSink {
   private subscription: Subscription | null = null;
   private abort = new AbortController();
-  private readonly paused = new Set<string>();
+  /** Organizations whose writes are held, and why (an error code). */
+  private readonly paused = new Map<string, string>();
   private readonly backoff: RetryPolicy;
   private readonly log: PipelineDeps['logger'];
   private readonly counters: InitLiveSinkStats = {
@@ -173,6 +185,11 @@ export class InitLiveSink {
     return { ...this.counters };
   }
 
+  /** Why an org's writes are held right now (an error code), or null. */
+  pausedFor(orgId: string): string | null {
+    return this.paused.get(orgId) ?? null;
+  }
+
   /**
    * Applies one partition's batch of write commands; see the class comment. Throws (so the
    * batch is redelivered) only when stopping mid-wait, or when a store, registry or transport
@@ -203,7 +220,9 @@ export class InitLiveSink {
       const err = new SyncError('NOT_FOUND', `organization ${orgId} is not connected`, {
         context: { orgId },
       });
-      for (const w of writes) await this.deadLetter(orgId, w.record, err, null, w.write.attempt);
+      for (const w of writes) {
+        await this.deadLetter(orgId, w.record, err, null, w.write.attempt, w.write);
+      }
       return;
     }
     const pairIds = [...new Set(writes.map((w) => w.write.pairId))];
@@ -222,7 +241,7 @@ export class InitLiveSink {
     await this.readAnswers(orgId, writes, known);
     const plan = planWrites(writes, org.settings.mapping, known);
     for (const { write, error } of plan.invalid) {
-      await this.deadLetter(orgId, write.record, error, null, write.write.attempt);
+      await this.deadLetter(orgId, write.record, error, null, write.write.attempt, write.write);
     }
     for (let i = 0; i < plan.ops.length; i += INITLIVE_BATCH_SIZE) {
       await this.writeChunk(orgId, plan.ops.slice(i, i + INITLIVE_BATCH_SIZE), known);
@@ -322,6 +341,7 @@ export class InitLiveSink {
         return;
       }
       const results: ChunkResults = {
+        outcomes: new OutcomeBatch(),
         snapshots: [],
         links: [],
         retry: [],
@@ -352,7 +372,7 @@ export class InitLiveSink {
           await this.resnapshot(orgId, op, known, results);
         } else if (e.code === 'NOT_FOUND' && op.kind === 'delete') {
           // Already gone (a redelivered delete, or removed in InitLive meanwhile): done.
-          this.countApplied(orgId, op, results, false);
+          this.countApplied(orgId, op, results, null);
         } else if (holdable(e)) {
           results.retry.push(op);
           results.retryError ??= e;
@@ -360,6 +380,8 @@ export class InitLiveSink {
           await this.rejectOp(orgId, op, e);
         }
       }
+      // Outcomes before what they cause (re-reads, Contact stamps): see OutcomeBatch.
+      await this.hold(orgId, () => results.outcomes.produce(this.deps));
       await this.hold(orgId, async () => {
         await produce(
           this.deps,
@@ -392,6 +414,7 @@ export class InitLiveSink {
     known: ReadonlyMap<string, KnownPair>,
     results: ChunkResults,
   ): Promise<void> {
+    let stamp: SalesforceWrite | null = null;
     if (op.kind === 'create' && staff) {
       const linked = await this.hold(orgId, () =>
         recordLink(this.deps, orgId, op.pairId, 'initlive', staff.id),
@@ -412,30 +435,48 @@ export class InitLiveSink {
       const writesToSalesforce =
         this.deps.orgs.get(orgId)?.settings.direction !== 'salesforce_to_initlive';
       if (salesforceId !== null && writesToSalesforce) {
-        results.links.push(this.linkWrite(orgId, op, staff, salesforceId));
+        stamp = this.linkWrite(orgId, op, staff, salesforceId);
+        results.links.push(stamp);
       }
     }
-    this.countApplied(orgId, op, results, op.kind === 'create');
+    this.countApplied(orgId, op, results, op.kind === 'create' ? (staff?.id ?? null) : null, stamp);
   }
 
+  /**
+   * Counts an op's writes as applied and records their outcomes: the first write of a create
+   * created the staff member (and caused the Contact stamp, when there is one); the writes
+   * folded into it, and every other op's writes, updated or deleted it.
+   */
   private countApplied(
     orgId: string,
     op: PlannedOp,
     results: ChunkResults,
-    created: boolean,
+    createdId: string | null,
+    stamp: SalesforceWrite | null = null,
   ): void {
+    const created = createdId !== null;
     results.written += op.writes.length;
     if (created) results.created++;
     this.counters.written += op.writes.length;
     if (created) this.counters.created++;
     const now = this.deps.now();
-    for (const { write } of op.writes) {
+    op.writes.forEach(({ write, record }, i) => {
       this.deps.events.emit('sync.latency', {
         orgId,
         from: 'salesforce',
         ms: Math.max(0, now - write.decidedAt),
       });
-    }
+      const result: OutcomeResult =
+        created && i === 0 ? 'CREATED' : op.kind === 'delete' ? 'DELETED' : 'UPDATED';
+      results.outcomes.add(
+        orgId,
+        writeOutcome('initlive', record, write, result, now, {
+          ...(createdId !== null ? { initliveId: createdId } : {}),
+          ...(created && i === 0 ? { linkedBy: 'created' } : {}),
+          ...(stamp && i === 0 ? { writesTo: [outcomeSide('salesforce')] } : {}),
+        }),
+      );
+    });
   }
 
   /** Stamps the Contact with the new staff id (the Salesforce sink updates by Id). */
@@ -445,6 +486,7 @@ export class InitLiveSink {
     staff: Staff,
     salesforceId: string,
   ): SalesforceWrite {
+    const first = op.writes[0];
     const org = this.deps.orgs.get(orgId);
     const field =
       org?.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField ??
@@ -461,8 +503,10 @@ export class InitLiveSink {
       causedBy: LINK_CAUSE,
       decidedAt: this.deps.now(),
       attempt: 1,
-      // A full sync's stamps go by Bulk with its other writes (see the Salesforce sink).
-      runId: op.writes.find((w) => w.write.runId)?.write.runId ?? null,
+      // The stamp belongs to whatever the create belongs to: its run (so it goes by Bulk with
+      // the run's other writes, see the Salesforce sink) and, as its cause, the create's outcome.
+      runId: op.writes[0]?.write.runId ?? null,
+      causeId: first ? writeOutcome('initlive', first.record, first.write, 'CREATED', 0).id : null,
     };
   }
 
@@ -477,23 +521,35 @@ export class InitLiveSink {
     known: ReadonlyMap<string, KnownPair>,
     results: ChunkResults,
   ): Promise<void> {
+    const now = this.deps.now();
+    const superseded = (decisions: number): void => {
+      // The run (if any) of the first write is the re-read's: it counts the decision to come.
+      op.writes.forEach(({ write, record }, i) =>
+        results.outcomes.add(
+          orgId,
+          writeOutcome('initlive', record, write, 'SUPERSEDED', now, {
+            decisions: i === 0 ? decisions : 0,
+          }),
+        ),
+      );
+    };
     const id = op.initliveId;
-    if (id === null) return;
+    if (id === null) return superseded(0);
     let staff: Staff;
     try {
       staff = await this.hold(orgId, () => this.org(orgId).initlive.getStaff(id));
     } catch (err) {
-      if (toSyncError(err).code === 'NOT_FOUND') return;
+      if (toSyncError(err).code === 'NOT_FOUND') return superseded(0);
       throw err;
     }
     const org = this.deps.orgs.get(orgId);
-    if (!org) return;
+    if (!org) return superseded(0);
     const salesforceId =
       op.writes.find((w) => w.write.salesforceId !== null)?.write.salesforceId ??
       known.get(op.pairId)?.salesforceId ??
       null;
-    results.snapshots.push(
-      staffSnapshot(
+    results.snapshots.push({
+      ...staffSnapshot(
         orgId,
         staff,
         org.settings.mapping,
@@ -501,7 +557,9 @@ export class InitLiveSink {
         salesforceId,
         'write_rejected',
       ),
-    );
+      runId: op.writes[0]?.write.runId ?? null,
+    });
+    superseded(1);
     this.counters.resynced++;
     this.log.info('InitLive write was stale; snapshot sent for a new decision', {
       orgId,
@@ -514,7 +572,7 @@ export class InitLiveSink {
   private async rejectOp(orgId: string, op: PlannedOp, err: SyncError): Promise<void> {
     const { error, upstreamCode } = describeRejection(op, err);
     for (const w of op.writes) {
-      await this.deadLetter(orgId, w.record, error, upstreamCode, w.write.attempt);
+      await this.deadLetter(orgId, w.record, error, upstreamCode, w.write.attempt, w.write);
     }
   }
 
@@ -524,6 +582,7 @@ export class InitLiveSink {
     err: unknown,
     upstreamCode: string | null,
     attempts: number,
+    write: InitLiveWrite | null = null,
   ): Promise<void> {
     const letter = await this.hold(orgId, () =>
       sendToDeadLetters(this.deps, {
@@ -537,6 +596,14 @@ export class InitLiveSink {
     );
     this.counters.deadLettered++;
     if (orgId !== null) {
+      if (write) {
+        const outcomes = new OutcomeBatch();
+        outcomes.add(
+          orgId,
+          writeOutcome('initlive', record, write, 'FAILED', this.deps.now(), failureOf(letter)),
+        );
+        await this.hold(orgId, () => outcomes.produce(this.deps));
+      }
       this.deps.events.emit('sink.failed', {
         sink: 'initlive',
         orgId,
@@ -587,7 +654,7 @@ export class InitLiveSink {
     );
     this.counters.holds++;
     if (orgId !== null && !this.paused.has(orgId)) {
-      this.paused.add(orgId);
+      this.paused.set(orgId, err?.code ?? 'UPSTREAM_UNAVAILABLE');
       this.deps.events.emit('sink.paused', {
         sink: 'initlive',
         orgId,

@@ -7,6 +7,7 @@ import { createSalesforceApi } from '../infra/salesforce/salesforce-api';
 import type { SalesforceApi } from '../infra/salesforce/salesforce-api';
 import type { PipelineDeps } from '../pipeline/deps';
 import { sendToDeadLetters } from '../pipeline/dead-letters';
+import { OutcomeBatch } from '../pipeline/outcomes';
 import { defaultRetryPolicy } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { defaultApiReserve } from './salesforce/api-reserve';
@@ -17,6 +18,7 @@ import { OrgWriter } from './salesforce/org-writer';
 import type { PauseReason } from './salesforce/org-writer';
 import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
+import { failureOf, writeOutcome } from './write-outcomes';
 
 export type { ApiReserve } from './salesforce/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
@@ -250,7 +252,12 @@ export class SalesforceSink {
     }
     const problem = writeProblem(write);
     if (problem) {
-      await this.reject(record, write.orgId || null, new SyncError('INVALID_INPUT', problem));
+      await this.reject(
+        record,
+        write.orgId || null,
+        new SyncError('INVALID_INPUT', problem),
+        write,
+      );
       return null;
     }
     if (!this.deps.orgs.get(write.orgId)) {
@@ -258,24 +265,35 @@ export class SalesforceSink {
         record,
         write.orgId,
         new SyncError('NOT_FOUND', `organization ${write.orgId} is not served by this deployment`),
+        write,
       );
       return null;
     }
     return { record, write };
   }
 
+  /** Dead-letters a record; one that decoded also gets its failed outcome. */
   private async reject(
     record: ConsumedRecord,
     orgId: string | null,
     error: SyncError,
+    write?: SalesforceWrite,
   ): Promise<void> {
-    await sendToDeadLetters(this.deps, {
+    const letter = await sendToDeadLetters(this.deps, {
       orgId,
       original: record,
       recordType: 'SalesforceWrite',
       error,
       attempts: 1,
     });
+    if (write && orgId) {
+      const outcomes = new OutcomeBatch();
+      outcomes.add(
+        orgId,
+        writeOutcome('salesforce', record, write, 'FAILED', this.deps.now(), failureOf(letter)),
+      );
+      await outcomes.produce(this.deps);
+    }
     this.deps.events.emit('sink.failed', {
       sink: 'salesforce',
       orgId: orgId ?? 'unknown',

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { RunStore } from '../../src/batch/run-store';
 import { RUN_HISTORY_LIMIT } from '../../src/batch/run-store';
 import { queuedRun } from '../../src/batch/run-types';
+import { tallyIncrements } from '../../src/core/outcomes';
+import { sampleRecords } from '../fixtures/records';
 
 export interface RunStoreFixture {
   store: RunStore;
@@ -112,6 +114,30 @@ export function describeRunStoreConformance(
         await store.lookup(org, 'run_a', 'initlive-email', ['a@x.org', 'b@x.org', 'c@x.org']),
       ).toEqual(['s1', null, null]);
       expect(await store.lookup(org, 'run_a', 'staff-contact', ['a@x.org'])).toEqual([null]);
+    });
+
+    it('tallies outcomes, each id once, the same in every handle, until the work is forgotten', async () => {
+      const [decided, written] = sampleRecords.SyncOutcome.items;
+      const entry = (item: typeof decided) => ({
+        id: item!.id,
+        increments: tallyIncrements(item!),
+      });
+      expect(await store.tally(org, 'run_a')).toEqual({});
+      await store.addOutcomes(org, 'run_a', [entry(decided), entry(decided)]);
+      const other = await fx.openAnother();
+      // A redelivered outcome (same id) adds nothing, from whichever process it comes.
+      await other.addOutcomes(org, 'run_a', [entry(decided), entry(written)]);
+      await store.addOutcomes(org, 'run_a', []);
+      const tally = await store.tally(org, 'run_a');
+      // The decision caused one write to Salesforce; the write was refused there.
+      expect(tally).toEqual({ d: 1, 'cw:s': 1, 'w:s': 1, 'fa:s': 1 });
+      expect(await other.tally(org, 'run_a')).toEqual(tally);
+      expect(await store.tally(org, 'run_b')).toEqual({});
+      await store.forgetWork(org, 'run_a');
+      expect(await store.tally(org, 'run_a')).toEqual({});
+      // Forgotten ids count again (a late outcome after a run ended is not kept from a new tally).
+      await store.addOutcomes(org, 'run_a', [entry(decided)]);
+      expect(await store.tally(org, 'run_a')).toEqual({ d: 1, 'cw:s': 1 });
     });
   });
 }

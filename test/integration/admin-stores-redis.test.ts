@@ -1,8 +1,10 @@
 import { RedisConnectionStore } from '../../src/infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from '../../src/infra/redis/redis-dead-letter-store';
+import { RedisSessionStore } from '../../src/infra/redis/redis-session-store';
 import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
 import { describeConnectionStoreConformance } from '../conformance/connection-store.conformance';
 import { describeDeadLetterStoreConformance } from '../conformance/dead-letter-store.conformance';
+import { describeSessionStoreConformance } from '../conformance/session-store.conformance';
 import { redisScope } from '../fixtures/redis-scope';
 
 describeConnectionStoreConformance('redis', async () => {
@@ -32,6 +34,22 @@ describeDeadLetterStoreConformance('redis', async () => {
   const make = (): RedisDeadLetterStore =>
     new RedisDeadLetterStore({ redis: scope.open(), keyPrefix: scope.prefix });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
+});
+
+describeSessionStoreConformance('redis', async () => {
+  const scope = redisScope('admin');
+  const clock = { now: Date.now() };
+  const make = (): RedisSessionStore =>
+    new RedisSessionStore({ redis: scope.open(), keyPrefix: scope.prefix, now: () => clock.now });
+  return {
+    store: make(),
+    openAnother: async () => make(),
+    advance: (ms) => {
+      clock.now += ms;
+    },
+    now: () => clock.now,
+    cleanup: scope.cleanup,
+  };
 });
 
 describe('Redis admin stores specifics', () => {

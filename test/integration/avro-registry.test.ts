@@ -33,6 +33,21 @@ describe('registry-backed Avro codec (real Apicurio, Confluent API)', () => {
     }
   });
 
+  it('lets several processes starting at once register the same new subjects', async () => {
+    // Apicurio creates a subject's compatibility rule on its first PUT /config without a lock:
+    // processes starting together race for it, and the losers are told it already exists.
+    const subjectPrefix = prefix();
+    const codecs = Array.from({ length: 6 }, () =>
+      createRegistryCodec(registryUrl(), 'BACKWARD', { subjectPrefix }),
+    );
+    await Promise.all(codecs.map((c) => c.registerAll()));
+    const bytes = await Promise.all(
+      codecs.map((c) => c.encode('SyncOutcome', sampleRecords.SyncOutcome)),
+    );
+    // One schema id for all of them.
+    expect(new Set(bytes.map((b) => b.readUInt32BE(1))).size).toBe(1);
+  });
+
   it('re-registers a subject that already exists without its own compatibility rule', async () => {
     const subjectPrefix = prefix();
     const codec = createRegistryCodec(registryUrl(), 'BACKWARD', { subjectPrefix });

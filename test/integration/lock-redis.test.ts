@@ -50,6 +50,7 @@ describe('RedisRunStore specifics', () => {
           read: { initlive: 0, salesforce: 0 },
           created: { initlive: 0, salesforce: 0 },
           updated: { initlive: 0, salesforce: 0 },
+          deleted: { initlive: 0, salesforce: 0 },
           unchanged: 0,
           conflicts: 0,
           failed: { initlive: 0, salesforce: 0 },

@@ -218,8 +218,10 @@ describe('Lua script files', () => {
       'email-claim-1.lua',
       'hash-put-unique-1.lua',
       'link-2.lua',
+      'record-status-1.lua',
       'release-lock-1.lua',
       'renew-lock-1.lua',
+      'tally-outcomes-2.lua',
     ]);
   });
 

@@ -147,6 +147,32 @@ describe('admin API: dead letters', () => {
     expect(again.body.error.code).toBe('NOT_FOUND');
   });
 
+  test('a retried record that fails again goes on counting its attempts', async () => {
+    const value = await fx.pipeline.codec.encode('SalesforceWrite', write(7));
+    const retried = (headers: Record<string, string>): ConsumedRecord => ({
+      topic: fx.pipeline.topics.salesforceWrites,
+      partition: 0,
+      offset: '3',
+      key: `${ORG}/p7`,
+      value,
+      headers,
+      timestamp: 1,
+    });
+    const send = (headers: Record<string, string>) =>
+      sendToDeadLetters(deps, {
+        orgId: ORG,
+        original: retried(headers),
+        recordType: 'SalesforceWrite',
+        error: new SyncError('SALESFORCE_REJECTED', 'FirstName: data value too large'),
+        attempts: 1,
+      });
+    expect(
+      (await send({ 'x-dead-letter-id': 'dl_1', 'x-dead-letter-attempt': '3' })).attempts,
+    ).toBe(3);
+    expect((await send({})).attempts).toBe(1);
+    expect((await send({ 'x-dead-letter-attempt': 'junk' })).attempts).toBe(1);
+  });
+
   test('a redelivered letter that was already retried is not brought back', async () => {
     const id = await fail(0, 'SALESFORCE_REJECTED');
     await until(async () => (await fx.deadLetterStore.get(ORG, id)) !== null, 'the letter');

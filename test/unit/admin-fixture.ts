@@ -17,6 +17,7 @@ import { topicNames } from '../../src/core/topics';
 import { createEmbeddedCodec } from '../../src/infra/avro/avro-codec';
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
 import { MemoryDeadLetterStore } from '../../src/infra/memory/memory-dead-letter-store';
+import { MemorySessionStore } from '../../src/infra/memory/memory-session-store';
 import { MemoryTransport } from '../../src/infra/memory/memory-transport';
 import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
 import type { SecretBox } from '../../src/infra/secrets';
@@ -30,6 +31,7 @@ import { SyncEvents } from '../../src/pipeline/events';
 import type { PipelineDeps } from '../../src/pipeline/deps';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import type { SalesforceSandbox, SalesforceSandboxOptions } from '../../src/sandbox/salesforce';
+import type { RecordView } from '../../src/core/record-status';
 
 /** Sync trigger of the tests: one run at a time per org, recorded in FakeRunHistory. */
 export class FakeRuns implements SyncTrigger, RunHistory {
@@ -54,6 +56,18 @@ export class FakeRuns implements SyncTrigger, RunHistory {
 
   async get(orgId: string, runId: string): Promise<RunRecord | null> {
     return this.runs.find((r) => r.orgId === orgId && r.runId === runId) ?? null;
+  }
+}
+
+/** Record lookups of the tests: whatever view a test puts under a query's value. */
+export class FakeRecords {
+  readonly views = new Map<string, RecordView>();
+
+  async find(
+    _orgId: string,
+    query: { initliveId: string } | { salesforceId: string } | { email: string },
+  ): Promise<RecordView | null> {
+    return this.views.get(Object.values(query)[0] as string) ?? null;
   }
 }
 
@@ -95,6 +109,7 @@ export interface AdminFixture {
   directory: ManagedOrgDirectory;
   changes: Array<[string, OrgChange]>;
   runs: FakeRuns;
+  records: FakeRecords;
   status: MemoryPipelineStatus;
   events: SyncEvents;
   metrics: Metrics;
@@ -133,7 +148,14 @@ export async function startAdmin(
   const store = options.store
     ? options.store({ secrets, now: () => clock.now })
     : new MemoryConnectionStore({ secrets, now: () => clock.now });
-  const oauth = { loginUrl: sb.loginUrl, clientId: sb.clientId, clientSecret: sb.clientSecret };
+  // The callback URL as a deployment configures it: this server's own, known once it listens.
+  let listeningAt: string | null = null;
+  const oauth = {
+    loginUrl: sb.loginUrl,
+    clientId: sb.clientId,
+    clientSecret: sb.clientSecret,
+    redirectUri: () => (listeningAt ? `${listeningAt}/oauth/salesforce/callback` : undefined),
+  };
   const directory = new ManagedOrgDirectory({
     store,
     logger,
@@ -167,6 +189,7 @@ export async function startAdmin(
   await collector.start();
 
   const runs = new FakeRuns();
+  const records = new FakeRecords();
   const status = new MemoryPipelineStatus();
   const registry = new Registry();
   const metrics = createMetrics(events, { registry, status, connections: directory });
@@ -191,17 +214,20 @@ export async function startAdmin(
       topics,
       logger,
     }),
+    records,
     status,
     metricsRegistry: registry,
     readiness,
     oauth,
     events,
     now: () => clock.now,
+    sessions: new MemorySessionStore({ now: () => clock.now }),
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  listeningAt = url;
   const token = adminTokenOf(app);
   const api: AdminFixture['api'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = {};
@@ -235,6 +261,7 @@ export async function startAdmin(
     directory,
     changes,
     runs,
+    records,
     status,
     events,
     metrics,

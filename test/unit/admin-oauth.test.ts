@@ -126,15 +126,25 @@ describe('admin API: Salesforce OAuth connect, disconnect, reauth (against the s
     expect(answers).not.toContain(INITLIVE.apiKey);
   });
 
-  test('a browser asking for HTML gets a small page', async () => {
+  test('a browser is sent back to the console; a failure gets a page linking back', async () => {
     const started = await fx.api('POST', `/api/orgs/${ORG}/salesforce/connect`, {
       body: { initlive: INITLIVE },
     });
     const approve = await fetch(String(started.body.authorizeUrl), { redirect: 'manual' });
-    const res = await fetch(approve.headers.get('location')!, { headers: { accept: 'text/html' } });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/html');
-    expect(await res.text()).toContain('Salesforce connected');
+    const callback = approve.headers.get('location')!;
+    const res = await fetch(callback, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`/#/orgs/${ORG}?oauth=connected`);
+
+    // The same state again: spent, so refused, on a page under the console's policy.
+    const again = await fetch(callback, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(again.status).toBe(400);
+    expect(again.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await again.text();
+    expect(html).toContain('Salesforce was not connected');
+    expect(html).toContain('unknown or already used state');
+    expect(html).toContain('href="/#/orgs"');
+    expect(html).not.toMatch(/<script|style=/);
   });
 
   test('a wrong, reused or expired state is refused with a clear message', async () => {

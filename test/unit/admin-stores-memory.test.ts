@@ -1,8 +1,10 @@
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
 import { MemoryDeadLetterStore } from '../../src/infra/memory/memory-dead-letter-store';
+import { MemorySessionStore } from '../../src/infra/memory/memory-session-store';
 import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
 import { describeConnectionStoreConformance } from '../conformance/connection-store.conformance';
 import { describeDeadLetterStoreConformance } from '../conformance/dead-letter-store.conformance';
+import { describeSessionStoreConformance } from '../conformance/session-store.conformance';
 
 describeConnectionStoreConformance('memory', async () => {
   const clock = { now: Date.now() };
@@ -49,4 +51,18 @@ describe('MemoryConnectionStore specifics', () => {
     clock.now = 600_000 + 3_600_000;
     expect(await store.takePending('abc')).toBeNull();
   });
+});
+
+describeSessionStoreConformance('memory', async () => {
+  const clock = { now: Date.now() };
+  const store = new MemorySessionStore({ now: () => clock.now });
+  return {
+    store,
+    openAnother: async () => new MemorySessionStore({ sharedWith: store, now: () => clock.now }),
+    advance: (ms) => {
+      clock.now += ms;
+    },
+    now: () => clock.now,
+    cleanup: () => store.close(),
+  };
 });

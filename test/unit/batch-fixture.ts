@@ -7,9 +7,11 @@ import type { FullSyncOptions } from '../../src/batch/full-sync-job';
 import { createInitLiveClient } from '../../src/infra/initlive';
 import type { InitLiveApi } from '../../src/infra/initlive';
 import { MemoryLock } from '../../src/infra/memory/memory-lock';
+import { MemoryRecordStatusStore } from '../../src/infra/memory/memory-record-status-store';
 import { MemoryRunStore } from '../../src/infra/memory/memory-run-store';
 import { createSalesforceConnection } from '../../src/infra/salesforce/connection';
 import type { OrgRuntime } from '../../src/orgs/org-directory';
+import { OutcomeTracker } from '../../src/outcomes/outcome-tracker';
 import { Reconciler } from '../../src/reconciler/reconciler';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import type { InitLiveSandbox } from '../../src/sandbox/initlive';
@@ -100,6 +102,9 @@ export interface World {
   deps: Awaited<ReturnType<typeof memoryDeps>> & { runStore: MemoryRunStore; lock: MemoryLock };
   org: OrgRuntime;
   reconciler: Reconciler;
+  /** Counts outcomes into run tallies and record status, as the connector does. */
+  tracker: OutcomeTracker;
+  statuses: MemoryRecordStatusStore;
   sinks: { salesforce: SalesforceSink; initlive: InitLiveSink };
   job: (options?: FullSyncOptions) => FullSyncJob;
   /** Resolves when the reconciler and both sinks have consumed everything produced so far. */
@@ -145,6 +150,9 @@ export async function startWorld(
   const deps = Object.assign(base, { runStore: new MemoryRunStore(), lock: new MemoryLock() });
   const reconciler = new Reconciler(deps);
   await reconciler.start();
+  const statuses = new MemoryRecordStatusStore();
+  const tracker = new OutcomeTracker({ ...deps, runs: deps.runStore, statuses });
+  await tracker.start();
   const sinks = {
     salesforce: new SalesforceSink(deps, { lingerMs: 20 }),
     initlive: new InitLiveSink(deps),
@@ -180,11 +188,18 @@ export async function startWorld(
     deps,
     org,
     reconciler,
+    tracker,
+    statuses,
     sinks,
     job: (o) => new FullSyncJob(deps, { settlePollMs: 10, bulkPollMs: 20, ...o }),
     drained,
     close: async () => {
-      await Promise.all([reconciler.stop(), sinks.salesforce.stop(), sinks.initlive.stop()]);
+      await Promise.all([
+        reconciler.stop(),
+        sinks.salesforce.stop(),
+        sinks.initlive.stop(),
+        tracker.stop(),
+      ]);
       await deps.transport.close();
       await Promise.all([il.close(), sf.close()]);
     },

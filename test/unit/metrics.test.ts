@@ -1,5 +1,9 @@
 import { Registry } from 'prom-client';
+import { NO_ORG } from '../../src/admin/dead-letter-store';
 import { MemoryPipelineStatus } from '../../src/admin/memory-pipeline-status';
+import type { RunRecord } from '../../src/admin/ports';
+import { emptyCounts } from '../../src/batch/run-types';
+import type { Schedule } from '../../src/core/settings';
 import { createMetrics, metricNames } from '../../src/metrics';
 import type { ConnectionState } from '../../src/orgs/connection-store';
 import { SyncEvents } from '../../src/pipeline/events';
@@ -53,6 +57,129 @@ describe('metrics', () => {
     expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+    // Gauges named like counters are left out (promtool flags them); the per-type ones stay.
+    expect(text).not.toMatch(/^# TYPE \w+_total gauge/m);
+    expect(text).toContain('# TYPE nodejs_active_handles gauge');
+  });
+
+  test('store-backed gauges: runs, dead letters, schedule, connection, sources, pending changes', async () => {
+    const run = (status: RunRecord['status'], endedAt: number | null): RunRecord => ({
+      runId: `r${endedAt}`,
+      orgId: 'o1',
+      status,
+      trigger: 'scheduled',
+      reason: null,
+      startedAt: endedAt === null ? null : endedAt - 1_000,
+      endedAt,
+      progress: { phase: 'done', read: { initlive: 0, salesforce: 0 }, done: 0, total: null },
+      counts: emptyCounts(),
+    });
+    let history: RunRecord[] = [
+      run('running', null),
+      run('failed', 9_000_000),
+      run('succeeded', 8_000_000),
+      run('succeeded', 5_000_000),
+      run('partially_succeeded', 7_000_000),
+    ];
+    const backlog: Record<string, number> = { o1: 3, [NO_ORG]: 1 };
+    let failStore = false;
+    let schedule: Schedule = { mode: 'interval', everyMinutes: 60 };
+    let streaming = true;
+    states = [
+      { orgId: 'o1', state: 'connected' },
+      { orgId: 'o2', state: 'disconnected' },
+    ];
+    status.setSource('o1', {
+      source: 'initlive',
+      state: 'retrying',
+      position: null,
+      lastEventAt: null,
+      lastError: null,
+      lag: 0,
+    });
+    status.setSource('o1', {
+      source: 'salesforce',
+      state: 'streaming',
+      position: null,
+      lastEventAt: null,
+      lastError: null,
+      lag: 0,
+    });
+    const pending = [
+      { orgId: 'o1', topic: 'sf.writes', timestamp: 4_000_000 },
+      { orgId: 'stranger', topic: 'sf.writes', timestamp: 1 },
+    ];
+    createMetrics(events, {
+      registry,
+      status,
+      connections: {
+        states: () => states,
+        view: (orgId) => ({
+          settings: { schedule, streaming },
+          connectedAt: orgId === 'o1' ? 2_000_000 : null,
+        }),
+      },
+      runs: { list: async (orgId) => (orgId === 'o1' ? history : []) },
+      deadLetters: {
+        list: async (orgId) => {
+          if (failStore) throw new Error('redis down');
+          return { total: backlog[orgId] ?? 0 };
+        },
+      },
+      pendingChanges: { oldest: () => pending },
+    });
+    events.emit('salesforce.api-usage', { orgId: 'o1', used: 10, max: 1_000, reserve: 50 });
+
+    const text = await registry.metrics();
+    const line = (name: string, labels: string, value: string): string =>
+      `${name}{${labels}} ${value}\n`;
+    expect(text).toContain(line(metricNames.runLastFinished, 'org="o1",outcome="failed"', '9000'));
+    expect(text).toContain(
+      line(metricNames.runLastFinished, 'org="o1",outcome="succeeded"', '8000'),
+    );
+    expect(text).toContain(
+      line(metricNames.runLastFinished, 'org="o1",outcome="partially_succeeded"', '7000'),
+    );
+    expect(text).toContain(line(metricNames.deadLetterBacklog, 'org="o1"', '3'));
+    expect(text).toContain(line(metricNames.deadLetterBacklog, 'org="unknown"', '1'));
+    expect(text).toContain(line(metricNames.deadLetterBacklog, 'org="o2"', '0'));
+    expect(text).toContain(line(metricNames.scheduleInterval, 'org="o1"', '3600'));
+    expect(text).not.toContain(`${metricNames.scheduleInterval}{org="o2"}`);
+    expect(text).toContain(line(metricNames.connectedSince, 'org="o1"', '2000'));
+    expect(text).toContain(line(metricNames.sourceRunning, 'org="o1",source="initlive"', '0'));
+    expect(text).toContain(line(metricNames.sourceRunning, 'org="o1",source="salesforce"', '1'));
+    expect(text).not.toContain(`${metricNames.sourceRunning}{org="o2"`);
+    expect(text).toContain(line(metricNames.oldestUnapplied, 'org="o1",topic="sf.writes"', '4000'));
+    expect(text).not.toContain('stranger');
+    expect(text).toContain(line(metricNames.apiCallsReserve, 'org="o1"', '50'));
+    expect(text).toContain(line(metricNames.resyncRequests, 'source="salesforce",org="o1"', '0'));
+    expect(text).toContain(
+      `${metricNames.runDuration}_count{trigger="recovery",outcome="failed"} 0\n`,
+    );
+    // Run counters of a known organization start at 0 for every trigger and outcome.
+    expect(text).toContain(
+      line(metricNames.runs, 'org="o1",trigger="scheduled",outcome="failed"', '0'),
+    );
+
+    // The success stays known once it has left the runs read at each scrape; a store that
+    // does not answer leaves the last backlog; a manual schedule and streaming off drop theirs.
+    history = [run('failed', 9_500_000)];
+    failStore = true;
+    schedule = { mode: 'manual' };
+    streaming = false;
+    const later = await registry.metrics();
+    expect(later).toContain(line(metricNames.runLastFinished, 'org="o1",outcome="failed"', '9500'));
+    expect(later).toContain(
+      line(metricNames.runLastFinished, 'org="o1",outcome="succeeded"', '8000'),
+    );
+    expect(later).toContain(line(metricNames.deadLetterBacklog, 'org="o1"', '3'));
+    expect(later).not.toContain(`${metricNames.scheduleInterval}{`);
+    expect(later).not.toContain(`${metricNames.sourceRunning}{`);
+
+    schedule = { mode: 'daily', at: '02:00', timezone: 'UTC' };
+    expect(await registry.metrics()).toContain(
+      line(metricNames.scheduleInterval, 'org="o1"', '86400'),
+    );
   });
 
   test('events move counters, gauges and histograms', async () => {

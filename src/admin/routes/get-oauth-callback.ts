@@ -4,6 +4,7 @@ import { toSyncError } from '../../errors';
 import { exchangeCode } from '../../orgs/salesforce-oauth';
 import type { RouteDef } from '../context';
 import { sendError } from '../http';
+import { setConsoleCsp } from '../console';
 import { packageInstalled } from '../salesforce-package';
 
 const escapeHtml = (s: string): string =>
@@ -16,14 +17,32 @@ function wantsHtml(req: Request): boolean {
   return req.accepts(['json', 'html']) === 'html';
 }
 
-function page(title: string, text: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>`;
+/** Where the console shows an organization's Integrations page (console/js/router.js). */
+export function consolePathOf(orgId: string | null, outcome?: string): string {
+  if (orgId === null) return '/#/orgs';
+  return `/#/orgs/${encodeURIComponent(orgId)}${outcome ? `?oauth=${outcome}` : ''}`;
+}
+
+/** A failure page in the console's look (its stylesheet, no inline style or script). */
+function page(title: string, text: string, back: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title><link rel="stylesheet" href="/console/console.css"></head><body><main class="page narrow"><h1>${escapeHtml(title)}</h1><p class="notice notice-error">${escapeHtml(text)}</p><p><a class="button" href="${escapeHtml(back)}">Back to the console</a></p></main></body></html>`;
 }
 
 /** Callback failures answer 400 (the browser's request was bad), whatever the code's default. */
-function fail(req: Request, res: Response, code: ErrorCode, message: string, status = 400): void {
+function fail(
+  req: Request,
+  res: Response,
+  code: ErrorCode,
+  message: string,
+  status = 400,
+  orgId: string | null = null,
+): void {
   if (wantsHtml(req)) {
-    res.status(status).type('html').send(page('Salesforce was not connected', message));
+    setConsoleCsp(res);
+    res
+      .status(status)
+      .type('html')
+      .send(page('Salesforce was not connected', message, consolePathOf(orgId)));
     return;
   }
   sendError(res, code, message, undefined, status);
@@ -66,6 +85,8 @@ export const getOAuthCallback: RouteDef = {
         res,
         'INVALID_INPUT',
         'expired state: the connection was not completed within 10 minutes; start again',
+        400,
+        orgId,
       );
       return;
     }
@@ -73,12 +94,12 @@ export const getOAuthCallback: RouteDef = {
     if (denied) {
       const description = str(req.query.error_description) ?? denied;
       ctx.logger.warn('salesforce authorization denied', { orgId, upstreamCode: denied });
-      fail(req, res, 'AUTH_FAILED', `Salesforce did not authorize: ${description}`);
+      fail(req, res, 'AUTH_FAILED', `Salesforce did not authorize: ${description}`, 400, orgId);
       return;
     }
     const code = str(req.query.code);
     if (!code) {
-      fail(req, res, 'INVALID_INPUT', 'missing code');
+      fail(req, res, 'INVALID_INPUT', 'missing code', 400, orgId);
       return;
     }
     const client = {
@@ -96,7 +117,7 @@ export const getOAuthCallback: RouteDef = {
     } catch (err) {
       const e = toSyncError(err);
       ctx.logger.warn('authorization code exchange failed', { orgId, err: e });
-      fail(req, res, e.code, e.message, e.retriable ? 502 : 400);
+      fail(req, res, e.code, e.message, e.retriable ? 502 : 400, orgId);
       return;
     }
     const installed =
@@ -112,14 +133,11 @@ export const getOAuthCallback: RouteDef = {
     });
     const view = ctx.directory.view(orgId);
     if (wantsHtml(req)) {
-      res
-        .type('html')
-        .send(
-          page(
-            'Salesforce connected',
-            `Organization ${orgId} is ${view.state.replace('_', ' ')} to ${view.instanceUrl ?? 'Salesforce'}. You can close this window.`,
-          ),
-        );
+      // Back to the console, which shows the tile in its new state. 303: the next request is a GET.
+      res.redirect(
+        303,
+        consolePathOf(orgId, view.state === 'connected' ? 'connected' : view.state),
+      );
       return;
     }
     res.json({ orgId, connection: view.state, instanceUrl: view.instanceUrl });

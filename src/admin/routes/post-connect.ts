@@ -34,12 +34,18 @@ const connectSchema = z.discriminatedUnion('flow', [
     .strict(),
 ]);
 
-function redirectUriFor(
-  ctx: AdminContext,
-  req: { protocol: string; get(name: string): string | undefined },
-): string {
-  if (ctx.oauth.redirectUri) return ctx.oauth.redirectUri;
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}/oauth/salesforce/callback`;
+/** The configured callback URL; CONFLICT when there is none (the web flow cannot run). */
+function redirectUriOf(ctx: AdminContext): string {
+  const configured = ctx.oauth.redirectUri;
+  const uri = typeof configured === 'function' ? configured() : configured;
+  if (!uri) {
+    throw new SyncError(
+      'CONFLICT',
+      'the OAuth web flow needs the callback URL registered on the connected app: set SALESFORCE_REDIRECT_URI (or PUBLIC_URL) and restart, or connect with {"flow":"jwt"}',
+      { context: { reason: 'redirect_uri_unset' } },
+    );
+  }
+  return uri;
 }
 
 /**
@@ -125,7 +131,7 @@ export const postConnect: RouteDef = {
 
     const state = newState();
     const { verifier, challenge } = pkcePair();
-    const redirectUri = redirectUriFor(ctx, req);
+    const redirectUri = redirectUriOf(ctx);
     const now = ctx.now();
     await ctx.connections.putPending({
       state,

@@ -1,15 +1,18 @@
 import { parseSyncSettings } from '../../core/settings';
 import type { RouteDef } from '../context';
-import { invalidInput, orgIdOf } from '../http';
+import { invalidInput, jsonObjectBody, orgIdOf } from '../http';
 import { checkMappingForSave } from '../mapping-validation';
 
 /**
- * PUT /api/orgs/:orgId/salesforce/settings: replaces the settings (omitted fields take their
- * defaults). A bad payload gets 400 naming every bad field; nothing is stored then. The field
- * mapping is checked against the organization's Contact fields (see mapping-validation.ts);
- * what is only worth knowing comes back as `warnings` beside the stored settings (a read-only
- * member, ignored when sent). The pipeline restarts the organization's sources with the new
- * settings.
+ * PUT /api/orgs/:orgId/salesforce/settings: changes the settings named in the body and keeps the
+ * others as stored (a merge; `schedule` and `fieldMapping` are replaced whole when given; switching
+ * to two-way must name `defaultSystem`). The
+ * body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
+ * taken for "the defaults". A bad payload gets 400 naming every bad field; nothing is stored
+ * then. A `fieldMapping` given is checked against the organization's Contact fields (see
+ * mapping-validation.ts); what is only worth knowing comes back as `warnings` beside the stored
+ * settings (a read-only member, ignored when sent). The pipeline restarts the organization's
+ * sources with the new settings.
  */
 export const putSettings: RouteDef = {
   method: 'put',
@@ -17,22 +20,30 @@ export const putSettings: RouteDef = {
   auth: true,
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
-    const raw: unknown = req.body ?? {};
-    const body =
-      typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'warnings' in raw
-        ? Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'warnings'))
-        : raw;
-    const parsed = parseSyncSettings(body);
+    const { warnings: _echoed, ...body } = jsonObjectBody(req);
+    const { defaultSystem, ...current } = ctx.directory.syncSettings(orgId);
+    // Turning two-way on takes a conscious choice of the system that wins both-sided edits: the
+    // stored one (a default nobody chose while one-way) is not taken silently.
+    const keepDefault = current.direction === 'two_way' || body.direction !== 'two_way';
+    const parsed = parseSyncSettings({
+      ...current,
+      ...(keepDefault ? { defaultSystem } : {}),
+      ...body,
+    });
     if (!parsed.ok) {
       throw invalidInput(
         `invalid settings: ${parsed.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`,
         parsed.problems,
       );
     }
-    const checked = await checkMappingForSave(ctx, orgId, parsed.settings);
+    const checked =
+      'fieldMapping' in body
+        ? await checkMappingForSave(ctx, orgId, parsed.settings)
+        : { settings: parsed.settings, warnings: [] };
     const stored = await ctx.directory.updateSettings(orgId, checked.settings);
     ctx.logger.info('sync settings changed', {
       orgId,
+      fields: Object.keys(body),
       direction: stored.settings.direction,
       schedule: stored.settings.schedule.mode,
     });

@@ -100,8 +100,13 @@ export class RegistrySchemaSource implements SchemaSource {
     return id;
   }
 
-  /** PUT /config/{subject}: idempotent, and accepted before the subject exists. */
-  private async setCompatibility(subject: string): Promise<void> {
+  /**
+   * PUT /config/{subject}: idempotent, and accepted before the subject exists. Apicurio creates
+   * the subject's rule on the first PUT without a lock, so two processes starting together can
+   * both try to create it: the loser gets 409 "A rule named 'COMPATIBILITY' already exists", and
+   * the same PUT again (now an update of the rule) succeeds.
+   */
+  private async setCompatibility(subject: string, attempt = 1): Promise<void> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}/config/${encodeURIComponent(subject)}`, {
@@ -112,13 +117,13 @@ export class RegistrySchemaSource implements SchemaSource {
     } catch (err) {
       throw registryError(`setting compatibility of ${subject}`, err);
     }
-    if (!response.ok) {
-      const text = await response.text().catch(() => '');
-      throw registryError(`setting compatibility of ${subject}`, {
-        status: response.status,
-        message: text,
-      });
-    }
+    if (response.ok) return;
+    const text = await response.text().catch(() => '');
+    if (response.status === 409 && attempt < 3) return this.setCompatibility(subject, attempt + 1);
+    throw registryError(`setting compatibility of ${subject}`, {
+      status: response.status,
+      message: text,
+    });
   }
 
   async schemaById(id: number): Promise<string> {

@@ -1,8 +1,9 @@
+import { addToTally, type RunTally } from '../../core/outcomes';
 import type { Side } from '../../core/pair-state';
 import { assertKeyParts } from '../../core/version-store';
 import type { RunStore } from '../../batch/run-store';
 import { RUN_HISTORY_LIMIT, runMaps } from '../../batch/run-store';
-import type { RunMap } from '../../batch/run-store';
+import type { RunMap, TallyEntry } from '../../batch/run-store';
 import type { RunRecord } from '../../batch/run-types';
 import { SyncError } from '../../errors';
 
@@ -13,6 +14,7 @@ interface Data {
   seen: Map<string, Set<string>>;
   /** '' marks an ambiguous key. */
   maps: Map<string, Map<string, string>>;
+  tallies: Map<string, { ids: Set<string>; tally: RunTally }>;
 }
 
 /**
@@ -30,6 +32,7 @@ export class MemoryRunStore implements RunStore {
       checkpoints: new Map(),
       seen: new Map(),
       maps: new Map(),
+      tallies: new Map(),
     };
   }
 
@@ -129,8 +132,26 @@ export class MemoryRunStore implements RunStore {
     });
   }
 
+  async addOutcomes(orgId: string, runId: string, entries: readonly TallyEntry[]): Promise<void> {
+    this.check(orgId, runId);
+    const key = `${orgId}/${runId}`;
+    let t = this.data.tallies.get(key);
+    if (!t) this.data.tallies.set(key, (t = { ids: new Set(), tally: {} }));
+    for (const { id, increments } of entries) {
+      if (t.ids.has(id)) continue;
+      t.ids.add(id);
+      addToTally(t.tally, increments);
+    }
+  }
+
+  async tally(orgId: string, runId: string): Promise<RunTally> {
+    this.check(orgId, runId);
+    return { ...this.data.tallies.get(`${orgId}/${runId}`)?.tally };
+  }
+
   async forgetWork(orgId: string, runId: string): Promise<void> {
     this.check(orgId, runId);
+    this.data.tallies.delete(`${orgId}/${runId}`);
     for (const map of runMaps) this.data.maps.delete(`${orgId}/${runId}/map/${map}`);
     this.data.checkpoints.delete(`${orgId}/${runId}`);
     this.data.seen.delete(`${orgId}/${runId}/initlive`);

@@ -1,9 +1,10 @@
 import type Redis from 'ioredis';
+import type { RunTally } from '../../core/outcomes';
 import type { Side } from '../../core/pair-state';
 import { assertKeyParts } from '../../core/version-store';
 import type { RunStore } from '../../batch/run-store';
 import { RUN_HISTORY_LIMIT, runMaps } from '../../batch/run-store';
-import type { RunMap } from '../../batch/run-store';
+import type { RunMap, TallyEntry } from '../../batch/run-store';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
 import type { RunRecord } from '../../batch/run-types';
@@ -27,6 +28,8 @@ export interface RedisRunStoreDeps {
  * - `<prefix>run:{org}:<runId>:cp`       the job's checkpoint (JSON string)
  * - `<prefix>run:{org}:<runId>:seen:<side>`  set of record ids the run read on that side
  * - `<prefix>run:{org}:<runId>:map:<map>`    hash of the run's lookup maps ('' = ambiguous)
+ * - `<prefix>run:{org}:<runId>:oids`     set of the outcome ids counted (each counts once)
+ * - `<prefix>run:{org}:<runId>:tally`    hash of the run's counters (src/core/outcomes.ts)
  *
  * Seen ids live in Redis rather than in the process, so a run's memory stays bounded
  * whatever the org's size, and a resumed run still knows what it read before the crash. They
@@ -38,6 +41,7 @@ export class RedisRunStore implements RunStore {
   private readonly ownsClient: boolean;
   private readonly workTtlMs: number;
   private readonly putUniqueScript: ScriptCall;
+  private readonly tallyScript: ScriptCall;
   private closed = false;
 
   constructor(deps: RedisRunStoreDeps) {
@@ -46,6 +50,7 @@ export class RedisRunStore implements RunStore {
     this.ownsClient = deps.ownsClient ?? false;
     this.workTtlMs = deps.workTtlMs ?? 7 * 24 * 3_600_000;
     this.putUniqueScript = defineScript(this.redis, 'hash-put-unique-1.lua');
+    this.tallyScript = defineScript(this.redis, 'tally-outcomes-2.lua');
   }
 
   private mapKey(orgId: string, runId: string, map: RunMap): string {
@@ -185,9 +190,33 @@ export class RedisRunStore implements RunStore {
     });
   }
 
+  async addOutcomes(orgId: string, runId: string, entries: readonly TallyEntry[]): Promise<void> {
+    await this.run('addOutcomes', { orgId, runId }, async () => {
+      if (entries.length === 0) return;
+      const args: Array<string | number> = [this.workTtlMs];
+      for (const { id, increments } of entries) {
+        args.push(id, increments.length);
+        for (const [field, n] of increments) args.push(field, n);
+      }
+      const key = this.runKey(orgId, runId);
+      await this.tallyScript([`${key}:oids`, `${key}:tally`], args);
+    });
+  }
+
+  async tally(orgId: string, runId: string): Promise<RunTally> {
+    return this.run('tally', { orgId, runId }, async () => {
+      const raw = await this.redis.hgetall(`${this.runKey(orgId, runId)}:tally`);
+      const out: RunTally = {};
+      for (const [k, v] of Object.entries(raw)) out[k] = Number(v);
+      return out;
+    });
+  }
+
   async forgetWork(orgId: string, runId: string): Promise<void> {
     await this.run('forgetWork', { orgId, runId }, async () => {
       await this.redis.del(
+        `${this.runKey(orgId, runId)}:oids`,
+        `${this.runKey(orgId, runId)}:tally`,
         ...runMaps.map((m) => this.mapKey(orgId, runId, m)),
         `${this.runKey(orgId, runId)}:cp`,
         this.seenKey(orgId, runId, 'initlive'),

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
-import { forEachLimit } from '../../concurrency';
 import { fieldSpecs, packageFields } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
@@ -13,8 +12,6 @@ import type {
 } from '../../infra/salesforce/salesforce-api';
 import { toSalesforceError } from '../../infra/salesforce/salesforce-api';
 import type { PipelineDeps } from '../../pipeline/deps';
-import { sendToDeadLetters } from '../../pipeline/dead-letters';
-import { recordLink } from '../../pipeline/links';
 import { backoffDelayMs, retry, sleep } from '../../retry';
 import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from './api-reserve';
@@ -24,6 +21,7 @@ import { FieldDrift, withoutHeld } from './field-drift';
 import type { Refused } from './field-drift';
 import { contactBody, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
+import { ResultRecorder } from './result-recorder';
 
 /** Why an org's writes are held. */
 export type PauseReason = 'api_limit' | 'needs_reauth' | 'package_missing';
@@ -128,13 +126,6 @@ const BURST_WINDOW_MS = 1_000;
 /** How long the topic must stop growing before a gathering backlog stops waiting for more. */
 const QUIET_MS = 1_000;
 
-/**
- * Store updates in flight while linking the Contacts one flush created: bounded (a Bulk job
- * creates thousands), yet many, so their round trips share socket writes (the Redis client
- * pipelines one tick's commands): 24,000 links took 3.7 s at 32 and 3.0 s at 256.
- */
-const LINK_CONCURRENCY = 256;
-
 /** Item failures of a delete that mean the record is already gone: the goal is met. */
 const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
 
@@ -185,6 +176,7 @@ export class OrgWriter {
   private readonly abort = new AbortController();
   private readonly logger: Logger;
   private readonly drift: FieldDrift<Entry>;
+  private readonly results: ResultRecorder<Entry>;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -193,6 +185,7 @@ export class OrgWriter {
   ) {
     this.logger = deps.logger.child({ component: 'sink-salesforce', orgId });
     this.drift = new FieldDrift(deps.fields, orgId);
+    this.results = new ResultRecorder(deps, orgId, this.logger, (entry) => this.done(entry));
   }
 
   /** Why the org is held right now, or null. */
@@ -502,7 +495,7 @@ export class OrgWriter {
           sentAt,
         );
         if (drift.again.length === pending.length) continue;
-        if (pending.length === 1) return this.deadLetter(pending[0]!, e);
+        if (pending.length === 1) return this.results.failed(pending[0]!, e);
         const half = Math.ceil(pending.length / 2);
         await this.runRoute(route, pending.slice(0, half));
         return this.runRoute(route, pending.slice(half));
@@ -510,6 +503,7 @@ export class OrgWriter {
       const succeeded: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
       const again: Entry[] = [];
       const refused: Array<Refused<Entry>> = [];
+      const gone: Entry[] = [];
       let hold: SyncError | null = null;
       for (let i = 0; i < pending.length; i++) {
         const entry = pending[i]!;
@@ -517,6 +511,11 @@ export class OrgWriter {
         if (r.success) succeeded.push({ entry, id: r.id, created: r.created });
         else if (route === 'delete' && r.errors.some((x) => goneCodes.has(x.statusCode))) {
           succeeded.push({ entry, id: null, created: false });
+        } else if (
+          route === 'update' &&
+          r.errors.some((x) => x.statusCode === 'ENTITY_IS_DELETED')
+        ) {
+          gone.push(entry);
         } else if (pauseReasons[r.error.code]) {
           hold ??= r.error;
           again.push(entry);
@@ -525,9 +524,10 @@ export class OrgWriter {
           again.push(entry);
         } else refused.push({ entry, error: r.error, items: r.errors });
       }
-      await this.recordSuccesses(succeeded);
+      await this.results.succeeded(succeeded);
+      await this.results.gone(gone);
       const drift = await this.drift.resend(refused, sentAt);
-      for (const f of drift.failed) await this.deadLetter(f.entry, f.error);
+      for (const f of drift.failed) await this.results.failed(f.entry, f.error);
       pending = [...again, ...drift.again];
       if (pending.length === 0) return;
       if (hold) {
@@ -540,7 +540,7 @@ export class OrgWriter {
       if (failures >= this.options.retryPolicy.maxAttempts) {
         // The record itself keeps failing (a lock that never frees): park it, keep the rest flowing.
         for (const entry of pending) {
-          await this.deadLetter(
+          await this.results.failed(
             entry,
             lastError.get(entry) ?? new SyncError('UPSTREAM_UNAVAILABLE', 'retries exhausted'),
           );
@@ -618,7 +618,7 @@ export class OrgWriter {
       if (ids.length === 0) gone.push({ entry, id: null, created: false });
       else if (ids.length === 1) out.push({ ...entry, op: { ...entry.op, salesforceId: ids[0]! } });
       else {
-        await this.deadLetter(
+        await this.results.failed(
           entry,
           new SyncError(
             'AMBIGUOUS_MATCH',
@@ -630,7 +630,7 @@ export class OrgWriter {
         );
       }
     }
-    await this.recordSuccesses(gone);
+    await this.results.succeeded(gone);
     return out;
   }
 
@@ -801,74 +801,8 @@ export class OrgWriter {
         orgId: this.orgId,
         used: usage.used,
         max: usage.max,
+        reserve: reserveCalls(this.options.apiReserve, usage.max),
       });
     }
-  }
-
-  private async recordSuccesses(
-    items: Array<{ entry: Entry; id: string | null; created: boolean }>,
-  ): Promise<void> {
-    if (items.length === 0) return;
-    // The pair learns its Contact's Id from the write that created (or found) it. A Bulk job
-    // creates thousands at once: a bounded number of store updates at a time.
-    await forEachLimit(
-      items.filter((s) => s.id !== null && s.entry.op.kind === 'save' && !s.entry.op.salesforceId),
-      LINK_CONCURRENCY,
-      async (s) => {
-        try {
-          await recordLink(this.deps, this.orgId, s.entry.op.pairId, 'salesforce', s.id!);
-        } catch (err) {
-          const e = toSyncError(err);
-          if (e.code !== 'CONFLICT') throw e;
-          this.logger.warn('contact already linked to another pair', {
-            pairId: s.entry.op.pairId,
-            salesforceId: s.id,
-            ...e.context,
-          });
-        }
-      },
-    );
-    const now = this.deps.now();
-    this.deps.events.emit('sink.records', {
-      sink: 'salesforce',
-      orgId: this.orgId,
-      count: items.length,
-      created: items.filter((s) => s.created).length,
-    });
-    for (const s of items) {
-      for (const src of s.entry.op.sources) {
-        this.deps.events.emit('sync.latency', {
-          orgId: this.orgId,
-          from: 'initlive',
-          ms: Math.max(0, now - src.write.decidedAt),
-        });
-      }
-      this.done(s.entry);
-    }
-  }
-
-  /** Every write folded into the op goes to dead letters with Salesforce's code and message. */
-  private async deadLetter(entry: Entry, error: SyncError): Promise<void> {
-    const upstream = error.context.upstreamCode;
-    await Promise.all(
-      entry.op.sources.map((src) =>
-        sendToDeadLetters(this.deps, {
-          orgId: this.orgId,
-          original: src.record,
-          recordType: 'SalesforceWrite',
-          error,
-          upstreamCode: typeof upstream === 'string' ? upstream : null,
-          attempts: entry.attempts,
-          context: { pairId: entry.op.pairId, operation: src.write.operation },
-        }),
-      ),
-    );
-    this.deps.events.emit('sink.failed', {
-      sink: 'salesforce',
-      orgId: this.orgId,
-      count: entry.op.sources.length,
-      code: error.code,
-    });
-    this.done(entry);
   }
 }

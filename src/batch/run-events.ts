@@ -1,0 +1,80 @@
+import type { Outstanding } from '../core/outcomes';
+import type { SyncRunEvent } from '../core/records';
+import type { PerSide, RunRecord, RunStatus } from './run-types';
+
+/** What a run's progress is computed from (its checkpoint). */
+export interface ProgressSource {
+  phase: string;
+  read: PerSide;
+  /** Staff indexed and Contacts counted: the run's size, once known. */
+  sizes: { initlive: number; salesforce: number | null };
+}
+
+/** How far a run is, as its record shows it, from its checkpoint (and what it waits for). */
+export function progressOf(
+  phase: string,
+  cp: ProgressSource,
+  outstanding: Outstanding | null = null,
+): RunRecord['progress'] {
+  const { sizes } = cp;
+  return {
+    phase,
+    read: { ...cp.read },
+    done: cp.read.initlive + cp.read.salesforce,
+    total:
+      sizes.salesforce === null || cp.phase === 'indexing-initlive'
+        ? null
+        : Math.max(sizes.initlive + sizes.salesforce, cp.read.initlive + cp.read.salesforce),
+    outstanding: outstanding ? { decisions: outstanding.decisions, ...outstanding.writes } : null,
+  };
+}
+
+const upper = { manual: 'MANUAL', scheduled: 'SCHEDULED', recovery: 'RECOVERY' } as const;
+
+/** The syncRuns topic's event for a run at this point. */
+export function runEventOf(
+  record: RunRecord,
+  kind: SyncRunEvent['kind'],
+  at: number,
+): SyncRunEvent {
+  const c = record.counts;
+  return {
+    orgId: record.orgId,
+    runId: record.runId,
+    kind,
+    trigger: upper[record.trigger],
+    reason: record.reason,
+    at,
+    counts: {
+      readInitlive: c.read.initlive,
+      readSalesforce: c.read.salesforce,
+      createdInitlive: c.created.initlive,
+      createdSalesforce: c.created.salesforce,
+      updatedInitlive: c.updated.initlive,
+      updatedSalesforce: c.updated.salesforce,
+      deletedInitlive: c.deleted.initlive,
+      deletedSalesforce: c.deleted.salesforce,
+      unchanged: c.unchanged,
+      conflicts: c.conflicts,
+      failedInitlive: c.failed.initlive,
+      failedSalesforce: c.failed.salesforce,
+    },
+  };
+}
+
+export function kindOf(status: RunStatus): SyncRunEvent['kind'] {
+  return status === 'succeeded'
+    ? 'SUCCEEDED'
+    : status === 'partially_succeeded'
+      ? 'PARTIALLY_SUCCEEDED'
+      : 'FAILED';
+}
+
+/** What an unsettled run still waited for, in words, for its record's error. */
+export function describeOutstanding(o: Outstanding, waitedMs: number): string {
+  const parts: string[] = [];
+  if (o.writes.salesforce > 0) parts.push(`${o.writes.salesforce} writes to Salesforce`);
+  if (o.writes.initlive > 0) parts.push(`${o.writes.initlive} writes to InitLive`);
+  if (o.decisions > 0) parts.push(`${o.decisions} records not yet decided by the reconciler`);
+  return `the run's work stopped landing for ${Math.round(waitedMs / 1000)} s with ${parts.join(', ')} still outstanding (a sink paused on the API budget, credentials or the package holds writes; see the organization's status)`;
+}

@@ -1,0 +1,88 @@
+import type Redis from 'ioredis';
+import type { DeadLetterStore } from './admin/dead-letter-store';
+import type { SessionStore } from './admin/session-store';
+import type { Lock } from './batch/lock';
+import type { RunStore } from './batch/run-store';
+import type { Config } from './config';
+import { MemoryConnectionStore } from './infra/memory/memory-connection-store';
+import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
+import { MemoryLock } from './infra/memory/memory-lock';
+import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-store';
+import { MemoryRunStore } from './infra/memory/memory-run-store';
+import { MemorySessionStore } from './infra/memory/memory-session-store';
+import { closeRedis, createRedis } from './infra/redis/connect';
+import { RedisConnectionStore } from './infra/redis/redis-connection-store';
+import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
+import { RedisLock } from './infra/redis/redis-lock';
+import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store';
+import { RedisRunStore } from './infra/redis/redis-run-store';
+import { RedisSessionStore } from './infra/redis/redis-session-store';
+import { createSecretBox, generateEncryptionKey } from './infra/secrets';
+import type { Logger } from './logger';
+import type { ConnectionStore } from './orgs/connection-store';
+import type { RecordStatusStore } from './outcomes/record-status-store';
+
+/**
+ * The control plane's stores (connections, dead letters, runs, locks, record status, console
+ * sessions): Redis
+ * when REDIS_URL is set, so every process shares them, memory otherwise.
+ */
+export interface ControlStores {
+  connections: ConnectionStore;
+  deadLetters: DeadLetterStore;
+  runs: RunStore;
+  lock: Lock;
+  statuses: RecordStatusStore;
+  /** Console sign-in sessions (src/admin/session-store.ts). */
+  sessions: SessionStore;
+  /** The control stores' own client (for /readyz), or null in memory. */
+  redis: Redis | null;
+  close(): Promise<void>;
+}
+
+export function createControlStores(config: Config, logger: Logger): ControlStores {
+  const key = config.ENCRYPTION_KEY ?? generateEncryptionKey();
+  const secrets = createSecretBox(key);
+  const statusLimits = { ttlMs: config.RECORD_HISTORY_TTL_MS };
+  const stores = ((): Omit<ControlStores, 'close'> => {
+    if (!config.REDIS_URL) {
+      return {
+        connections: new MemoryConnectionStore({ secrets }),
+        deadLetters: new MemoryDeadLetterStore(),
+        runs: new MemoryRunStore(),
+        lock: new MemoryLock(),
+        statuses: new MemoryRecordStatusStore(statusLimits),
+        sessions: new MemorySessionStore(),
+        redis: null,
+      };
+    }
+    const redis = createRedis(config.REDIS_URL, {
+      connectionName: `${config.KAFKA_CLIENT_ID}-control`,
+      logger: logger.child({ component: 'redis-control' }),
+    });
+    const keyPrefix = config.REDIS_KEY_PREFIX;
+    return {
+      connections: new RedisConnectionStore({ redis, keyPrefix, secrets }),
+      deadLetters: new RedisDeadLetterStore({ redis, keyPrefix }),
+      runs: new RedisRunStore({ redis, keyPrefix }),
+      lock: new RedisLock({ redis, keyPrefix }),
+      statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
+      sessions: new RedisSessionStore({ redis, keyPrefix }),
+      redis,
+    };
+  })();
+  return {
+    ...stores,
+    close: async () => {
+      await Promise.allSettled([
+        stores.connections.close(),
+        stores.deadLetters.close(),
+        stores.runs.close(),
+        stores.lock.close(),
+        stores.statuses.close(),
+        stores.sessions.close(),
+      ]);
+      if (stores.redis) await closeRedis(stores.redis);
+    },
+  };
+}

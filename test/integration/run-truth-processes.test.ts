@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { recordSchemaFiles } from '../../src/core/records';
+import { topicNames } from '../../src/core/topics';
+import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
+import { closeRedis, createRedis, deleteByPrefix } from '../../src/infra/redis/connect';
+import { generateEncryptionKey } from '../../src/infra/secrets';
+import { startInitLiveSandbox } from '../../src/sandbox/initlive';
+import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import { eventually } from '../fixtures/e2e';
+import { http, type Json } from '../fixtures/http';
+import { integrationEnv, uniqueName } from '../harness/env';
+import { freePorts } from '../harness/ports';
+
+/**
+ * Truthful runs across processes: two connector processes (`src/main.ts`, what `npm start`
+ * runs) in one consumer group on the real Kafka, registry and Redis, against sandboxes in this
+ * process. Whichever process takes the Sync now, the run ends only once its Contacts exist and
+ * counts exactly what landed, although the reconciler and sinks that did the work are spread
+ * over both processes.
+ */
+
+jest.setTimeout(240_000);
+
+const ORG = 'org_demo';
+const ROOT = path.join(__dirname, '..', '..');
+const TOKEN = 'two-process-admin-token-0123456789';
+const TOO_LONG_EMAIL = (n: number): string => `${'x'.repeat(75)}${n}@example.org`;
+
+interface Proc {
+  child: ChildProcess;
+  url: string;
+  output: string[];
+}
+
+interface Run extends Json {
+  status: string;
+  counts: { created: { salesforce: number }; failed: { initlive: number; salesforce: number } };
+}
+
+describe('truthful runs with two connector processes on Kafka, the registry and Redis', () => {
+  const env = integrationEnv();
+  const name = uniqueName('truth');
+  const procs: Proc[] = [];
+  let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
+  let il: Awaited<ReturnType<typeof startInitLiveSandbox>>;
+
+  const start = async (
+    port: number,
+    label: string,
+    key: string,
+    callbackPort: number,
+  ): Promise<Proc> => {
+    const output: string[] = [];
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'main.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'),
+          KAFKA_BROKERS: env.kafkaBrokers.join(','),
+          SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
+          SCHEMA_SUBJECT_PREFIX: `${name}.`,
+          REDIS_URL: env.redisUrl,
+          REDIS_KEY_PREFIX: `${name}:`,
+          TOPIC_PREFIX: name,
+          TOPIC_PARTITIONS: '6',
+          KAFKA_GROUP_ID: name,
+          KAFKA_CLIENT_ID: `${name}-${label}`,
+          ENCRYPTION_KEY: key,
+          ADMIN_TOKEN: TOKEN,
+          PORT: String(port),
+          LOG_LEVEL: 'debug',
+          SOURCE_LEASE_MS: '3000',
+          SALESFORCE_LOGIN_URL: sf.loginUrl,
+          SALESFORCE_CLIENT_ID: sf.clientId,
+          SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+          // Registered on the connected app: the state is shared, so either process completes it.
+          SALESFORCE_REDIRECT_URI: `http://127.0.0.1:${callbackPort}/oauth/salesforce/callback`,
+          SALESFORCE_SINK_LINGER_MS: '30',
+          INITLIVE_BASE_URL: il.baseUrl,
+          INITLIVE_API_KEY: 'sandbox-key',
+          INITLIVE_ORG_ID: ORG,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const proc: Proc = { child, url: `http://127.0.0.1:${port}`, output };
+    procs.push(proc);
+    child.stdout.on('data', (d: Buffer) => output.push(d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => output.push(d.toString('utf8')));
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`process ${label} exited: ${output.join('')}`);
+      expect((await http(`${proc.url}/readyz`)).status).toBe(200);
+    }, 90_000);
+    return proc;
+  };
+
+  const api = (p: Proc, route: string, init: { method?: string; body?: unknown } = {}) =>
+    http(`${p.url}/api/orgs/${ORG}/salesforce${route}`, { token: TOKEN, ...init });
+
+  /** Polls the run as a client would and returns the first answer that says it ended. */
+  const firstFinished = async (p: Proc, runId: string): Promise<Run> => {
+    for (;;) {
+      const run = (await api(p, `/runs/${runId}`)).body as Run;
+      if (['succeeded', 'partially_succeeded', 'failed'].includes(run.status)) return run;
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+
+  beforeAll(async () => {
+    sf = await startSalesforceSandbox({ port: 0 });
+    il = await startInitLiveSandbox({ port: 0, rateLimit: false });
+  });
+
+  afterAll(async () => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.child.exitCode !== null) return resolve();
+            p.child.once('exit', () => resolve());
+            p.child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await Promise.allSettled([sf?.close(), il?.close()]);
+    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
+    await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);
+    await transport.close();
+    const redis = createRedis(env.redisUrl);
+    await deleteByPrefix(redis, `${name}:`);
+    await closeRedis(redis);
+    await Promise.all(
+      Object.keys(recordSchemaFiles).map((type) =>
+        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
+          method: 'DELETE',
+        }).catch(() => undefined),
+      ),
+    );
+  });
+
+  it('counts exactly what landed, whichever process takes the Sync now', async () => {
+    const key = generateEncryptionKey();
+    const [portA, portB] = await freePorts(2);
+    const [a, b] = await Promise.all([
+      start(portA!, 'a', key, portA!),
+      start(portB!, 'b', key, portA!),
+    ]);
+
+    // Connect through A with the OAuth web flow; B learns of it from the shared store.
+    const started = await api(a, '/connect', { method: 'POST' });
+    expect(started.status).toBe(200);
+    const approve = await fetch(String(started.body.authorizeUrl), { redirect: 'manual' });
+    const callback = await fetch(approve.headers.get('location')!, {
+      headers: { accept: 'application/json' },
+    });
+    expect(callback.status).toBe(200);
+    const settings = await api(a, '/settings');
+    const put = await api(a, '/settings', {
+      method: 'PUT',
+      body: { ...settings.body, streaming: false },
+    });
+    expect(put.status).toBe(200);
+    for (const p of [a, b]) {
+      await eventually(async () => {
+        const status = await api(p, '');
+        expect(status.body).toMatchObject({ connection: 'connected' });
+        expect((await api(p, '/settings')).body).toMatchObject({ streaming: false });
+      }, 30_000);
+    }
+    // The initial state: a first run links nothing (both systems are empty) and ends.
+    const first = await firstFinished(
+      b,
+      String((await api(b, '/sync', { method: 'POST' })).body.runId),
+    );
+    expect(first.status).toBe('succeeded');
+
+    // One round taken by each process. An organization's outcomes are counted by whichever
+    // process holds their partition, so in one of the rounds the process holding the run is not
+    // the one counting its outcomes; the counts must be exact in both.
+    for (const [round, taker] of [
+      [1, b],
+      [2, a],
+    ] as const) {
+      const good = [
+        il.control.createStaff({
+          firstName: 'Ann',
+          lastName: `R${round}`,
+          email: `ann.r${round}@example.org`,
+        }),
+        il.control.createStaff({
+          firstName: 'Ben',
+          lastName: `R${round}`,
+          email: `ben.r${round}@example.org`,
+        }),
+      ];
+      const refused = il.control.createStaff({
+        firstName: 'Cat',
+        lastName: `R${round}`,
+        email: TOO_LONG_EMAIL(round),
+      });
+      const sync = await api(taker, '/sync', { method: 'POST' });
+      expect(sync.status).toBe(202);
+      // Watched from the other process: the run history is shared too.
+      const watcher = taker === a ? b : a;
+      const run = await firstFinished(watcher, String(sync.body.runId));
+      const contacts = sf.control.listContacts();
+      for (const s of good) {
+        expect(contacts.filter((x) => x.InitLive_Staff_Id__c === s.id)).toHaveLength(1);
+      }
+      expect(run.status).toBe('partially_succeeded');
+      expect(run.counts.created.salesforce).toBe(2);
+      // Every refused volunteer so far is refused again: the run says so, on the Salesforce side.
+      expect(run.counts.failed).toEqual({ initlive: 0, salesforce: round });
+      const status = await api(watcher, `/records?initliveId=${refused.id}`);
+      expect(status.body).toMatchObject({
+        state: 'failed',
+        lastError: { code: 'SALESFORCE_REJECTED' },
+      });
+      const synced = await api(watcher, `/records?initliveId=${good[0]!.id}`);
+      expect(synced.body).toMatchObject({ state: 'in_sync', linkedBy: 'created' });
+    }
+
+    // Record status and history in Redis hold names, never values.
+    const redis = createRedis(env.redisUrl);
+    try {
+      const stored: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${name}:rs:*`, 'COUNT', 1000);
+        for (const k of keys) {
+          const type = await redis.type(k);
+          if (type === 'hash') stored.push(JSON.stringify(await redis.hgetall(k)));
+          else if (type === 'list') stored.push(...(await redis.lrange(k, 0, -1)));
+        }
+        cursor = next;
+      } while (cursor !== '0');
+      expect(stored.length).toBeGreaterThan(0);
+      const text = stored.join('\n');
+      expect(text).toContain('"written"');
+      for (const value of [
+        'ann.r1@example.org',
+        'ben.r2@example.org',
+        TOO_LONG_EMAIL(1),
+        'Ann',
+        'Cat',
+      ]) {
+        expect(text).not.toContain(value);
+      }
+    } finally {
+      await closeRedis(redis);
+    }
+    // Nor the processes' logs.
+    const logs = procs.map((p) => p.output.join('')).join('\n');
+    for (const value of ['ann.r1@example.org', 'ben.r2@example.org', TOO_LONG_EMAIL(2)]) {
+      expect(logs).not.toContain(value);
+    }
+  });
+});
