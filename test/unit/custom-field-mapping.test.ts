@@ -66,7 +66,9 @@ function contactOf(c: Connector, staffId: string): Record<string, unknown> | und
 }
 
 async function checks(c: Connector): Promise<ReadinessReport> {
-  const res = await http(`${c.url}/api/orgs/${ORG}/salesforce/checks`, { token: c.token });
+  const res = await http(`${c.url}/api/orgs/${ORG}/salesforce/checks?fresh=true`, {
+    token: c.token,
+  });
   expect(res.status).toBe(200);
   return res.body as unknown as ReadinessReport;
 }
@@ -114,6 +116,13 @@ describe('custom field mapping on the embedded default', () => {
       initlive_key: 'pass',
     });
     expect(report.status).toBe('pass');
+    // Each report costs API calls: one made moments ago is answered again, unless asked fresh.
+    const url = `${c.url}/api/orgs/${ORG}/salesforce/checks`;
+    const again = await http(url, { token: c.token });
+    expect((again.body as unknown as ReadinessReport).checkedAt).toBe(report.checkedAt);
+    const used = c.sandboxes!.salesforce.control.counters().apiCallsUsed;
+    await http(url, { token: c.token });
+    expect(c.sandboxes!.salesforce.control.counters().apiCallsUsed).toBe(used);
     const printed: string[] = [];
     const code = await runDoctor({
       url: c.url,
