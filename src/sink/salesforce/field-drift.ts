@@ -68,6 +68,15 @@ export class FieldDrift<
     return this.watch?.held(this.orgId) ?? null;
   }
 
+  /** A whole call refused at `sentAt`: true when every write in it may go again. */
+  async resendAll(entries: readonly E[], error: SyncError, sentAt: number): Promise<boolean> {
+    const { again } = await this.resend(
+      entries.map((entry) => ({ entry, error })),
+      sentAt,
+    );
+    return again.length === entries.length;
+  }
+
   /**
    * Splits writes refused at `sentAt` into those to send again (a fresh look at Contact, one for
    * all of them, held a field they carry and the refusal named, or any of theirs when it named

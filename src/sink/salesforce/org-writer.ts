@@ -17,9 +17,9 @@ import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from './api-reserve';
 import { belowReserve, reserveCalls } from './api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
-import { FieldDrift, withoutHeld } from './field-drift';
+import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
-import { contactBody, planRounds, routeOf } from './plan';
+import { callRecords, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
 import { ResultRecorder } from './result-recorder';
 
@@ -490,11 +490,7 @@ export class OrgWriter {
         const e = toSyncError(err);
         if (e.code !== 'SALESFORCE_REJECTED' && e.code !== 'INVALID_INPUT') throw e;
         // A field the org no longer has: once a describe holds it, all go again without it.
-        const drift = await this.drift.resend(
-          pending.map((entry) => ({ entry, error: e })),
-          sentAt,
-        );
-        if (drift.again.length === pending.length) continue;
+        if (await this.drift.resendAll(pending, e, sentAt)) continue;
         if (pending.length === 1) return this.results.failed(pending[0]!, e);
         const half = Math.ceil(pending.length / 2);
         await this.runRoute(route, pending.slice(0, half));
@@ -553,13 +549,8 @@ export class OrgWriter {
 
   /** The records of an upsert or update call, without the fields drift holds back. */
   private records(route: 'upsert' | 'update', entries: readonly Entry[]): ContactFields[] {
-    const extField = this.externalIdField();
-    const held = this.drift.held();
-    const records = entries.map((e) => {
-      const body = contactBody(e.op, extField);
-      return route === 'update' ? { ...body, Id: e.op.salesforceId! } : body;
-    });
-    return held === null ? records : records.map((r) => withoutHeld(r, held));
+    const ops = entries.map((e) => e.op);
+    return callRecords(route, ops, this.externalIdField(), this.drift.held());
   }
 
   private async send(
