@@ -11,7 +11,7 @@ import { MemoryRecordStatusStore } from '../src/infra/memory/memory-record-statu
 import { MemoryRunStore } from '../src/infra/memory/memory-run-store';
 import { RedisRecordStatusStore } from '../src/infra/redis/redis-record-status-store';
 import { createSalesforceConnection } from '../src/infra/salesforce/connection';
-import { silentLogger } from '../src/logger';
+import { createLogger, silentLogger, type Logger } from '../src/logger';
 import { StaticOrgDirectory } from '../src/orgs/org-directory';
 import { createRuntime } from '../src/pipeline/runtime';
 import type { OrgRuntime } from '../src/orgs/org-directory';
@@ -312,7 +312,7 @@ export async function benchFullSync(
     },
     apiVersion: '62.0',
     clientTag: 'InitLiveSync',
-    logger: silentLogger,
+    logger: benchLogger(),
   });
   const org: OrgRuntime = {
     orgId: 'org_demo',
@@ -350,7 +350,7 @@ export async function benchFullSync(
       groupPrefix: 'bench',
     },
     new StaticOrgDirectory([org]),
-    silentLogger,
+    benchLogger(),
   );
   const redis = options.redisUrl
     ? createRedis(options.redisUrl, { connectionName: 'bench' })
@@ -447,6 +447,15 @@ export async function benchFullSync(
     await closeRedis(redis);
   }
   return { mode: runtime.mode, ...result };
+}
+
+/** BENCH_LOG=warn (or info, debug) writes the connector's log lines to stderr. */
+function benchLogger(): Logger {
+  const level = process.env.BENCH_LOG;
+  if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') {
+    return silentLogger;
+  }
+  return createLogger({ level, write: (line) => process.stderr.write(`${line}\n`) });
 }
 
 /**

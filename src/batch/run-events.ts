@@ -54,6 +54,8 @@ export function runEventOf(
       updatedSalesforce: c.updated.salesforce,
       deletedInitlive: c.deleted.initlive,
       deletedSalesforce: c.deleted.salesforce,
+      repairedInitlive: c.repaired.initlive,
+      repairedSalesforce: c.repaired.salesforce,
       unchanged: c.unchanged,
       conflicts: c.conflicts,
       failedInitlive: c.failed.initlive,

@@ -39,6 +39,12 @@ export interface RunCounts {
   updated: PerSide;
   /** Records deleted in each system (the delete policy `propagate`). */
   deleted: PerSide;
+  /**
+   * Of the writes to each system, those that repaired drift: the run read a record at the
+   * version the connector knew, with other values (a change without an event, a restore, a
+   * reinstalled package that wiped our fields), and wrote it right.
+   */
+  repaired: PerSide;
   /** Records the reconciler found nothing to write for (already in sync, or stale). */
   unchanged: number;
   /** Fields both sides changed differently, settled by the default system. */
@@ -94,6 +100,7 @@ export function emptyCounts(): RunCounts {
     created: zeroSides(),
     updated: zeroSides(),
     deleted: zeroSides(),
+    repaired: zeroSides(),
     unchanged: 0,
     conflicts: 0,
     failed: zeroSides(),

@@ -81,9 +81,10 @@ export class SyncRunner implements SyncTrigger {
         for (const r of batch.records) {
           const event = await this.deps.codec.decode('SyncRunEvent', r.value);
           if (event.kind !== 'REQUESTED' || event.trigger !== 'RECOVERY') continue;
-          // Our own runs announce themselves too; only requests nobody has recorded start one.
+          // A request names its gap's run: one that was recorded already (asked again after a
+          // restart, or by another process) merges into it.
           if (await this.deps.runStore.get(event.orgId, event.runId)) continue;
-          await this.recover(event.orgId, event.reason ?? 'recovery requested');
+          await this.recover(event.orgId, event.reason ?? 'recovery requested', event.runId);
         }
       },
       onError: (err) => {
@@ -125,6 +126,7 @@ export class SyncRunner implements SyncTrigger {
     orgId: string,
     trigger: RunTrigger,
     reason?: string,
+    options: { runId?: string } = {},
   ): Promise<{ runId: string } | { conflict: string }> {
     if (this.stopped) throw new SyncError('CONFLICT', 'sync runner is stopped');
     const org = this.deps.orgs.get(orgId);
@@ -135,7 +137,9 @@ export class SyncRunner implements SyncTrigger {
       });
     }
     await this.resumeInterrupted(orgId);
-    const runId = `run_${randomUUID()}`;
+    const runId = options.runId ?? `run_${randomUUID()}`;
+    // A recovery named by its gap that was started already (here or elsewhere) is that run.
+    if (options.runId && (await this.deps.runStore.get(orgId, runId))) return { runId };
     const lockName = syncLockName(orgId);
     if (!(await this.deps.lock.tryAcquire(lockName, runId, this.leaseMs))) {
       const holder = await this.deps.lock.holder(lockName);
@@ -168,16 +172,19 @@ export class SyncRunner implements SyncTrigger {
     }
   }
 
-  private async recover(orgId: string, reason: string, attempt = 1): Promise<void> {
+  /**
+   * Starts the recovery run `runId` (named by its gap), or asks again later when another run
+   * holds the org: a run that started before the gap may have missed it.
+   */
+  private async recover(orgId: string, reason: string, runId: string, attempt = 1): Promise<void> {
     if (this.stopped || !this.deps.orgs.get(orgId)) return;
     try {
-      const out = await this.requestRun(orgId, 'recovery', reason);
+      const out = await this.requestRun(orgId, 'recovery', reason, { runId });
       if ('runId' in out) return;
-      // A run that started before the gap may have missed it: ask again once it is over.
       if (attempt >= 10) return;
       const t = this.clock.setTimer(() => {
         this.timers.delete(t);
-        void this.recover(orgId, reason, attempt + 1);
+        void this.recover(orgId, reason, runId, attempt + 1);
       }, this.options.recoveryRetryMs ?? 60_000);
       this.timers.add(t);
     } catch (err) {

@@ -59,6 +59,7 @@ export const tallyFields = {
   updated: { initlive: 'up:i', salesforce: 'up:s' },
   deleted: { initlive: 'de:i', salesforce: 'de:s' },
   failed: { initlive: 'fa:i', salesforce: 'fa:s' },
+  repaired: { initlive: 'rp:i', salesforce: 'rp:s' },
   unchanged: 'un',
   conflicts: 'cf',
 } as const;
@@ -91,7 +92,10 @@ export function tallyIncrements(item: OutcomeItem): Array<[string, number]> {
   if (item.decisions > 0) out.push([f.causedDecisions, item.decisions]);
   for (const s of ['INITLIVE', 'SALESFORCE'] as const) {
     const n = item.writesTo.filter((w) => w === s).length;
-    if (n > 0) out.push([f.causedWrites[sideOf(s)], n]);
+    if (n === 0) continue;
+    out.push([f.causedWrites[sideOf(s)], n]);
+    // A full sync found the record drifted (same version, other values): its writes repair.
+    if (item.decision === 'repaired') out.push([f.repaired[sideOf(s)], n]);
   }
   return out;
 }
@@ -136,6 +140,7 @@ export function countsOfTally(tally: RunTally): {
   updated: PerSideCount;
   deleted: PerSideCount;
   failed: PerSideCount;
+  repaired: PerSideCount;
   unchanged: number;
   conflicts: number;
 } {
@@ -150,6 +155,7 @@ export function countsOfTally(tally: RunTally): {
     updated: perSide(f.updated),
     deleted: perSide(f.deleted),
     failed: perSide(f.failed),
+    repaired: perSide(f.repaired),
     unchanged: n(f.unchanged),
     conflicts: n(f.conflicts),
   };

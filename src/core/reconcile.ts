@@ -103,7 +103,8 @@ export interface Conflict {
   winner: Side;
 }
 
-export type Outcome = 'applied' | 'unchanged' | 'duplicate' | 'stale' | 'echo' | 'rejected';
+export type Outcome =
+  'applied' | 'unchanged' | 'duplicate' | 'stale' | 'echo' | 'rejected' | 'repaired';
 
 export interface ReconcileDecision {
   next: PairState;
@@ -112,6 +113,8 @@ export interface ReconcileDecision {
   outcome: Outcome;
   /** Why a write was refused before costing an API call (outcome 'rejected'). */
   problems: ValueProblem[];
+  /** Fields a full sync found different from what the pair knew, at the same version. */
+  drifted?: string[];
 }
 
 /** Pending writes older than this are forgotten: their echo is not coming (the write failed). */
@@ -209,14 +212,18 @@ export function decide(
   ) {
     return redelivered(prev, mem, change);
   }
-  if (change.version < prev.seen[side]) return unchanged(prev, 'stale');
+  const sameVersion = isSameVersion(side, change, prev.seen[side]);
+  if (change.version < prev.seen[side] && !sameVersion) return unchanged(prev, 'stale');
   if (
-    change.version === prev.seen[side] &&
+    sameVersion &&
     (side === 'initlive' || change.position === null) &&
     prev.seen[side] > 0 &&
     !refresh
   ) {
-    return redelivered(prev, mem, change);
+    // A full sync's read at the version the pair knows: the values should be what it knows.
+    // When they are not (drift), repair; streaming keeps this fast path.
+    const repair = change.runId ? repairDrift(prev, mem, change, settings, ctx) : null;
+    return repair ?? redelivered(prev, mem, change);
   }
 
   const next = clone(prev);
@@ -412,6 +419,33 @@ export function decide(
   }
 
   next.base = base;
+  const { writes, problems } = writesFor(next, mem, targets, change, settings, ctx.now, baseBefore);
+  if (problems.length > 0) return unchanged(prev, 'rejected', problems);
+  if (writes.length > 0 || next.status === 'linked') next.synced = { ...next.seen };
+  return {
+    next,
+    writes,
+    conflicts,
+    outcome: writes.length > 0 ? 'applied' : change.ours ? 'echo' : 'unchanged',
+    problems: [],
+  };
+}
+
+/**
+ * The writes that carry `targets` to each side, remembered as pending until their echo comes
+ * (and, on the same mem, what each side will hold once they land). A create writes every field
+ * that may flow there; a Salesforce write always carries the external id. `problems` lists what
+ * Salesforce would refuse, checked before any API call.
+ */
+function writesFor(
+  next: PairState,
+  mem: MergeMemory,
+  targets: Record<Side, CanonicalValues>,
+  change: ObservedChange,
+  settings: ReconcileSettings,
+  now: number,
+  baseBefore: CanonicalValues | null,
+): { writes: WriteIntent[]; problems: ValueProblem[] } {
   const writes: WriteIntent[] = [];
   const problems: ValueProblem[] = [];
   for (const target of ['salesforce', 'initlive'] as Side[]) {
@@ -437,9 +471,9 @@ export function decide(
       {
         fields: writeValues,
         preBase,
-        decidedAt: ctx.now,
+        decidedAt: now,
         cause: {
-          side,
+          side: change.side,
           version: change.version,
           op: creating ? ('create' as const) : ('update' as const),
           recordId: next[idField(target)],
@@ -457,14 +491,103 @@ export function decide(
       ifMatch: target === 'initlive' && !creating ? next.seen.initlive || null : null,
     });
   }
+  return { writes, problems };
+}
+
+/**
+ * Whether a change is at the version the pair has seen of its side. Salesforce snapshots carry
+ * LastModifiedDate, which Salesforce keeps to the second, while change events carry the commit
+ * time to the millisecond: a snapshot of the same commit reads up to 999 ms older.
+ */
+function isSameVersion(side: Side, change: ObservedChange, seen: number): boolean {
+  if (change.version === seen) return true;
+  return (
+    side === 'salesforce' &&
+    change.position === null &&
+    change.version % 1000 === 0 &&
+    change.version === seen - (seen % 1000)
+  );
+}
+
+/**
+ * A full sync read a record at the version the pair knows, yet its mapped values differ from
+ * what the pair believes it holds: drift (a value changed without a change event, a restore, a
+ * reinstalled package that wiped our fields). Each drifted field is settled by the rules: one-way,
+ * the source side's value; two-way, the default system's, except that a value that went missing
+ * (null where the pair knew one) is restored, never spread. The other side is written, and a
+ * Contact that lost our external id gets it back. Fields with a write of ours still on its way
+ * are not drift. Null when nothing drifted (or the pair is not linked).
+ */
+function repairDrift(
+  prev: PairState,
+  mem: MergeMemory,
+  change: ObservedChange,
+  settings: ReconcileSettings,
+  ctx: { now: number },
+): ReconcileDecision | null {
+  const { side } = change;
+  const other = otherSide(side);
+  const known = mem.current[side];
+  const theirs = mem.current[other] ?? {};
+  if (!known || !change.full || change.op !== 'upsert' || prev.status !== 'linked') return null;
+  if (!prev.initliveId || !prev.salesforceId || !mem.exists.initlive || !mem.exists.salesforce) {
+    return null;
+  }
+  const inFlight = new Set(mem.pending[side].flatMap((p) => Object.keys(p.fields)));
+  const targets: Record<Side, CanonicalValues> = { initlive: {}, salesforce: {} };
+  const base: CanonicalValues = { ...prev.base };
+  const cur: CanonicalValues = { ...known };
+  const drifted: string[] = [];
+  for (const m of settings.mapping) {
+    const f = m.field;
+    if (f === 'initliveId' || inFlight.has(f) || !(f in change.values)) continue;
+    const actual = normalizeValue(f, change.values[f]);
+    const before = known[f] ?? null;
+    if (sameValue(f, actual, before)) continue;
+    drifted.push(f);
+    cur[f] = actual;
+    const toOther = canFlow(m, side, settings.direction);
+    const toSide = canFlow(m, other, settings.direction);
+    if (!toOther && !toSide) continue;
+    const lost = actual === null && before !== null;
+    const winner =
+      toOther && toSide ? (lost ? other : settings.defaultSystem) : toOther ? side : other;
+    const value = winner === side ? actual : (theirs[f] ?? null);
+    base[f] = value;
+    const target = otherSide(winner);
+    const targetHolds = target === side ? actual : (theirs[f] ?? null);
+    if (!sameValue(f, targetHolds, value)) targets[target][f] = value;
+  }
+  const linkLost =
+    side === 'salesforce' &&
+    'initliveId' in change.values &&
+    !sameValue(
+      'initliveId',
+      normalizeValue('initliveId', change.values.initliveId),
+      prev.initliveId,
+    ) &&
+    settings.direction !== 'salesforce_to_initlive';
+  if (linkLost) {
+    drifted.push('initliveId');
+    targets.salesforce.initliveId = prev.initliveId;
+  }
+  if (drifted.length === 0) return null;
+  const next = clone(prev);
+  next.updatedAt = ctx.now;
+  next.merge = mem;
+  mem.current[side] = cur;
+  const baseBefore = next.base as CanonicalValues | null;
+  next.base = base;
+  const { writes, problems } = writesFor(next, mem, targets, change, settings, ctx.now, baseBefore);
   if (problems.length > 0) return unchanged(prev, 'rejected', problems);
-  if (writes.length > 0 || next.status === 'linked') next.synced = { ...next.seen };
+  next.synced = { ...next.seen };
   return {
     next,
     writes,
-    conflicts,
-    outcome: writes.length > 0 ? 'applied' : change.ours ? 'echo' : 'unchanged',
+    conflicts: [],
+    outcome: writes.length > 0 ? 'repaired' : 'unchanged',
     problems: [],
+    drifted,
   };
 }
 

@@ -95,9 +95,10 @@ export function statusChangeOf(item: OutcomeItem): StatusChange | null {
   };
   if (item.stage === 'DECIDED') {
     const quiet = item.result === 'UNCHANGED' && item.runId !== null && item.conflicts.length === 0;
-    // An echo of our own write is one event, not a read and a suppression.
+    // An echo of our own write is one event, not a read and a suppression; a full sync's read
+    // is its decision (the run id says it was read by that run), which halves what a run stores.
     const echo = item.decision === 'echo';
-    if (!quiet && !echo && item.observedAt !== null) {
+    if (!quiet && !echo && item.runId === null && item.observedAt !== null) {
       entry('read', side, item.fields, item.observedAt);
     }
     if (item.result === 'FAILED') failure(otherSide(side));

@@ -348,7 +348,7 @@ export class Reconciler {
         decision: d.outcome,
         initliveId: d.next.initliveId,
         salesforceId: d.next.salesforceId,
-        fields: changedFieldsOf(change),
+        fields: d.drifted ?? changedFieldsOf(change),
         conflicts: d.conflicts.map((c) => c.field),
         writesTo: d.writes.map((w) => outcomeSide(w.side)),
         linkedBy:

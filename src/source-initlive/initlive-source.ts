@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { recoveryRunId } from '../core/recovery';
 import type { SyncRunEvent } from '../core/records';
 import { recordKey } from '../core/topics';
 import { SyncError, toSyncError } from '../errors';
@@ -418,7 +418,10 @@ class OrgReader {
    * harmless.
    */
   private async requestResync(cause: SyncError): Promise<void> {
-    const runId = randomUUID();
+    const expired = await this.deps.positions.get(this.name);
+    // The expired cursor names the gap: asked again (a crash before the cursor moved), the
+    // request merges into the same run.
+    const runId = recoveryRunId(this.orgId, `initlive:cursor_expired@${expired ?? 'none'}`);
     const event: SyncRunEvent = {
       orgId: this.orgId,
       runId,
@@ -434,12 +437,11 @@ class OrgReader {
       orgId: this.orgId,
       reason: 'cursor_expired',
     });
-    const stored = await this.deps.positions.get(this.name);
-    if (await this.deps.positions.compareAndSet(this.name, stored, '0')) this.state.position = '0';
+    if (await this.deps.positions.compareAndSet(this.name, expired, '0')) this.state.position = '0';
     this.state.resyncsRequested++;
     this.log.warn('InitLive cursor expired; full sync requested, reading from the oldest change', {
       runId,
-      expired: stored,
+      expired,
       reason: cause.message,
     });
   }

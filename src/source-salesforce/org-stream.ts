@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Connection } from 'jsforce';
 import type { SalesforceContactChange, SyncRunEvent } from '../core/records';
+import { recoveryRunId } from '../core/recovery';
 import { recordKey } from '../core/topics';
 import { isSyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
@@ -44,8 +44,16 @@ export function replayPositionName(orgId: string): string {
   return `source:salesforce:${orgId}:replay`;
 }
 
+/** A full sync to ask for, and the position the gap was found at (which names its run). */
+interface SyncRequest {
+  reason: string;
+  at: string;
+  /** For a refused replay id: when it was refused (the position to resume from). */
+  refusedAt?: number;
+}
+
 type QueueItem =
-  { kind: 'event'; raw: unknown; replayId: number | null } | { kind: 'resync'; reason: string };
+  { kind: 'event'; raw: unknown; replayId: number | null } | ({ kind: 'resync' } & SyncRequest);
 
 interface Slot {
   records: SalesforceContactChange[];
@@ -66,7 +74,7 @@ interface BatchWork {
   items: QueueItem[];
   prepared: boolean;
   slots: Slot[];
-  syncReasons: string[];
+  syncRequests: SyncRequest[];
   deadLetters: PendingDeadLetter[];
   rereadDone: boolean;
   changesSent: boolean;
@@ -344,6 +352,7 @@ export class OrgStream {
 
   private onReplayInvalid(error: string): void {
     const refused = this.fallback ? -1 : this.lastCommitted;
+    const refusedAt = this.deps.now();
     const message =
       `stored replay id ${String(refused)} is no longer available (${error}); ` +
       'resubscribed for new events only and requested a full sync';
@@ -352,7 +361,13 @@ export class OrgStream {
     this.fallback = true;
     this.floor = null;
     this.liveSince = null;
-    this.enqueue({ kind: 'resync', reason: 'replay_id_invalid' });
+    // The refused stored position names the gap, and so its one recovery run.
+    this.enqueue({
+      kind: 'resync',
+      reason: 'replay_id_invalid',
+      at: this.stored ?? 'none',
+      refusedAt,
+    });
     this.connect();
   }
 
@@ -444,7 +459,7 @@ export class OrgStream {
         items: this.queue.splice(0, this.options.maxBatchSize),
         prepared: false,
         slots: [],
-        syncReasons: [],
+        syncRequests: [],
         deadLetters: [],
         rereadDone: false,
         changesSent: false,
@@ -494,7 +509,8 @@ export class OrgStream {
   private prepare(work: BatchWork): void {
     for (const item of work.items) {
       if (item.kind === 'resync') {
-        work.syncReasons.push(item.reason);
+        const { kind: _kind, ...request } = item;
+        work.syncRequests.push(request);
         continue;
       }
       let outcome;
@@ -526,7 +542,7 @@ export class OrgStream {
             });
           }
         } else if (outcome.kind === 'overflow') {
-          work.syncReasons.push('GAP_OVERFLOW');
+          work.syncRequests.push({ reason: 'GAP_OVERFLOW', at: String(replayId) });
         } else {
           work.slots.push({ records: outcome.records, raw: item.raw, replayId });
         }
@@ -553,7 +569,10 @@ export class OrgStream {
           reason: e.message,
           records: ids.length,
         });
-        work.syncReasons.push('gap_reread_failed');
+        work.syncRequests.push({
+          reason: 'gap_reread_failed',
+          at: waiting.map((slot) => slot.replayId).join(','),
+        });
       }
       for (const slot of waiting) {
         const gap = slot.reread!;
@@ -609,15 +628,22 @@ export class OrgStream {
     value,
   });
 
+  /**
+   * Asks for a full sync per gap: the run id names the gap (recoveryRunId), so a request sent
+   * again merges into its run. Then, for a refused replay id, stores the moment it was refused in
+   * its place: a restart resumes from there instead of finding the same id refused and asking for
+   * another run (the recovery run covers what came before). Only once the request is
+   * acknowledged, so a crash in between asks again rather than never.
+   */
   private async sendSyncRequests(work: BatchWork): Promise<void> {
-    const reasons = [...new Set(work.syncReasons)];
+    const requests = new Map(work.syncRequests.map((r) => [`${r.reason}@${r.at}`, r]));
     const at = this.deps.now();
-    const events: SyncRunEvent[] = reasons.map((reason) => ({
+    const events: SyncRunEvent[] = [...requests.values()].map((r) => ({
       orgId: this.org.orgId,
-      runId: randomUUID(),
+      runId: recoveryRunId(this.org.orgId, `salesforce:${r.reason}@${r.at}`),
       kind: 'REQUESTED',
       trigger: 'RECOVERY',
-      reason,
+      reason: r.reason,
       at,
       counts: {},
     }));
@@ -627,13 +653,31 @@ export class OrgStream {
       events.map((value) => ({ key: recordKey(value.orgId, value.runId), value })),
     );
     work.syncSent = true;
-    for (const reason of reasons) {
+    for (const { reason } of requests.values()) {
       this.current.lastResync = { reason, at };
       this.logger.warn('full sync requested', { reason });
       this.deps.events.emit('source.resync', {
         source: 'salesforce',
         orgId: this.org.orgId,
         reason,
+      });
+    }
+    const refused = [...requests.values()].find((r) => r.refusedAt !== undefined);
+    if (refused) await this.replaceRefusedPosition(refused.refusedAt!);
+  }
+
+  /**
+   * Replaces a refused replay id with `since:<when it was refused>`, unless an event was
+   * committed meanwhile (then that id is the position). See SINCE_PREFIX.
+   */
+  private async replaceRefusedPosition(refusedAt: number): Promise<void> {
+    if (!this.fallback || !Number.isSafeInteger(refusedAt)) return;
+    if (this.stored?.startsWith(SINCE_PREFIX)) return;
+    const value = `${SINCE_PREFIX}${refusedAt}`;
+    if (await this.deps.positions.compareAndSet(this.positionName, this.stored, value)) {
+      this.stored = value;
+      this.logger.info('refused replay id replaced by the time it was refused', {
+        position: value,
       });
     }
   }

@@ -291,6 +291,29 @@ export function describeTransportConformance(
       }
     });
 
+    it('sends records of one key whose sizes together exceed a broker request, in order', async () => {
+      // 30 records of 200 KB for one partition: 6 MB, far over Kafka's 1 MiB message.max.bytes
+      // for one request's batch (one organization's outcomes all go to one partition).
+      const topic = await newTopic(3);
+      const sent = Array.from({ length: 30 }, (_, i) => ({
+        key: 'org_big',
+        value: Buffer.concat([Buffer.from(`${i}:`), randomBytes(200_000)]),
+      }));
+      await transport.send(topic, sent);
+      const got = new Collector();
+      await subscribe({
+        groupId: newGroup(),
+        topics: [topic],
+        fromBeginning: true,
+        handleBatch: async (batch) => got.push(batch),
+      });
+      await got.until('thirty records', () => got.records.length >= 30, wait);
+      expect(got.records.map((r) => r.value.subarray(0, 3).toString('utf8').split(':')[0])).toEqual(
+        sent.map((_, i) => String(i)),
+      );
+      expect(got.records.every((r, i) => Buffer.compare(r.value, sent[i]!.value) === 0)).toBe(true);
+    });
+
     it('redelivers the same records after a handler throws, commits only after success, skips nothing', async () => {
       const topic = await newTopic(2);
       const group = newGroup();

@@ -51,6 +51,7 @@ describe('RedisRunStore specifics', () => {
           created: { initlive: 0, salesforce: 0 },
           updated: { initlive: 0, salesforce: 0 },
           deleted: { initlive: 0, salesforce: 0 },
+          repaired: { initlive: 0, salesforce: 0 },
           unchanged: 0,
           conflicts: 0,
           failed: { initlive: 0, salesforce: 0 },

@@ -273,7 +273,7 @@ describe('InitLiveSource', () => {
       reason: 'cursor_expired',
       counts: {},
     });
-    expect(run.runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(run.runId).toMatch(/^run_recovery_[0-9a-f]{24}$/);
     expect(resyncs).toEqual([`initlive:${ORG_ID}:cursor_expired`]);
     expect(changes.values[2]).toMatchObject({ initliveId: after.id, sourcePosition: '4' });
     expect(await pipeline.positions.get(initLivePositionName(ORG_ID))).toBe('4');

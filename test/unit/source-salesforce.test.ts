@@ -1,5 +1,6 @@
 import type { Connection } from 'jsforce';
 import { resolveMapping } from '../../src/core/mapping';
+import { recoveryRunId } from '../../src/core/recovery';
 import type { DeadLetter, SalesforceContactChange, SyncRunEvent } from '../../src/core/records';
 import { recordKey, topicNames, type TopicNames } from '../../src/core/topics';
 import { SyncError } from '../../src/errors';
@@ -48,9 +49,13 @@ async function grant(sb: SalesforceSandbox): Promise<{ access: string; refresh: 
   return { access: body.access_token, refresh: body.refresh_token };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -400,6 +405,41 @@ describe('SalesforceSource (CDC over CometD against the sandbox)', () => {
     await waitFor('the new change', () => h.changes.length === 2);
     expect(h.changes.map((c) => c.value.values.lastName)).toEqual(['Kept', 'New']);
     await waitFor('the position', () => again.status(ORG).lastReplayId === latestReplayId());
+  });
+
+  test('a purged replay id asks for one full sync; restarts after it resume from when it was refused', async () => {
+    await streaming(h.source);
+    h.sb.control.createContact({ LastName: 'Kept' });
+    await waitFor('the first change', () => h.changes.length === 1);
+    await h.source.stop();
+    const old = await stored();
+    h.sb.control.purgeReplayRetention();
+    const first = h.newSource();
+    await first.start();
+    await waitFor('the full-sync request', () => h.syncRuns.length === 1);
+    // The request names its gap's run, so asking again would merge into it.
+    expect(h.syncRuns[0]!.runId).toBe(
+      recoveryRunId(ORG, `salesforce:replay_id_invalid@${String(old)}`),
+    );
+    // Once the request is acknowledged, the refused id is replaced by when it was refused.
+    await waitFor(
+      'the position replaced',
+      async () => (await stored())?.startsWith('since:') ?? false,
+    );
+    await first.stop();
+    for (let i = 0; i < 5; i++) {
+      const again = h.newSource();
+      await again.start();
+      expect(again.status(ORG).state).toBe('streaming');
+      await again.stop();
+    }
+    const last = h.newSource();
+    await last.start();
+    h.sb.control.createContact({ LastName: 'After' });
+    await waitFor('the change after', () => h.changes.length === 2);
+    expect(h.syncRuns).toHaveLength(1);
+    await waitFor('a replay id again', async () => /^\d+$/.test((await stored()) ?? ''));
+    await last.stop();
   });
 
   test('gap events are answered by one batched re-read: SNAPSHOT, or DELETE when gone', async () => {

@@ -94,6 +94,36 @@ const DEFAULT_MAX_BATCH_SIZE = 500;
 const PRODUCE_CHUNK = 500;
 
 /**
+ * Bytes per produce request. A request's records for one partition travel as one record batch,
+ * which the broker refuses whole above its message.max.bytes (1 MiB by default): 24 outcome
+ * records of 250 KB for one organization's partition did. Requests stay under it, with room for
+ * the batch's own framing.
+ */
+const PRODUCE_MAX_BYTES = 900_000;
+
+/** Splits messages into consecutive requests of at most PRODUCE_CHUNK records and PRODUCE_MAX_BYTES. */
+export function produceRequests<M extends { key: string; value: Buffer }>(messages: M[]): M[][] {
+  const out: M[][] = [];
+  let current: M[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.value.length + Buffer.byteLength(m.key) + 64;
+    if (
+      current.length > 0 &&
+      (current.length >= PRODUCE_CHUNK || bytes + size > PRODUCE_MAX_BYTES)
+    ) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/**
  * Kafka's default placement of keyed records, as kafkajs's DefaultPartitioner computes it
  * (`partitionForKey` is tested against it), without its per-record allocations: 64-bit `Long`
  * objects per four key bytes and a filtered copy of the partition list. Every record this
@@ -172,8 +202,7 @@ export class KafkaTransport implements Transport {
     let lease: ProducerLease | undefined;
     try {
       lease = await this.leaseProducer();
-      for (let from = 0; from < messages.length; from += PRODUCE_CHUNK) {
-        const chunk = messages.slice(from, from + PRODUCE_CHUNK);
+      for (const chunk of produceRequests(messages)) {
         await lease.producer.send({ topic, acks: -1, messages: chunk });
       }
     } catch (err) {

@@ -75,6 +75,11 @@ export interface InitLiveSandboxControl {
   /** Writes "as a human in the InitLive UI": validated like the API, recorded with origin null. */
   createStaff(input: unknown, options?: OrgOption): StaffRecord;
   updateStaff(id: string, patch: unknown, options?: OrgOption): StaffRecord;
+  /**
+   * Changes a staff member below the API (a restore, a data fix): same version, no feed entry.
+   * What a full sync's drift repair is for.
+   */
+  driftStaff(id: string, patch: unknown, options?: OrgOption): StaffRecord;
   archiveStaff(id: string, options?: OrgOption): StaffRecord;
   deleteStaff(id: string, options?: OrgOption): void;
   /** Simulates check-ins: sets hoursWorked (read-only over the API), bumping the version. */
@@ -252,6 +257,7 @@ export async function startInitLiveSandbox(
       store.createStaff(orgOf(o), parseStaffWrite(input, 'create'), asHuman),
     updateStaff: (id, patch, o) =>
       store.updateStaff(orgOf(o), id, parseStaffWrite(patch, 'patch'), asHuman),
+    driftStaff: (id, patch, o) => store.driftStaff(orgOf(o), id, parseStaffWrite(patch, 'patch')),
     archiveStaff: (id, o) => store.updateStaff(orgOf(o), id, { status: 'archived' }, asHuman),
     deleteStaff: (id, o) => store.deleteStaff(orgOf(o), id, asHuman),
     setHoursWorked: (id, hours, o) => store.setHoursWorked(orgOf(o), id, hours),

@@ -235,6 +235,19 @@ export class InitLiveStore {
    * Applies a partial update. A patch that changes nothing keeps the version and records no
    * change. `status` moving to archived / back to active is recorded as archived / restored.
    */
+  /**
+   * Changes a staff member below the API (a restore, a data fix): the version and updatedAt stay
+   * and the feed records nothing. Test control only.
+   */
+  driftStaff(orgId: string, id: string, patch: Partial<WritableStaffFields>): StaffRecord {
+    const s = this.state(orgId);
+    const current = this.existing(s, id);
+    const next: StaffRecord = { ...current, ...clone(patch) };
+    this.reindexEmail(s, current, next);
+    s.staff.set(id, next);
+    return clone(next);
+  }
+
   updateStaff(
     orgId: string,
     id: string,

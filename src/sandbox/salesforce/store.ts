@@ -106,6 +106,17 @@ export class ContactStore {
   }
 
   /**
+   * Changes values below the API, as a database restore or a data fix would: LastModifiedDate
+   * and SystemModstamp stay, no change event, no write counted. Test control only.
+   */
+  drift(id: string, values: Record<string, unknown>): void {
+    const r = this.records.get(id);
+    if (!r) throw new Error(`no record ${id}`);
+    Object.assign(r, values);
+    this.rebuildIndexes();
+  }
+
+  /**
    * Installs (a field list) or uninstalls (null) the package's fields. Uninstalling drops their
    * data, as uninstalling a package does; installing adds them empty on every record.
    */
