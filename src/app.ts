@@ -1,4 +1,5 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,7 @@ import { SyncError, toSyncError } from './errors';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
 import type { Metrics } from './metrics';
+import type { SyncEvents } from './pipeline/events';
 import type { InitLiveCredentials } from './orgs/connection-store';
 import { ContactFieldBook } from './orgs/contact-fields';
 import { ManagedOrgDirectory } from './orgs/managed-org-directory';
@@ -36,6 +38,7 @@ import { createRuntime } from './pipeline/runtime';
 import { startDemoActivity } from './sandbox/demo-activity';
 import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
+import { WriteHoldBoard } from './sink/write-holds';
 import { WebhookRegistrations } from './source-initlive/webhook-registrations';
 
 /**
@@ -269,6 +272,8 @@ async function start(
   const stores = createControlStores(config, logger);
   closers.add('control stores', () => stores.close());
 
+  // The pipeline's events, once the runtime exists (connections are made after it).
+  let usageEvents: SyncEvents | null = null;
   const directory = new ManagedOrgDirectory({
     store: stores.connections,
     logger: logger.child({ component: 'directory' }),
@@ -278,6 +283,8 @@ async function start(
     initliveOrigin: config.INITLIVE_CHANGE_ORIGIN,
     defaultInitLive,
     pollIntervalMs: options.directoryPollMs ?? (config.REDIS_URL ? 5_000 : 0),
+    // Every Salesforce answer (reads included) updates the org's API budget in status and metrics.
+    onApiUsage: (orgId, usage) => usageEvents?.emit('salesforce.api-usage', { orgId, ...usage }),
   });
 
   const runtime = await createRuntime(
@@ -299,6 +306,7 @@ async function start(
   );
   closers.add('transport and state store', () => runtime.close());
   const { deps } = runtime;
+  usageEvents = deps.events;
   // Each org's Contact fields and mapping drift; fields that come back are caught up by a full sync.
   const contactFields = new ContactFieldBook({
     directory,
@@ -348,6 +356,16 @@ async function start(
   });
   const collector = new DeadLetterCollector({ ...deps, store: stores.deadLetters });
   const tracker = new OutcomeTracker({ ...deps, runs: runStore, statuses: stores.statuses });
+  // This process's sinks say which organizations' writes they hold, for every process's status.
+  const holdBoard = new WriteHoldBoard({
+    events: deps.events,
+    store: stores.holds,
+    process: `${hostname()}:${process.pid}`,
+    logger: logger.child({ component: 'write-holds' }),
+    ttlMs: 3 * 60_000,
+  });
+  holdBoard.start();
+  closers.add('write holds', () => holdBoard.stop());
   const status = new LivePipelineStatus({
     ...deps,
     pipeline,
@@ -405,6 +423,7 @@ async function start(
     syncTrigger: runner,
     runHistory: runStore,
     deadLetters: new DeadLetterService({ ...deps, store: stores.deadLetters, pairs: deps.store }),
+    holds: stores.holds,
     records: new RecordLookup({
       store: deps.store,
       emailIndex: deps.emailIndex,

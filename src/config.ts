@@ -207,7 +207,7 @@ export const configShape = {
   SALESFORCE_CLIENT_ID: z.string().min(1).optional().describe('Connected app consumer key.'),
   SALESFORCE_CLIENT_SECRET: z.string().min(1).optional().describe('Connected app consumer secret.'),
   SALESFORCE_REDIRECT_URI: optionalUrl.describe(
-    'OAuth callback URL registered on the connected app; defaults to this server /oauth/salesforce/callback.',
+    "OAuth callback URL registered on the connected app. Needed for the web-server flow (Connect): without it (or PUBLIC_URL, whose /oauth/salesforce/callback is taken then) the flow is refused; a request's Host header is never used. The embedded demo uses its own address.",
   ),
   SALESFORCE_API_VERSION: z
     .string()

@@ -9,6 +9,7 @@ import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
 import { MemoryLock } from './infra/memory/memory-lock';
 import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-store';
 import { MemoryRunStore } from './infra/memory/memory-run-store';
+import { MemoryWriteHoldStore } from './infra/memory/memory-write-hold-store';
 import { MemorySessionStore } from './infra/memory/memory-session-store';
 import { closeRedis, createRedis } from './infra/redis/connect';
 import { RedisConnectionStore } from './infra/redis/redis-connection-store';
@@ -16,11 +17,13 @@ import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
 import { RedisLock } from './infra/redis/redis-lock';
 import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store';
 import { RedisRunStore } from './infra/redis/redis-run-store';
+import { RedisWriteHoldStore } from './infra/redis/redis-write-hold-store';
 import { RedisSessionStore } from './infra/redis/redis-session-store';
 import { createSecretBox, generateEncryptionKey } from './infra/secrets';
 import type { Logger } from './logger';
 import type { ConnectionStore } from './orgs/connection-store';
 import type { RecordStatusStore } from './outcomes/record-status-store';
+import type { WriteHoldStore } from './sink/write-holds';
 
 /**
  * The control plane's stores (connections, dead letters, runs, locks, record status, console
@@ -33,6 +36,8 @@ export interface ControlStores {
   runs: RunStore;
   lock: Lock;
   statuses: RecordStatusStore;
+  /** Which processes' sinks hold which organizations' writes. */
+  holds: WriteHoldStore;
   /** Console sign-in sessions (src/admin/session-store.ts). */
   sessions: SessionStore;
   /** The control stores' own client (for /readyz), or null in memory. */
@@ -52,6 +57,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         runs: new MemoryRunStore(),
         lock: new MemoryLock(),
         statuses: new MemoryRecordStatusStore(statusLimits),
+        holds: new MemoryWriteHoldStore(),
         sessions: new MemorySessionStore(),
         redis: null,
       };
@@ -67,6 +73,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       runs: new RedisRunStore({ redis, keyPrefix }),
       lock: new RedisLock({ redis, keyPrefix }),
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
+      holds: new RedisWriteHoldStore({ redis, keyPrefix }),
       sessions: new RedisSessionStore({ redis, keyPrefix }),
       redis,
     };
@@ -80,6 +87,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.runs.close(),
         stores.lock.close(),
         stores.statuses.close(),
+        stores.holds.close(),
         stores.sessions.close(),
       ]);
       if (stores.redis) await closeRedis(stores.redis);

@@ -41,6 +41,26 @@ interface Shared {
 
 const REDACTED = '[redacted]';
 
+const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
+
+/**
+ * Takes the field values other systems echo in their error messages out of a text: emails, and
+ * what follows Salesforce's "data value too large:", "invalid email address:" and the like. Log
+ * lines and dead-letter reasons carry ids, field names and codes, never a volunteer's data.
+ */
+export function scrubValues(text: string): string {
+  return text
+    .replace(/(data value too large): .*?( \(max length=\d+\))/g, '$1$2')
+    .replace(
+      /(invalid email address|bad value for restricted picklist field|not a valid date|invalid date|invalid number|value not of required type): [^;]*/gi,
+      '$1',
+    )
+    .replace(EMAIL, '[email]');
+}
+
+/** Keys whose text may quote a record (error messages): their values are scrubbed of it. */
+const messageKey = /^(msg|message|reason|detail|error|description)$/i;
+
 function scrubString(value: string, secrets: Set<string>): string {
   let out = value;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
@@ -54,7 +74,7 @@ function scrub(value: unknown, secrets: Set<string>, depth = 0): unknown {
   if (value instanceof Error) {
     const out: Record<string, unknown> = {
       name: value.name,
-      message: scrubString(value.message, secrets),
+      message: scrubValues(scrubString(value.message, secrets)),
     };
     const code = (value as { code?: unknown }).code;
     if (code !== undefined) out.code = code;
@@ -67,7 +87,9 @@ function scrub(value: unknown, secrets: Set<string>, depth = 0): unknown {
       out[k] =
         secretKey.test(k) && v !== null && v !== undefined && v !== ''
           ? REDACTED
-          : scrub(v, secrets, depth + 1);
+          : typeof v === 'string' && messageKey.test(k)
+            ? scrubValues(scrubString(v, secrets))
+            : scrub(v, secrets, depth + 1);
     }
     return out;
   }

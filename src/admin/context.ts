@@ -6,6 +6,7 @@ import type { ConnectionStore } from '../orgs/connection-store';
 import type { ContactFieldBook } from '../orgs/contact-fields';
 import type { ManagedOrgDirectory } from '../orgs/managed-org-directory';
 import type { RecordLookup } from '../outcomes/record-lookup';
+import type { WriteHoldStore } from '../sink/write-holds';
 import type { SyncEvents } from '../pipeline/events';
 import type { ApiBudgetBook } from './api-budget';
 import type { Authenticator } from './auth';
@@ -35,6 +36,8 @@ export interface AdminDeps {
   syncTrigger: SyncTrigger;
   runHistory: RunHistory;
   deadLetters: DeadLetterService;
+  /** Which processes' sinks hold which organizations' writes (status, errors). */
+  holds: Pick<WriteHoldStore, 'list'>;
   /** Each volunteer's sync status (GET .../records). */
   records: Pick<RecordLookup, 'find'>;
   status: PipelineStatus;

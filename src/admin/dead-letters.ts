@@ -6,7 +6,7 @@ import type { Subscription, Transport } from '../core/transport';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import { RETRY_ATTEMPT_HEADER } from '../pipeline/dead-letters';
-import type { DeadLetterQuery, DeadLetterStore } from './dead-letter-store';
+import type { DeadLetterQuery, DeadLetterStore, StoredDeadLetter } from './dead-letter-store';
 
 /** Header a retried record carries: the dead letter it came from and the attempt it is. */
 export const RETRY_HEADER_ID = 'x-dead-letter-id';
@@ -25,8 +25,12 @@ export interface DeadLetterView {
   code: string;
   upstreamCode: string | null;
   attempts: number;
+  /** How many times this record failed for this cause (one letter for all of them). */
+  occurrences: number;
   /** When it last failed (ISO 8601). */
   time: string;
+  /** The same, named as the occurrence count's companion. */
+  lastSeenAt: string;
   firstFailedAt: string;
   sourceTopic: string;
   sourcePartition: number | null;
@@ -80,7 +84,7 @@ export class DeadLetterService {
     return { ...page, items: await Promise.all(page.items.map((l) => this.view(l))) };
   }
 
-  async view(letter: DeadLetter): Promise<DeadLetterView> {
+  async view(letter: StoredDeadLetter): Promise<DeadLetterView> {
     let record: unknown = null;
     let recordBase64: string | null = letter.originalValue.toString('base64');
     if (letter.recordType !== null && letter.recordType in recordSchemaFiles) {
@@ -104,7 +108,9 @@ export class DeadLetterService {
       code: letter.errorCode,
       upstreamCode: letter.upstreamCode,
       attempts: letter.attempts,
+      occurrences: letter.occurrences,
       time: new Date(letter.lastFailedAt).toISOString(),
+      lastSeenAt: new Date(letter.lastFailedAt).toISOString(),
       firstFailedAt: new Date(letter.firstFailedAt).toISOString(),
       sourceTopic: letter.sourceTopic,
       sourcePartition: letter.sourcePartition,

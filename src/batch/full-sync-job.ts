@@ -1,4 +1,6 @@
 import type { Connection } from 'jsforce';
+import { belowReserve, defaultApiReserve, reserveCalls } from '../core/api-reserve';
+import type { ApiReserve } from '../core/api-reserve';
 import { normalizeEmail } from '../core/email-index';
 import { countsOfTally, isSettled, outstandingOf, tallyFields } from '../core/outcomes';
 import type { Outstanding, RunTally } from '../core/outcomes';
@@ -55,6 +57,11 @@ export interface FullSyncOptions {
   maxAhead?: number;
   /** Called after each checkpoint is stored (tests and progress reporting). */
   onCheckpoint?: (checkpoint: FullSyncCheckpoint) => void;
+  /**
+   * Daily API calls the run leaves to everyone else, as the Salesforce sink does: below it, the
+   * run stops (failed, keeping its checkpoint) rather than read on. Default 5%.
+   */
+  apiReserve?: ApiReserve;
 }
 
 export type FullSyncPhase =
@@ -138,6 +145,7 @@ export class FullSyncJob {
       settleTimeoutMs: options.settleTimeoutMs ?? 600_000,
       settlePollMs: options.settlePollMs ?? 50,
       maxAhead: Math.max(1, options.maxAhead ?? 20_000),
+      apiReserve: options.apiReserve ?? defaultApiReserve,
       onCheckpoint: options.onCheckpoint,
     };
   }
@@ -387,6 +395,7 @@ export class FullSyncJob {
     signal?: AbortSignal,
   ): Promise<void> {
     if (!cp.salesforce) {
+      this.checkReserve(conn);
       const total = await countContacts(conn);
       cp.sizes.salesforce = total;
       cp.salesforce = {
@@ -407,6 +416,7 @@ export class FullSyncJob {
     });
     for await (const page of pages) {
       signal?.throwIfAborted();
+      this.checkReserve(conn);
       const matched = await this.matchByEmail(org, record.runId, page.records);
       await this.reconcilerWithin([this.deps.topics.contactChanges], this.o.maxAhead, signal);
       const now = this.deps.now();
@@ -446,6 +456,7 @@ export class FullSyncJob {
     const api = createSalesforceApi(conn);
     do {
       signal?.throwIfAborted();
+      this.checkReserve(conn);
       const page = await findMissingPage(
         this.deps,
         org,
@@ -515,6 +526,21 @@ export class FullSyncJob {
       }
       await sleep(this.o.settlePollMs, signal);
     }
+  }
+
+  /**
+   * Stops the run (it keeps its checkpoint) when the org's last answer left less of the daily
+   * API budget than the reserve for everyone else: a full sync must not use it up.
+   */
+  private checkReserve(conn: Connection): void {
+    const usage = conn.limitInfo?.apiUsage;
+    if (!usage || !belowReserve({ used: usage.used, max: usage.limit }, this.o.apiReserve)) return;
+    const reserve = reserveCalls(this.o.apiReserve, usage.limit);
+    throw new SyncError(
+      'API_LIMIT_EXCEEDED',
+      `Salesforce daily API budget is at the reserve left for others: ${usage.limit - usage.used} of ${usage.limit} calls left, reserve ${reserve}; the run stopped before reading more`,
+      { context: { used: usage.used, max: usage.limit, reserve } },
+    );
   }
 
   /** The run's counts from its tally (kept as they were when the tally cannot be read). */

@@ -576,7 +576,7 @@ function repairDrift(
   next.updatedAt = ctx.now;
   next.merge = mem;
   mem.current[side] = cur;
-  const baseBefore = next.base as CanonicalValues | null;
+  const baseBefore = next.base;
   next.base = base;
   const { writes, problems } = writesFor(next, mem, targets, change, settings, ctx.now, baseBefore);
   if (problems.length > 0) return unchanged(prev, 'rejected', problems);

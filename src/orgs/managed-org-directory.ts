@@ -37,6 +37,8 @@ export interface ManagedOrgDirectoryDeps {
   now?: () => number;
   /** Builds InitLive clients; defaults to createInitLiveClient. */
   initliveClient?: (options: { orgId: string; credentials: InitLiveCredentials }) => InitLiveApi;
+  /** Told each org's Salesforce API usage from every answer its connection gets. */
+  onApiUsage?: (orgId: string, usage: { used: number; max: number }) => void;
 }
 
 export type OrgChangeKind =
@@ -487,6 +489,12 @@ export class ManagedOrgDirectory
       apiVersion: this.deps.apiVersion,
       clientTag: this.deps.salesforceClientTag,
       logger: this.deps.logger.child({ orgId, system: 'salesforce' }),
+      ...(this.deps.onApiUsage
+        ? {
+            onApiUsage: (usage: { used: number; max: number }) =>
+              this.deps.onApiUsage!(orgId, usage),
+          }
+        : {}),
       onRefresh: (accessToken) => {
         this.persistAccessToken(orgId, grant.connectedAt, accessToken);
       },

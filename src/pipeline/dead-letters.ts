@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ConsumedRecord } from '../core/transport';
 import type { DeadLetter } from '../core/records';
 import { toSyncError } from '../errors';
+import { scrubValues } from '../logger';
 import { recordKey } from '../core/topics';
 import { produce, type PipelineDeps } from './deps';
 
@@ -34,8 +35,28 @@ export interface DeadLetterInput {
 }
 
 /**
+ * A letter's id names the record and the cause: the same record failing the same way again (the
+ * next streaming attempt, every full sync) is the same letter, whose occurrences the store counts,
+ * not a new one. The record is its key in its topic (`org/<record id>` for changes, `org/<pair
+ * id>` for writes), or its place or bytes when it has no key.
+ */
+function letterId(
+  orgId: string | null,
+  sourceTopic: string,
+  record: string,
+  errorCode: string,
+  upstreamCode: string | null,
+): string {
+  const digest = createHash('sha256')
+    .update([orgId ?? '', sourceTopic, record, errorCode, upstreamCode ?? ''].join('\u0000'))
+    .digest('hex');
+  return `dl_${digest.slice(0, 24)}`;
+}
+
+/**
  * Sends one record that cannot be processed to the dead-letter topic, with its reason, and
  * reports it. The caller then carries on with the rest: one bad record never stops the flow.
+ * The reason keeps ids, field names and codes; values the other system quoted are taken out.
  */
 export async function sendToDeadLetters(
   deps: PipelineDeps,
@@ -43,20 +64,29 @@ export async function sendToDeadLetters(
 ): Promise<DeadLetter> {
   const err = toSyncError(input.error);
   const now = deps.now();
+  const sourceTopic = input.original?.topic ?? input.sourceTopic ?? 'unknown';
+  const originalKey = input.original?.key ?? input.originalKey ?? null;
+  const originalValue = input.original?.value ?? input.originalValue ?? Buffer.alloc(0);
+  const upstreamCode =
+    input.upstreamCode ??
+    (typeof err.context.upstreamCode === 'string' ? err.context.upstreamCode : null);
+  const record =
+    originalKey ??
+    (input.context?.replayId !== undefined
+      ? `replay:${input.context.replayId}`
+      : createHash('sha256').update(originalValue).digest('hex'));
   const letter: DeadLetter = {
-    id: `dl_${randomUUID()}`,
+    id: letterId(input.orgId, sourceTopic, record, err.code, upstreamCode),
     orgId: input.orgId,
-    sourceTopic: input.original?.topic ?? input.sourceTopic ?? 'unknown',
+    sourceTopic,
     sourcePartition: input.original?.partition ?? null,
     sourceOffset: input.original?.offset ?? null,
-    originalKey: input.original?.key ?? input.originalKey ?? null,
-    originalValue: input.original?.value ?? input.originalValue ?? Buffer.alloc(0),
+    originalKey,
+    originalValue,
     recordType: input.recordType,
     errorCode: err.code,
-    upstreamCode:
-      input.upstreamCode ??
-      (typeof err.context.upstreamCode === 'string' ? err.context.upstreamCode : null),
-    message: err.message,
+    upstreamCode,
+    message: scrubValues(err.message),
     attempts: attemptOf(input.original, input.attempts),
     firstFailedAt: now,
     lastFailedAt: now,
@@ -74,8 +104,9 @@ export async function sendToDeadLetters(
     orgId: input.orgId,
     code: err.code,
     upstreamCode: letter.upstreamCode,
-    reason: err.message,
+    reason: letter.message,
     topic: letter.sourceTopic,
+    id: letter.id,
   });
   return letter;
 }

@@ -16,9 +16,27 @@ export interface SyncEventMap {
   'sink.records': [{ sink: Side; orgId: string; count: number; created: number }];
   /** Records a sink could not write (each also went to the dead-letter topic). */
   'sink.failed': [{ sink: Side; orgId: string; count: number; code: string }];
-  /** A sink stopped writing for a while (API budget, missing package, auth) and why. */
-  'sink.paused': [{ sink: Side; orgId: string; reason: string; untilMs: number | null }];
+  /**
+   * A sink stopped writing for a while (API budget, missing package, auth) and why; sent again
+   * after every look at whether it may write, with the writes it holds.
+   */
+  'sink.paused': [
+    {
+      sink: Side;
+      orgId: string;
+      reason: string;
+      untilMs: number | null;
+      /** When the pause began. */
+      since?: number;
+      /** The error code that paused it. */
+      code?: string;
+      /** Writes held by this process's sink. */
+      heldWrites?: number;
+    },
+  ];
   'sink.resumed': [{ sink: Side; orgId: string }];
+  /** An admin acted (Sync now, a settings save): a held organization is looked at again now. */
+  'sink.wake': [{ orgId: string }];
   /** The reconciler's outcome for one change. */
   'reconcile.outcome': [
     {

@@ -121,8 +121,10 @@ interface ChunkResults {
 export class InitLiveSink {
   private subscription: Subscription | null = null;
   private abort = new AbortController();
-  /** Organizations whose writes are held, and why (an error code). */
-  private readonly paused = new Map<string, string>();
+  /** Organizations whose writes are held: why (an error code) and since when. */
+  private readonly paused = new Map<string, { code: string; since: number }>();
+  /** Writes of each organization in the batches being handled (held with them in a pause). */
+  private readonly inHand = new Map<string, number>();
   private readonly backoff: RetryPolicy;
   private readonly log: PipelineDeps['logger'];
   private readonly counters: InitLiveSinkStats = {
@@ -187,7 +189,7 @@ export class InitLiveSink {
 
   /** Why an org's writes are held right now (an error code), or null. */
   pausedFor(orgId: string): string | null {
-    return this.paused.get(orgId) ?? null;
+    return this.paused.get(orgId)?.code ?? null;
   }
 
   /**
@@ -211,7 +213,16 @@ export class InitLiveSink {
       list.push({ write, record });
       byOrg.set(write.orgId, list);
     }
-    await Promise.all([...byOrg].map(([orgId, writes]) => this.writeOrg(orgId, writes)));
+    await Promise.all(
+      [...byOrg].map(async ([orgId, writes]) => {
+        this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) + writes.length);
+        try {
+          await this.writeOrg(orgId, writes);
+        } finally {
+          this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) - writes.length);
+        }
+      }),
+    );
   }
 
   private async writeOrg(orgId: string, writes: DecodedWrite[]): Promise<void> {
@@ -653,13 +664,19 @@ export class InitLiveSink {
       Number.isFinite(hinted) ? hinted : 0,
     );
     this.counters.holds++;
-    if (orgId !== null && !this.paused.has(orgId)) {
-      this.paused.set(orgId, err?.code ?? 'UPSTREAM_UNAVAILABLE');
+    if (orgId !== null) {
+      const code = err?.code ?? 'UPSTREAM_UNAVAILABLE';
+      let pause = this.paused.get(orgId);
+      if (!pause) this.paused.set(orgId, (pause = { code, since: this.deps.now() }));
+      // Again at every wait: the organization's status shows what is held, and for how long.
       this.deps.events.emit('sink.paused', {
         sink: 'initlive',
         orgId,
-        reason: err?.code ?? 'UPSTREAM_UNAVAILABLE',
+        reason: pause.code,
         untilMs: this.deps.now() + delayMs,
+        since: pause.since,
+        code,
+        heldWrites: this.inHand.get(orgId) ?? 0,
       });
     }
     this.log.warn('InitLive sink waiting before retrying', {

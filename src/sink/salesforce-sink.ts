@@ -10,8 +10,8 @@ import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { OutcomeBatch } from '../pipeline/outcomes';
 import { defaultRetryPolicy } from '../retry';
 import type { RetryPolicy } from '../retry';
-import { defaultApiReserve } from './salesforce/api-reserve';
-import type { ApiReserve } from './salesforce/api-reserve';
+import { defaultApiReserve } from '../core/api-reserve';
+import type { ApiReserve } from '../core/api-reserve';
 import { bulkContactWriter } from './salesforce/bulk-writer';
 import type { BulkContactWriter } from './salesforce/bulk-writer';
 import { OrgWriter } from './salesforce/org-writer';
@@ -20,7 +20,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 
-export type { ApiReserve } from './salesforce/api-reserve';
+export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
 export type { PauseReason } from './salesforce/org-writer';
 
@@ -136,12 +136,20 @@ export class SalesforceSink {
     return this.writers.get(orgId)?.pausedFor ?? null;
   }
 
+  /** Looks at once whether a held org may write again (Sync now, a settings save). */
+  wake(orgId: string): void {
+    this.writers.get(orgId)?.wake();
+  }
+
+  private readonly onWake = (e: { orgId: string }): void => this.wake(e.orgId);
+
   /** Joins the consumer group; resolves once partitions are assigned. */
   async start(): Promise<void> {
     // A stop in progress finishes first; the sink can then be started again (disconnect and
     // reconnect, tests that pause the pipeline).
     if (this.stopping) await this.stopping;
     if (this.subscription) return;
+    this.deps.events.on('sink.wake', this.onWake);
     this.subscription = await this.deps.transport.subscribe({
       groupId: this.groupId,
       topics: [this.deps.topics.salesforceWrites],
@@ -168,6 +176,7 @@ export class SalesforceSink {
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.deps.events.off('sink.wake', this.onWake);
       for (const w of this.writers.values()) w.beginStop();
       await this.subscription?.stop();
       for (const w of this.writers.values()) w.close();

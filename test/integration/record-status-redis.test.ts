@@ -1,3 +1,5 @@
+import { RedisWriteHoldStore } from '../../src/infra/redis/redis-write-hold-store';
+import { describeWriteHoldStoreConformance } from '../conformance/write-hold-store.conformance';
 import { RedisRecordStatusStore } from '../../src/infra/redis/redis-record-status-store';
 import { describeRecordStatusStoreConformance } from '../conformance/record-status-store.conformance';
 import { redisScope } from '../fixtures/redis-scope';
@@ -9,4 +11,11 @@ describeRecordStatusStoreConformance('redis', async () => {
       new RedisRecordStatusStore({ redis: scope.open(), keyPrefix: scope.prefix, ...limits }),
     cleanup: scope.cleanup,
   };
+});
+
+describeWriteHoldStoreConformance('redis', async () => {
+  const scope = redisScope('holds');
+  const make = (): RedisWriteHoldStore =>
+    new RedisWriteHoldStore({ redis: scope.open(), keyPrefix: scope.prefix });
+  return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
 });

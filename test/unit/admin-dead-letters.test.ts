@@ -94,7 +94,9 @@ describe('admin API: dead letters', () => {
       record: write(2),
       recordBase64: null,
       recordType: 'SalesforceWrite',
-      reason: 'Email: invalid email address: bad2@@example',
+      // The value Salesforce quoted is not kept: reasons carry field names, never values.
+      reason: 'Email: invalid email address',
+      occurrences: 1,
       code: 'SALESFORCE_REJECTED',
       upstreamCode: 'INVALID_EMAIL_ADDRESS',
       attempts: 2,

@@ -32,6 +32,7 @@ import type { PipelineDeps } from '../../src/pipeline/deps';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import type { SalesforceSandbox, SalesforceSandboxOptions } from '../../src/sandbox/salesforce';
 import type { RecordView } from '../../src/core/record-status';
+import { MemoryWriteHoldStore } from '../../src/infra/memory/memory-write-hold-store';
 
 /** Sync trigger of the tests: one run at a time per org, recorded in FakeRunHistory. */
 export class FakeRuns implements SyncTrigger, RunHistory {
@@ -110,6 +111,7 @@ export interface AdminFixture {
   changes: Array<[string, OrgChange]>;
   runs: FakeRuns;
   records: FakeRecords;
+  holds: MemoryWriteHoldStore;
   status: MemoryPipelineStatus;
   events: SyncEvents;
   metrics: Metrics;
@@ -190,6 +192,7 @@ export async function startAdmin(
 
   const runs = new FakeRuns();
   const records = new FakeRecords();
+  const holds = new MemoryWriteHoldStore();
   const status = new MemoryPipelineStatus();
   const registry = new Registry();
   const metrics = createMetrics(events, { registry, status, connections: directory });
@@ -215,6 +218,7 @@ export async function startAdmin(
       logger,
     }),
     records,
+    holds,
     status,
     metricsRegistry: registry,
     readiness,
@@ -262,6 +266,7 @@ export async function startAdmin(
     changes,
     runs,
     records,
+    holds,
     status,
     events,
     metrics,

@@ -251,7 +251,7 @@ describe('InitLiveSink', () => {
     expect(dup).toMatchObject({
       orgId: ORG_ID,
       errorCode: 'INITLIVE_REJECTED',
-      message: `email TAKEN@example.org is already used by staff ${holder.id} in InitLive`,
+      message: `the email is already used by staff ${holder.id} in InitLive`,
       recordType: 'InitLiveWrite',
       sourceTopic: pipeline.deps.topics.initliveWrites,
       originalKey: `${ORG_ID}/dup`,
@@ -293,7 +293,10 @@ describe('InitLiveSink', () => {
   it('holds the batch through 429s and drops nothing', async () => {
     const paused: string[] = [];
     const resumed: string[] = [];
-    pipeline.events.on('sink.paused', (e) => paused.push(e.reason));
+    // The pause is reported at every wait; one pause, one `since`.
+    pipeline.events.on('sink.paused', (e) => {
+      if (!paused.includes(`${e.reason}@${e.since}`)) paused.push(`${e.reason}@${e.since}`);
+    });
     pipeline.events.on('sink.resumed', (e) => resumed.push(e.orgId));
     // Three 429s outlast the client's three attempts, so the sink itself must wait and retry.
     sandbox.control.failNextWithRateLimit(3, { retryAfterSeconds: 1 });
@@ -303,7 +306,7 @@ describe('InitLiveSink', () => {
     await eventually(() => sink.stats().written === 1, 'the held write', 15_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
     expect(sandbox.control.listStaff().map((s) => s.lastName)).toEqual(['Patient']);
-    expect(paused).toEqual(['RATE_LIMITED']);
+    expect(paused.map((p) => p.split('@')[0])).toEqual(['RATE_LIMITED']);
     expect(resumed).toEqual([ORG_ID]);
     expect(deadLetters.values).toHaveLength(0);
   });

@@ -1,4 +1,5 @@
 import type { Connection } from 'jsforce';
+import { emptyPair } from '../../src/core/pair-state';
 import { createLogger } from '../../src/logger';
 import type { MemorySubscription } from '../../src/infra/memory/memory-transport';
 import { fastRetryPolicy } from '../../src/retry';
@@ -8,6 +9,7 @@ import { SalesforceSink } from '../../src/sink/salesforce-sink';
 import type { SalesforceSinkOptions } from '../../src/sink/salesforce-sink';
 import { collect } from '../fixtures/pipeline-deps';
 import {
+  ORG_ID,
   contactsByStaffId,
   groupLag,
   memoryPipeline,
@@ -55,13 +57,17 @@ describe('SalesforceSink pauses', () => {
     sinks = [];
     pauses = [];
     resumes = 0;
-    p.deps.events.on('sink.paused', (e) =>
+    // One entry per pause: the event comes again after every probe, with the same `since`.
+    const seen = new Set<number | undefined>();
+    p.deps.events.on('sink.paused', (e) => {
+      if (seen.has(e.since)) return;
+      seen.add(e.since);
       pauses.push({
         reason: e.reason,
         apiCallsUsed: sb.control.counters().apiCallsUsed,
         contacts: sb.control.listContacts().length,
-      }),
-    );
+      });
+    });
     p.deps.events.on('sink.resumed', () => resumes++);
   });
 
@@ -147,6 +153,40 @@ describe('SalesforceSink pauses', () => {
     await waitFor('resume', () => resumes === 1);
     await waitFor('1000 contacts', () => sb.control.listContacts().length === 1000);
     expect(sb.control.counters().endpoints['PATCH /composite/sobjects/:sobject/:field']).toBe(5);
+  });
+
+  it('sends a write held across a package reinstall to the Contact the pair knows, never to a new one', async () => {
+    // The Contact exists and its pair knows it, but the write was decided before the pair
+    // learnt it (an upsert by external id). A reinstall wipes the external ids meanwhile.
+    const contact = sb.control.createContact({
+      LastName: 'Known',
+      Email: 'known@example.org',
+      InitLive_Staff_Id__c: staffId(1),
+    });
+    const write = upsertWrite(1, {
+      fields: { LastName: 'Held', InitLive_Staff_Id__c: staffId(1) },
+    });
+    await p.deps.store.compareAndApply(
+      {
+        ...emptyPair(ORG_ID, write.pairId, Date.now()),
+        initliveId: staffId(1),
+        salesforceId: String(contact.Id),
+        status: 'linked',
+      },
+      0,
+    );
+    sb.control.uninstallPackage();
+    await startSink();
+    await produceWrites(p.deps, [write]);
+    await waitFor('pause', () => pauses.length > 0);
+    sb.control.installPackage();
+    await waitFor(
+      'the held write',
+      () => sb.control.getContact(String(contact.Id))?.LastName === 'Held',
+    );
+    expect(sb.control.listContacts()).toHaveLength(1);
+    // The Id carried the write, and the write brought the wiped external id back.
+    expect(sb.control.getContact(String(contact.Id))?.InitLive_Staff_Id__c).toBe(staffId(1));
   });
 
   it('holds writes while the package is uninstalled, with one error and no dead letters, then lands them', async () => {

@@ -1,7 +1,7 @@
 import type { SalesforceWrite } from '../../src/core/records';
 import type { ConsumedRecord } from '../../src/core/transport';
 import { itemError, toSalesforceError } from '../../src/infra/salesforce/salesforce-errors';
-import { belowReserve, reserveCalls } from '../../src/sink/salesforce/api-reserve';
+import { belowReserve, reserveCalls } from '../../src/core/api-reserve';
 import {
   coalesceWrites,
   contactBody,

@@ -136,7 +136,8 @@ describe('SalesforceSink', () => {
       errorCode: 'SALESFORCE_REJECTED',
       recordType: 'SalesforceWrite',
     });
-    expect(email.message).toContain('invalid email address: not-an-email');
+    // Salesforce quotes the value; the reason keeps the field and the problem, not the value.
+    expect(email.message).toBe('Email: invalid email address');
     expect(email.sourceTopic).toBe(p.deps.topics.salesforceWrites);
     const original = await p.deps.codec.decode('SalesforceWrite', email.originalValue);
     expect(original.externalId).toBe(staffId(3));

@@ -1,7 +1,11 @@
 import type { RouteDef } from '../context';
 import { orgIdOf } from '../http';
+import { pausedWrites } from '../paused-writes';
 
-/** GET /api/orgs/:orgId/salesforce: connection, settings, last run, sources, API budget. */
+/**
+ * GET /api/orgs/:orgId/salesforce: connection, settings, last run, sources, API budget, and the
+ * writes held by any process's sinks (cause, since, how many, what to do).
+ */
 export const getStatus: RouteDef = {
   method: 'get',
   path: '/api/orgs/:orgId/salesforce',
@@ -9,9 +13,10 @@ export const getStatus: RouteDef = {
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const view = ctx.directory.view(orgId);
-    const [runs, sources] = await Promise.all([
+    const [runs, sources, holds] = await Promise.all([
       ctx.runHistory.list(orgId, 1),
       ctx.status.sources(orgId),
+      ctx.holds.list(orgId).catch(() => []),
     ]);
     const runtime = ctx.directory.get(orgId);
     const lag: Record<string, number | null> = {};
@@ -31,6 +36,7 @@ export const getStatus: RouteDef = {
       apiBudget: ctx.apiBudget.get(orgId),
       // Mapped fields held back because the org's Contact no longer fits them (drift).
       mapping: { problems: ctx.contactFields?.problems(orgId) ?? [] },
+      paused: pausedWrites(holds),
       streaming: {
         enabled: view.settings.streaming,
         active: runtime?.streaming ?? false,

@@ -22,6 +22,8 @@ export const postSync: RouteDef = {
         },
       );
     }
+    // Writes held for this org are looked at again now rather than at their next backoff.
+    ctx.events?.emit('sink.wake', { orgId });
     const result = await ctx.syncTrigger.requestRun(orgId, 'manual');
     if ('conflict' in result) {
       res.status(409).json({

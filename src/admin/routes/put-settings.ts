@@ -6,8 +6,7 @@ import { checkMappingForSave } from '../mapping-validation';
 /**
  * PUT /api/orgs/:orgId/salesforce/settings: changes the settings named in the body and keeps the
  * others as stored (a merge; `schedule` and `fieldMapping` are replaced whole when given; switching
- * to two-way must name `defaultSystem`). The
- * body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
+ * to two-way must name `defaultSystem`). The body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
  * taken for "the defaults". A bad payload gets 400 naming every bad field; nothing is stored
  * then. A `fieldMapping` given is checked against the organization's Contact fields (see
  * mapping-validation.ts); what is only worth knowing comes back as `warnings` beside the stored
@@ -41,6 +40,7 @@ export const putSettings: RouteDef = {
         ? await checkMappingForSave(ctx, orgId, parsed.settings)
         : { settings: parsed.settings, warnings: [] };
     const stored = await ctx.directory.updateSettings(orgId, checked.settings);
+    ctx.events?.emit('sink.wake', { orgId });
     ctx.logger.info('sync settings changed', {
       orgId,
       fields: Object.keys(body),

@@ -3,13 +3,15 @@ import type {
   DeadLetterPage,
   DeadLetterQuery,
   DeadLetterStore,
+  StoredDeadLetter,
 } from '../../admin/dead-letter-store';
-import { NO_ORG, compareLetters, pageBounds } from '../../admin/dead-letter-store';
+import { NO_ORG, compareLetters, mergeOccurrence, pageBounds } from '../../admin/dead-letter-store';
 import { SyncError } from '../../errors';
 
 interface Shared {
-  byOrg: Map<string, Map<string, DeadLetter>>;
-  gone: Set<string>;
+  byOrg: Map<string, Map<string, StoredDeadLetter>>;
+  /** Removed letters and when: an occurrence from before that does not bring one back. */
+  gone: Map<string, number>;
 }
 
 /** DeadLetterStore in process memory, for the embedded mode and unit tests. */
@@ -18,7 +20,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
   private closed = false;
 
   constructor(options: { sharedWith?: MemoryDeadLetterStore } = {}) {
-    this.shared = options.sharedWith?.shared ?? { byOrg: new Map(), gone: new Set() };
+    this.shared = options.sharedWith?.shared ?? { byOrg: new Map(), gone: new Map() };
   }
 
   private check(op: string): void {
@@ -30,7 +32,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  private org(orgId: string): Map<string, DeadLetter> {
+  private org(orgId: string): Map<string, StoredDeadLetter> {
     let m = this.shared.byOrg.get(orgId);
     if (!m) this.shared.byOrg.set(orgId, (m = new Map()));
     return m;
@@ -39,8 +41,19 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
   async add(letter: DeadLetter): Promise<boolean> {
     this.check('add');
     const org = this.org(letter.orgId ?? NO_ORG);
-    if (org.has(letter.id) || this.shared.gone.has(letter.id)) return false;
-    org.set(letter.id, { ...letter, originalValue: Buffer.from(letter.originalValue) });
+    const removedAt = this.shared.gone.get(letter.id);
+    if (removedAt !== undefined && letter.lastFailedAt <= removedAt) return false;
+    const kept = org.get(letter.id);
+    if (kept) {
+      const merged = mergeOccurrence(kept, letter);
+      if (merged) org.set(letter.id, merged);
+      return false;
+    }
+    org.set(letter.id, {
+      ...letter,
+      originalValue: Buffer.from(letter.originalValue),
+      occurrences: 1,
+    });
     return true;
   }
 
@@ -58,16 +71,18 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     };
   }
 
-  async get(orgId: string, id: string): Promise<DeadLetter | null> {
+  async get(orgId: string, id: string): Promise<StoredDeadLetter | null> {
     this.check('get');
     return this.org(orgId).get(id) ?? null;
   }
 
   async remove(orgId: string, id: string): Promise<boolean> {
     this.check('remove');
-    const removed = this.org(orgId).delete(id);
-    if (removed) this.shared.gone.add(id);
-    return removed;
+    const kept = this.org(orgId).get(id);
+    if (!kept) return false;
+    this.org(orgId).delete(id);
+    this.shared.gone.set(id, kept.lastFailedAt);
+    return true;
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,15 @@ import type {
   DeadLetterPage,
   DeadLetterQuery,
   DeadLetterStore,
+  StoredDeadLetter,
 } from '../../admin/dead-letter-store';
-import { NO_ORG, letterFromJson, letterToJson, pageBounds } from '../../admin/dead-letter-store';
+import {
+  NO_ORG,
+  letterFromJson,
+  letterToJson,
+  mergeOccurrence,
+  pageBounds,
+} from '../../admin/dead-letter-store';
 
 import { closeRedis, redisOp } from './connect';
 
@@ -23,7 +30,12 @@ export interface RedisDeadLetterStoreDeps {
  * - `dl:{org}:items`: hash id -> letter JSON (bytes base64);
  * - `dl:{org}:order`: sorted set of ids by lastFailedAt (newest first when read in reverse);
  * - `dl:{org}:code:<code>`: the same per error code, for filtered pages;
- * - `dl:gone:<id>`: tombstone of a removed letter, expiring after `tombstoneTtlMs`.
+ * - `dl:gone:<id>`: tombstone of a removed letter (the last failure it had), expiring after
+ *   `tombstoneTtlMs`.
+ *
+ * One letter's occurrences are read and written back, not in one atomic step: they arrive in
+ * order on one partition of the dead-letter topic (keyed by the letter's id), read by one
+ * collector at a time.
  */
 export class RedisDeadLetterStore implements DeadLetterStore {
   private readonly redis: Redis;
@@ -55,15 +67,26 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   async add(letter: DeadLetter): Promise<boolean> {
     const k = this.keys(letter.orgId ?? NO_ORG);
     return this.run('add', async () => {
-      if ((await this.redis.exists(this.gone(letter.id))) === 1) return false;
-      const created = await this.redis.hsetnx(k.items, letter.id, letterToJson(letter));
-      if (created === 0) return false;
+      const [removedAt, raw] = await Promise.all([
+        this.redis.get(this.gone(letter.id)),
+        this.redis.hget(k.items, letter.id),
+      ]);
+      if (removedAt !== null && letter.lastFailedAt <= Number(removedAt)) return false;
+      let kept: StoredDeadLetter;
+      if (raw !== null) {
+        const merged = mergeOccurrence(letterFromJson(raw), letter);
+        if (!merged) return false;
+        kept = merged;
+      } else {
+        kept = { ...letter, occurrences: 1 };
+      }
       await this.redis
         .multi()
+        .hset(k.items, letter.id, letterToJson(kept))
         .zadd(k.order, letter.lastFailedAt, letter.id)
         .zadd(k.code(letter.errorCode), letter.lastFailedAt, letter.id)
         .exec();
-      return true;
+      return raw === null;
     });
   }
 
@@ -85,7 +108,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     });
   }
 
-  async get(orgId: string, id: string): Promise<DeadLetter | null> {
+  async get(orgId: string, id: string): Promise<StoredDeadLetter | null> {
     const raw = await this.run('get', () => this.redis.hget(this.keys(orgId).items, id));
     return raw === null ? null : letterFromJson(raw);
   }
@@ -98,7 +121,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
       const letter = letterFromJson(raw);
       const replies = await this.redis
         .multi()
-        .set(this.gone(id), '1', 'PX', this.tombstoneTtlMs)
+        .set(this.gone(id), String(letter.lastFailedAt), 'PX', this.tombstoneTtlMs)
         .hdel(k.items, id)
         .zrem(k.order, id)
         .zrem(k.code(letter.errorCode), id)

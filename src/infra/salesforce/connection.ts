@@ -28,6 +28,8 @@ export interface SalesforceConnectionOptions {
    * Without it jsforce uses the refresh_token grant.
    */
   mintAccessToken?: () => Promise<string>;
+  /** Told the org's API usage from the Sforce-Limit-Info header of every answer, reads too. */
+  onApiUsage?: (usage: { used: number; max: number }) => void;
 }
 
 /**
@@ -66,10 +68,32 @@ export function createSalesforceConnection(options: SalesforceConnectionOptions)
         }
       : {}),
   });
+  if (options.onApiUsage) reportLimitInfo(conn, options.onApiUsage);
   conn.on('refresh', (accessToken: string) => {
     logger.redact(accessToken);
     logger.info('salesforce access token refreshed');
     options.onRefresh?.(accessToken);
   });
   return conn;
+}
+
+/**
+ * jsforce keeps the Sforce-Limit-Info of each answer in `conn.limitInfo`, whichever API made the
+ * call (queries, collections, Bulk, limits): a setter on it hears every one.
+ */
+function reportLimitInfo(
+  conn: Connection,
+  onApiUsage: (usage: { used: number; max: number }) => void,
+): void {
+  let info: Connection['limitInfo'] = conn.limitInfo;
+  Object.defineProperty(conn, 'limitInfo', {
+    configurable: true,
+    enumerable: true,
+    get: () => info,
+    set: (next: Connection['limitInfo']) => {
+      info = next;
+      const usage = next?.apiUsage;
+      if (usage) onApiUsage({ used: usage.used, max: usage.limit });
+    },
+  });
 }

@@ -1,3 +1,4 @@
+import type { ApiUsage } from '../../core/api-reserve';
 import type { Connection } from 'jsforce';
 import type { QueryOptions, QueryResult } from 'jsforce/lib/query';
 import { SyncError } from '../../errors';
@@ -35,10 +36,7 @@ export interface ContactPage {
 }
 
 /** Daily API calls as the org last reported them (Sforce-Limit-Info). */
-export interface ApiUsage {
-  used: number;
-  max: number;
-}
+export type { ApiUsage } from '../../core/api-reserve';
 
 export interface ApiLimits {
   dailyApiRequests: { max: number; remaining: number };

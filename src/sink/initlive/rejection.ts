@@ -3,7 +3,7 @@ import type { PlannedOp } from './plan';
 
 /**
  * Rewords InitLive's refusal of one operation for the dead-letter topic, so an administrator
- * reads what to fix (which email, which staff member holds it, which fields) rather than an
+ * reads what to fix (which staff member holds the email, which fields) rather than an
  * HTTP exchange. The InitLive code stays available as the dead letter's `upstreamCode`.
  */
 export function describeRejection(
@@ -13,15 +13,16 @@ export function describeRejection(
   const initliveCode =
     typeof error.context.initliveCode === 'string' ? error.context.initliveCode : null;
   const details = (error.context.details ?? {}) as Record<string, unknown>;
-  const context = { ...error.context, pairId: op.pairId, op: op.operation.op };
+  // InitLive's details quote the values; the letter keeps the record itself, the reason names.
+  const { details: _quoted, ...rest } = error.context;
+  const context = { ...rest, pairId: op.pairId, op: op.operation.op };
   if (initliveCode === 'duplicate_email') {
-    const email = typeof details.email === 'string' ? details.email : 'the email';
     const holder = typeof details.existingId === 'string' ? details.existingId : 'another record';
     return {
       upstreamCode: initliveCode,
       error: new SyncError(
         'INITLIVE_REJECTED',
-        `email ${email} is already used by staff ${holder} in InitLive`,
+        `the email is already used by staff ${holder} in InitLive`,
         { cause: error, context },
       ),
     };

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
-import { fieldSpecs, packageFields } from '../../core/mapping';
+import { fieldSpecs } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
@@ -14,17 +14,18 @@ import { toSalesforceError } from '../../infra/salesforce/salesforce-api';
 import type { PipelineDeps } from '../../pipeline/deps';
 import { backoffDelayMs, retry, sleep } from '../../retry';
 import type { RetryPolicy } from '../../retry';
-import type { ApiReserve } from './api-reserve';
-import { belowReserve, reserveCalls } from './api-reserve';
+import type { ApiReserve } from '../../core/api-reserve';
+import { belowReserve, reserveCalls } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
 import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
+import { OrgHold } from './org-hold';
+import type { PauseReason } from './org-hold';
 import { ResultRecorder } from './result-recorder';
 
-/** Why an org's writes are held. */
-export type PauseReason = 'api_limit' | 'needs_reauth' | 'package_missing';
+export type { PauseReason } from './org-hold';
 
 export interface OrgWriterOptions {
   /** Ops per flush trigger and per collection call (Salesforce's maximum is 200). */
@@ -126,6 +127,9 @@ const BURST_WINDOW_MS = 1_000;
 /** How long the topic must stop growing before a gathering backlog stops waiting for more. */
 const QUIET_MS = 1_000;
 
+/** Context reason of the signal that a held call's writes were re-planned (see learnContacts). */
+const REROUTED = 'rerouted';
+
 /** Item failures of a delete that mean the record is already gone: the goal is met. */
 const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
 
@@ -162,7 +166,6 @@ export class OrgWriter {
   /** When the last submit came in and the last flush ended: a backlog flushes once both are quiet. */
   private lastSubmitAt = 0;
   private lastFlushEndAt = 0;
-  private paused: PauseReason | null = null;
   private stopping = false;
   /** While a backlog gathers: writes waiting in the topic at the last look, and when it grew. */
   private lastWaiting = -1;
@@ -171,12 +174,15 @@ export class OrgWriter {
   /** Ops submitted within the last BURST_WINDOW_MS, oldest first. */
   private arrivals: Array<{ at: number; count: number }> = [];
   private arrivalsInWindow = 0;
-  /** The hold in progress while the org is paused (see `hold`). */
-  private holding: Promise<void> | null = null;
   private readonly abort = new AbortController();
   private readonly logger: Logger;
   private readonly drift: FieldDrift<Entry>;
   private readonly results: ResultRecorder<Entry>;
+  private readonly orgHold: OrgHold;
+  /** Writes in the flush under way (held with it while the org is paused). */
+  private flushing = 0;
+  /** OrgHold.resumes when the last flush began. */
+  private resumesSeen = 0;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -186,11 +192,36 @@ export class OrgWriter {
     this.logger = deps.logger.child({ component: 'sink-salesforce', orgId });
     this.drift = new FieldDrift(deps.fields, orgId);
     this.results = new ResultRecorder(deps, orgId, this.logger, (entry) => this.done(entry));
+    this.orgHold = new OrgHold(
+      deps,
+      orgId,
+      {
+        pauseCheckMs: options.pauseCheckMs,
+        firstCheckMs: Math.min(options.pauseCheckMs, 2_000),
+        apiReserve: options.apiReserve,
+        apiFor: options.apiFor,
+        heldWrites: () => this.heldWrites(),
+      },
+      this.logger,
+      this.abort.signal,
+    );
   }
 
   /** Why the org is held right now, or null. */
   get pausedFor(): PauseReason | null {
-    return this.paused;
+    return this.orgHold.reason;
+  }
+
+  /** A held org is probed now (Sync now, a settings save) rather than at its next backoff. */
+  wake(): void {
+    this.orgHold.wake();
+  }
+
+  /** Writes waiting here: queued, and in the flush under way. */
+  heldWrites(): number {
+    let queued = 0;
+    for (const e of this.queue) queued += e.op.sources.length;
+    return queued + this.flushing;
   }
 
   /** Queues ops; resolves when all have an outcome, rejects when they must be redelivered. */
@@ -234,7 +265,7 @@ export class OrgWriter {
   /** Stops waiting: queued ops flush now, and a held flush gives up (its batches are not committed). */
   beginStop(): void {
     this.stopping = true;
-    if (this.paused) this.abort.abort();
+    if (this.orgHold.reason) this.abort.abort();
     this.schedule();
   }
 
@@ -377,6 +408,7 @@ export class OrgWriter {
     this.lastWaiting = -1;
     const entries = this.queue.splice(0, count);
     if (entries.length === 0) return;
+    this.flushing = entries.reduce((n, e) => n + e.op.sources.length, 0);
     this.running = this.flush(entries)
       .catch((err: unknown) => {
         const failed = new Set(entries.filter((e) => !e.job.settled).map((e) => e.job));
@@ -386,6 +418,7 @@ export class OrgWriter {
       })
       .finally(() => {
         this.running = null;
+        this.flushing = 0;
         this.lastFlushEndAt = Date.now();
         this.schedule();
       });
@@ -408,6 +441,11 @@ export class OrgWriter {
   }
 
   private async flush(entries: Entry[]): Promise<void> {
+    // A hold ended since the last flush: the pairs may have learnt their Contacts meanwhile.
+    if (this.orgHold.resumes !== this.resumesSeen) {
+      this.resumesSeen = this.orgHold.resumes;
+      await this.learnContacts(entries);
+    }
     for (const round of planRounds(entries)) {
       const byRoute = new Map<OpRoute, Entry[]>();
       for (const e of round) {
@@ -483,11 +521,21 @@ export class OrgWriter {
       const sentAt = performance.now();
       try {
         const sending = pending;
-        results = await this.call((api, conn) =>
-          bulk ? this.sendBulk(conn, route, sending) : this.send(api, route, sending),
+        results = await this.call(
+          (api, conn) =>
+            bulk ? this.sendBulk(conn, route, sending) : this.send(api, route, sending),
+          route === 'upsert' ? () => this.learnContacts(sending) : undefined,
         );
       } catch (err) {
         const e = toSyncError(err);
+        if (e.context.reason === REROUTED) {
+          // Held meanwhile, and some pairs' Contacts are known now: those go by Id.
+          const known = pending.filter((x) => x.op.salesforceId);
+          pending = pending.filter((x) => !x.op.salesforceId);
+          for (const x of known) x.attempts--;
+          await this.runRoute('update', known, failures);
+          continue;
+        }
         if (e.code !== 'SALESFORCE_REJECTED' && e.code !== 'INVALID_INPUT') throw e;
         // A field the org no longer has: once a describe holds it, all go again without it.
         if (await this.drift.resendAll(pending, e, sentAt)) continue;
@@ -528,6 +576,11 @@ export class OrgWriter {
       if (pending.length === 0) return;
       if (hold) {
         await this.hold(pauseReasons[hold.code]!, hold);
+        if (route === 'upsert' && (await this.learnContacts(pending))) {
+          const known = pending.filter((x) => x.op.salesforceId);
+          pending = pending.filter((x) => !x.op.salesforceId);
+          await this.runRoute('update', known, failures);
+        }
         continue;
       }
       // Only writes going again without a held field: no backoff, no failure counted.
@@ -638,7 +691,10 @@ export class OrgWriter {
    * retries 5xx and network failures with backoff, and holds on limits, auth and package
    * failures until a probe says the call can go again.
    */
-  private async call<T>(fn: (api: SalesforceApi, conn: Connection) => Promise<T>): Promise<T> {
+  private async call<T>(
+    fn: (api: SalesforceApi, conn: Connection) => Promise<T>,
+    afterHold?: () => Promise<boolean>,
+  ): Promise<T> {
     for (;;) {
       const { api, conn } = await this.readyApi();
       try {
@@ -672,8 +728,35 @@ export class OrgWriter {
         const reason = pauseReasons[e.code];
         if (!reason) throw e;
         await this.hold(reason, e);
+        if (afterHold && (await afterHold())) {
+          throw new SyncError('CONFLICT', 'writes re-planned after a hold', {
+            context: { reason: REROUTED },
+          });
+        }
       }
     }
+  }
+
+  /**
+   * Upserts by external id whose pair knows its Contact by now go to that Contact by Id instead:
+   * a write planned before a package reinstall (which wipes the external ids) would otherwise
+   * create a second Contact. True when any op learnt its Contact.
+   */
+  private async learnContacts(entries: readonly Entry[]): Promise<boolean> {
+    const upserts = entries.filter((e) => routeOf(e.op) === 'upsert');
+    if (upserts.length === 0) return false;
+    const links = await this.deps.store.getLinks(
+      this.orgId,
+      upserts.map((e) => e.op.pairId),
+    );
+    let learnt = false;
+    upserts.forEach((e, i) => {
+      const id = links[i]?.salesforceId;
+      if (!id) return;
+      e.op = { ...e.op, salesforceId: id };
+      learnt = true;
+    });
+    return learnt;
   }
 
   /** The org's API, once it is connected and has budget above the reserve. */
@@ -706,94 +789,13 @@ export class OrgWriter {
     );
   }
 
-  /**
-   * Holds the flush (and so the batches waiting on it) until a probe every `pauseCheckMs`
-   * shows the cause gone; reports the pause once, the resume once. The routes of a round run
-   * side by side, so several calls may find the org paused at once: they share one hold, and
-   * each then tries its call again. When the sink stops, the hold gives up with `cause`, so the
-   * batches are redelivered rather than committed.
-   */
+  /** Holds until the org can take writes again (see OrgHold); refused at once when stopping. */
   private hold(reason: PauseReason, cause: SyncError): Promise<void> {
     if (this.stopping) return Promise.reject(cause);
-    this.holding ??= this.holdUntilReady(reason, cause).finally(() => {
-      this.holding = null;
-    });
-    return this.holding;
-  }
-
-  private async holdUntilReady(reason: PauseReason, cause: SyncError): Promise<void> {
-    this.paused = reason;
-    this.deps.events.emit('sink.paused', {
-      sink: 'salesforce',
-      orgId: this.orgId,
-      reason,
-      untilMs: null,
-    });
-    const fields = { reason, code: cause.code, detail: cause.message };
-    if (reason === 'api_limit') this.logger.warn('salesforce writes paused: API budget', fields);
-    else this.logger.error(`salesforce writes paused: ${cause.message}`, fields);
-    try {
-      for (;;) {
-        await sleep(this.options.pauseCheckMs, this.abort.signal);
-        if (await this.probe(reason, cause)) break;
-      }
-    } catch (err) {
-      if (this.abort.signal.aborted) throw cause;
-      throw err;
-    }
-    this.paused = null;
-    this.deps.events.emit('sink.resumed', { sink: 'salesforce', orgId: this.orgId });
-    this.logger.info('salesforce writes resumed', { reason });
-  }
-
-  private async probe(reason: PauseReason, cause: SyncError): Promise<boolean> {
-    const org = this.deps.orgs.get(this.orgId);
-    if (!org?.salesforce) return false;
-    const api = this.options.apiFor(org.salesforce);
-    try {
-      switch (reason) {
-        case 'api_limit': {
-          const { dailyApiRequests: d } = await api.limits();
-          this.reportUsage(api);
-          return !belowReserve({ used: d.max - d.remaining, max: d.max }, this.options.apiReserve);
-        }
-        case 'needs_reauth':
-          await api.limits();
-          this.reportUsage(api);
-          return true;
-        case 'package_missing': {
-          const mapped = new Set(org.settings.mapping.map((m) => m.salesforceField.toLowerCase()));
-          const named = typeof cause.context.field === 'string' ? [cause.context.field] : [];
-          const wanted = [
-            ...new Set([...packageFields.filter((f) => mapped.has(f.toLowerCase())), ...named]),
-          ];
-          const missing = await api.missingContactFields(wanted);
-          this.reportUsage(api);
-          return missing.length === 0;
-        }
-      }
-    } catch (err) {
-      const e = toSalesforceError(err);
-      // Credentials work again; a budget problem is the next call's to report.
-      if (reason === 'needs_reauth' && e.code === 'API_LIMIT_EXCEEDED') return true;
-      this.logger.debug('salesforce pause probe failed', {
-        reason,
-        code: e.code,
-        detail: e.message,
-      });
-      return false;
-    }
+    return this.orgHold.hold(reason, cause);
   }
 
   private reportUsage(api: SalesforceApi): void {
-    const usage = api.apiUsage();
-    if (usage) {
-      this.deps.events.emit('salesforce.api-usage', {
-        orgId: this.orgId,
-        used: usage.used,
-        max: usage.max,
-        reserve: reserveCalls(this.options.apiReserve, usage.max),
-      });
-    }
+    this.orgHold.reportUsage(api);
   }
 }

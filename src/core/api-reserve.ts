@@ -1,4 +1,8 @@
-import type { ApiUsage } from '../../infra/salesforce/salesforce-api';
+/** API calls used and allowed in the org's rolling 24 hours. */
+export interface ApiUsage {
+  used: number;
+  max: number;
+}
 
 /**
  * Daily API calls the sink leaves untouched for everyone else using the org (people, other

@@ -1,0 +1,40 @@
+import type { Side } from '../../core/pair-state';
+import { assertKeyParts } from '../../core/version-store';
+import type { WriteHold, WriteHoldStore } from '../../sink/write-holds';
+
+/** WriteHoldStore in process memory (the embedded mode, unit tests). */
+export class MemoryWriteHoldStore implements WriteHoldStore {
+  private readonly holds: Map<string, { hold: WriteHold; expiresAt: number }>;
+
+  constructor(options: { now?: () => number; sharedWith?: MemoryWriteHoldStore } = {}) {
+    this.holds = options.sharedWith?.holds ?? new Map();
+    this.now = options.now ?? Date.now;
+  }
+
+  private readonly now: () => number;
+
+  async put(hold: WriteHold, ttlMs: number): Promise<void> {
+    assertKeyParts({ orgId: hold.orgId, process: hold.process });
+    this.holds.set(`${hold.orgId}\u0000${hold.side}\u0000${hold.process}`, {
+      hold: { ...hold },
+      expiresAt: this.now() + ttlMs,
+    });
+  }
+
+  async remove(orgId: string, side: Side, process: string): Promise<void> {
+    this.holds.delete(`${orgId}\u0000${side}\u0000${process}`);
+  }
+
+  async list(orgId: string): Promise<WriteHold[]> {
+    assertKeyParts({ orgId });
+    const now = this.now();
+    const out: WriteHold[] = [];
+    for (const [key, { hold, expiresAt }] of this.holds) {
+      if (expiresAt <= now) this.holds.delete(key);
+      else if (hold.orgId === orgId) out.push({ ...hold });
+    }
+    return out.sort((a, b) => a.since - b.since);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,107 @@
+import type { Side } from '../core/pair-state';
+import type { Logger } from '../logger';
+import type { SyncEventMap, SyncEvents } from '../pipeline/events';
+
+/** One process's sink holding one organization's writes to one system. */
+export interface WriteHold {
+  orgId: string;
+  side: Side;
+  /** api_limit, package_missing, needs_reauth (Salesforce), or the error code (InitLive). */
+  reason: string;
+  /** The error code that paused it. */
+  code: string | null;
+  /** When the pause began (epoch ms). */
+  since: number;
+  heldWrites: number;
+  /** The process holding them. */
+  process: string;
+}
+
+/**
+ * Where every process says which organizations' writes its sinks hold, so the organization's
+ * status shows them whichever process answers. Entries expire unless refreshed (a process that
+ * died holds nothing), and a sink refreshes its entry at every look at whether it may write.
+ *
+ * Adapters: RedisWriteHoldStore and MemoryWriteHoldStore, held to one conformance suite
+ * (test/conformance/write-hold-store.conformance.ts).
+ */
+export interface WriteHoldStore {
+  put(hold: WriteHold, ttlMs: number): Promise<void>;
+  remove(orgId: string, side: Side, process: string): Promise<void>;
+  /** The organization's holds that have not expired, oldest first. */
+  list(orgId: string): Promise<WriteHold[]>;
+  close(): Promise<void>;
+}
+
+/** What an admin should do about a pause, in one sentence. */
+export function holdAction(side: Side, reason: string): string {
+  if (side === 'salesforce') {
+    switch (reason) {
+      case 'api_limit':
+        return "Salesforce's daily API budget is at the reserve left for others: writes resume as the rolling 24 hours free calls, or raise the org's allocation.";
+      case 'package_missing':
+        return 'A field the connector writes is missing in Salesforce: install the InitLive package (or restore the field); held writes resume within seconds.';
+      case 'needs_reauth':
+        return 'Salesforce refused the connection: reconnect the organization (Connect); held writes resume once it is connected.';
+    }
+  }
+  if (reason === 'AUTH_FAILED') {
+    return 'InitLive refused the integration key: reconnect the organization with a valid key.';
+  }
+  return `${side === 'salesforce' ? 'Salesforce' : 'InitLive'} is not taking writes right now (${reason}): they are retried with backoff, nothing is dropped.`;
+}
+
+/**
+ * Keeps this process's entries of the WriteHoldStore up to date from its sinks' `sink.paused`
+ * and `sink.resumed` events. A store that cannot be reached only costs the status its view of
+ * the pause: it is logged, never thrown into a sink.
+ */
+export class WriteHoldBoard {
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly deps: {
+      events: SyncEvents;
+      store: WriteHoldStore;
+      process: string;
+      logger: Logger;
+      /** How long an entry lives without a refresh; above the sinks' longest probe wait. */
+      ttlMs: number;
+    },
+  ) {}
+
+  start(): void {
+    const { events, store, process, ttlMs } = this.deps;
+    const fail = (err: unknown): void =>
+      this.deps.logger.warn('write hold not recorded', { err: err as Error });
+    const paused = (e: SyncEventMap['sink.paused'][0]): void => {
+      store
+        .put(
+          {
+            orgId: e.orgId,
+            side: e.sink,
+            reason: e.reason,
+            code: e.code ?? null,
+            since: e.since ?? Date.now(),
+            heldWrites: e.heldWrites ?? 0,
+            process,
+          },
+          ttlMs,
+        )
+        .catch(fail);
+    };
+    const resumed = (e: SyncEventMap['sink.resumed'][0]): void => {
+      store.remove(e.orgId, e.sink, process).catch(fail);
+    };
+    events.on('sink.paused', paused);
+    events.on('sink.resumed', resumed);
+    this.listeners.push(
+      () => events.off('sink.paused', paused),
+      () => events.off('sink.resumed', resumed),
+    );
+  }
+
+  stop(): void {
+    for (const off of this.listeners.splice(0)) off();
+  }
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { WriteHold, WriteHoldStore } from '../../src/sink/write-holds';
+
+export interface WriteHoldStoreFixture {
+  store: WriteHoldStore;
+  openAnother: () => Promise<WriteHoldStore>;
+  cleanup: () => Promise<void>;
+}
+
+/** The contract every WriteHoldStore adapter keeps. */
+export function describeWriteHoldStoreConformance(
+  name: string,
+  factory: () => Promise<WriteHoldStoreFixture>,
+): void {
+  describe(`WriteHoldStore conformance: ${name}`, () => {
+    let fx: WriteHoldStoreFixture;
+    let org: string;
+    const hold = (over: Partial<WriteHold> = {}): WriteHold => ({
+      orgId: org,
+      side: 'salesforce',
+      reason: 'package_missing',
+      code: 'PACKAGE_MISSING',
+      since: 1_000,
+      heldWrites: 3,
+      process: 'a',
+      ...over,
+    });
+
+    beforeEach(async () => {
+      fx = await factory();
+      org = `org-${randomUUID()}`;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it('keeps one hold per side and process, shared by every handle, oldest first', async () => {
+      expect(await fx.store.list(org)).toEqual([]);
+      await fx.store.put(hold(), 60_000);
+      await fx.store.put(hold({ heldWrites: 5 }), 60_000);
+      const other = await fx.openAnother();
+      await other.put(hold({ process: 'b', since: 500, heldWrites: 1 }), 60_000);
+      await other.put(
+        hold({ side: 'initlive', reason: 'RATE_LIMITED', code: 'RATE_LIMITED' }),
+        60_000,
+      );
+      const all = await fx.store.list(org);
+      expect(all).toEqual([
+        hold({ process: 'b', since: 500, heldWrites: 1 }),
+        expect.objectContaining({ side: 'salesforce', process: 'a', heldWrites: 5 }),
+        expect.objectContaining({ side: 'initlive', process: 'a' }),
+      ]);
+      expect(await other.list(`${org}-x`)).toEqual([]);
+      await other.remove(org, 'salesforce', 'a');
+      expect((await fx.store.list(org)).map((h) => `${h.side}:${h.process}`)).toEqual([
+        'salesforce:b',
+        'initlive:a',
+      ]);
+    });
+
+    it('forgets a hold its process stopped refreshing', async () => {
+      await fx.store.put(hold(), 200);
+      await fx.store.put(hold({ process: 'b' }), 60_000);
+      expect(await fx.store.list(org)).toHaveLength(2);
+      const deadline = Date.now() + 5_000;
+      while ((await fx.store.list(org)).length !== 1) {
+        if (Date.now() > deadline) throw new Error('the hold did not expire');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await fx.store.list(org))[0]!.process).toBe('b');
+    });
+  });
+}
