@@ -141,7 +141,7 @@ export class SyncRunner implements SyncTrigger {
     // A recovery named by its gap that was started already (here or elsewhere) is that run.
     if (options.runId && (await this.deps.runStore.get(orgId, runId))) return { runId };
     const lockName = syncLockName(orgId);
-    if (!(await this.deps.lock.tryAcquire(lockName, runId, this.leaseMs))) {
+    if (!(await this.acquire(orgId, lockName, runId))) {
       const holder = await this.deps.lock.holder(lockName);
       return { conflict: holder ?? 'unknown' };
     }
@@ -154,6 +154,24 @@ export class SyncRunner implements SyncTrigger {
     }
     this.launch(orgId, runId, record);
     return { runId };
+  }
+
+  /**
+   * Takes the org's run lock. A run records its end just before its process lets the lock go:
+   * asked in between (an admin pressing Sync now the moment the last run says it is done), the
+   * request waits the moment out instead of being told a finished run is running.
+   */
+  private async acquire(orgId: string, lockName: string, runId: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (await this.deps.lock.tryAcquire(lockName, runId, this.leaseMs)) return true;
+      if (attempt >= 40) return false;
+      const holder = await this.deps.lock.holder(lockName);
+      // Released meanwhile: take it now.
+      if (holder === null) continue;
+      const held = await this.deps.runStore.get(orgId, holder);
+      if (!held || !isFinished(held.status)) return false;
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   /**

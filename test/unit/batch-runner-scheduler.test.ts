@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ManualClock } from '../../src/batch/clock';
 import type { Lock } from '../../src/batch/lock';
 import { Scheduler } from '../../src/batch/scheduler';
+import { queuedRun } from '../../src/batch/run-types';
 import { SyncRunner } from '../../src/batch/sync-runner';
 import type { RunTrigger, SyncTrigger } from '../../src/batch/run-types';
 import { recordKey } from '../../src/core/topics';
@@ -68,6 +69,30 @@ describe('SyncRunner', () => {
     });
     expect(record!.endedAt).toBeGreaterThanOrEqual(record!.startedAt!);
     expect(await w.deps.lock.holder(`sync:${ORG_ID}`)).toBeNull();
+    await runner.stop();
+  });
+
+  it('a Sync now asked the moment the last run says it is done starts, not a conflict', async () => {
+    w = await startWorld({ staff: 2, contacts: 2, shared: 0 });
+    const runner = new SyncRunner(w.deps, { job: { settlePollMs: 10 }, consumeRequests: false });
+    // Another process's run has recorded its end and is about to let the lock go.
+    await w.deps.lock.tryAcquire(`sync:${ORG_ID}`, 'run_done', 30_000);
+    await w.deps.runStore.save({
+      ...queuedRun(ORG_ID, 'run_done', 'manual', null),
+      status: 'succeeded',
+      endedAt: Date.now(),
+    });
+    setTimeout(() => void w!.deps.lock.release(`sync:${ORG_ID}`, 'run_done'), 150);
+    const asked = await runner.requestRun(ORG_ID, 'manual');
+    expect('runId' in asked).toBe(true);
+    await runner.whenIdle(ORG_ID);
+    // A run that is really running is still a conflict.
+    await w.deps.lock.tryAcquire(`sync:${ORG_ID}`, 'run_busy', 30_000);
+    await w.deps.runStore.save({
+      ...queuedRun(ORG_ID, 'run_busy', 'manual', null),
+      status: 'running',
+    });
+    expect(await runner.requestRun(ORG_ID, 'manual')).toEqual({ conflict: 'run_busy' });
     await runner.stop();
   });
 
