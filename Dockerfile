@@ -1,6 +1,6 @@
 # The connector's image: built from this checkout in one stage, run from a second that holds
 # only the compiled code, its production dependencies and the files it reads at run time
-# (Avro schemas, Lua scripts, the admin console's files). docker-compose.yml builds and runs
+# (Avro schemas, Lua scripts, the admin console's files, the Salesforce package's metadata). docker-compose.yml builds and runs
 # it; CI does not (it has no Docker): test/unit/monitoring-stack.test.ts checks this file statically.
 ARG NODE_IMAGE=node:22.21.1-bookworm-slim
 
@@ -12,6 +12,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY schemas ./schemas
 COPY console ./console
+COPY salesforce ./salesforce
 RUN npm run build && npm prune --omit=dev
 
 FROM ${NODE_IMAGE} AS runtime
@@ -29,6 +30,7 @@ COPY --from=build --chown=node:node /app/dist/src ./dist/src
 COPY --from=build --chown=node:node /app/schemas ./schemas
 COPY --from=build --chown=node:node /app/src/infra/redis/lua ./src/infra/redis/lua
 COPY --from=build --chown=node:node /app/console ./console
+COPY --from=build --chown=node:node /app/salesforce/force-app ./salesforce/force-app
 # The node user (uid 1000) of the official image: the connector needs no root.
 USER node
 EXPOSE 8080

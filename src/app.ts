@@ -25,6 +25,7 @@ import { createMetrics } from './metrics';
 import type { Metrics } from './metrics';
 import type { SyncEvents } from './pipeline/events';
 import type { InitLiveCredentials } from './orgs/connection-store';
+import { ContactFieldBook } from './orgs/contact-fields';
 import { ManagedOrgDirectory } from './orgs/managed-org-directory';
 import type { OrgChange } from './orgs/managed-org-directory';
 import { mintJwtToken } from './orgs/salesforce-oauth';
@@ -59,6 +60,8 @@ export interface StartOptions {
   awaitInitialSync?: boolean;
   /** When the process started (epoch ms), for the reported start-up time. Default: now. */
   startedAt?: number;
+  /** How often held (drifted) fields are looked at again, and change events at most. */
+  contactFields?: { recheckHeldMs?: number; noticeIntervalMs?: number };
 }
 
 export interface Connector {
@@ -304,6 +307,21 @@ async function start(
   closers.add('transport and state store', () => runtime.close());
   const { deps } = runtime;
   usageEvents = deps.events;
+  // Each org's Contact fields and mapping drift; fields that come back are caught up by a full sync.
+  const contactFields = new ContactFieldBook({
+    directory,
+    events: deps.events,
+    logger,
+    ...options.contactFields,
+    onRestored: (orgId, fields) => {
+      runner
+        .requestRun(orgId, 'recovery', `mapped fields back: ${fields.join(', ')}`)
+        .catch((err: unknown) =>
+          logger.warn('catch-up sync not started', { orgId, err: toSyncError(err) }),
+        );
+    },
+  });
+  deps.fields = contactFields;
 
   const webhookSecret = webhookSecretOf(config);
   logger.redact(webhookSecret);
@@ -422,6 +440,7 @@ async function start(
     oauth,
     events: deps.events,
     salesforceApiVersion: config.SALESFORCE_API_VERSION,
+    contactFields,
     sessions: stores.sessions,
     // Every process must recognise a session signed in at any other.
     sessionKey: derivedSecret(config, 'admin-session-credential', 32),
@@ -488,6 +507,8 @@ async function start(
     });
   };
   directory.on('changed', onChanged);
+  contactFields.start();
+  closers.add('contact fields', () => contactFields.stop());
   closers.add('directory', async () => {
     directory.off('changed', onChanged);
     await directory.stop();

@@ -180,6 +180,18 @@ export const configShape = {
     .describe(
       'Contacts seeded into an empty Salesforce sandbox; the first half share emails with seeded staff.',
     ),
+  SANDBOX_SALESFORCE_PACKAGE: z
+    .enum(['installed', 'missing'])
+    .default('installed')
+    .describe(
+      'Whether the Salesforce sandbox starts with the InitLive package (salesforce/force-app) deployed; missing starts it as an org before setup, so the organization shows package_missing and the readiness check fails.',
+    ),
+  SANDBOX_SALESFORCE_CDC: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      'Whether the Salesforce sandbox has Contact selected for Change Data Capture; off publishes no Contact change events, as a real org without the selection.',
+    ),
   SANDBOX_ACTIVITY_PER_MINUTE: z.coerce
     .number()
     .int()

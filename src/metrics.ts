@@ -42,6 +42,7 @@ export const metricNames = {
   scheduleInterval: 'initlive_sync_schedule_interval_seconds',
   connectedSince: 'initlive_sync_connected_timestamp_seconds',
   oldestUnapplied: 'initlive_sync_oldest_unapplied_change_timestamp_seconds',
+  mappingProblems: 'initlive_sync_mapping_problem_state',
 } as const;
 
 /**
@@ -252,6 +253,14 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
       if (Date.now() - v.at >= 1_000 && k !== orgId) sourcesRead.delete(k);
     return views;
   };
+  const mappingProblems = new Gauge({
+    name: metricNames.mappingProblems,
+    help: "1 while a mapped Salesforce field is held back because the org's Contact no longer fits it (reason: missing, type_mismatch, not_updateable), 0 once it syncs again.",
+    labelNames: ['org', 'field', 'reason'],
+    registers,
+  });
+  /** Per org, the label sets ever set, so a cleared problem goes back to 0. */
+  const heldLabels = new Map<string, Map<string, { org: string; field: string; reason: string }>>();
 
   // Positions seen in events, kept so a scrape also shows sources the status provider lacks.
   const positions = new Map<string, { source: string; org: string; value: number }>();
@@ -479,6 +488,16 @@ export function createMetrics(events: SyncEvents, options: MetricsOptions = {}):
     apiMax.set({ org: e.orgId }, e.max);
     apiRemaining.set({ org: e.orgId }, Math.max(0, e.max - e.used));
     if (e.reserve !== undefined) apiReserve.set({ org: e.orgId }, e.reserve);
+  });
+  on('mapping.problems', (e) => {
+    const seen = heldLabels.get(e.orgId) ?? new Map();
+    heldLabels.set(e.orgId, seen);
+    for (const labels of seen.values()) mappingProblems.set(labels, 0);
+    for (const p of e.problems) {
+      const labels = { org: e.orgId, field: p.salesforceField, reason: p.reason };
+      seen.set(`${labels.field}\u0000${labels.reason}`, labels);
+      mappingProblems.set(labels, 1);
+    }
   });
   on('sync.latency', (e) => latency.observe({ org: e.orgId, from: e.from }, e.ms / 1000));
   const observeRun = (run: RunObservation): void => {

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { ConnectionStore } from '../orgs/connection-store';
+import type { ContactFieldBook } from '../orgs/contact-fields';
 import type { ManagedOrgDirectory } from '../orgs/managed-org-directory';
 import type { RecordLookup } from '../outcomes/record-lookup';
 import type { WriteHoldStore } from '../sink/write-holds';
@@ -52,6 +53,11 @@ export interface AdminDeps {
   oauthStateTtlMs?: number;
   /** For the package check. Default 62.0. */
   salesforceApiVersion?: string;
+  /**
+   * Contact's fields per organization (cached describe) and the mapping's drift: settings are
+   * checked against them at save, the status lists held fields. Without it neither happens.
+   */
+  contactFields?: ContactFieldBook;
   /** Console sessions; shared (Redis) when several processes serve one deployment. */
   sessions: SessionStore;
   /**

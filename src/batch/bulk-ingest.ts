@@ -168,9 +168,18 @@ async function runIngest(
     const id = typeof row.sf__Id === 'string' && row.sf__Id !== '' ? row.sf__Id : null;
     results[i] = { success: false, id, error: itemError(errors), errors };
   }
+  // A job refused for a column the org does not have: each row is refused for that field.
+  const missing = /Field name not found : (\S+)/.exec(done.errorMessage ?? '')?.[1];
   // Rows the job never processed (aborted, timed out) are retriable: nothing happened to them.
   for (const i of sendable) {
     if (results[i]) continue;
+    if (done.state === 'Failed' && missing) {
+      const errors = [
+        { statusCode: 'INVALID_FIELD', message: done.errorMessage!, fields: [missing] },
+      ];
+      results[i] = { success: false, id: null, error: itemError(errors), errors };
+      continue;
+    }
     const errors: SalesforceItemError[] = [
       { statusCode: 'UNPROCESSED', message: 'Bulk job did not process this record', fields: [] },
     ];

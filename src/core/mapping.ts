@@ -25,8 +25,31 @@ export const canonicalFields = [
 ] as const;
 
 export type CanonicalField = (typeof canonicalFields)[number];
-export type CanonicalValues = Partial<Record<CanonicalField, FieldValue>>;
+
+/**
+ * An answer to one of the organization's InitLive form questions (`customAnswers.tshirt_size`),
+ * mapped by the admin to a Contact field of their choosing. Merged, versioned and echo-checked
+ * like the canonical fields.
+ */
+export type CustomAnswerField = `customAnswers.${string}`;
+/** Any field a mapping can name. */
+export type MappedFieldName = CanonicalField | CustomAnswerField;
+export type CanonicalValues = Partial<Record<CanonicalField, FieldValue>> & {
+  [answer: CustomAnswerField]: FieldValue;
+};
 export type MappingDirection = 'both' | 'to_salesforce' | 'to_initlive';
+
+/** How a form answer is read and written: its canonical form on both sides. */
+export const answerTypes = ['text', 'number', 'date', 'boolean', 'picklist'] as const;
+export type AnswerType = (typeof answerTypes)[number];
+
+export const CUSTOM_ANSWER_PREFIX = 'customAnswers.';
+/** A form question's key, as InitLive names answers in `customAnswers`. */
+const ANSWER_KEY = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+export function isCustomAnswerField(field: string): field is CustomAnswerField {
+  return field.startsWith(CUSTOM_ANSWER_PREFIX);
+}
 
 type Kind = 'text' | 'email' | 'date' | 'number' | 'tags' | 'status' | 'id';
 
@@ -177,18 +200,65 @@ export const packageFields = [
   'InitLive_Hours_Worked__c',
 ];
 
+const salesforceFieldName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a Salesforce field API name')
+  .max(80);
+
 export const fieldMappingEntrySchema = z
   .object({
-    field: z.enum(canonicalFields),
+    field: z.union([
+      z.enum(canonicalFields),
+      z
+        .string()
+        .refine(
+          (f) => isCustomAnswerField(f) && ANSWER_KEY.test(f.slice(CUSTOM_ANSWER_PREFIX.length)),
+          `must be one of ${canonicalFields.join(', ')}, or customAnswers.<question key> (a letter, then up to 63 letters, digits or underscores)`,
+        )
+        .transform((f) => f as CustomAnswerField),
+    ]),
     direction: z.enum(['both', 'to_salesforce', 'to_initlive', 'none']),
-    salesforceField: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a Salesforce field API name')
-      .max(80)
-      .optional(),
+    salesforceField: salesforceFieldName.optional(),
+    /**
+     * Form answers only: how the answer is read and written. Filled at save from the Salesforce
+     * field's type when not given (text fields: text, numbers: number, ...).
+     */
+    type: z.enum(answerTypes).optional(),
+    /** Number answers only: the Salesforce field's decimal places (filled at save). */
+    scale: z.number().int().min(0).max(18).optional(),
   })
   .strict()
   .superRefine((entry, ctx) => {
+    if (isCustomAnswerField(entry.field)) {
+      if (entry.direction === 'none') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['direction'],
+          message:
+            'a form answer is mapped both, to_salesforce or to_initlive; remove the entry to stop syncing it',
+        });
+      }
+      if (entry.salesforceField === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['salesforceField'],
+          message: 'is required for a form answer (the Contact field that holds it)',
+        });
+      }
+      if (entry.scale !== undefined && entry.type !== undefined && entry.type !== 'number') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['scale'],
+          message: 'applies to number answers only',
+        });
+      }
+      return;
+    }
+    for (const key of ['type', 'scale'] as const) {
+      if (entry[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'applies to form answers only' });
+      }
+    }
     const spec = fieldSpecs[entry.field];
     if (entry.direction !== 'none' && !spec.allowed.includes(entry.direction)) {
       ctx.addIssue({
@@ -213,20 +283,45 @@ export const fieldMappingSchema = z.array(fieldMappingEntrySchema).superRefine((
       ctx.addIssue({ code: 'custom', path: [i, 'field'], message: `${e.field} is mapped twice` });
     seen.add(e.field);
   });
+  // Two fields writing one Contact field would overwrite each other on every change.
+  const bySalesforceField = new Map<string, string>();
+  for (const m of resolveMapping(entries)) {
+    const key = m.salesforceField.toLowerCase();
+    const other = bySalesforceField.get(key);
+    if (other !== undefined) {
+      const i = entries.findIndex((e) => e.field === m.field);
+      const j = i >= 0 ? i : entries.findIndex((e) => e.field === other);
+      ctx.addIssue({
+        code: 'custom',
+        path: j >= 0 ? [j, 'salesforceField'] : [],
+        message: `${m.salesforceField} is already mapped from ${i >= 0 ? other : m.field}`,
+      });
+    } else bySalesforceField.set(key, m.field);
+  }
 });
 
 export type FieldMappingEntry = z.infer<typeof fieldMappingEntrySchema>;
 
 export interface MappedField {
-  field: CanonicalField;
+  field: MappedFieldName;
   salesforceField: string;
   direction: MappingDirection;
+  /** Form answers only: the answer's key in customAnswers and how it is converted. */
+  answer?: { key: string; type: AnswerType; scale?: number };
 }
 
 /** The organization's mapping: the default table with its overrides applied ('none' drops a field). */
 export type ResolvedMapping = readonly MappedField[];
 
-export function resolveMapping(overrides: readonly FieldMappingEntry[] = []): ResolvedMapping {
+/**
+ * The default table with the overrides applied ('none' drops a field), then the form answers in
+ * the order given. `held` names Salesforce fields left out for now (a field that disappeared
+ * from the org or changed type): nothing reads or writes them until they are back.
+ */
+export function resolveMapping(
+  overrides: ReadonlyArray<Omit<FieldMappingEntry, 'field'> & { field: string }> = [],
+  held: ReadonlySet<string> = new Set(),
+): ResolvedMapping {
   const byField = new Map(overrides.map((o) => [o.field, o]));
   const out: MappedField[] = [];
   for (const field of canonicalFields) {
@@ -239,10 +334,30 @@ export function resolveMapping(overrides: readonly FieldMappingEntry[] = []): Re
       direction: o?.direction ?? spec.defaultDirection,
     });
   }
-  return out;
+  for (const o of overrides) {
+    if (!isCustomAnswerField(o.field) || o.direction === 'none' || !o.salesforceField) continue;
+    out.push({
+      field: o.field,
+      salesforceField: o.salesforceField,
+      direction: o.direction,
+      answer: {
+        key: o.field.slice(CUSTOM_ANSWER_PREFIX.length),
+        type: o.type ?? 'text',
+        ...(o.scale === undefined ? {} : { scale: o.scale }),
+      },
+    });
+  }
+  return held.size === 0
+    ? out
+    : out.filter((m) => m.field === 'initliveId' || !held.has(m.salesforceField.toLowerCase()));
 }
 
 export const defaultMapping: ResolvedMapping = resolveMapping();
+
+/** Where a mapped field sits in an InitLive staff record (dots for nested objects). */
+export function initlivePathOf(m: MappedField): string {
+  return m.answer ? m.field : fieldSpecs[m.field as CanonicalField].initlivePath;
+}
 
 /** Can values of this field be written to `target`? */
 export function flowsTo(m: MappedField, target: 'initlive' | 'salesforce'): boolean {
@@ -266,9 +381,13 @@ function scalarText(value: unknown): string {
  * null, tags as a de-duplicated list (Salesforce keeps them `;`-joined), birthdates as
  * `YYYY-MM-DD` cut from the text and never through a Date, so no time zone can shift a day.
  */
-export function normalizeValue(field: CanonicalField, value: unknown): FieldValue {
+export function normalizeValue(field: MappedFieldName, value: unknown): FieldValue {
   if (value === undefined || value === null) return null;
-  const kind = fieldSpecs[field].kind;
+  // Form answers (no spec) reach the merge already in their type's canonical form (see
+  // answerToCanonical); the spec lookup is the one built-in fields always needed.
+  const spec = fieldSpecs[field as CanonicalField] as FieldSpec | undefined;
+  if (spec === undefined) return normalizeAnswer(value);
+  const kind = spec.kind;
   if (kind === 'tags') {
     const parts = Array.isArray(value) ? value.map(scalarText) : scalarText(value).split(';');
     const out: string[] = [];
@@ -291,14 +410,16 @@ export function normalizeValue(field: CanonicalField, value: unknown): FieldValu
 
 /** Equality as the systems mean it: emails ignore case, tags ignore order. */
 export function sameValue(
-  field: CanonicalField,
+  field: MappedFieldName,
   a: FieldValue | undefined,
   b: FieldValue | undefined,
 ): boolean {
   const x = normalizeValue(field, a);
   const y = normalizeValue(field, b);
   if (x === null || y === null) return x === y;
-  const kind = fieldSpecs[field].kind;
+  const spec = fieldSpecs[field as CanonicalField] as FieldSpec | undefined;
+  if (spec === undefined) return x === y;
+  const kind = spec.kind;
   if (kind === 'email') return String(x).toLowerCase() === String(y).toLowerCase();
   if (kind === 'tags') {
     const xs = [...(x as string[])].sort();
@@ -327,7 +448,12 @@ export function fromInitLive(
 ): CanonicalValues {
   const out: CanonicalValues = {};
   for (const m of mapping) {
-    const path = fieldSpecs[m.field].initlivePath;
+    if (m.answer) {
+      const v = answerOf(record, m.field, m.answer.key);
+      if (v !== undefined) out[m.field] = answerToCanonical(m.answer, v);
+      continue;
+    }
+    const path = fieldSpecs[m.field as CanonicalField].initlivePath;
     const v = path in record ? record[path] : getPath(record, path);
     if (v !== undefined) out[m.field] = normalizeValue(m.field, v);
   }
@@ -341,8 +467,9 @@ export function fromSalesforce(
 ): CanonicalValues {
   const out: CanonicalValues = {};
   for (const m of mapping) {
-    if (m.salesforceField in fields)
-      out[m.field] = normalizeValue(m.field, fields[m.salesforceField]);
+    if (!(m.salesforceField in fields)) continue;
+    const v = fields[m.salesforceField];
+    out[m.field] = m.answer ? answerToCanonical(m.answer, v) : normalizeValue(m.field, v);
   }
   return out;
 }
@@ -355,7 +482,9 @@ export function toSalesforce(
   const out: Record<string, FieldValue> = {};
   for (const m of mapping) {
     if (!(m.field in values)) continue;
-    const v = normalizeValue(m.field, values[m.field]);
+    const v = m.answer
+      ? answerToCanonical(m.answer, values[m.field])
+      : normalizeValue(m.field, values[m.field]);
     out[m.salesforceField] = Array.isArray(v) ? v.join(';') : v;
   }
   return out;
@@ -369,7 +498,12 @@ export function toInitLive(
   const out: Record<string, unknown> = {};
   for (const m of mapping) {
     if (!(m.field in values) || !flowsTo(m, 'initlive')) continue;
-    const path = fieldSpecs[m.field].initlivePath.split('.');
+    if (m.answer) {
+      const answers = (out.customAnswers ??= {}) as Record<string, FieldValue>;
+      answers[m.answer.key] = answerToCanonical(m.answer, values[m.field]);
+      continue;
+    }
+    const path = fieldSpecs[m.field as CanonicalField].initlivePath.split('.');
     let target = out;
     for (const part of path.slice(0, -1)) {
       target = (target[part] ??= {}) as Record<string, unknown>;
@@ -424,7 +558,12 @@ export function validateForSalesforce(
 ): ValueProblem[] {
   const problems: ValueProblem[] = [];
   for (const m of mapping) {
-    const spec = fieldSpecs[m.field];
+    if (m.answer) {
+      const problem = answerProblem(m, values[m.field]);
+      if (problem) problems.push(problem);
+      continue;
+    }
+    const spec = fieldSpecs[m.field as CanonicalField];
     const present = m.field in values;
     const v = present ? normalizeValue(m.field, values[m.field]) : undefined;
     if (
@@ -475,4 +614,80 @@ export function validateForSalesforce(
     }
   }
   return problems;
+}
+
+/** A form answer's value in the merge: trimmed text ('' is none), numbers and flags as they are. */
+function normalizeAnswer(value: unknown): FieldValue {
+  if (typeof value === 'string') {
+    const t = value.trim();
+    return t === '' ? null : t;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'boolean') return value;
+  return scalarText(value);
+}
+
+/**
+ * The answer `key` of an InitLive record: under `customAnswers` (nested, as the API returns
+ * staff: a question without an answer is null) or a flattened `customAnswers.<key>` entry.
+ * Undefined when the record says nothing about answers (a partial record).
+ */
+function answerOf(record: Record<string, unknown>, field: string, key: string): unknown {
+  if (field in record) return record[field];
+  const answers = record.customAnswers;
+  if (answers === null || typeof answers !== 'object' || Array.isArray(answers)) return undefined;
+  return (answers as Record<string, unknown>)[key] ?? null;
+}
+
+const TRUE_TEXT = new Set(['true', 'yes', '1']);
+
+/**
+ * A form answer in its type's canonical form, whichever side it comes from: text (and picklist
+ * values) as trimmed text, numbers rounded to the Salesforce field's decimal places (so the
+ * value written is the value read back), dates as YYYY-MM-DD, flags as true or false (an
+ * unanswered yes/no question is false, as an unchecked Salesforce checkbox is).
+ */
+export function answerToCanonical(
+  answer: NonNullable<MappedField['answer']>,
+  value: unknown,
+): FieldValue {
+  switch (answer.type) {
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'number') return value !== 0;
+      if (typeof value === 'string') return TRUE_TEXT.has(value.trim().toLowerCase());
+      return false;
+    case 'number': {
+      if (value === null || value === undefined) return null;
+      const raw = scalarText(value).trim();
+      const n = typeof value === 'number' ? value : Number(raw);
+      if (raw === '' || !Number.isFinite(n)) return null;
+      if (answer.scale === undefined) return n;
+      const f = 10 ** answer.scale;
+      return Math.sign(n) * (Math.round(Math.abs(n) * f) / f);
+    }
+    case 'date': {
+      if (value === null || value === undefined) return null;
+      const text = scalarText(value).trim();
+      if (text === '') return null;
+      const m = DATE.exec(text);
+      return m ? `${m[1]}-${m[2]}-${m[3]}` : text;
+    }
+    default: {
+      if (value === null || value === undefined) return null;
+      const text = scalarText(value).trim();
+      return text === '' ? null : text;
+    }
+  }
+}
+
+/** Refuses before a write what Salesforce would: a date that is not one. */
+function answerProblem(m: MappedField, value: FieldValue | undefined): ValueProblem | null {
+  if (m.answer?.type !== 'date' || typeof value !== 'string') return null;
+  if (isRealDate(value)) return null;
+  return {
+    field: m.salesforceField,
+    code: 'INVALID_DATE',
+    message: `${m.salesforceField}: not a valid date: ${value}`,
+  };
 }

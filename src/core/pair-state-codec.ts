@@ -19,7 +19,8 @@ import type { FieldValue, MergeMemory, PairState, PairStatus, PendingWrite } fro
  * apart, since the merge treats them differently in places (a pending write's field set to
  * null is a write of null). A value map whose keys are all canonical fields is
  * `[mask, ...values]`, bit i of the mask saying canonicalFields[i] is present and the values
- * following in canonical order; any other map is kept as its object. Text stored before this
+ * following in canonical order, then (when the map holds other names: form answers) one object
+ * with the rest; maps stored as plain objects before still decode. Text stored before this
  * format (the state's own JSON, ids and all) still decodes, whatever the fields beside it say.
  * A state member this codec does not know makes encode throw rather than be dropped silently.
  */
@@ -47,15 +48,18 @@ type EncodedMap = unknown[] | ValueMap;
 
 function encodeMap(map: ValueMap): EncodedMap {
   let mask = 0;
+  let extras: ValueMap | null = null;
   for (const key of Object.keys(map)) {
     const i = fieldIndex.get(key);
-    if (i === undefined) return map;
-    mask |= 1 << i;
+    if (i === undefined) (extras ??= {})[key] = map[key]!;
+    else mask |= 1 << i;
   }
   const out: unknown[] = [mask];
   for (let i = 0; i < canonicalFields.length; i++) {
     if (mask & (1 << i)) out.push(map[canonicalFields[i]!]);
   }
+  // Form answers (customAnswers.<key>) and any other name follow as one object.
+  if (extras) out.push(extras);
   return out;
 }
 
@@ -70,6 +74,13 @@ function decodeMap(encoded: unknown): ValueMap {
   let next = 1;
   for (let i = 0; i < canonicalFields.length; i++) {
     if (mask & (1 << i)) out[canonicalFields[i]!] = encoded[next++] as FieldValue;
+  }
+  if (next < encoded.length) {
+    const extras = encoded[next];
+    if (extras === null || typeof extras !== 'object' || Array.isArray(extras)) {
+      throw new TypeError('value map extras');
+    }
+    Object.assign(out, extras);
   }
   return out;
 }

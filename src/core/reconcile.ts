@@ -6,6 +6,7 @@ import {
   validateForSalesforce,
   type CanonicalField,
   type CanonicalValues,
+  type MappedFieldName,
   type MappedField,
   type ResolvedMapping,
   type ValueProblem,
@@ -44,6 +45,14 @@ export interface ReconcileSettings {
   defaultSystem: Side;
   deletePolicy: DeletePolicy;
   mapping: ResolvedMapping;
+  /**
+   * Fields whose Salesforce values are unknown since the time given: a Contact field that came
+   * back after it had disappeared (re-created empty, or restored) holds whatever it holds, not
+   * what was last synced. A pair not decided since then forgets its Salesforce value and merge
+   * base for them, so the next look settles them as on first sight (the side with a value
+   * wins, both with values: the default system).
+   */
+  forget?: ReadonlyMap<MappedFieldName, number>;
 }
 
 export interface ObservedChange {
@@ -69,7 +78,7 @@ export interface ObservedChange {
   /** Full-sync run that produced this snapshot, for run accounting; null for streaming. */
   runId?: string | null;
   /** Fields the source says changed (the InitLive feed's changedFields); absent: unknown. */
-  changed?: CanonicalField[];
+  changed?: MappedFieldName[];
 }
 
 export type WriteOp = 'create' | 'update' | 'delete';
@@ -88,7 +97,7 @@ export interface WriteIntent {
 
 export interface Conflict {
   pairId: string;
-  field: CanonicalField;
+  field: MappedFieldName;
   initlive: FieldValue;
   salesforce: FieldValue;
   winner: Side;
@@ -184,7 +193,10 @@ export function decide(
   settings: ReconcileSettings,
   ctx: { orgId: string; pairId: string; now: number },
 ): ReconcileDecision {
-  const prev = stored ?? emptyPair(ctx.orgId, ctx.pairId, ctx.now);
+  const forgotten = forgetFields(stored, settings.forget);
+  const prev = forgotten ?? emptyPair(ctx.orgId, ctx.pairId, ctx.now);
+  // A record seen before but with fields to settle afresh is decided again, not skipped.
+  const refresh = forgotten !== stored;
   const { side } = change;
   const other = otherSide(side);
   const mem = prev.merge ? clone(prev.merge) : emptyMemory();
@@ -202,7 +214,12 @@ export function decide(
   }
   const sameVersion = isSameVersion(side, change, prev.seen[side]);
   if (change.version < prev.seen[side] && !sameVersion) return unchanged(prev, 'stale');
-  if (sameVersion && (side === 'initlive' || change.position === null) && prev.seen[side] > 0) {
+  if (
+    sameVersion &&
+    (side === 'initlive' || change.position === null) &&
+    prev.seen[side] > 0 &&
+    !refresh
+  ) {
     // A full sync's read at the version the pair knows: the values should be what it knows.
     // When they are not (drift), repair; streaming keeps this fast path.
     const repair = change.runId ? repairDrift(prev, mem, change, settings, ctx) : null;
@@ -227,7 +244,7 @@ export function decide(
 
   const before: CanonicalValues = mem.current[side] ?? {};
   const incoming: CanonicalValues = {};
-  for (const [f, v] of Object.entries(change.values) as Array<[CanonicalField, FieldValue]>) {
+  for (const [f, v] of Object.entries(change.values) as Array<[MappedFieldName, FieldValue]>) {
     incoming[f] = normalizeValue(f, v);
   }
   if (change.op === 'undelete') incoming.status = 'active';
@@ -239,22 +256,22 @@ export function decide(
     ? new Set(change.changed)
     : change.full
       ? null
-      : new Set(Object.keys(incoming) as CanonicalField[]);
-  const isChanged = (f: CanonicalField): boolean =>
+      : new Set(Object.keys(incoming) as MappedFieldName[]);
+  const isChanged = (f: MappedFieldName): boolean =>
     changedSet ? changedSet.has(f) : !sameValue(f, incoming[f] ?? null, before[f] ?? null);
 
   // The newest pending write of ours that covers each field.
-  const pendingFor = new Map<CanonicalField, PendingWrite>();
+  const pendingFor = new Map<MappedFieldName, PendingWrite>();
   for (const p of mem.pending[side]) {
-    for (const f of Object.keys(p.fields) as CanonicalField[]) pendingFor.set(f, p);
+    for (const f of Object.keys(p.fields) as MappedFieldName[]) pendingFor.set(f, p);
   }
 
   // A field of a change tagged with our origin holding a value we wrote is our echo; other
   // fields of it were changed by someone else in the same transaction (a trigger, a flow).
-  const ourValue = (f: CanonicalField, v: FieldValue): boolean =>
+  const ourValue = (f: MappedFieldName, v: FieldValue): boolean =>
     mem.pending[side].some((p) => f in p.fields && sameValue(f, v, p.fields[f] ?? null));
   const cur: CanonicalValues = { ...before };
-  const concurrent = new Set<CanonicalField>();
+  const concurrent = new Set<MappedFieldName>();
   for (const m of settings.mapping) {
     const f = m.field;
     if (!change.full && !(f in incoming)) continue;
@@ -277,7 +294,7 @@ export function decide(
   // carries hold the written values (a CDC update leaves out fields the write did not change);
   // any other read must show every written value.
   const landed = (p: PendingWrite): boolean => {
-    const fs = (Object.keys(p.fields) as CanonicalField[]).filter((f) => f !== 'initliveId');
+    const fs = (Object.keys(p.fields) as MappedFieldName[]).filter((f) => f !== 'initliveId');
     const shown = fs.filter((f) => f in incoming);
     const matches = shown.every((f) => sameValue(f, incoming[f] ?? null, p.fields[f] ?? null));
     return matches && (change.ours ? shown.length > 0 : shown.length === fs.length);
@@ -324,7 +341,7 @@ export function decide(
     next.base = null;
   }
 
-  const baseBefore = next.base as CanonicalValues | null;
+  const baseBefore = next.base;
   const base: CanonicalValues = { ...baseBefore };
   const targets: Record<Side, CanonicalValues> = { initlive: {}, salesforce: {} };
   const conflicts: Conflict[] = [];
@@ -447,7 +464,7 @@ function writesFor(
       problems.push(...validateForSalesforce(writeValues, settings.mapping, creating));
     }
     const preBase: CanonicalValues = {};
-    for (const f of Object.keys(writeValues) as CanonicalField[])
+    for (const f of Object.keys(writeValues) as MappedFieldName[])
       preBase[f] = baseBefore?.[f] ?? null;
     mem.pending[target] = [
       ...mem.pending[target],
@@ -559,7 +576,7 @@ function repairDrift(
   next.updatedAt = ctx.now;
   next.merge = mem;
   mem.current[side] = cur;
-  const baseBefore = next.base as CanonicalValues | null;
+  const baseBefore = next.base;
   next.base = base;
   const { writes, problems } = writesFor(next, mem, targets, change, settings, ctx.now, baseBefore);
   if (problems.length > 0) return unchanged(prev, 'rejected', problems);
@@ -611,6 +628,22 @@ function decideAfterRejectedWrite(
   // Never move the version vector backwards, whatever the read said.
   d.next.seen = { ...d.next.seen, [side]: Math.max(prev.seen[side], d.next.seen[side]) };
   return d;
+}
+
+/** The stored state without what `forget` says is unknown now (see ReconcileSettings.forget). */
+function forgetFields(
+  stored: PairState | null,
+  forget: ReadonlyMap<MappedFieldName, number> | undefined,
+): PairState | null {
+  if (!stored || !forget || forget.size === 0) return stored;
+  const fields = [...forget].filter(([, at]) => stored.updatedAt < at).map(([f]) => f);
+  if (fields.length === 0) return stored;
+  const out = clone(stored);
+  for (const f of fields) {
+    if (out.base) delete out.base[f];
+    if (out.merge?.current.salesforce) delete out.merge.current.salesforce[f];
+  }
+  return out;
 }
 
 /** Every field that may flow to `target`, from the source side's known values. */

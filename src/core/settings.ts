@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { fieldMappingSchema, resolveMapping } from './mapping';
+import type { MappedFieldName } from './mapping';
 import type { ReconcileSettings } from './reconcile';
 
 /**
@@ -121,12 +122,28 @@ export function parseSyncSettings(input: unknown): SettingsParse {
   return { ok: false, problems };
 }
 
-/** What the reconciler needs of the settings; the mapping is resolved against the defaults. */
-export function toReconcileSettings(settings: SyncSettings): ReconcileSettings {
+/**
+ * What the reconciler needs of the settings; the mapping is resolved against the defaults,
+ * without the Salesforce fields `held` back (lower-cased names: fields that drifted away), and
+ * with the fields that came back since the time given in `restored` to be settled afresh (see
+ * ReconcileSettings.forget).
+ */
+export function toReconcileSettings(
+  settings: SyncSettings,
+  held: ReadonlySet<string> = new Set(),
+  restored: ReadonlyMap<string, number> = new Map(),
+): ReconcileSettings {
+  const mapping = resolveMapping(settings.fieldMapping, held);
+  const forget = new Map<MappedFieldName, number>();
+  for (const m of mapping) {
+    const at = restored.get(m.salesforceField.toLowerCase());
+    if (at !== undefined) forget.set(m.field, at);
+  }
   return {
     direction: settings.direction,
     defaultSystem: settings.defaultSystem,
     deletePolicy: settings.deletePolicy,
-    mapping: resolveMapping(settings.fieldMapping),
+    mapping,
+    ...(forget.size > 0 ? { forget } : {}),
   };
 }

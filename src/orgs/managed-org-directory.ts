@@ -41,7 +41,14 @@ export interface ManagedOrgDirectoryDeps {
   onApiUsage?: (orgId: string, usage: { used: number; max: number }) => void;
 }
 
-export type OrgChangeKind = 'connected' | 'disconnected' | 'state' | 'settings' | 'reloaded';
+export type OrgChangeKind =
+  | 'connected'
+  | 'disconnected'
+  | 'state'
+  | 'settings'
+  | 'reloaded'
+  /** Mapped Salesforce fields were held back or released (drift; see holdFields). */
+  | 'mapping';
 
 export interface OrgChange {
   state: ConnectionState;
@@ -120,6 +127,10 @@ export class ManagedOrgDirectory
   implements OrgDirectory
 {
   private readonly entries = new Map<string, Entry>();
+  /** Per organization, lower-cased Salesforce fields its mapping leaves out for now. */
+  private readonly held = new Map<string, ReadonlySet<string>>();
+  /** Per organization, held fields that came back, and when (ReconcileSettings.forget). */
+  private readonly restored = new Map<string, Map<string, number>>();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
@@ -356,6 +367,37 @@ export class ManagedOrgDirectory
     }
   }
 
+  /**
+   * Leaves these Salesforce fields (of the organization's mapping) out of its sync for now:
+   * the sources stop reading them, the reconciler stops merging them and nothing writes them,
+   * while everything else carries on. A field that drifted away (deleted, changed type) is
+   * held; one released because it came back is settled afresh (its Salesforce value since then
+   * is not what was last synced). This process only: each one watches its own describe.
+   */
+  holdFields(orgId: string, fields: readonly string[], now: number = this.now()): void {
+    const next = new Set(fields.map((f) => f.toLowerCase()));
+    const prev = this.held.get(orgId) ?? new Set<string>();
+    if (next.size === prev.size && [...next].every((f) => prev.has(f))) return;
+    const back = this.restored.get(orgId) ?? new Map<string, number>();
+    for (const f of prev) if (!next.has(f)) back.set(f, now);
+    if (back.size > 0) this.restored.set(orgId, back);
+    if (next.size === 0) this.held.delete(orgId);
+    else this.held.set(orgId, next);
+    const entry = this.entries.get(orgId);
+    if (!entry?.runtime) return;
+    entry.runtime.settings = toReconcileSettings(entry.record.settings, next, back);
+    this.emit('changed', orgId, {
+      state: entry.record.state,
+      kind: 'mapping',
+      reason: next.size === 0 ? null : `held back: ${[...next].join(', ')}`,
+    });
+  }
+
+  /** The Salesforce fields held back for this organization (lower-cased). */
+  heldFields(orgId: string): ReadonlySet<string> {
+    return this.held.get(orgId) ?? new Set();
+  }
+
   /** Re-reads the store (all organizations, or one) and applies what changed. */
   async reload(orgId?: string): Promise<void> {
     const records =
@@ -419,7 +461,11 @@ export class ManagedOrgDirectory
         });
     return {
       orgId,
-      settings: toReconcileSettings(record.settings),
+      settings: toReconcileSettings(
+        record.settings,
+        this.held.get(orgId),
+        this.restored.get(orgId),
+      ),
       streaming: record.settings.streaming && record.state !== 'disconnected',
       salesforce,
       initlive: initliveApi,

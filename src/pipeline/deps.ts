@@ -7,6 +7,7 @@ import type { VersionStore } from '../core/version-store';
 import type { Logger } from '../logger';
 import type { OrgDirectory } from '../orgs/org-directory';
 import type { SyncEvents } from './events';
+import type { ContactFieldWatch } from './field-watch';
 
 /**
  * Everything a pipeline component needs, handed in by main.ts (or a test). Components never
@@ -25,6 +26,8 @@ export interface PipelineDeps {
   /** Consumer-group prefix; each component appends its role. */
   groupPrefix: string;
   now: () => number;
+  /** Contact field drift (held fields, rechecks); absent: nothing is ever held. */
+  fields?: ContactFieldWatch;
 }
 
 type RoleRecord<R extends TopicRole> = RecordTypes[(typeof topicRoles)[R]];

@@ -60,6 +60,16 @@ export interface SyncEventMap {
   ];
   'dead-letter': [{ orgId: string | null; code: string; topic: string }];
   /**
+   * The organization's mapped fields that cannot sync right now (drift), each held back with
+   * why; an empty list once none is.
+   */
+  'mapping.problems': [
+    {
+      orgId: string;
+      problems: Array<{ salesforceField: string; reason: string }>;
+    },
+  ];
+  /**
    * Salesforce API calls used / allowed, as the org last reported them; `reserve`: calls the
    * sink leaves to others (it pauses below that many left).
    */

@@ -1,4 +1,4 @@
-import type { CanonicalField } from '../core/mapping';
+import type { MappedFieldName } from '../core/mapping';
 import type { ObservedChange } from '../core/reconcile';
 import type { InitLiveStaffChange, SalesforceContactChange } from '../core/records';
 
@@ -36,7 +36,7 @@ export function observeInitLive(record: InitLiveStaffChange, ourOrigin: string):
     ours: record.origin !== null && record.origin === ourOrigin,
     runId: record.runId,
     ...(record.resync === 'write_rejected' ? { writeRejected: true } : {}),
-    ...(partial ? { changed: record.changedFields as CanonicalField[] } : {}),
+    ...(partial ? { changed: record.changedFields as MappedFieldName[] } : {}),
   };
 }
 

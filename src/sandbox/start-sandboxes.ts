@@ -31,6 +31,8 @@ export async function startSandboxes(config: Config, logger: Logger): Promise<Sa
       offset: Math.floor(staffCount / 2),
     }),
     ...(stateFile('salesforce') ? { stateFile: stateFile('salesforce') } : {}),
+    packageInstalled: config.SANDBOX_SALESFORCE_PACKAGE === 'installed',
+    changeDataCapture: config.SANDBOX_SALESFORCE_CDC === 'on',
   });
   try {
     const initlive = await startInitLiveSandbox({

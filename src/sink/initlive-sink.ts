@@ -22,7 +22,7 @@ import { OutcomeBatch } from '../pipeline/outcomes';
 import { backoffDelayMs, sleep } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { staffSnapshot } from '../source-initlive/staff-change';
-import { lacksAddressParts, planWrites } from './initlive/plan';
+import { lacksAddressParts, planWrites, writesAnswers } from './initlive/plan';
 import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
@@ -249,6 +249,7 @@ export class InitLiveSink {
       });
     });
     await this.readMissingAddresses(orgId, writes, known);
+    await this.readAnswers(orgId, writes, known);
     const plan = planWrites(writes, org.settings.mapping, known);
     for (const { write, error } of plan.invalid) {
       await this.deadLetter(orgId, write.record, error, null, write.write.attempt, write.write);
@@ -287,6 +288,39 @@ export class InitLiveSink {
         initliveId: pair?.initliveId ?? id,
         salesforceId: pair?.salesforceId ?? null,
         values,
+      });
+    }
+  }
+
+  /**
+   * Reads the staff members whose update writes form answers: InitLive replaces customAnswers
+   * whole, so their other answers go back with the patch. One read each, only for orgs that map
+   * answers, only for the updates that carry one; the write's If-Match still guards against a
+   * change in between.
+   */
+  private async readAnswers(
+    orgId: string,
+    writes: readonly DecodedWrite[],
+    known: Map<string, KnownPair>,
+  ): Promise<void> {
+    if (!this.deps.orgs.get(orgId)?.settings.mapping.some((m) => m.answer)) return;
+    for (const { write } of writes) {
+      if (!writesAnswers(write)) continue;
+      const pair = known.get(write.pairId);
+      const id = write.initliveId ?? pair?.initliveId ?? null;
+      if (id === null || pair?.answers) continue;
+      let staff: Staff;
+      try {
+        staff = await this.hold(orgId, () => this.org(orgId).initlive.getStaff(id));
+      } catch (err) {
+        if (toSyncError(err).code === 'NOT_FOUND') continue;
+        throw err;
+      }
+      known.set(write.pairId, {
+        initliveId: pair?.initliveId ?? id,
+        salesforceId: pair?.salesforceId ?? null,
+        values: pair?.values ?? {},
+        answers: { ...staff.customAnswers },
       });
     }
   }

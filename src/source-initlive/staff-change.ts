@@ -1,5 +1,5 @@
-import { fieldSpecs, fromInitLive } from '../core/mapping';
-import type { CanonicalField, ResolvedMapping } from '../core/mapping';
+import { fromInitLive, initlivePathOf } from '../core/mapping';
+import type { MappedFieldName, ResolvedMapping } from '../core/mapping';
 import type { ChangeOperation, FieldValues, InitLiveStaffChange } from '../core/records';
 import type { Staff, StaffChange, StaffChangeType } from '../infra/initlive';
 
@@ -28,19 +28,19 @@ export const SNAPSHOT_POSITION = 'snapshot';
  * Canonical names for InitLive's `changedFields`, restricted to the org's mapping. InitLive
  * names top-level fields, so `address` stands for every address part; a nested path
  * (`address.city`) is accepted too in case a feed ever reports one. Fields outside the
- * mapping (customAnswers, unmapped ones) are dropped.
+ * mapping are dropped; `customAnswers` stands for every mapped form answer.
  */
 export function canonicalChangedFields(
   changedFields: readonly string[],
   mapping: ResolvedMapping,
-): CanonicalField[] {
-  const out: CanonicalField[] = [];
-  const add = (f: CanonicalField): void => {
+): MappedFieldName[] {
+  const out: MappedFieldName[] = [];
+  const add = (f: MappedFieldName): void => {
     if (!out.includes(f)) out.push(f);
   };
   for (const name of changedFields) {
     for (const m of mapping) {
-      const path = fieldSpecs[m.field].initlivePath;
+      const path = initlivePathOf(m);
       if (path === name || path.startsWith(`${name}.`)) add(m.field);
     }
   }

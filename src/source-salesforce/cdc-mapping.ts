@@ -70,6 +70,13 @@ function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
+/** The Contact fields (REST names) an event carries or names as changed. */
+export function eventFieldNames(event: CdcEvent): string[] {
+  const names = new Set(Object.keys(flattenFields(event.fields)));
+  for (const f of event.header.changedFields ?? []) names.add(flatFieldName(f));
+  return [...names];
+}
+
 export interface MappingContext {
   orgId: string;
   mapping: ResolvedMapping;

@@ -10,7 +10,7 @@ import { produce, type PipelineDeps } from '../pipeline/deps';
 import { backoffDelayMs, sleep, type RetryPolicy } from '../retry';
 import { CdcClient } from './cdc-client';
 import { commitTimestampOf, parseCdcEvent, replayIdOf } from './cdc-event';
-import { interpretEvent, rereadRecord, type MappingContext } from './cdc-mapping';
+import { eventFieldNames, interpretEvent, rereadRecord, type MappingContext } from './cdc-mapping';
 import { idKey, rereadContacts, salesforceError } from './reread';
 
 export type SourceState = 'connecting' | 'streaming' | 'needs_reauth' | 'stopped';
@@ -518,6 +518,11 @@ export class OrgStream {
       try {
         const event = parseCdcEvent(item.raw);
         replayId = event.replayId;
+        // Only orgs that map fields beyond the built-in table, or hold some back, are looked at.
+        const watch = this.deps.fields;
+        if (watch?.watching(this.org.orgId)) {
+          watch.noticeFields(this.org.orgId, eventFieldNames(event));
+        }
         outcome = interpretEvent(event, this.ctx);
         if (outcome.kind === 'reread') {
           work.slots.push({

@@ -211,13 +211,15 @@ describe('docker-compose.yml and Dockerfile (static: Docker is not run in CI)', 
     const runtimeCopies = dockerfile
       .filter((i) => i.op === 'COPY' && i.args.includes('--from=build'))
       .map((i) => i.args.split(/\s+/).at(-1));
-    // Avro schemas (src/infra/avro/schemas.ts), Lua scripts (src/infra/redis/lua-scripts.ts)
-    // and the admin console's files (src/admin/console.ts serves console/ from the package root).
+    // Avro schemas (src/infra/avro/schemas.ts), Lua scripts (src/infra/redis/lua-scripts.ts),
+    // the admin console's files (src/admin/console.ts serves console/ from the package root)
+    // and the Salesforce package, whose field files the sandbox's Contact is built from.
     expect(runtimeCopies).toEqual(
       expect.arrayContaining([
         './schemas',
         './src/infra/redis/lua',
         './console',
+        './salesforce/force-app',
         './dist/src',
         './node_modules',
       ]),

@@ -32,7 +32,7 @@ function richState(): PairState {
             cause: { side: 'initlive', version: 7, op: 'update', recordId: '003x', ifMatch: null },
           },
           {
-            // Not a canonical field: kept as the object it is.
+            // Not a canonical field: it follows the canonical ones as an object.
             fields: { Custom__c: 'x', firstName: 'B' },
             preBase: {},
             decidedAt: 7,
@@ -54,6 +54,28 @@ describe('pair state codec', () => {
     expect(decoded.base).toHaveProperty('phone', null);
     expect(decoded.base).not.toHaveProperty('email');
     expect(decoded.merge?.pending.initlive[0]).not.toHaveProperty('cause');
+  });
+
+  it('keeps form answers beside the canonical fields, and reads maps stored as plain objects', () => {
+    const state = richState();
+    state.base = {
+      firstName: 'Ada',
+      'customAnswers.tshirt_size': 'M',
+      'customAnswers.driver': false,
+    };
+    const encoded = encodePairState(state);
+    const text = JSON.parse(encoded.text) as unknown[];
+    // [mask, 'Ada', {answers}]: the canonical part stays positional.
+    expect(text[5]).toEqual([
+      2,
+      'Ada',
+      { 'customAnswers.tshirt_size': 'M', 'customAnswers.driver': false },
+    ]);
+    expect(decodePairState(encoded, where).base).toEqual(state.base);
+    // Before answers had their own slot, such a map was stored as its object.
+    text[5] = { firstName: 'Ada', 'customAnswers.tshirt_size': 'M' };
+    const old = decodePairState({ ...encoded, text: JSON.stringify(text) }, where);
+    expect(old.base).toEqual({ firstName: 'Ada', 'customAnswers.tshirt_size': 'M' });
   });
 
   it('round-trips a state without merge memory and with a null base', () => {

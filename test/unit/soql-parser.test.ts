@@ -1,5 +1,6 @@
 import type { ContactRecord } from '../../src/sandbox/salesforce';
 import { to18 } from '../../src/sandbox/salesforce/ids';
+import { loadSalesforcePackage } from '../../src/sandbox/salesforce/package-source';
 import { ContactSchema } from '../../src/sandbox/salesforce/schema';
 import { SoqlError } from '../../src/sandbox/salesforce/soql/errors';
 import { compileSoql, runQuery } from '../../src/sandbox/salesforce/soql/evaluate';
@@ -52,7 +53,7 @@ const ROWS: ContactRecord[] = [
   },
 ];
 
-const schema = new ContactSchema();
+const schema = new ContactSchema(loadSalesforcePackage().fields);
 
 function names(soql: string): string[] {
   return runQuery(compileSoql(soql, schema), ROWS).map((r) => String(r.LastName));

@@ -4,7 +4,7 @@ import { pageHeading } from '../view.js';
 
 /**
  * Install steps for the InitLive package (the custom Contact fields the connector writes),
- * for the tile's "package missing" state. The same steps as the README.
+ * for the tile's "package missing" state. The same steps as docs/salesforce-setup.md.
  * @param {import('../view.js').ViewContext} ctx
  */
 export function renderPackageHelp(ctx) {
@@ -42,9 +42,13 @@ export function renderPackageHelp(ctx) {
       h(
         'li',
         null,
-        'Open the package install link InitLive sent you and log in to Salesforce as an administrator.',
+        'Deploy the package from the connector’s salesforce/ folder with the Salesforce CLI (sf project deploy start --source-dir force-app), or install the package version you were given, as an administrator.',
       ),
-      h('li', null, 'Choose an access level. If unsure, choose “Install for Admins Only”.'),
+      h(
+        'li',
+        null,
+        'Assign the InitLive Sync Integration permission set to the connector’s user (sf org assign permset --name InitLive_Sync_Integration).',
+      ),
       h(
         'li',
         null,

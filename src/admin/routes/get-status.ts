@@ -34,6 +34,8 @@ export const getStatus: RouteDef = {
       lag,
       sources,
       apiBudget: ctx.apiBudget.get(orgId),
+      // Mapped fields held back because the org's Contact no longer fits them (drift).
+      mapping: { problems: ctx.contactFields?.problems(orgId) ?? [] },
       paused: pausedWrites(holds),
       streaming: {
         enabled: view.settings.streaming,

@@ -1,5 +1,6 @@
 import type { RouteDef } from '../context';
 import { deleteError } from './delete-error';
+import { getChecks } from './get-checks';
 import { deleteSession } from './delete-session';
 import { getErrors } from './get-errors';
 import { getHealthz } from './get-healthz';
@@ -32,6 +33,7 @@ export const routes: readonly RouteDef[] = [
   deleteSession,
   getOrgs,
   getStatus,
+  getChecks,
   postConnect,
   postDisconnect,
   getSettings,

@@ -1,13 +1,17 @@
 import { parseSyncSettings } from '../../core/settings';
 import type { RouteDef } from '../context';
 import { invalidInput, jsonObjectBody, orgIdOf } from '../http';
+import { checkMappingForSave } from '../mapping-validation';
 
 /**
  * PUT /api/orgs/:orgId/salesforce/settings: changes the settings named in the body and keeps the
  * others as stored (a merge; `schedule` and `fieldMapping` are replaced whole when given; switching
  * to two-way must name `defaultSystem`). The body must be a JSON object: a missing, empty or non-JSON body is refused (400 / 415) and never
  * taken for "the defaults". A bad payload gets 400 naming every bad field; nothing is stored
- * then. The pipeline restarts the organization's sources with the new settings.
+ * then. A `fieldMapping` given is checked against the organization's Contact fields (see
+ * mapping-validation.ts); what is only worth knowing comes back as `warnings` beside the stored
+ * settings (a read-only member, ignored when sent). The pipeline restarts the organization's
+ * sources with the new settings.
  */
 export const putSettings: RouteDef = {
   method: 'put',
@@ -15,7 +19,7 @@ export const putSettings: RouteDef = {
   auth: true,
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
-    const body = jsonObjectBody(req);
+    const { warnings: _echoed, ...body } = jsonObjectBody(req);
     const { defaultSystem, ...current } = ctx.directory.syncSettings(orgId);
     // Turning two-way on takes a conscious choice of the system that wins both-sided edits: the
     // stored one (a default nobody chose while one-way) is not taken silently.
@@ -31,7 +35,11 @@ export const putSettings: RouteDef = {
         parsed.problems,
       );
     }
-    const stored = await ctx.directory.updateSettings(orgId, parsed.settings);
+    const checked =
+      'fieldMapping' in body
+        ? await checkMappingForSave(ctx, orgId, parsed.settings)
+        : { settings: parsed.settings, warnings: [] };
+    const stored = await ctx.directory.updateSettings(orgId, checked.settings);
     ctx.events?.emit('sink.wake', { orgId });
     ctx.logger.info('sync settings changed', {
       orgId,
@@ -39,6 +47,10 @@ export const putSettings: RouteDef = {
       direction: stored.settings.direction,
       schedule: stored.settings.schedule.mode,
     });
-    res.json(stored.settings);
+    res.json(
+      checked.warnings.length > 0
+        ? { ...stored.settings, warnings: checked.warnings }
+        : stored.settings,
+    );
   },
 };

@@ -14,7 +14,7 @@ export {
   verifyWebhookSignature,
 } from './webhook-signature';
 export type { SignatureCheck } from './webhook-signature';
-export { webhookEventSchema } from './types';
+export { CUSTOM_ANSWER_MAX_LENGTH, webhookEventSchema } from './types';
 export type {
   Address,
   CustomAnswerValue,

@@ -19,6 +19,13 @@ export const addressSchema = z.object({
 });
 export type Address = z.infer<typeof addressSchema>;
 
+/**
+ * Longest text answer InitLive keeps for a form question. The contract names no limit; this is
+ * the one the InitLive sandbox enforces (docs/sandbox-initlive.md), so a Contact field shorter
+ * than it is worth a warning when answers are mapped to it.
+ */
+export const CUSTOM_ANSWER_MAX_LENGTH = 2000;
+
 export const customAnswerValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type CustomAnswerValue = z.infer<typeof customAnswerValueSchema>;
 

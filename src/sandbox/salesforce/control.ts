@@ -1,8 +1,10 @@
 import express from 'express';
 import type { Request, Response, Router } from 'express';
 import { ApiFault, RecordFault } from './api-fault';
+import type { CustomFieldMetadata } from './field-metadata';
 import type { CometdControl, ContactRecord, WriteListener } from './model';
 import type { Org } from './org';
+import { CONTACT_SELECTION } from './setup';
 import type { Transaction } from './store';
 import { deserializeRecord } from './validation';
 import { LATEST_VERSION } from './versions';
@@ -48,9 +50,20 @@ export interface SandboxControl {
   emitGap(changeType: GapType, recordIds: string[]): void;
   emitOverflow(): void;
   purgeReplayRetention(): void;
+  /** Removes the InitLive package: its fields (and their data), permission set and CDC selection. */
   uninstallPackage(): void;
+  /** Deploys the InitLive package from its source files (see package-source.ts). */
   installPackage(): void;
   isPackageInstalled(): boolean;
+  /**
+   * Creates a Contact custom field as a Tooling API CustomField create does
+   * (`{ type: 'Text', length: 10, label: 'T-Shirt Size' }`); returns its id.
+   */
+  createContactField(apiName: string, metadata: CustomFieldMetadata): string;
+  /** Deletes a custom field (not one of the package's) and its data, by API name. */
+  deleteContactField(apiName: string): void;
+  /** Selects (true) or deselects (false) Contact for Change Data Capture. */
+  setChangeDataCapture(selected: boolean): void;
   counters(): SandboxCounters;
   getContact(id: string): ContactRecord | undefined;
   listContacts(options?: { includeDeleted?: boolean }): ContactRecord[];
@@ -121,9 +134,34 @@ export function createControl(org: Org, cometd: CometdControl | null): SandboxCo
     emitGap: (changeType, recordIds) => cometd?.emitGap(changeType, recordIds),
     emitOverflow: () => cometd?.emitOverflow(),
     purgeReplayRetention: () => cometd?.purgeRetention(),
-    uninstallPackage: () => org.store.uninstallPackage(),
-    installPackage: () => org.store.installPackage(),
-    isPackageInstalled: () => org.store.schema.packageInstalled,
+    uninstallPackage: () => org.setup.uninstallPackage(),
+    installPackage: () => org.setup.installPackage(),
+    isPackageInstalled: () => org.setup.packageInstalled,
+    createContactField: (apiName, metadata) =>
+      org.setup.createCustomField(`Contact.${apiName}`, metadata),
+    deleteContactField: (apiName) => {
+      const f = org.setup
+        .customFields()
+        .find((x) => x.name.toLowerCase() === apiName.toLowerCase());
+      if (!f) throw new RecordFault('NOT_FOUND', `No custom field ${apiName} on Contact`);
+      org.setup.deleteCustomField(f.id);
+    },
+    setChangeDataCapture: (selected) => {
+      const member = org.setup
+        .channelMembers()
+        .find(
+          (m) =>
+            m.eventChannel === CONTACT_SELECTION.eventChannel &&
+            m.selectedEntity === CONTACT_SELECTION.selectedEntity,
+        );
+      if (selected && !member) {
+        org.setup.createChannelMember(
+          `${CONTACT_SELECTION.eventChannel}_${CONTACT_SELECTION.selectedEntity}`,
+          CONTACT_SELECTION.eventChannel,
+          CONTACT_SELECTION.selectedEntity,
+        );
+      } else if (!selected && member) org.setup.deleteChannelMember(member.id);
+    },
     counters: () => ({
       apiCallsUsed: org.usage.used(),
       apiDailyMax: org.usage.max,
@@ -249,6 +287,10 @@ export function controlRouter(org: Org, control: SandboxControl): Router {
           return control.uninstallPackage();
         case 'install-package':
           return control.installPackage();
+        case 'select-cdc':
+          return control.setChangeDataCapture(true);
+        case 'deselect-cdc':
+          return control.setChangeDataCapture(false);
         default:
           throw new RecordFault('INVALID_INPUT', `unknown action: ${String(body.action)}`);
       }

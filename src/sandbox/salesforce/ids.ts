@@ -11,6 +11,10 @@ export const KeyPrefix = {
   org: '00D',
   job: '750',
   queryLocator: '01g',
+  customField: '00N',
+  channelMember: '0v8',
+  permissionSet: '0PS',
+  permissionSetAssignment: '0Pa',
 } as const;
 
 /**

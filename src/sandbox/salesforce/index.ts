@@ -6,4 +6,6 @@ export { startSalesforceSandbox } from './server';
 export type { SalesforceSandbox, SalesforceSandboxOptions } from './server';
 export type { SandboxControl, SandboxCounters, GapType } from './control';
 export type { ContactRecord, ContactWriteEvent, WriteListener } from './model';
-export { PACKAGE_FIELDS } from './schema';
+export { loadSalesforcePackage } from './package-source';
+export type { SalesforcePackage } from './package-source';
+export type { CustomFieldMetadata } from './field-metadata';

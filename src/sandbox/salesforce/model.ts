@@ -55,6 +55,11 @@ export interface CometdDeps {
   /** Fires when an access token stops being valid (revoked directly or via its refresh token). */
   onTokenRevoked(listener: (accessToken: string) => void): () => void;
   onWrite(listener: WriteListener): () => void;
+  /**
+   * Whether Change Data Capture publishes Contact changes (the org's selection). Writes made
+   * while it does not are never published, not even later. Default: always.
+   */
+  contactSelected?: () => boolean;
   /** Clock (epoch ms); injectable so retention can be tested. */
   now(): number;
   /** Replay retention window in ms (Salesforce: 72 h). */

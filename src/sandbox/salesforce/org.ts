@@ -1,6 +1,8 @@
 import { FaultState } from './faults';
 import { IdGenerator, KeyPrefix } from './ids';
 import { ApiUsage } from './limits';
+import type { SalesforcePackage } from './package-source';
+import { OrgSetup } from './setup';
 import { ContactStore } from './store';
 import { TokenRegistry } from './tokens';
 
@@ -26,6 +28,16 @@ export interface OrgConfig {
   maxRefreshTokensPerUser: number;
 }
 
+/** What the org starts with: the package source, and whether it is deployed. */
+export interface OrgInstall {
+  /** The InitLive package's source (salesforce/force-app), or null for an org that has none. */
+  pkg: SalesforcePackage | null;
+  /** Deploy the package at start. Default true (when there is one). */
+  packageInstalled?: boolean;
+  /** Keep the package's Change Data Capture selection of Contact. Default true. */
+  changeDataCapture?: boolean;
+}
+
 export interface OrgIdentity {
   orgId: string;
   userId: string;
@@ -35,6 +47,7 @@ export interface OrgIdentity {
 export class Org {
   readonly ids: IdGenerator;
   readonly store: ContactStore;
+  readonly setup: OrgSetup;
   readonly tokens: TokenRegistry;
   readonly usage: ApiUsage;
   readonly faults = new FaultState();
@@ -46,6 +59,7 @@ export class Org {
     readonly config: OrgConfig,
     readonly now: () => number,
     identity?: OrgIdentity,
+    install: OrgInstall = { pkg: null },
   ) {
     this.ids = new IdGenerator();
     this.identity = identity ?? {
@@ -53,6 +67,10 @@ export class Org {
       userId: this.ids.next(KeyPrefix.user),
     };
     this.store = new ContactStore(this.ids, now);
+    this.setup = new OrgSetup(this.store, this.ids, install.pkg, this.identity.userId);
+    if (install.packageInstalled !== false) {
+      this.setup.installPackage({ changeDataCapture: install.changeDataCapture !== false });
+    }
     this.tokens = new TokenRegistry({
       orgId: this.identity.orgId,
       now,

@@ -5,9 +5,12 @@ import { KeyPrefix } from './ids';
 import type { Org } from './org';
 import { renderRecord } from './render';
 import { callContext } from './rest-context';
+import { dataSetupTables } from './setup-tables';
 import { SoqlError } from './soql/errors';
 import { compileSoql, runQuery } from './soql/evaluate';
 import type { CompiledQuery } from './soql/evaluate';
+import { parseSoql } from './soql/parser';
+import { querySetupTables } from './tooling';
 
 /** Salesforce drops idle query cursors after 15 minutes. */
 const CURSOR_IDLE_MS = 15 * 60_000;
@@ -81,10 +84,40 @@ export function queryRouter(org: Org): Router {
     while (cursors.size >= MAX_CURSORS) cursors.delete(cursors.keys().next().value!);
   };
 
+  /** PermissionSet and PermissionSetAssignment queries (few rows: one page, no cursor). */
+  const setupObjectQuery = (soql: string) => {
+    let from: string;
+    try {
+      from = parseSoql(soql).from.name.toLowerCase();
+    } catch {
+      return null; // the Contact path reports the syntax error
+    }
+    const tables = dataSetupTables(org);
+    if (!tables.some((t) => t.objectName.toLowerCase() === from)) return null;
+    return (version: string) => {
+      const { table, rows, count } = querySetupTables(tables, soql);
+      const records = count
+        ? []
+        : rows.map((r) => ({
+            attributes: {
+              type: table.objectName,
+              url: `/services/data/v${version}/sobjects/${table.objectName}/${String(r.Id ?? '')}`,
+            },
+            ...r,
+          }));
+      return { totalSize: rows.length, done: true, records };
+    };
+  };
+
   const run = (route: 'query' | 'queryAll') => (req: Request, res: Response) => {
     const soql = req.query.q;
     if (typeof soql !== 'string' || soql.trim() === '') {
       throw new ApiFault(400, 'MALFORMED_QUERY', 'A query string has to be specified');
+    }
+    const setup = setupObjectQuery(soql);
+    if (setup) {
+      res.json(setup(callContext(res).apiVersion));
+      return;
     }
     const q = compileOrFault(org, soql);
     const hits = queryRows(org, q, route === 'queryAll');

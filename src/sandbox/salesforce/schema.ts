@@ -1,6 +1,8 @@
 /**
- * The Contact object as this sandbox org knows it: the standard fields the connector touches
- * and the fields of the InitLive package, which can be uninstalled at run time.
+ * The Contact object as this sandbox org knows it: the standard fields the connector touches,
+ * the fields of the InitLive package (read from its metadata files under salesforce/, see
+ * package-source.ts, and absent while the package is not installed) and custom fields an admin
+ * created with the Tooling API.
  */
 export type FieldType =
   | 'id'
@@ -9,11 +11,31 @@ export type FieldType =
   | 'textarea'
   | 'email'
   | 'phone'
+  | 'url'
   | 'picklist'
   | 'date'
   | 'datetime'
   | 'double'
+  | 'currency'
+  | 'percent'
   | 'boolean';
+
+/** Types whose values are numbers. */
+export function isNumericType(type: FieldType): boolean {
+  return type === 'double' || type === 'currency' || type === 'percent';
+}
+
+/** Types whose values are text compared case-insensitively in SOQL. */
+export function isTextType(type: FieldType): boolean {
+  return (
+    type === 'string' ||
+    type === 'textarea' ||
+    type === 'email' ||
+    type === 'phone' ||
+    type === 'url' ||
+    type === 'picklist'
+  );
+}
 
 export interface FieldDef {
   name: string;
@@ -36,6 +58,11 @@ export interface FieldDef {
   referenceTo?: string[];
   /** Part of the InitLive package: absent while the package is uninstalled. */
   packaged?: boolean;
+  /** Help text and description from the field's metadata (custom fields). */
+  inlineHelpText?: string | null;
+  description?: string | null;
+  /** Value a new record gets when none is given (checkboxes: false). */
+  defaultValue?: string | number | boolean | null;
 }
 
 function text(
@@ -74,9 +101,8 @@ function system(
   });
 }
 
-export const STATUS_VALUES = ['active', 'archived', 'deleted'];
-
-export const CONTACT_FIELDS: readonly FieldDef[] = [
+/** Contact's standard fields (the ones the sandbox models). */
+export const STANDARD_FIELDS: readonly FieldDef[] = [
   system('Id', 'Contact ID', 'id'),
   system('IsDeleted', 'Deleted', 'boolean'),
   text('AccountId', 'Account ID', 18, { type: 'reference', referenceTo: ['Account'] }),
@@ -105,57 +131,70 @@ export const CONTACT_FIELDS: readonly FieldDef[] = [
   system('LastModifiedDate', 'Last Modified Date', 'datetime'),
   system('LastModifiedById', 'Last Modified By ID', 'reference', { referenceTo: ['User'] }),
   system('SystemModstamp', 'System Modstamp', 'datetime'),
-  text('InitLive_Staff_Id__c', 'InitLive Staff Id', 64, {
-    externalId: true,
-    unique: true,
-    custom: true,
-    packaged: true,
-  }),
-  text('InitLive_Tags__c', 'InitLive Tags', 32768, {
-    type: 'textarea',
-    custom: true,
-    packaged: true,
-  }),
-  text('InitLive_Status__c', 'InitLive Status', 255, {
-    type: 'picklist',
-    picklistValues: STATUS_VALUES,
-    restrictedPicklist: true,
-    custom: true,
-    packaged: true,
-  }),
-  text('InitLive_Hours_Worked__c', 'InitLive Hours Worked', 0, {
-    type: 'double',
-    precision: 18,
-    scale: 2,
-    custom: true,
-    packaged: true,
-  }),
 ];
 
-/** Names of the fields the package adds. */
-export const PACKAGE_FIELDS = CONTACT_FIELDS.filter((f) => f.packaged).map((f) => f.name);
-
-/** Field lookup honouring whether the package is installed; names are case-insensitive. */
+/**
+ * Field lookup honouring what the org holds right now: the standard fields, the package's
+ * fields while it is installed, and custom fields created with the Tooling API. Names are
+ * case-insensitive, as in Salesforce.
+ */
 export class ContactSchema {
+  readonly objectName = 'Contact';
+  private packageFields: FieldDef[] | null;
+  private customFields: FieldDef[] = [];
+  private all: FieldDef[] = [];
   private byLower = new Map<string, FieldDef>();
-  packageInstalled = true;
 
-  constructor() {
-    for (const f of CONTACT_FIELDS) this.byLower.set(f.name.toLowerCase(), f);
+  /** `packageFields`: the package's Contact fields, installed; null: no package installed. */
+  constructor(packageFields: readonly FieldDef[] | null = null) {
+    this.packageFields = packageFields
+      ? packageFields.map((f) => ({ ...f, packaged: true }))
+      : null;
+    this.rebuild();
+  }
+
+  get packageInstalled(): boolean {
+    return this.packageFields !== null;
+  }
+
+  /** Installs (a list) or uninstalls (null) the package's fields. */
+  setPackageFields(fields: readonly FieldDef[] | null): void {
+    this.packageFields = fields ? fields.map((f) => ({ ...f, packaged: true })) : null;
+    this.rebuild();
+  }
+
+  /** Adds or replaces a custom field created outside the package. */
+  putCustomField(field: FieldDef): void {
+    this.customFields = [
+      ...this.customFields.filter((f) => f.name.toLowerCase() !== field.name.toLowerCase()),
+      field,
+    ];
+    this.rebuild();
+  }
+
+  removeCustomField(name: string): void {
+    this.customFields = this.customFields.filter(
+      (f) => f.name.toLowerCase() !== name.toLowerCase(),
+    );
+    this.rebuild();
   }
 
   /** The field, or undefined when it does not exist in the org right now. */
   field(name: string): FieldDef | undefined {
-    const f = this.byLower.get(name.toLowerCase());
-    if (f?.packaged && !this.packageInstalled) return undefined;
-    return f;
+    return this.byLower.get(name.toLowerCase());
   }
 
-  fields(): FieldDef[] {
-    return CONTACT_FIELDS.filter((f) => !f.packaged || this.packageInstalled);
+  /** Every field, in describe order. Shared: do not mutate. */
+  fields(): readonly FieldDef[] {
+    return this.all;
   }
 
   externalIdFields(): FieldDef[] {
-    return this.fields().filter((f) => f.externalId);
+    return this.all.filter((f) => f.externalId);
+  }
+
+  private rebuild(): void {
+    this.all = [...STANDARD_FIELDS, ...(this.packageFields ?? []), ...this.customFields];
+    this.byLower = new Map(this.all.map((f) => [f.name.toLowerCase(), f]));
   }
 }

@@ -10,6 +10,8 @@ import type { SandboxControl } from './control';
 import type { CometdDeps, ContactRecord } from './model';
 import { oauthRouter } from './oauth';
 import { Org } from './org';
+import { loadSalesforcePackage } from './package-source';
+import type { SalesforcePackage } from './package-source';
 import type { OrgConfig } from './org';
 import { collectionsRouter } from './rest-collections';
 import { dataApiGate } from './rest-context';
@@ -17,6 +19,7 @@ import { metaRouter } from './rest-meta';
 import { queryRouter } from './rest-query';
 import { sobjectsRouter } from './rest-sobjects';
 import { loadState, saveState } from './state-file';
+import { toolingRouter } from './tooling';
 import { LATEST_VERSION, versionList } from './versions';
 
 export interface SalesforceSandboxOptions {
@@ -62,6 +65,18 @@ export interface SalesforceSandboxOptions {
   controlEndpoint?: boolean;
   /** Serve CDC over CometD at `/cometd/<version>`. Default true. */
   streaming?: boolean;
+  /**
+   * The InitLive package's source the org installs from. Default: the project's
+   * salesforce/force-app, read at start (its field files define the package's Contact fields).
+   */
+  salesforcePackage?: SalesforcePackage;
+  /**
+   * Start with the package deployed (fields, permission set, CDC selection). Default true;
+   * false starts an org without it, as a real org is before the setup guide's first step.
+   */
+  packageInstalled?: boolean;
+  /** Keep the package's Change Data Capture selection of Contact. Default true. */
+  changeDataCapture?: boolean;
 }
 
 export interface SalesforceSandbox {
@@ -150,8 +165,24 @@ export async function startSalesforceSandbox(
     maxRefreshTokensPerUser: options.maxRefreshTokensPerUser ?? DEFAULTS.maxRefreshTokensPerUser,
   };
   const saved = options.stateFile ? loadState(options.stateFile) : undefined;
-  const org = new Org(config, now, saved?.identity);
+  const org = new Org(config, now, saved?.identity, {
+    pkg: options.salesforcePackage ?? loadSalesforcePackage(),
+    packageInstalled: saved ? false : options.packageInstalled !== false,
+    changeDataCapture: options.changeDataCapture !== false,
+  });
   if (saved) {
+    org.setup.restore(
+      saved.setup ?? {
+        packageInstalled: saved.store.packageInstalled,
+        customFields: [],
+        channelMembers: [],
+      },
+    );
+    if (!saved.setup && saved.store.packageInstalled) {
+      // Saved before the setup was kept: the package came with its CDC selection.
+      org.setup.uninstallPackage();
+      org.setup.installPackage();
+    }
     org.store.restore(saved.store);
     org.tokens.restore(saved.tokens);
   }
@@ -171,6 +202,7 @@ export async function startSalesforceSandbox(
   data.use(sobjectsRouter(org));
   data.use(collectionsRouter(org));
   data.use(queryRouter(org));
+  data.use(toolingRouter(org));
   data.use(bulk.router());
   data.use(() => {
     throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
@@ -185,6 +217,7 @@ export async function startSalesforceSandbox(
     },
     onTokenRevoked: (listener) => org.tokens.onRevoked(listener),
     onWrite: (listener) => org.store.onWrite(listener),
+    contactSelected: () => org.setup.contactSelected(),
     now,
     retentionMs: config.retentionMs,
     apiVersion: LATEST_VERSION,
@@ -200,6 +233,7 @@ export async function startSalesforceSandbox(
     saveState(options.stateFile, {
       version: 1,
       identity: org.identity,
+      setup: org.setup.snapshot(),
       store: org.store.snapshot(),
       tokens: org.tokens.snapshot(),
     });

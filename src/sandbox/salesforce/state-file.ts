@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { OrgIdentity } from './org';
+import type { SetupSnapshot } from './setup';
 import type { StoreSnapshot } from './store';
 import type { TokenSnapshot } from './tokens';
 
@@ -8,6 +9,8 @@ import type { TokenSnapshot } from './tokens';
 export interface OrgState {
   version: 1;
   identity: OrgIdentity;
+  /** Package, custom fields and CDC selection; absent in files saved before they were kept. */
+  setup?: SetupSnapshot;
   store: StoreSnapshot;
   tokens: TokenSnapshot;
 }

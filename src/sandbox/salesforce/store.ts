@@ -5,6 +5,7 @@ import { KeyPrefix, to18 } from './ids';
 import type { IdGenerator } from './ids';
 import type { ContactRecord, ContactWriteEvent, WriteApi, WriteListener } from './model';
 import { ContactSchema } from './schema';
+import type { FieldDef } from './schema';
 import { validateChanges } from './validation';
 import type { FieldValues } from './validation';
 
@@ -31,13 +32,18 @@ export interface StoreSnapshot {
   records: ContactRecord[];
 }
 
+/** The value a field holds on a record that was never given one. */
+export function emptyValue(f: FieldDef): string | number | boolean | null {
+  return f.defaultValue ?? null;
+}
+
 /**
  * The org's Contact table with its unique indexes and recycle bin (soft-deleted rows keep
  * `IsDeleted = true`). All writes go through a {@link Transaction}; listeners hear about
  * them only once it commits, with one transaction key per commit.
  */
 export class ContactStore {
-  readonly schema = new ContactSchema();
+  readonly schema: ContactSchema;
   private records = new Map<string, ContactRecord>();
   /** unique field -> lower-cased value -> id of the live record holding it (case-insensitive). */
   private unique = new Map<string, Map<string, string>>();
@@ -45,10 +51,13 @@ export class ContactStore {
   /** Records written (created, updated, deleted, undeleted) since start. */
   writesCount = 0;
 
+  /** `packageFields`: the installed package's Contact fields; null: no package. */
   constructor(
     readonly ids: IdGenerator,
     readonly now: () => number,
+    packageFields: readonly FieldDef[] | null = null,
   ) {
+    this.schema = new ContactSchema(packageFields);
     this.rebuildIndexes();
   }
 
@@ -107,20 +116,36 @@ export class ContactStore {
     this.rebuildIndexes();
   }
 
-  /** Removes the package fields and their data, as uninstalling a managed package does. */
-  uninstallPackage(): void {
-    const packaged = this.schema.fields().filter((f) => f.packaged);
-    this.schema.packageInstalled = false;
-    for (const r of this.records.values()) for (const f of packaged) delete r[f.name];
+  /**
+   * Installs (a field list) or uninstalls (null) the package's fields. Uninstalling drops their
+   * data, as uninstalling a package does; installing adds them empty on every record.
+   */
+  setPackageFields(fields: readonly FieldDef[] | null): void {
+    const before = this.schema.fields().filter((f) => f.packaged);
+    this.schema.setPackageFields(fields);
+    const after = this.schema.fields().filter((f) => f.packaged);
+    const kept = new Set(after.map((f) => f.name));
+    for (const r of this.records.values()) {
+      for (const f of before) if (!kept.has(f.name)) delete r[f.name];
+      for (const f of after) if (!(f.name in r)) r[f.name] = emptyValue(f);
+    }
     this.rebuildIndexes();
   }
 
-  /** Re-adds the package fields, empty on every record. */
-  installPackage(): void {
-    if (this.schema.packageInstalled) return;
-    this.schema.packageInstalled = true;
-    const packaged = this.schema.fields().filter((f) => f.packaged);
-    for (const r of this.records.values()) for (const f of packaged) r[f.name] = null;
+  /** A new custom field (Tooling API): empty (or its default) on every record. */
+  addField(field: FieldDef): void {
+    this.schema.putCustomField(field);
+    for (const r of this.records.values())
+      if (!(field.name in r)) r[field.name] = emptyValue(field);
+    this.rebuildIndexes();
+  }
+
+  /** Deletes a custom field and its data. */
+  removeField(name: string): void {
+    const f = this.schema.field(name);
+    if (!f) return;
+    this.schema.removeCustomField(f.name);
+    for (const r of this.records.values()) delete r[f.name];
     this.rebuildIndexes();
   }
 
@@ -133,9 +158,9 @@ export class ContactStore {
     };
   }
 
+  /** Restores the records; the schema (package, custom fields) is the setup's to restore first. */
   restore(snap: StoreSnapshot): void {
     this.ids.restore(snap.ids);
-    this.schema.packageInstalled = snap.packageInstalled;
     this.records = new Map(snap.records.map((r) => [String(r.Id), { ...r }]));
     this.rebuildIndexes();
   }
@@ -224,7 +249,7 @@ export class Transaction {
     const id = this.store.ids.next(KeyPrefix.contact);
     const ts = formatDateTime(this.store.now());
     const record: ContactRecord = {};
-    for (const f of schema.fields()) record[f.name] = null;
+    for (const f of schema.fields()) record[f.name] = emptyValue(f);
     Object.assign(record, clean, {
       Id: id,
       IsDeleted: false,

@@ -1,5 +1,6 @@
 import { ApiFault, RecordFault } from './api-fault';
 import { KeyPrefix, isIdOf, to18 } from './ids';
+import { isNumericType } from './schema';
 import type { ContactSchema, FieldDef } from './schema';
 
 /** Field values keyed by canonical API name, after deserialisation. */
@@ -33,7 +34,13 @@ function parserError(field: FieldDef, value: unknown): ApiFault {
         : typeof value === 'boolean'
           ? `VALUE_${String(value).toUpperCase()}`
           : 'START_OBJECT';
-  const target = field.type === 'double' ? 'double' : field.type === 'date' ? 'date' : 'string';
+  const target = isNumericType(field.type)
+    ? 'double'
+    : field.type === 'date'
+      ? 'date'
+      : field.type === 'boolean'
+        ? 'boolean'
+        : 'string';
   return new ApiFault(
     400,
     'JSON_PARSER_ERROR',
@@ -47,9 +54,12 @@ function parserError(field: FieldDef, value: unknown): ApiFault {
  * Throws a top-level JSON_PARSER_ERROR (the whole request fails) on type mismatches.
  */
 function coerceJson(field: FieldDef, value: unknown): string | number | boolean | null {
-  if (value === null) return null;
+  // A checkbox holds true or false; null unchecks it.
+  if (value === null) return field.type === 'boolean' ? false : null;
   switch (field.type) {
     case 'double':
+    case 'currency':
+    case 'percent':
       if (typeof value === 'number' && Number.isFinite(value)) return value;
       if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)))
         return Number(value);
@@ -111,10 +121,10 @@ export function deserializeCsvRow(row: Record<string, string>, schema: ContactSc
       ]);
     if (raw === '') continue;
     if (raw === '#N/A') {
-      out[field.name] = null;
+      out[field.name] = field.type === 'boolean' ? false : null;
       continue;
     }
-    if (field.type === 'double') {
+    if (isNumericType(field.type)) {
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n)) {
         throw new RecordFault(
@@ -245,7 +255,9 @@ function checkValue(
       }
       return id;
     }
-    case 'double': {
+    case 'double':
+    case 'currency':
+    case 'percent': {
       const n = roundHalfUp(Number(value), f.scale ?? 0);
       const maxInt = 10 ** ((f.precision ?? 18) - (f.scale ?? 0));
       if (Math.abs(n) >= maxInt) {

@@ -1,4 +1,4 @@
-import { toInitLive } from '../../core/mapping';
+import { CUSTOM_ANSWER_PREFIX, toInitLive } from '../../core/mapping';
 import type { CanonicalValues, ResolvedMapping } from '../../core/mapping';
 import type { FieldValues, InitLiveWrite } from '../../core/records';
 import type { ConsumedRecord } from '../../core/transport';
@@ -29,6 +29,19 @@ export interface KnownPair {
   initliveId: string | null;
   salesforceId: string | null;
   values: FieldValues;
+  /**
+   * Every form answer the staff member has now (read just before an update that writes some):
+   * InitLive replaces customAnswers whole, so the answers the mapping does not name are sent
+   * back as they are.
+   */
+  answers?: Record<string, unknown>;
+}
+
+/** Whether a write carries form answers (an update of it must not drop the other answers). */
+export function writesAnswers(write: InitLiveWrite): boolean {
+  if (write.operation === 'CREATE' || write.operation === 'DELETE') return false;
+  for (const key in write.fields) if (key.startsWith(CUSTOM_ANSWER_PREFIX)) return true;
+  return false;
 }
 
 export type PlannedKind = 'create' | 'update' | 'archive' | 'restore' | 'delete';
@@ -95,6 +108,7 @@ export function initLiveFields(
   fields: FieldValues,
   mapping: ResolvedMapping,
   known: FieldValues,
+  answers?: Record<string, unknown>,
 ): Record<string, unknown> {
   const values: CanonicalValues = { ...fields };
   if (ADDRESS_PARTS.some((p) => p in fields)) {
@@ -105,6 +119,7 @@ export function initLiveFields(
   const out = toInitLive(values, mapping);
   if ('tags' in out && out.tags === null) out.tags = [];
   if ('firstName' in out && out.firstName === null) out.firstName = '';
+  if (answers && out.customAnswers) out.customAnswers = { ...answers, ...out.customAnswers };
   const address = out.address as Record<string, unknown> | undefined;
   if (address) {
     for (const p of ADDRESS_PARTS) address[p] ??= null;
@@ -113,7 +128,11 @@ export function initLiveFields(
   return out;
 }
 
-function toOperation(draft: Draft, mapping: ResolvedMapping, known: FieldValues): BatchOperation {
+function toOperation(
+  draft: Draft,
+  mapping: ResolvedMapping,
+  known: KnownPair | undefined,
+): BatchOperation {
   const ifMatch = draft.ifMatch ?? undefined;
   const id = draft.initliveId ?? '';
   switch (draft.kind) {
@@ -122,7 +141,12 @@ function toOperation(draft: Draft, mapping: ResolvedMapping, known: FieldValues)
     case 'delete':
       return { op: 'delete', id, ifMatch };
     default: {
-      const patch = initLiveFields(draft.fields, mapping, known) as StaffPatch;
+      const patch = initLiveFields(
+        draft.fields,
+        mapping,
+        known?.values ?? {},
+        known?.answers,
+      ) as StaffPatch;
       const keys = Object.keys(patch);
       if (keys.length === 1 && patch.status === 'archived') return { op: 'archive', id, ifMatch };
       return { op: 'update', id, patch, ifMatch };
@@ -212,7 +236,7 @@ export function planWrites(
     kind: d.kind,
     pairId: d.pairId,
     initliveId: d.initliveId,
-    operation: toOperation(d, mapping, known.get(d.pairId)?.values ?? {}),
+    operation: toOperation(d, mapping, known.get(d.pairId)),
     writes: d.writes,
   }));
   return { ops, invalid };

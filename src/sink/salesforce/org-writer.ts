@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
 import { fieldSpecs } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
@@ -5,6 +6,7 @@ import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
 import type {
   ApiUsage,
+  ContactFields,
   SalesforceApi,
   SalesforceItemResult,
 } from '../../infra/salesforce/salesforce-api';
@@ -15,7 +17,9 @@ import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from '../../core/api-reserve';
 import { belowReserve, reserveCalls } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
-import { contactBody, planRounds, routeOf } from './plan';
+import { FieldDrift } from './field-drift';
+import type { Refused } from './field-drift';
+import { callRecords, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
 import { OrgHold } from './org-hold';
 import type { PauseReason } from './org-hold';
@@ -88,6 +92,8 @@ interface Entry {
   enqueuedAt: number;
   /** Calls that carried this op so far. */
   attempts: number;
+  /** Times it went again after a recheck of Contact held a field it carries (field-drift.ts). */
+  driftRetries?: number;
   backlog: boolean;
   saturated: boolean;
   run: boolean;
@@ -170,6 +176,7 @@ export class OrgWriter {
   private arrivalsInWindow = 0;
   private readonly abort = new AbortController();
   private readonly logger: Logger;
+  private readonly drift: FieldDrift<Entry>;
   private readonly results: ResultRecorder<Entry>;
   private readonly orgHold: OrgHold;
   /** Writes in the flush under way (held with it while the org is paused). */
@@ -183,6 +190,7 @@ export class OrgWriter {
     private readonly options: OrgWriterOptions,
   ) {
     this.logger = deps.logger.child({ component: 'sink-salesforce', orgId });
+    this.drift = new FieldDrift(deps.fields, orgId);
     this.results = new ResultRecorder(deps, orgId, this.logger, (entry) => this.done(entry));
     this.orgHold = new OrgHold(
       deps,
@@ -510,6 +518,7 @@ export class OrgWriter {
       }
       for (const e of pending) e.attempts++;
       let results: SalesforceItemResult[];
+      const sentAt = performance.now();
       try {
         const sending = pending;
         results = await this.call(
@@ -528,6 +537,8 @@ export class OrgWriter {
           continue;
         }
         if (e.code !== 'SALESFORCE_REJECTED' && e.code !== 'INVALID_INPUT') throw e;
+        // A field the org no longer has: once a describe holds it, all go again without it.
+        if (await this.drift.resendAll(pending, e, sentAt)) continue;
         if (pending.length === 1) return this.results.failed(pending[0]!, e);
         const half = Math.ceil(pending.length / 2);
         await this.runRoute(route, pending.slice(0, half));
@@ -535,6 +546,7 @@ export class OrgWriter {
       }
       const succeeded: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
       const again: Entry[] = [];
+      const refused: Array<Refused<Entry>> = [];
       const gone: Entry[] = [];
       let hold: SyncError | null = null;
       for (let i = 0; i < pending.length; i++) {
@@ -554,11 +566,13 @@ export class OrgWriter {
         } else if (r.error.retriable) {
           lastError.set(entry, r.error);
           again.push(entry);
-        } else await this.results.failed(entry, r.error);
+        } else refused.push({ entry, error: r.error, items: r.errors });
       }
       await this.results.succeeded(succeeded);
       await this.results.gone(gone);
-      pending = again;
+      const drift = await this.drift.resend(refused, sentAt);
+      for (const f of drift.failed) await this.results.failed(f.entry, f.error);
+      pending = [...again, ...drift.again];
       if (pending.length === 0) return;
       if (hold) {
         await this.hold(pauseReasons[hold.code]!, hold);
@@ -569,6 +583,8 @@ export class OrgWriter {
         }
         continue;
       }
+      // Only writes going again without a held field: no backoff, no failure counted.
+      if (again.length === 0) continue;
       failures++;
       if (failures >= this.options.retryPolicy.maxAttempts) {
         // The record itself keeps failing (a lock that never frees): park it, keep the rest flowing.
@@ -584,25 +600,22 @@ export class OrgWriter {
     }
   }
 
+  /** The records of an upsert or update call, without the fields drift holds back. */
+  private records(route: 'upsert' | 'update', entries: readonly Entry[]): ContactFields[] {
+    const ops = entries.map((e) => e.op);
+    return callRecords(route, ops, this.externalIdField(), this.drift.held());
+  }
+
   private async send(
     api: SalesforceApi,
     route: 'upsert' | 'update' | 'delete',
     entries: readonly Entry[],
   ): Promise<SalesforceItemResult[]> {
-    const extField = this.externalIdField();
-    switch (route) {
-      case 'upsert':
-        return api.upsertContacts(
-          entries.map((e) => contactBody(e.op, extField)),
-          extField,
-        );
-      case 'update':
-        return api.updateContacts(
-          entries.map((e) => ({ ...contactBody(e.op, extField), Id: e.op.salesforceId! })),
-        );
-      case 'delete':
-        return api.deleteContacts(entries.map((e) => e.op.salesforceId!));
-    }
+    if (route === 'delete') return api.deleteContacts(entries.map((e) => e.op.salesforceId!));
+    const records = this.records(route, entries);
+    return route === 'upsert'
+      ? api.upsertContacts(records, this.externalIdField())
+      : api.updateContacts(records as Array<ContactFields & { Id: string }>);
   }
 
   private async sendBulk(
@@ -610,23 +623,12 @@ export class OrgWriter {
     route: 'upsert' | 'update' | 'delete',
     entries: readonly Entry[],
   ): Promise<SalesforceItemResult[]> {
-    const extField = this.externalIdField();
+    if (route === 'delete') throw new SyncError('INTERNAL', 'deletes are not sent by Bulk');
     const bulk = this.options.bulkFor(conn);
-    switch (route) {
-      case 'upsert':
-        return bulk.upsertContacts(
-          entries.map((e) => contactBody(e.op, extField)),
-          extField,
-          this.abort.signal,
-        );
-      case 'update':
-        return bulk.updateContacts(
-          entries.map((e) => ({ ...contactBody(e.op, extField), Id: e.op.salesforceId! })),
-          this.abort.signal,
-        );
-      case 'delete':
-        throw new SyncError('INTERNAL', 'deletes are not sent by Bulk');
-    }
+    const records = this.records(route, entries);
+    return route === 'upsert'
+      ? bulk.upsertContacts(records, this.externalIdField(), this.abort.signal)
+      : bulk.updateContacts(records as Array<ContactFields & { Id: string }>, this.abort.signal);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { FieldValue, FieldValues, SalesforceWrite } from '../../core/records';
 import type { ConsumedRecord } from '../../core/transport';
 import type { ContactFields } from '../../infra/salesforce/salesforce-api';
+import { withoutHeld } from './field-drift';
 
 /** A decoded write with the record it came in (kept whole for dead letters). */
 export interface WriteEnvelope {
@@ -119,6 +120,23 @@ export function contactBody(op: PairOp, externalIdField: string): ContactFields 
   for (const [k, v] of Object.entries(op.fields)) body[k] = toSalesforceValue(v);
   if (op.externalId) body[externalIdField] = op.externalId;
   return body;
+}
+
+/**
+ * The records of one upsert or update call: each op's body (an update's with its Id), without
+ * the fields drift holds back (`held`, lower-cased; null when none, the usual case).
+ */
+export function callRecords(
+  route: 'upsert' | 'update',
+  ops: readonly PairOp[],
+  externalIdField: string,
+  held: ReadonlySet<string> | null,
+): ContactFields[] {
+  const records = ops.map((op) => {
+    const body = contactBody(op, externalIdField);
+    return route === 'update' ? { ...body, Id: op.salesforceId! } : body;
+  });
+  return held === null ? records : records.map((r) => withoutHeld(r, held));
 }
 
 /** How an op is executed. */

@@ -390,6 +390,8 @@ class CometdEndpoint implements CometdControl {
   // --- Events --------------------------------------------------------------------------------
 
   private onWrite(events: ContactWriteEvent[]): void {
+    // Contact not selected for Change Data Capture: Salesforce publishes nothing for it.
+    if (this.deps.contactSelected && !this.deps.contactSelected()) return;
     for (const event of events)
       this.publish(buildChangeEvent(event, this.commitNumberFor(event.transactionKey)));
   }

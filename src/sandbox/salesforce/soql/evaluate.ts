@@ -5,7 +5,8 @@ import { parseSoql } from './parser';
 import { parseDateTime } from '../dates';
 import { to18 } from '../ids';
 import type { ContactRecord } from '../model';
-import type { ContactSchema, FieldDef } from '../schema';
+import { isTextType } from '../schema';
+import type { FieldDef } from '../schema';
 
 type Value = string | number | boolean | null;
 type Predicate = (r: ContactRecord) => boolean;
@@ -23,7 +24,11 @@ export interface CompiledQuery {
 /** Salesforce caps OFFSET at 2,000. */
 export const MAX_OFFSET = 2000;
 
-const TEXT_TYPES = new Set(['string', 'textarea', 'email', 'phone', 'picklist']);
+/** What a query runs against: one object's fields (Contact, or a setup object). */
+export interface SoqlTable {
+  objectName: string;
+  field(name: string): FieldDef | undefined;
+}
 
 /** Long text areas can be selected but not filtered or sorted on. */
 function isLongText(f: FieldDef): boolean {
@@ -35,9 +40,9 @@ function isLongText(f: FieldDef): boolean {
  * MALFORMED_QUERY (syntax or unsupported feature), INVALID_TYPE (object), INVALID_FIELD
  * (unknown field, wrong literal type), NUMBER_OUTSIDE_VALID_RANGE (OFFSET above 2,000).
  */
-export function compileSoql(soql: string, schema: ContactSchema): CompiledQuery {
+export function compileSoql(soql: string, schema: SoqlTable): CompiledQuery {
   const q: SoqlQuery = parseSoql(soql);
-  if (q.from.name.toLowerCase() !== 'contact') {
+  if (q.from.name.toLowerCase() !== schema.objectName.toLowerCase()) {
     throw new SoqlError(
       'INVALID_TYPE',
       pointAt(
@@ -55,7 +60,7 @@ export function compileSoql(soql: string, schema: ContactSchema): CompiledQuery 
         pointAt(
           soql,
           ref.offset,
-          `No such column '${ref.name}' on entity 'Contact'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
+          `No such column '${ref.name}' on entity '${schema.objectName}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
         ),
       );
     }
@@ -172,7 +177,7 @@ function compileCondition(
     }
     case 'like': {
       const f = filterable(resolve(c.field), c.field, soql);
-      if (!TEXT_TYPES.has(f.type) && f.type !== 'id' && f.type !== 'reference') {
+      if (!isTextType(f.type) && f.type !== 'id' && f.type !== 'reference') {
         throw new SoqlError(
           'INVALID_FIELD',
           pointAt(
@@ -225,7 +230,9 @@ function literalValue(f: FieldDef, lit: Literal, soql: string): Value {
       return id;
     }
     case 'double':
-      if (lit.type !== 'number') throw wrong('double', false);
+    case 'currency':
+    case 'percent':
+      if (lit.type !== 'number') throw wrong(f.type, false);
       return lit.value;
     case 'boolean':
       if (lit.type !== 'boolean') throw wrong('boolean', false);
@@ -246,7 +253,7 @@ function literalValue(f: FieldDef, lit: Literal, soql: string): Value {
 function norm(f: FieldDef, v: Value): Value {
   if (v === null) return null;
   if (f.type === 'datetime' && typeof v === 'string') return parseDateTime(v);
-  if (TEXT_TYPES.has(f.type) && typeof v === 'string') return v.toLowerCase();
+  if (isTextType(f.type) && typeof v === 'string') return v.toLowerCase();
   return v;
 }
 
