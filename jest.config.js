@@ -21,14 +21,13 @@ module.exports = {
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
       setupFiles: ['<rootDir>/test/harness/env.ts'],
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/test/harness/timeout.ts'],
     },
     {
       displayName: 'browser',
       testEnvironment: 'node',
       transform: { '^.+\\.ts$': tsJest },
       testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
-      testTimeout: 120000,
     },
   ],
 };
