@@ -171,6 +171,29 @@ export interface SteadyResult {
   latencyMs: Percentiles;
   rssMb: { start: number; end: number; peak: number; firstHalfMax: number; secondHalfMax: number };
   salesforceApiCallsPer1000: number;
+  /** Salesforce calls during the steady part, by endpoint: where the calls per 1,000 go. */
+  salesforceCallsByEndpoint: Record<string, number>;
+  /** Contact writes per write call (each call's records, in buckets), during the steady part. */
+  writesPerCall: Record<string, number>;
+}
+
+/** Endpoint counts that grew between two readings of the sandbox's counters. */
+function endpointDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after))
+    if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+function sizeBucket(n: number): string {
+  if (n >= 200) return '200';
+  if (n >= 150) return '150-199';
+  if (n >= 100) return '100-149';
+  if (n >= 50) return '50-99';
+  return '1-49';
 }
 
 /** A steady rate of InitLive updates to existing, linked staff, with latency to Salesforce. */
@@ -219,7 +242,14 @@ export async function steadyInitLiveToSalesforce(
         }
       }
     });
-    const calls0 = e.sf.control.counters().apiCallsUsed;
+    const counters0 = e.sf.control.counters();
+    const calls0 = counters0.apiCallsUsed;
+    const writesPerCall: Record<string, number> = {};
+    const offSizes = onSalesforceWrites(e, (events) => {
+      if (events.length === 0) return;
+      const bucket = sizeBucket(events.length);
+      writesPerCall[bucket] = (writesPerCall[bucket] ?? 0) + 1;
+    });
     rss.start();
     const total = ratePerSecond * seconds;
     const started = Date.now();
@@ -245,6 +275,8 @@ export async function steadyInitLiveToSalesforce(
     await new Promise((r) => setTimeout(r, 2000));
     rss.stop();
     off();
+    offSizes();
+    const counters1 = e.sf.control.counters();
     const half = started + (seconds * 1000) / 2;
     const first = rss.samples.filter((s) => s.t < half).map((s) => s.rssMb);
     const second = rss.samples.filter((s) => s.t >= half).map((s) => s.rssMb);
@@ -261,7 +293,9 @@ export async function steadyInitLiveToSalesforce(
         firstHalfMax: Math.round(Math.max(...first)),
         secondHalfMax: Math.round(Math.max(...second)),
       },
-      salesforceApiCallsPer1000: ((e.sf.control.counters().apiCallsUsed - calls0) / total) * 1000,
+      salesforceApiCallsPer1000: ((counters1.apiCallsUsed - calls0) / total) * 1000,
+      salesforceCallsByEndpoint: endpointDelta(counters0.endpoints, counters1.endpoints),
+      writesPerCall,
     };
   } finally {
     rss.stop();

@@ -25,9 +25,16 @@ export type { BulkContactWriter } from './salesforce/bulk-writer';
 export type { PauseReason } from './salesforce/org-writer';
 
 export interface SalesforceSinkOptions {
-  /** Ops that trigger a flush and fill one collection call; at most 200 (Salesforce's cap). Default 200. */
+  /**
+   * Records per sObject Collection; at most 200 (Salesforce's cap). Default 200. A call carries
+   * up to five collections (Composite), and a queue of that many flushes at once.
+   */
   flushSize?: number;
-  /** How long a partial flush waits for more records. Default 200 ms. */
+  /**
+   * How long a partial flush waits for more records, counted from its oldest. Default 350 ms:
+   * the sink's consumer fetches again only once its records are written, so this sets how much
+   * a steady stream gathers per call (about 200 at 500 changes a second).
+   */
   lingerMs?: number;
   /** How often a paused org is probed (limits, auth, package). Default 60 s; each probe is one API call. */
   pauseCheckMs?: number;
@@ -42,7 +49,7 @@ export interface SalesforceSinkOptions {
   maxBatchSize?: number;
   /**
    * Above this many upserts (or updates) in one flush, they go as one Bulk API 2.0 ingest job
-   * (about 7 calls whatever its size) instead of 200-record collection calls. Default 2,000;
+   * (5-7 calls whatever its size) instead of Composite calls of 1,000 records. Default 5,000;
    * `Infinity` never uses Bulk.
    */
   bulkThreshold?: number;
@@ -67,7 +74,10 @@ export interface SalesforceSinkOptions {
 }
 
 const MAX_COLLECTION = 200;
+/** Collections the SalesforceApi sends in one Composite call (Salesforce allows 5). */
+const COLLECTIONS_PER_CALL = 5;
 const DEFAULT_MAX_BATCH_SIZE = 4_000;
+const DEFAULT_LINGER_MS = 350;
 
 /**
  * Consumes the salesforceWrites topic and writes Contacts with sObject Collections, or Bulk API
@@ -75,11 +85,12 @@ const DEFAULT_MAX_BATCH_SIZE = 4_000;
  *
  * Per batch: writes are decoded (undecodable or unusable ones go to dead letters), folded per
  * pair (a burst of writes to one pair costs one record in one call, order kept) and handed to
- * the org's OrgWriter, which batches across partitions up to 200 records per call or the
- * linger. A batch of at least `flushSize` records means the consumer is behind (a full sync, a
- * burst), and writes arriving at 1,000 a second or more are a burst even when it keeps up: the
- * writer then gathers every partition's batch before flushing, and a route with more than
- * `bulkThreshold` ops (a backlog's: from 1,000) goes as one Bulk job (see OrgWriter).
+ * the org's OrgWriter, which batches across partitions up to 1,000 records per call (five
+ * collections in one Composite request) or the linger. A batch of at least `flushSize` records
+ * means the consumer is behind (a full sync, a burst), and writes arriving at 5,000 a second or
+ * more are a burst even when it keeps up: the writer then gathers every partition's batch
+ * before flushing, and a route with more than `bulkThreshold` ops (a backlog's: from 5,000)
+ * goes as one Bulk job (see OrgWriter).
  * handleBatch resolves only when every record of the batch has its outcome recorded:
  * written (and linked when created), or dead-lettered with Salesforce's statusCode. So offsets
  * are committed only after that, and a batch held by a paused org (API budget, auth, missing
@@ -106,13 +117,13 @@ export class SalesforceSink {
   ) {
     this.options = {
       flushSize: Math.min(MAX_COLLECTION, Math.max(1, options.flushSize ?? MAX_COLLECTION)),
-      lingerMs: Math.max(0, options.lingerMs ?? 200),
+      lingerMs: Math.max(0, options.lingerMs ?? DEFAULT_LINGER_MS),
       pauseCheckMs: Math.max(1, options.pauseCheckMs ?? 60_000),
       apiReserve: options.apiReserve ?? defaultApiReserve,
       retryPolicy: options.retryPolicy ?? defaultRetryPolicy,
       maxBatchSize: Math.max(1, options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE),
       fromBeginning: options.fromBeginning ?? true,
-      bulkThreshold: Math.max(MAX_COLLECTION, options.bulkThreshold ?? 2_000),
+      bulkThreshold: Math.max(MAX_COLLECTION, options.bulkThreshold ?? 5_000),
       bulkLingerMs: Math.max(0, options.bulkLingerMs ?? 5_000),
       runLingerMs: Math.max(0, options.runLingerMs ?? 15_000),
       bulkPollMs: Math.max(1, options.bulkPollMs ?? 500),
@@ -234,6 +245,7 @@ export class SalesforceSink {
     if (!w) {
       w = new OrgWriter(this.deps, orgId, {
         ...this.options,
+        recordsPerCall: this.options.flushSize * COLLECTIONS_PER_CALL,
         apiFor: this.apiFor,
         bulkFor: this.bulkFor,
         waitingInTopic: async () => {

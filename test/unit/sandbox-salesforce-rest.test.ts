@@ -315,6 +315,82 @@ describe('Salesforce sandbox REST (through jsforce)', () => {
     expect(update!.transactionKey).not.toBe(create!.transactionKey);
   });
 
+  test('composite: collections as subrequests in order, one API call; Salesforce limits refused', async () => {
+    const v = '/services/data/v62.0';
+    const records = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        attributes: { type: 'Contact' },
+        ...staff(from + i),
+      }));
+    sb.control.resetApiUsage();
+    const answer = await conn.requestPost<{
+      compositeResponse: { body: SaveResult[]; httpStatusCode: number; referenceId: string }[];
+    }>('/composite', {
+      allOrNone: false,
+      compositeRequest: [
+        {
+          method: 'POST',
+          url: `${v}/composite/sobjects`,
+          referenceId: 'first',
+          body: { allOrNone: false, records: records(0, 200) },
+        },
+        {
+          method: 'POST',
+          url: `${v}/composite/sobjects`,
+          referenceId: 'second',
+          body: {
+            allOrNone: false,
+            records: [{ attributes: { type: 'Contact' }, FirstName: 'x' }],
+          },
+        },
+        { method: 'GET', url: `${v}/sobjects/Contact/003000000000000AAA`, referenceId: 'missing' },
+      ],
+    });
+    expect(answer.compositeResponse.map((r) => [r.referenceId, r.httpStatusCode])).toEqual([
+      ['first', 200],
+      ['second', 200],
+      ['missing', 404],
+    ]);
+    expect(answer.compositeResponse[0]!.body.every((r) => r.success)).toBe(true);
+    expect(answer.compositeResponse[1]!.body[0]!.errors[0]!.statusCode).toBe(
+      'REQUIRED_FIELD_MISSING',
+    );
+    expect(sb.control.counters().apiCallsUsed).toBe(1);
+    expect(sb.control.counters().endpoints).toEqual({ 'POST /composite': 1 });
+    expect(sb.control.listContacts()).toHaveLength(200);
+
+    const collection = (i: number) => ({
+      method: 'POST',
+      url: `${v}/composite/sobjects`,
+      referenceId: `c${i}`,
+      body: { allOrNone: false, records: records(1_000 + i, 1) },
+    });
+    const six = await caught(() =>
+      conn.requestPost('/composite', {
+        compositeRequest: Array.from({ length: 6 }, (_, i) => collection(i)),
+      }),
+    );
+    expect(six.errorCode).toBe('INVALID_API_INPUT');
+    const many = await caught(() =>
+      conn.requestPost('/composite', {
+        compositeRequest: Array.from({ length: 26 }, (_, i) => ({
+          method: 'GET',
+          url: `${v}/limits`,
+          referenceId: `l${i}`,
+        })),
+      }),
+    );
+    expect(many.errorCode).toBe('INVALID_API_INPUT');
+    expect(sb.control.listContacts()).toHaveLength(200);
+
+    sb.control.exhaustApiLimit();
+    const exhausted = await caught(() =>
+      conn.requestPost('/composite', { compositeRequest: [collection(0)] }),
+    );
+    expect(exhausted.errorCode).toBe('REQUEST_LIMIT_EXCEEDED');
+    expect(sb.control.listContacts()).toHaveLength(200);
+  });
+
   test('unsupported or malformed SOQL is MALFORMED_QUERY, never a wrong answer', async () => {
     const grouped = await caught(() =>
       conn.query('SELECT LastName FROM Contact GROUP BY LastName'),

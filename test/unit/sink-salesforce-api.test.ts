@@ -35,14 +35,16 @@ describe('JsforceSalesforceApi against the sandbox', () => {
     LastName: `Last${i}`,
   });
 
-  it('upserts in chunks of 200 and reports each item, in order, with Salesforce statusCode', async () => {
+  it('upserts in collections of 200, five to a Composite call, and reports each item in order with Salesforce statusCode', async () => {
     const records = Array.from({ length: 250 }, (_, i) => staff(i));
     records[5] = { ...records[5]!, Email: 'nope' };
     records[6] = { LastName: 'no external id' };
     sb.control.resetApiUsage();
     const results = await api.upsertContacts(records, 'InitLive_Staff_Id__c');
     expect(results).toHaveLength(250);
-    expect(sb.control.counters().apiCallsUsed).toBe(2);
+    // Two collections, one Composite call.
+    expect(sb.control.counters().apiCallsUsed).toBe(1);
+    expect(sb.control.counters().endpoints).toEqual({ 'POST /composite': 1 });
     expect(results.filter((r) => r.success)).toHaveLength(248);
     const bad = results[5]!;
     expect(bad.success).toBe(false);
@@ -52,7 +54,7 @@ describe('JsforceSalesforceApi against the sandbox', () => {
     }
     expect(results[6]).toMatchObject({ success: false, error: { code: 'INVALID_INPUT' } });
     expect(results[0]).toMatchObject({ success: true, created: true });
-    expect(api.apiUsage()).toEqual({ used: 2, max: 15_000 });
+    expect(api.apiUsage()).toEqual({ used: 1, max: 15_000 });
 
     const again = await api.upsertContacts([staff(0)], 'InitLive_Staff_Id__c');
     expect(again[0]).toMatchObject({
@@ -60,6 +62,48 @@ describe('JsforceSalesforceApi against the sandbox', () => {
       created: false,
       id: (results[0] as { id: string }).id,
     });
+  });
+
+  it('sends 1,000 records a call: updates and deletes by Id too, and a lone collection as itself', async () => {
+    const created = await api.upsertContacts(
+      Array.from({ length: 1_001 }, (_, i) => staff(i)),
+      'InitLive_Staff_Id__c',
+    );
+    expect(created.every((r) => r.success)).toBe(true);
+    expect(sb.control.counters().endpoints).toMatchObject({
+      'POST /composite': 1,
+      'PATCH /composite/sobjects/:sobject/:field': 1,
+    });
+    const ids = created.map((r) => (r as { id: string }).id);
+    sb.control.resetApiUsage();
+    const updated = await api.updateContacts(
+      ids.slice(0, 450).map((Id, i) => ({ Id, Phone: `+1 555 0${i}` })),
+    );
+    expect(updated.map((r) => r.id)).toEqual(ids.slice(0, 450));
+    expect(updated.every((r) => r.success)).toBe(true);
+    expect(sb.control.counters().apiCallsUsed).toBe(1);
+    const row = sb.control.listContacts().find((c) => c.Id === ids[449]);
+    expect(row?.Phone).toBe('+1 555 0449');
+
+    sb.control.resetApiUsage();
+    const gone = await api.deleteContacts([...ids.slice(0, 300), ids[0]!]);
+    expect(gone).toHaveLength(301);
+    expect(gone.slice(0, 300).every((r) => r.success)).toBe(true);
+    // Deleted by the first collection of the same call: the second finds it gone.
+    expect(gone[300]).toMatchObject({ success: false, id: ids[0] });
+    expect(sb.control.counters().apiCallsUsed).toBe(1);
+    expect(sb.control.listContacts()).toHaveLength(701);
+  });
+
+  it('throws the mapped error of a collection the Composite answer refused as a whole', async () => {
+    const records = Array.from({ length: 300 }, (_, i) => staff(i));
+    // LastName is no external id: each collection is refused (400 INVALID_FIELD) inside a 200.
+    const err = await caught(() => api.upsertContacts(records, 'LastName'));
+    expect(err).toMatchObject({
+      code: 'SALESFORCE_REJECTED',
+      context: { upstreamCode: 'INVALID_FIELD', op: 'upsert' },
+    });
+    expect(sb.control.listContacts()).toHaveLength(0);
   });
 
   it('pages a query (one call per page) and reads by Id in batched IN queries, deleted ones on request', async () => {

@@ -28,6 +28,7 @@ import type { MemoryPipeline } from './sink-salesforce-fixture';
 const COLLECTION_UPSERT = 'PATCH /composite/sobjects/:sobject/:field';
 const COLLECTION_UPDATE = 'PATCH /composite/sobjects';
 const INGEST_CREATE = 'POST /jobs/ingest';
+const COMPOSITE = 'POST /composite';
 
 describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
   let sb: SalesforceSandbox;
@@ -96,7 +97,7 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
     await produceWrites(p.deps, batch);
     sb.control.resetApiUsage();
 
-    await startSink();
+    await startSink({ bulkThreshold: 2_000 });
     await waitFor('2,500 contacts', () => sb.control.listContacts().length === 2_500, 30_000);
     await committed();
 
@@ -118,25 +119,26 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
   });
 
   it.each([
-    ['a full sync’s', 1_500, 'run_1', 1, undefined],
-    ['streaming', 1_500, null, 1, undefined],
-    ['streaming', 900, null, undefined, 5],
+    ['a full sync’s', 6_000, 'run_1', 1, undefined],
+    ['streaming', 6_000, null, 1, undefined],
+    ['streaming', 4_000, null, undefined, 4],
   ])(
-    'sends a backlog of %s writes by Bulk from the break-even (1,000), under the threshold: %i',
-    async (_what, count, runId, bulkJobs, collectionCalls) => {
-      // Produced before the sink starts, so its batches say it is behind. Between the break-even
-      // (a Bulk job's 4-5 calls against one call per 200) and the threshold (2,000).
+    'sends a backlog of %s writes by Bulk from the break-even (5,000), under the threshold: %i',
+    async (_what, count, runId, bulkJobs, compositeCalls) => {
+      // Produced before the sink starts, so its batches say it is behind. Below the threshold,
+      // from the break-even (a Bulk job's 5-7 calls against one Composite call per 1,000).
       await produceWrites(
         p.deps,
         Array.from({ length: count }, (_, i) => ({ ...upsertWrite(i), runId })),
       );
       sb.control.resetApiUsage();
-      await startSink();
+      await startSink({ bulkThreshold: 20_000, maxBatchSize: 6_000 });
       await waitFor('contacts', () => sb.control.listContacts().length === count, 30_000);
       await committed();
       const { endpoints } = sb.control.counters();
       expect(endpoints[INGEST_CREATE]).toBe(bulkJobs);
-      expect(endpoints[COLLECTION_UPSERT]).toBe(collectionCalls);
+      expect(endpoints[COMPOSITE]).toBe(compositeCalls);
+      expect(endpoints[COLLECTION_UPSERT]).toBeUndefined();
     },
   );
 
@@ -265,11 +267,16 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
      * `count` writes (4,000) in sends of 50, `everyMs` (15 ms) apart: a consumer that keeps up
      * sees a trickle, of ~3,000 writes a second by default.
      */
-    const trickle = async (runId: string | null, count = 4_000, everyMs = 15): Promise<number> => {
+    const trickle = async (
+      runId: string | null,
+      count = 4_000,
+      everyMs = 15,
+      perSend = 50,
+    ): Promise<number> => {
       sb.control.resetApiUsage();
       const writes = Array.from({ length: count }, (_, i) => ({ ...upsertWrite(i), runId }));
-      for (let i = 0; i < writes.length; i += 50) {
-        await produceWrites(p.deps, writes.slice(i, i + 50));
+      for (let i = 0; i < writes.length; i += perSend) {
+        await produceWrites(p.deps, writes.slice(i, i + perSend));
         await new Promise((r) => setTimeout(r, everyMs));
       }
       await waitFor(`${count} contacts`, () => sb.control.listContacts().length === count, 30_000);
@@ -287,16 +294,24 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
       expect(calls).toBeLessThan(20);
     });
 
-    it('streaming writes at the same pace (a burst: over 1,000 a second) gather into Bulk jobs too', async () => {
-      await startSink(options);
+    it('streaming writes at the same pace go in Composite calls of up to 1,000', async () => {
+      // The product's linger and Bulk threshold: a call gathers what comes within the linger.
+      await startSink({ lingerMs: 350, bulkLingerMs: 5_000 });
       const calls = await trickle(null, 8_000);
       const { endpoints } = sb.control.counters();
-      expect(endpoints[INGEST_CREATE]).toBeGreaterThanOrEqual(1);
+      expect(endpoints[INGEST_CREATE]).toBeUndefined();
+      expect(endpoints[COMPOSITE]).toBeGreaterThanOrEqual(1);
       // 8,000 / 200 = 40 calls on collection calls alone.
-      expect(calls).toBeLessThan(30);
+      expect(calls).toBeLessThan(20);
     });
 
-    it('streaming writes at 500 a second stay on collection calls', async () => {
+    it('a burst (5,000 or more a second) gathers into Bulk jobs', async () => {
+      await startSink(options);
+      await trickle(null, 12_000, 10, 1_000);
+      expect(sb.control.counters().endpoints[INGEST_CREATE]).toBeGreaterThanOrEqual(1);
+    });
+
+    it('streaming writes at 500 a second stay off Bulk', async () => {
       await startSink(options);
       const calls = await trickle(null, 1_000, 100);
       const { endpoints } = sb.control.counters();

@@ -145,7 +145,8 @@ describe('SalesforceSink pauses', () => {
       Array.from({ length: 1000 }, (_, i) => upsertWrite(i)),
     );
     // Calls 1-3 leave 12, 11, 10 (not below 10); call 4 leaves 9: the fifth chunk waits.
-    await startSink({ apiReserve: { calls: 10 }, maxBatchSize: 1000 });
+    // Calls of 200 (one collection each), as before Composite calls carried five.
+    await startSink({ apiReserve: { calls: 10 }, maxBatchSize: 1000, flushSize: 40 });
     await waitFor('pause', () => pauses.length > 0);
     expect(pauses[0]).toEqual({ reason: 'api_limit', apiCallsUsed: 4, contacts: 800 });
 

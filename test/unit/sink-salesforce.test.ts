@@ -26,8 +26,6 @@ import {
 } from './sink-salesforce-fixture';
 import type { MemoryPipeline } from './sink-salesforce-fixture';
 
-const UPSERT_ROUTE = 'PATCH /composite/sobjects/:sobject/:field';
-
 describe('SalesforceSink', () => {
   let sb: SalesforceSandbox;
   let conn: Connection;
@@ -67,7 +65,7 @@ describe('SalesforceSink', () => {
       async () => (await groupLag(p.memory, sink!.groupId, p.deps.topics.salesforceWrites)) === 0,
     );
 
-  it('upserts 1,000 writes with exactly 5 API calls, tagged, and links created Contacts to their pairs', async () => {
+  it('upserts 1,000 writes in one API call (five collections in a Composite request), tagged, and links created Contacts to their pairs', async () => {
     await setUp(3);
     const batch = Array.from({ length: 1000 }, (_, i) => upsertWrite(i));
     // Ten pairs exist in the store without a Salesforce id; the sink must tell them theirs.
@@ -91,10 +89,10 @@ describe('SalesforceSink', () => {
     await committed();
 
     const counters = sb.control.counters();
-    expect(counters.apiCallsUsed).toBe(5);
-    expect(counters.endpoints[UPSERT_ROUTE]).toBe(5);
+    expect(counters.apiCallsUsed).toBe(1);
+    expect(counters.endpoints).toEqual({ 'POST /composite': 1 });
     expect(counts).toEqual({ records: 1000, created: 1000 });
-    expect(usage[usage.length - 1]).toBe(5);
+    expect(usage[usage.length - 1]).toBe(1);
     expect(new Set(writes.map((w) => w.client))).toEqual(new Set([CLIENT_TAG]));
     expect(writes.every((w) => w.changeType === 'CREATE')).toBe(true);
 

@@ -58,10 +58,12 @@ export interface QueryContactsOptions {
  */
 export interface SalesforceApi {
   /**
-   * sObject Collections upsert by `externalIdField`, allOrNone false: one call per 200 records,
-   * sequential, items in order. A record without its external id fails as INVALID_INPUT without
-   * being sent. A request-level failure throws; chunks before it have landed (upserts are
-   * idempotent, so a retry of all is safe).
+   * sObject Collections upsert by `externalIdField`, allOrNone false, items in order: 200
+   * records a collection, and up to 5 collections (1,000 records) in one call through the
+   * Composite resource, which Salesforce counts as one API call. A record without its external
+   * id fails as INVALID_INPUT without being sent. A request-level failure, of the call or of one
+   * of its collections, throws; collections before it have landed (upserts are idempotent, so a
+   * retry of all is safe).
    */
   upsertContacts(
     records: readonly ContactFields[],
@@ -93,24 +95,61 @@ export interface SalesforceApi {
 }
 
 export interface SalesforceApiOptions {
-  /** Records per collection call; Salesforce's maximum is 200. */
+  /** Records per collection; Salesforce's maximum is 200. */
   chunkSize?: number;
+  /** Collections sent together in one Composite call; Salesforce's maximum is 5. */
+  collectionsPerCall?: number;
   /** Ids per `Id IN (...)` query, keeping the URL well under Salesforce's 16 KB. */
   idsPerQuery?: number;
 }
 
 const MAX_COLLECTION = 200;
+/** Composite takes up to 5 sObject Collections (or query) subrequests, all one API call. */
+const MAX_COLLECTIONS_PER_COMPOSITE = 5;
 const SALESFORCE_ID = /^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/;
 // jsforce stops a query at maxFetch (default 10,000) even page by page; pages are ours to bound.
 const MAX_FETCH = Number.MAX_SAFE_INTEGER;
 
 type RawItem = { id?: unknown; success?: unknown; created?: unknown; errors?: unknown };
+
+/** One sObject Collections request, sent alone or as a Composite subrequest. */
+interface CollectionRequest {
+  method: 'PATCH' | 'DELETE';
+  /** Below /services/data/vXX.X. */
+  path: string;
+  body?: { allOrNone: false; records: Array<Record<string, unknown>> };
+}
+
+interface CompositeSubresponse {
+  body: unknown;
+  httpStatusCode: number;
+  referenceId: string;
+}
 type RawQueryResult = QueryResult<Record<string, unknown>>;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** A record as a collection body carries it: Salesforce wants each one's sObject type. */
+function contactRecord(record: ContactFields): Record<string, unknown> {
+  return { attributes: { type: 'Contact' }, ...record };
+}
+
+/** A Composite subrequest refused as a whole, shaped as jsforce shapes a refused request. */
+function subrequestError(sub: CompositeSubresponse): Error {
+  const first = (Array.isArray(sub.body) ? sub.body[0] : sub.body) as
+    { errorCode?: unknown; message?: unknown; fields?: unknown } | undefined;
+  const errorCode =
+    typeof first?.errorCode === 'string' ? first.errorCode : `ERROR_HTTP_${sub.httpStatusCode}`;
+  const message = typeof first?.message === 'string' ? first.message : errorCode;
+  return Object.assign(new Error(message), {
+    name: errorCode,
+    errorCode,
+    data: { fields: Array.isArray(first?.fields) ? first.fields : [] },
+  });
 }
 
 function stripAttributes(record: Record<string, unknown>): ContactRow {
@@ -125,6 +164,7 @@ function soqlString(value: string): string {
 /** jsforce Connection adapter of SalesforceApi (API version and client tag come with `conn`). */
 export class JsforceSalesforceApi implements SalesforceApi {
   private readonly chunkSize: number;
+  private readonly collectionsPerCall: number;
   private readonly idsPerQuery: number;
 
   constructor(
@@ -132,6 +172,10 @@ export class JsforceSalesforceApi implements SalesforceApi {
     options: SalesforceApiOptions = {},
   ) {
     this.chunkSize = Math.min(MAX_COLLECTION, Math.max(1, options.chunkSize ?? MAX_COLLECTION));
+    this.collectionsPerCall = Math.min(
+      MAX_COLLECTIONS_PER_COMPOSITE,
+      Math.max(1, options.collectionsPerCall ?? MAX_COLLECTIONS_PER_COMPOSITE),
+    );
     this.idsPerQuery = Math.max(1, options.idsPerQuery ?? 500);
   }
 
@@ -156,17 +200,21 @@ export class JsforceSalesforceApi implements SalesforceApi {
         sendable.push({ index, record });
       }
     });
-    for (const chunk of chunks(sendable, this.chunkSize)) {
-      const raw = await this.run('upsert', () =>
-        this.conn.sobject('Contact').upsert(
-          chunk.map((c) => ({ ...c.record })),
-          externalIdField,
-          { allOrNone: false, allowRecursive: true },
-        ),
-      );
-      const mapped = this.mapItems(raw, chunk.length, 'upsert');
-      chunk.forEach((c, i) => (results[c.index] = mapped[i]));
-    }
+    const byChunk = chunks(sendable, this.chunkSize);
+    const path = `/composite/sobjects/Contact/${encodeURIComponent(externalIdField)}`;
+    await this.collections(
+      'upsert',
+      byChunk.map((chunk) => ({
+        method: 'PATCH',
+        path,
+        body: { allOrNone: false, records: chunk.map((c) => contactRecord(c.record)) },
+      })),
+      (raw, n) => {
+        const chunk = byChunk[n]!;
+        const mapped = this.mapItems(raw, chunk.length, 'upsert');
+        chunk.forEach((c, i) => (results[c.index] = mapped[i]));
+      },
+    );
     return results as SalesforceItemResult[];
   }
 
@@ -174,36 +222,99 @@ export class JsforceSalesforceApi implements SalesforceApi {
     records: ReadonlyArray<ContactFields & { Id: string }>,
   ): Promise<SalesforceItemResult[]> {
     const out: SalesforceItemResult[] = [];
-    for (const chunk of chunks(records, this.chunkSize)) {
-      const raw = await this.run('update', () =>
-        this.conn.sobject('Contact').update(
-          chunk.map((r) => ({ ...r })),
-          { allOrNone: false, allowRecursive: true },
-        ),
-      );
-      out.push(
-        ...this.mapItems(
-          raw,
-          chunk.length,
-          'update',
-          chunk.map((r) => r.Id),
-        ),
-      );
-    }
+    const byChunk = chunks(records, this.chunkSize);
+    await this.collections(
+      'update',
+      byChunk.map((chunk) => ({
+        method: 'PATCH',
+        path: '/composite/sobjects',
+        body: { allOrNone: false, records: chunk.map(contactRecord) },
+      })),
+      (raw, n) => {
+        const chunk = byChunk[n]!;
+        out.push(
+          ...this.mapItems(
+            raw,
+            chunk.length,
+            'update',
+            chunk.map((r) => r.Id),
+          ),
+        );
+      },
+    );
     return out;
   }
 
   async deleteContacts(ids: readonly string[]): Promise<SalesforceItemResult[]> {
     const out: SalesforceItemResult[] = [];
-    for (const chunk of chunks(ids, this.chunkSize)) {
-      const raw = await this.run('delete', () =>
-        this.conn
-          .sobject('Contact')
-          .destroy([...chunk], { allOrNone: false, allowRecursive: true }),
-      );
-      out.push(...this.mapItems(raw, chunk.length, 'delete', chunk));
-    }
+    const byChunk = chunks(ids, this.chunkSize);
+    await this.collections(
+      'delete',
+      byChunk.map((chunk) => ({
+        method: 'DELETE',
+        path: `/composite/sobjects?ids=${chunk.map(encodeURIComponent).join(',')}&allOrNone=false`,
+      })),
+      (raw, n) => {
+        const chunk = byChunk[n]!;
+        out.push(...this.mapItems(raw, chunk.length, 'delete', chunk));
+      },
+    );
     return out;
+  }
+
+  /**
+   * Sends collection requests in order, up to `collectionsPerCall` in one Composite call (one
+   * API call for all of them); a lone one goes as itself. `each` gets every request's items in
+   * order. A refused call, or a collection the Composite answer says was refused as a whole,
+   * throws its mapped error; the collections before it have been written.
+   */
+  private async collections(
+    op: string,
+    requests: readonly CollectionRequest[],
+    each: (raw: unknown, index: number) => void,
+  ): Promise<void> {
+    let index = 0;
+    for (const group of chunks(requests, this.collectionsPerCall)) {
+      if (group.length === 1) {
+        const [only] = group as [CollectionRequest];
+        each(
+          await this.run(op, () =>
+            this.conn.request({
+              method: only.method,
+              url: only.path,
+              ...(only.body ? { body: JSON.stringify(only.body) } : {}),
+              headers: { 'content-type': 'application/json' },
+            }),
+          ),
+          index++,
+        );
+        continue;
+      }
+      const base = `/services/data/v${this.conn.version}`;
+      const answer = await this.run(op, () =>
+        this.conn.requestPost<{ compositeResponse?: CompositeSubresponse[] }>('/composite', {
+          allOrNone: false,
+          compositeRequest: group.map((r, i) => ({
+            method: r.method,
+            url: base + r.path,
+            referenceId: `c${i}`,
+            ...(r.body ? { body: r.body } : {}),
+          })),
+        }),
+      );
+      const subs = answer.compositeResponse ?? [];
+      if (subs.length !== group.length) {
+        throw new SyncError(
+          'INTERNAL',
+          `Salesforce answered ${subs.length} subrequests for ${group.length}`,
+          { context: { op } },
+        );
+      }
+      for (const sub of subs) {
+        if (sub.httpStatusCode >= 300) throw toSalesforceError(subrequestError(sub), { op });
+        each(sub.body, index++);
+      }
+    }
   }
 
   async *queryContacts(

@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { ApiFault } from './api-fault';
 import type { Org } from './org';
 import type { WriteContext } from './store';
+import { SUBREQUEST_HEADER } from './rest-composite';
 import { parseVersion } from './versions';
 
 /** Per-call facts every data API handler needs. */
@@ -44,9 +45,10 @@ export function writeContext(res: Response, api: WriteContext['api']): WriteCont
  * Gate in front of every `/services/data/vXX.X/**` call, in Salesforce's order: version,
  * session (401 INVALID_SESSION_ID, not counted), daily allocation (403 REQUEST_LIMIT_EXCEEDED,
  * not counted), armed 503 faults (not counted), then the call counts one against the
- * allocation. Every response carries `Sforce-Limit-Info`.
+ * allocation. A composite request's subrequests (marked with `subrequestSecret`) pass on the
+ * session alone. Every response carries `Sforce-Limit-Info`.
  */
-export function dataApiGate(org: Org) {
+export function dataApiGate(org: Org, subrequestSecret?: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
     res.setHeader('Sforce-Limit-Info', org.usage.header());
     const apiVersion = parseVersion(String(req.params.version));
@@ -54,6 +56,17 @@ export function dataApiGate(org: Org) {
     const m = /^(?:Bearer|OAuth)\s+(\S+)$/.exec(req.headers.authorization ?? '');
     const who = m ? org.tokens.authenticate(m[1]!) : null;
     if (!who) throw new ApiFault(401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+    const ctx: CallContext = {
+      apiVersion,
+      userId: who.userId,
+      orgId: who.orgId,
+      client: parseCallOptionsClient(req.headers['sforce-call-options']),
+    };
+    // A composite's subrequest: its call was counted (and could fail) once, as a whole.
+    if (subrequestSecret !== undefined && req.headers[SUBREQUEST_HEADER] === subrequestSecret) {
+      res.locals.sf = ctx;
+      return next();
+    }
     if (org.usage.exhausted())
       throw new ApiFault(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
     if (org.faults.takeUnavailable()) {
@@ -69,12 +82,6 @@ export function dataApiGate(org: Org) {
       const route = (req.route as { path?: unknown } | undefined)?.path;
       org.usage.countEndpoint(`${req.method} ${typeof route === 'string' ? route : '(unmatched)'}`);
     });
-    const ctx: CallContext = {
-      apiVersion,
-      userId: who.userId,
-      orgId: who.orgId,
-      client: parseCallOptionsClient(req.headers['sforce-call-options']),
-    };
     res.locals.sf = ctx;
     const delay = org.faults.latencyMs;
     if (delay > 0) setTimeout(next, delay);

@@ -14,6 +14,7 @@ import { loadSalesforcePackage } from './package-source';
 import type { SalesforcePackage } from './package-source';
 import type { OrgConfig } from './org';
 import { collectionsRouter } from './rest-collections';
+import { compositeRouter } from './rest-composite';
 import { dataApiGate } from './rest-context';
 import { metaRouter } from './rest-meta';
 import { queryRouter } from './rest-query';
@@ -195,12 +196,14 @@ export async function startSalesforceSandbox(
   app.get('/services/data', (_req, res) => {
     res.json(versionList());
   });
+  const composite = compositeRouter();
   const data = express.Router({ mergeParams: true });
-  data.use(dataApiGate(org));
+  data.use(dataApiGate(org, composite.subrequestSecret));
   data.use(express.json({ limit: '50mb', type: ['application/json', 'application/*+json'] }));
   data.use(metaRouter(org));
   data.use(sobjectsRouter(org));
   data.use(collectionsRouter(org));
+  data.use(composite.router);
   data.use(queryRouter(org));
   data.use(toolingRouter(org));
   data.use(bulk.router());

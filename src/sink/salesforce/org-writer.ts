@@ -28,8 +28,13 @@ import { ResultRecorder } from './result-recorder';
 export type { PauseReason } from './org-hold';
 
 export interface OrgWriterOptions {
-  /** Ops per flush trigger and per collection call (Salesforce's maximum is 200). */
+  /** Records per sObject Collection (Salesforce's maximum is 200). */
   flushSize: number;
+  /**
+   * Records per API call: the SalesforceApi sends up to five collections in one Composite
+   * call, which Salesforce counts once. A queue this long flushes without lingering.
+   */
+  recordsPerCall: number;
   lingerMs: number;
   pauseCheckMs: number;
   apiReserve: ApiReserve;
@@ -38,7 +43,7 @@ export interface OrgWriterOptions {
   apiFor: (conn: Connection) => SalesforceApi;
   /**
    * Above this many ops of one route (upsert or update) in one flush, one Bulk API 2.0 job; a
-   * backlog's lot from BACKLOG_BULK_MIN (1,000) already, when that is lower.
+   * backlog's lot from BACKLOG_BULK_MIN (5,000) already, when that is lower.
    */
   bulkThreshold: number;
   /**
@@ -62,7 +67,7 @@ export interface SubmitOptions {
   /**
    * The ops come from a consumer that is behind (its partition held more records than one
    * flush): gather what the other partitions hand in before flushing, instead of flushing
-   * every full collection call at once.
+   * every full call at once.
    */
   backlog?: boolean;
   /**
@@ -109,18 +114,17 @@ const pauseReasons: Partial<Record<ErrorCode, PauseReason>> = {
 };
 
 /**
- * From this many ops on, a Bulk job (4-5 calls whatever its size) costs fewer calls than
- * collection calls of 200 (one per call). A backlog's or a full sync's lots go by Bulk from
- * here: their writes wait anyway, and the lots they leave between big jobs cost up to ten calls
- * each on collection calls.
+ * From this many ops on, a Bulk job (5-7 calls whatever its size: create, upload, close, polls,
+ * results) costs no more calls than Composite calls of 1,000 records. A backlog's or a full
+ * sync's lots go by Bulk from here: their writes wait anyway.
  */
-const BACKLOG_BULK_MIN = 1_000;
+const BACKLOG_BULK_MIN = 5_000;
 
 /**
  * Over this window, BACKLOG_BULK_MIN ops or more make a burst: a sink that keeps up with such a
- * stream flushes 200-record collection calls as fast as they fill (5 calls per 1,000 at best)
- * and never gets a lot big enough for Bulk, so a burst's ops gather like a backlog's instead.
- * A steady stream below that rate (500/s) flushes as before, for latency.
+ * stream flushes 1,000-record calls as fast as they fill and never gets a lot big enough for
+ * Bulk, so a burst's ops gather like a backlog's instead. A stream below that rate flushes at
+ * its linger, for latency.
  */
 const BURST_WINDOW_MS = 1_000;
 
@@ -135,8 +139,11 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
 
 /**
  * Writes one org's ops to Salesforce. Ops from any number of batches share one queue, flushed
- * when it holds `flushSize` ops (full collection calls only) or its oldest op is `lingerMs`
- * old; one flush runs at a time, so ops of one pair keep their order. `submit` resolves once
+ * when it holds `recordsPerCall` ops (full calls only) or its oldest op is `lingerMs` old; one
+ * flush runs at a time, so ops of one pair keep their order. A call is up to five 200-record
+ * sObject Collections in one Composite request (see SalesforceApi), which Salesforce counts
+ * once: the sink's consumer fetches again only after a flush, so the linger sets how much a
+ * steady stream gathers per call, and what passes 200 costs no second call. `submit` resolves once
  * every op it gave has its outcome recorded (written, linked, or dead-lettered), which is what
  * lets the sink commit offsets.
  *
@@ -148,8 +155,8 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  * oldest op (`runLingerMs` for a run's), unless a partition said it holds more than one batch
  * (`saturated`): then waiting gains nothing. Ops arriving at a burst's rate (1,000 or more
  * within a second, `burst`) count as a backlog and gather the same way, even when the consumer
- * keeps up. A route with more than `bulkThreshold` ops in one flush (a backlog's: from 1,000,
- * the break-even in calls) goes as one Bulk API 2.0 job instead of 200-record collection calls,
+ * keeps up. A route with more than `bulkThreshold` ops in one flush (a backlog's: from 5,000,
+ * the break-even in calls) goes as one Bulk API 2.0 job instead of Composite calls,
  * with the same per-record outcome handling; the routes of a round go side by side. A trickle
  * (no backlog, under the burst rate) flushes as soon as a call fills or its linger ends.
  *
@@ -280,11 +287,11 @@ export class OrgWriter {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    const { flushSize, lingerMs } = this.options;
+    const { recordsPerCall, lingerMs } = this.options;
     if (this.stopping) return this.startFlush(this.queue.length);
     if (this.queue.some((e) => e.backlog)) return this.scheduleDrain();
-    if (this.queue.length >= flushSize) {
-      return this.startFlush(Math.floor(this.queue.length / flushSize) * flushSize);
+    if (this.queue.length >= recordsPerCall) {
+      return this.startFlush(Math.floor(this.queue.length / recordsPerCall) * recordsPerCall);
     }
     if (this.timer) return;
     const oldest = this.queue[0]!.enqueuedAt;
@@ -474,9 +481,9 @@ export class OrgWriter {
   }
 
   /**
-   * A Bulk job for many upserts or updates, else collection calls of `flushSize`. A backlog's
+   * A Bulk job for many upserts or updates, else calls of `recordsPerCall`. A backlog's
    * or a full sync's ops go by Bulk from the break-even on: their writes wait anyway, so only
-   * calls count. A trickle keeps collection calls up to `bulkThreshold`, for latency.
+   * calls count. A trickle keeps Composite calls up to `bulkThreshold`, for latency.
    */
   private viaBulk(route: 'upsert' | 'update' | 'delete', entries: readonly Entry[]): boolean {
     if (route === 'delete') return false;
@@ -491,17 +498,18 @@ export class OrgWriter {
     failures = 0,
   ): Promise<void> {
     if (this.viaBulk(route, entries)) return this.runChunk(route, entries, failures);
-    for (let i = 0; i < entries.length; i += this.options.flushSize) {
-      await this.runChunk(route, entries.slice(i, i + this.options.flushSize), failures);
+    const size = this.options.recordsPerCall;
+    for (let i = 0; i < entries.length; i += size) {
+      await this.runChunk(route, entries.slice(i, i + size), failures);
     }
   }
 
   /**
-   * Sends one collection call and records each item's outcome. Retriable item failures go
-   * again after a backoff; a request refused as a whole for a reason a retry will not fix is
-   * split in halves until the offending record is alone, so one bad record never sinks 199
-   * good ones. Above `bulkThreshold` records the call is one Bulk API 2.0 job, handled alike;
-   * what is left to retry after it goes again by Bulk or in collection calls, by its size.
+   * Sends one call (up to `recordsPerCall` records) and records each item's outcome. Retriable
+   * item failures go again after a backoff; a request refused as a whole for a reason a retry
+   * will not fix is split in halves until the offending record is alone, so one bad record never
+   * sinks the good ones. Above `bulkThreshold` records the call is one Bulk API 2.0 job, handled
+   * alike; what is left to retry after it goes again by Bulk or in Composite calls, by its size.
    */
   private async runChunk(
     route: 'upsert' | 'update' | 'delete',
@@ -513,7 +521,7 @@ export class OrgWriter {
     const lastError = new Map<Entry, SyncError>();
     while (pending.length > 0) {
       const bulk = this.viaBulk(route, pending);
-      if (!bulk && pending.length > this.options.flushSize) {
+      if (!bulk && pending.length > this.options.recordsPerCall) {
         return this.runRoute(route, pending, failures);
       }
       for (const e of pending) e.attempts++;
