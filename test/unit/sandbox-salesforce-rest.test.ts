@@ -381,6 +381,19 @@ describe('Salesforce sandbox REST (through jsforce)', () => {
       }),
     );
     expect(many.errorCode).toBe('INVALID_API_INPUT');
+    // Not modelled, so refused rather than run with a different meaning.
+    const allOrNone = await caught(() =>
+      conn.requestPost('/composite', { allOrNone: true, compositeRequest: [collection(0)] }),
+    );
+    expect(allOrNone.errorCode).toBe('INVALID_API_INPUT');
+    const reference = await caught(() =>
+      conn.requestPost('/composite', {
+        compositeRequest: [
+          { method: 'GET', url: `${v}/sobjects/Contact/@{c0.id}`, referenceId: 'r' },
+        ],
+      }),
+    );
+    expect(reference.errorCode).toBe('INVALID_API_INPUT');
     expect(sb.control.listContacts()).toHaveLength(200);
 
     sb.control.exhaustApiLimit();

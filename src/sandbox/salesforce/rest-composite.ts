@@ -49,6 +49,9 @@ function parseComposite(body: unknown): { allOrNone: boolean; requests: Subreque
       throw invalid('A subrequest needs a referenceId of letters, digits and underscores');
     }
     if (seen.has(r.referenceId)) throw invalid(`Duplicate referenceId: ${r.referenceId}`);
+    if (/@\{/.test(r.url) || /@\{/.test(JSON.stringify(r.body ?? null))) {
+      throw invalid('The sandbox does not support @{reference} substitution');
+    }
     seen.add(r.referenceId);
     if (/\/(composite\/sobjects|query|queryAll)(\/|\?|$)/.test(r.url)) heavy++;
     else if (/\/composite(\/|\?|$)/.test(r.url)) throw invalid('Composite requests do not nest');
@@ -76,7 +79,7 @@ function baseUrl(req: Request): string {
  * `POST /composite`: up to 25 subrequests, at most 5 of them sObject Collections or queries,
  * run in order, the whole counting as one API call. Each subrequest goes back through the data
  * API as its own request (same session, same routes and validation), marked so that the gate
- * neither counts it nor arms a fault on it. No `@{reference}` substitution and no allOrNone.
+ * neither counts it nor arms a fault on it. `@{reference}` substitution and allOrNone are refused.
  */
 export function compositeRouter(): { router: Router; subrequestSecret: string } {
   const subrequestSecret = randomBytes(16).toString('hex');
