@@ -77,6 +77,8 @@ export interface FullSyncBenchResult {
    * shared machine, so it shows what a change saved.
    */
   cpuMs: number;
+  /** `cpuMs` per 1,000 records read (both sides): read, reconcile and write, per record. */
+  cpuMsPer1000Records: number;
   /**
    * `process.memoryUsage()` in MB at the sample where RSS peaked: how much of the peak is V8's
    * heap (`heapTotal` reserved, `heapUsed` live or not yet collected) and how much Buffers
@@ -431,6 +433,7 @@ export async function benchFullSync(
       arrayBuffers: Math.round(atPeak.arrayBuffers / 1_048_576),
     },
     cpuMs: Math.round((cpu.user + cpu.system) / 1_000),
+    cpuMsPer1000Records: Math.round((cpu.user + cpu.system) / 1_000 / ((records * 2) / 1_000)),
     baselineRssMb: Math.round(baselineRss / 1_048_576),
     sandboxPeakRssMb: where === 'child' ? tally.peakRssMb : null,
     staffAfter: tally.staff,

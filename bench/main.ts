@@ -15,7 +15,11 @@ import {
  *
  *   npm run bench                      everything, full size
  *   npm run bench -- --quick           smaller bursts and a 15 s steady run (a smoke check)
- *   npm run bench -- --only=full-sync  one part: raw, burst, steady, full-sync
+ *   npm run bench -- --only=full-sync  one part: raw, burst, steady, split, full-sync
+ *   npm run bench -- --only=steady --steady-seconds=300   a longer steady run (memory)
+ *
+ * `split` is the steady run with two connector processes in one consumer group: how the
+ * decisions and writes divide between them.
  *
  * Without `--memory` it runs itself again under the deployed heap limit and allocator setting
  * (below) unless a `--max-old-space-size` was given.
@@ -93,13 +97,21 @@ async function main(): Promise<void> {
         };
       }
     }
+    const steadySeconds = Number(
+      [...args].find((a) => a.startsWith('--steady-seconds='))?.slice('--steady-seconds='.length) ??
+        (quick ? 15 : 60),
+    );
     if (want('steady')) {
       out.steadyInitLiveToSalesforce = await steadyInitLiveToSalesforce(
         !memory,
         500,
-        quick ? 15 : 60,
+        steadySeconds,
       );
       log(out, 'steadyInitLiveToSalesforce');
+    }
+    if (want('split') && !memory) {
+      out.steadyTwoProcesses = await steadyInitLiveToSalesforce(true, 500, steadySeconds, 2);
+      log(out, 'steadyTwoProcesses');
     }
     if (want('full-sync')) {
       // Kafka, the registry and Redis unless --memory: as in production, and what the RSS

@@ -1,13 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import type { ContactWriteEvent } from '../src/sandbox/salesforce';
+import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
+import { startInitLiveSandbox } from '../src/sandbox/initlive';
+import { startSalesforceSandbox, type ContactWriteEvent } from '../src/sandbox/salesforce';
 import { eventually, startE2E, type E2E } from '../test/fixtures/e2e';
+import {
+  startConnectorProcess,
+  type ConnectorProcess,
+  type ConnectorProcessConfig,
+} from './connector-process';
+
+type SalesforceSandbox = E2E['sf'];
+type InitLiveSandbox = E2E['il'];
 
 /**
  * Streaming benchmarks: bursts of changes from one sandbox to the other through the whole
  * pipeline, and a steady rate with latency percentiles. Latency is measured from the moment
  * a change is committed in one sandbox to the moment our write is committed in the other
- * (both sandboxes run in this process, on one clock).
+ * (both sandboxes run in this process, on one clock; the steady run's connector runs in
+ * processes of its own on Kafka, the registry and Redis).
  */
 
 export interface Percentiles {
@@ -37,23 +48,6 @@ export interface BurstResult {
   perSecond: number;
   latencyMs: Percentiles;
   salesforceApiCallsPer1000: number;
-}
-
-class RssSampler {
-  readonly samples: Array<{ t: number; rssMb: number }> = [];
-  private timer: NodeJS.Timeout | null = null;
-  start(everyMs = 500): void {
-    this.timer = setInterval(
-      () => this.samples.push({ t: Date.now(), rssMb: process.memoryUsage().rss / 2 ** 20 }),
-      everyMs,
-    );
-  }
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-  peak(): number {
-    return Math.max(...this.samples.map((s) => s.rssMb), process.memoryUsage().rss / 2 ** 20);
-  }
 }
 
 function onSalesforceWrites(e: E2E, fn: (events: ContactWriteEvent[]) => void): () => void {
@@ -169,12 +163,38 @@ export interface SteadyResult {
   changes: number;
   applied: number;
   latencyMs: Percentiles;
+  /**
+   * Whose RSS `rssMb` is: the connector's own process (with Kafka, the registry and Redis, the
+   * connector runs in child processes and the sandboxes stay in the bench process), or the bench
+   * process holding connector and sandboxes (`--memory`). With several connector processes, the
+   * largest of them.
+   */
+  rssOf: 'connector process' | 'bench process (connector and sandboxes)';
   rssMb: { start: number; end: number; peak: number; firstHalfMax: number; secondHalfMax: number };
+  /** secondHalfMax / firstHalfMax - 1: how much the connector grew over the run. */
+  rssGrowth: number;
   salesforceApiCallsPer1000: number;
   /** Salesforce calls during the steady part, by endpoint: where the calls per 1,000 go. */
   salesforceCallsByEndpoint: Record<string, number>;
   /** Contact writes per write call (each call's records, in buckets), during the steady part. */
   writesPerCall: Record<string, number>;
+  /**
+   * Connector CPU (user + system, every connector process) per 1,000 changes during the steady
+   * part: read, reconcile and write. Null when the connector shares the bench process.
+   */
+  cpuMsPer1000Changes: number | null;
+  /** Per connector process, what it did during the steady part (the consumer group's split). */
+  processes: Array<{
+    pid: number;
+    cpuMs: number;
+    sourceRecords: number;
+    reconciled: number;
+    sinkRecords: number;
+    sourcesHeld: number;
+    peakRssMb: number;
+  }>;
+  /** Each process's share of the decisions, and of the sink writes. */
+  split: { reconciled: number[]; sinkRecords: number[] } | null;
 }
 
 /** Endpoint counts that grew between two readings of the sandbox's counters. */
@@ -196,25 +216,104 @@ function sizeBucket(n: number): string {
   return '1-49';
 }
 
-/** A steady rate of InitLive updates to existing, linked staff, with latency to Salesforce. */
+/** Two sandboxes and a connector, wherever the connector runs. */
+interface SteadyStage {
+  sf: SalesforceSandbox;
+  il: InitLiveSandbox;
+  /** Connector processes (empty when the connector runs in this process). */
+  connectors: ConnectorProcess[];
+  close(): Promise<void>;
+}
+
+async function steadyStage(real: boolean, connectors: number): Promise<SteadyStage> {
+  if (!real) {
+    const e = await startE2E({
+      real,
+      direction: 'initlive_to_salesforce',
+      pipeline: { salesforceSink: sinkOptions() },
+    });
+    return { sf: e.sf, il: e.il, connectors: [], close: () => e.close() };
+  }
+  const sf = await startSalesforceSandbox({ port: 0 });
+  const il = await startInitLiveSandbox({ port: 0, rateLimit: false });
+  const prefix = `steady-${randomUUID().slice(0, 8)}`;
+  const config: ConnectorProcessConfig = {
+    salesforce: {
+      loginUrl: sf.loginUrl,
+      clientId: sf.clientId,
+      clientSecret: sf.clientSecret,
+      username: sf.username,
+      password: sf.password,
+    },
+    initliveBaseUrl: il.baseUrl,
+    direction: 'initlive_to_salesforce',
+    kafkaBrokers: (process.env.KAFKA_BROKERS ?? '').split(','),
+    schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL!,
+    redisUrl: process.env.REDIS_URL!,
+    prefix,
+    ...sinkOptions(),
+    // The deployed heap limit the bench itself runs under (bench/main.ts).
+    execArgv: process.execArgv.filter((a) => a.startsWith('--max-old-space-size')),
+  };
+  const started: ConnectorProcess[] = [];
+  try {
+    for (let i = 0; i < connectors; i++) started.push(await startConnectorProcess(config));
+  } catch (err) {
+    await Promise.allSettled(started.map((c) => c.close()));
+    await Promise.allSettled([sf.close(), il.close()]);
+    throw err;
+  }
+  return {
+    sf,
+    il,
+    connectors: started,
+    close: async () => {
+      await Promise.allSettled(started.map((c) => c.close()));
+      const redis = createRedis(process.env.REDIS_URL!, { connectionName: 'bench-cleanup' });
+      await deleteByPrefix(redis, `${prefix}:`).finally(() => closeRedis(redis));
+      await Promise.allSettled([sf.close(), il.close()]);
+    },
+  };
+}
+
+/**
+ * A steady rate of InitLive updates to existing, linked staff, with latency to Salesforce. On
+ * Kafka, the registry and Redis the connector runs in `connectors` processes of its own (one
+ * consumer group), so its RSS and CPU are its own.
+ */
 export async function steadyInitLiveToSalesforce(
   real: boolean,
   ratePerSecond: number,
   seconds: number,
+  connectors = 1,
 ): Promise<SteadyResult> {
-  const e = await startE2E({
-    real,
-    direction: 'initlive_to_salesforce',
-    pipeline: { salesforceSink: sinkOptions() },
-  });
-  const rss = new RssSampler();
+  const stage = await steadyStage(real, connectors);
+  const { sf, il } = stage;
+  const samples: Array<{ t: number; rssMb: number }> = [];
+  const peaks = new Map<number, number>();
+  let sampling = true;
+  const sampleOnce = async (): Promise<void> => {
+    if (stage.connectors.length === 0) {
+      samples.push({ t: Date.now(), rssMb: process.memoryUsage().rss / 2 ** 20 });
+      return;
+    }
+    const now = await Promise.all(stage.connectors.map((c) => c.sample()));
+    for (const n of now) peaks.set(n.pid, Math.max(peaks.get(n.pid) ?? 0, n.rssMb));
+    samples.push({ t: Date.now(), rssMb: Math.max(...now.map((n) => n.rssMb)) });
+  };
+  const sampler = (async () => {
+    while (sampling) {
+      await sampleOnce().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
   try {
     const stamp = randomUUID().slice(0, 6);
     const population = 2000;
     const ids: string[] = [];
     for (let i = 0; i < population; i++)
       ids.push(
-        e.il.control.createStaff({
+        il.control.createStaff({
           firstName: 'Steady',
           lastName: `P${i}`,
           email: `p${i}-${stamp}@example.org`,
@@ -222,7 +321,7 @@ export async function steadyInitLiveToSalesforce(
       );
     await eventually(
       () => {
-        const n = e.sf.control
+        const n = sf.control
           .listContacts()
           .filter((c) => String(c.Email).endsWith(`-${stamp}@example.org`)).length;
         if (n < population) throw new Error(`${n}/${population}`);
@@ -232,7 +331,15 @@ export async function steadyInitLiveToSalesforce(
     );
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
-    const off = onSalesforceWrites(e, (events) => {
+    const ours = (events: ContactWriteEvent[]): ContactWriteEvent[] =>
+      events.filter((ev) => ev.client === 'InitLiveSync');
+    const writesPerCall: Record<string, number> = {};
+    const off = sf.control.onWrite((all) => {
+      const events = ours(all);
+      if (events.length > 0) {
+        const bucket = sizeBucket(events.length);
+        writesPerCall[bucket] = (writesPerCall[bucket] ?? 0) + 1;
+      }
       for (const ev of events) {
         const phone = ev.after?.Phone;
         const t0 = typeof phone === 'string' ? sentAt.get(phone) : undefined;
@@ -242,15 +349,9 @@ export async function steadyInitLiveToSalesforce(
         }
       }
     });
-    const counters0 = e.sf.control.counters();
-    const calls0 = counters0.apiCallsUsed;
-    const writesPerCall: Record<string, number> = {};
-    const offSizes = onSalesforceWrites(e, (events) => {
-      if (events.length === 0) return;
-      const bucket = sizeBucket(events.length);
-      writesPerCall[bucket] = (writesPerCall[bucket] ?? 0) + 1;
-    });
-    rss.start();
+    const counters0 = sf.control.counters();
+    const before = await Promise.all(stage.connectors.map((c) => c.sample()));
+    samples.length = 0;
     const total = ratePerSecond * seconds;
     const started = Date.now();
     let sent = 0;
@@ -260,7 +361,7 @@ export async function steadyInitLiveToSalesforce(
       for (; sent < due; sent++) {
         const phone = `+1 ${String(sent).padStart(9, '0')}`;
         sentAt.set(phone, Date.now());
-        e.il.control.updateStaff(ids[sent % population]!, { phone });
+        il.control.updateStaff(ids[sent % population]!, { phone });
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -273,33 +374,67 @@ export async function steadyInitLiveToSalesforce(
       100,
     );
     await new Promise((r) => setTimeout(r, 2000));
-    rss.stop();
+    sampling = false;
+    await sampler;
     off();
-    offSizes();
-    const counters1 = e.sf.control.counters();
+    const after = await Promise.all(stage.connectors.map((c) => c.sample()));
+    const counters1 = sf.control.counters();
     const half = started + (seconds * 1000) / 2;
-    const first = rss.samples.filter((s) => s.t < half).map((s) => s.rssMb);
-    const second = rss.samples.filter((s) => s.t >= half).map((s) => s.rssMb);
+    const first = samples.filter((s) => s.t < half).map((s) => s.rssMb);
+    const second = samples.filter((s) => s.t >= half).map((s) => s.rssMb);
+    const processes = after.map((a, i) => {
+      const b = before[i]!;
+      return {
+        pid: a.pid,
+        cpuMs: a.cpuMs - b.cpuMs,
+        sourceRecords: a.sourceRecords - b.sourceRecords,
+        reconciled: a.reconciled - b.reconciled,
+        sinkRecords: a.sinkRecords - b.sinkRecords,
+        sourcesHeld: a.sourcesHeld,
+        peakRssMb: peaks.get(a.pid) ?? a.rssMb,
+      };
+    });
+    const shares = (pick: (p: (typeof processes)[number]) => number): number[] => {
+      const sum = processes.reduce((n, p) => n + pick(p), 0);
+      return processes.map((p) => Math.round((pick(p) / Math.max(1, sum)) * 1000) / 1000);
+    };
+    const firstHalfMax = Math.max(...first);
+    const secondHalfMax = Math.max(...second);
     return {
       ratePerSecond,
       seconds,
       changes: total,
       applied: latencies.length,
       latencyMs: percentiles(latencies),
+      rssOf:
+        stage.connectors.length > 0
+          ? 'connector process'
+          : 'bench process (connector and sandboxes)',
       rssMb: {
-        start: Math.round(rss.samples[0]?.rssMb ?? 0),
-        end: Math.round(rss.samples[rss.samples.length - 1]?.rssMb ?? 0),
-        peak: Math.round(rss.peak()),
-        firstHalfMax: Math.round(Math.max(...first)),
-        secondHalfMax: Math.round(Math.max(...second)),
+        start: Math.round(samples[0]?.rssMb ?? 0),
+        end: Math.round(samples[samples.length - 1]?.rssMb ?? 0),
+        peak: Math.round(Math.max(...samples.map((x) => x.rssMb))),
+        firstHalfMax: Math.round(firstHalfMax),
+        secondHalfMax: Math.round(secondHalfMax),
       },
-      salesforceApiCallsPer1000: ((counters1.apiCallsUsed - calls0) / total) * 1000,
+      rssGrowth: Math.round((secondHalfMax / firstHalfMax - 1) * 1000) / 1000,
+      salesforceApiCallsPer1000: ((counters1.apiCallsUsed - counters0.apiCallsUsed) / total) * 1000,
       salesforceCallsByEndpoint: endpointDelta(counters0.endpoints, counters1.endpoints),
       writesPerCall,
+      cpuMsPer1000Changes:
+        processes.length > 0
+          ? Math.round((processes.reduce((n, p) => n + p.cpuMs, 0) / total) * 1000)
+          : null,
+      processes,
+      split:
+        processes.length > 1
+          ? { reconciled: shares((p) => p.reconciled), sinkRecords: shares((p) => p.sinkRecords) }
+          : null,
     };
   } finally {
-    rss.stop();
-    await e.close();
+    sampling = false;
+    await sampler;
+    await stage.close();
   }
 }
 
