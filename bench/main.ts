@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { startServices, type RunningServices } from '../test/harness/services';
+import { DEPLOYED_ENV, DEPLOYED_HEAP_FLAG } from './deployed';
 import { benchFullSync } from './full-sync';
 import {
   burstInitLiveToSalesforce,
@@ -24,34 +25,24 @@ import {
  * Without `--memory` it runs itself again under the deployed heap limit and allocator setting
  * (below) unless a `--max-old-space-size` was given.
  */
-/**
- * The heap limit README ("Memory") and docker-compose.yml give a connector on Kafka and Redis.
- * The benches measure the connector as deployed, so they run under it too (the embedded
- * `--memory` mode, which keeps every pair's state in the heap, runs without it, as deployed).
- */
-const DEPLOYED_HEAP_FLAG = '--max-old-space-size=256';
-
-/**
- * The allocator setting README and docker-compose.yml give the same process (glibc): buffers
- * above 128 KB (Kafka fetch responses, HTTP bodies) mapped and unmapped on their own instead
- * of glibc raising that threshold after each one freed, which keeps freed megabytes in its
- * arenas (40-50 MB of a full sync's peak RSS). Kept when already set.
- */
-const DEPLOYED_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' };
-
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
   const quick = args.has('--quick');
   const memory = args.has('--memory');
+  const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length);
   if (!memory && !process.execArgv.some((a) => a.startsWith('--max-old-space-size'))) {
+    // Steady runs put the connector in processes of their own, under the deployed limit; this
+    // process then holds only the sandboxes, whose history grows with the run's length.
+    const connectorElsewhere =
+      only !== undefined && only.split(',').every((p) => p === 'steady' || p === 'split');
+    const heapFlag = connectorElsewhere ? '--max-old-space-size=4096' : DEPLOYED_HEAP_FLAG;
     const run = spawnSync(
       process.execPath,
-      [...process.execArgv, DEPLOYED_HEAP_FLAG, __filename, ...process.argv.slice(2)],
+      [...process.execArgv, heapFlag, __filename, ...process.argv.slice(2)],
       { stdio: 'inherit', env: { ...DEPLOYED_ENV, ...process.env } },
     );
     process.exit(run.status ?? 1);
   }
-  const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const want = (part: string): boolean => !only || only.split(',').includes(part);
   let services: RunningServices | null = null;
   if (!memory) {

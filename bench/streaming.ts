@@ -4,6 +4,7 @@ import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/conn
 import { startInitLiveSandbox } from '../src/sandbox/initlive';
 import { startSalesforceSandbox, type ContactWriteEvent } from '../src/sandbox/salesforce';
 import { eventually, startE2E, type E2E } from '../test/fixtures/e2e';
+import { DEPLOYED_HEAP_FLAG } from './deployed';
 import {
   startConnectorProcess,
   type ConnectorProcess,
@@ -252,8 +253,12 @@ async function steadyStage(real: boolean, connectors: number): Promise<SteadySta
     redisUrl: process.env.REDIS_URL!,
     prefix,
     ...sinkOptions(),
-    // The deployed heap limit the bench itself runs under (bench/main.ts).
-    execArgv: process.execArgv.filter((a) => a.startsWith('--max-old-space-size')),
+    // The connector as deployed, whatever limit this process runs under.
+    execArgv: [
+      DEPLOYED_HEAP_FLAG,
+      // e.g. BENCH_CONNECTOR_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the connector.
+      ...(process.env.BENCH_CONNECTOR_FLAGS ?? '').split(' ').filter(Boolean),
+    ],
   };
   const started: ConnectorProcess[] = [];
   try {
