@@ -1,10 +1,9 @@
 import type { Connection } from 'jsforce';
-import { parse } from 'csv-parse/sync';
 import { SyncError } from '../errors';
 import { createSalesforceApi, toSalesforceError } from '../infra/salesforce/salesforce-api';
 import type { ContactRow } from '../infra/salesforce/salesforce-api';
 import { sleep } from '../retry';
-import { headerValue, sfCsv, sfJson } from './salesforce-http';
+import { headerValue, parseCsv, sfCsv, sfJson } from '../infra/salesforce/salesforce-http';
 
 /** Where a Contact read stands, saved with each checkpoint so a restarted run resumes there. */
 export interface SalesforceCursor {
@@ -146,30 +145,6 @@ async function waitForQueryJob(
     await sleep(waitMs, options.signal);
     waitMs = Math.min(5_000, Math.round(waitMs * 1.5));
   }
-}
-
-/**
- * A Bulk API 2.0 CSV text as rows keyed by the header: empty cells are nulls (Bulk's CSV has
- * no other way to say null). A row equal to the header is dropped: some clients (jsforce
- * 3.10's bulk2.query) splice every page's header in as data, and no record holds its own
- * column names as values.
- */
-export function parseCsv(text: string): Array<Record<string, string | null>> {
-  if (text.trim() === '') return [];
-  const rows = parse(text, { skip_empty_lines: true, relax_column_count: true }) as string[][];
-  const header = rows[0];
-  if (!header) return [];
-  const out: Array<Record<string, string | null>> = [];
-  for (const row of rows.slice(1)) {
-    if (row.length === header.length && row.every((v, i) => v === header[i])) continue;
-    const rec: Record<string, string | null> = {};
-    header.forEach((h, i) => {
-      const v = row[i];
-      rec[h] = v === undefined || v === '' ? null : v;
-    });
-    out.push(rec);
-  }
-  return out;
 }
 
 /** One Bulk API 2.0 query results page as Contact rows. */

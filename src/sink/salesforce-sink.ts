@@ -65,7 +65,7 @@ export interface SalesforceSinkOptions {
   runLingerMs?: number;
   /** First wait before asking whether a Bulk job finished; later waits grow. Default 500 ms. */
   bulkPollMs?: number;
-  /** Builds the Bulk writer of a connection (tests wrap it); default: src/batch/bulk-ingest. */
+  /** Builds the Bulk writer of a connection (tests wrap it); default: src/infra/salesforce/bulk-ingest. */
   bulkFor?: (conn: Connection) => BulkContactWriter;
   /** Where a new consumer group starts. Default true: writes decided before the sink first ran still land. */
   fromBeginning?: boolean;

@@ -1,5 +1,5 @@
 import type { Connection } from 'jsforce';
-import { bulkUpdateContacts, bulkUpsertContacts } from '../../batch/bulk-ingest';
+import { bulkUpdateContacts, bulkUpsertContacts } from '../../infra/salesforce/bulk-ingest';
 import type { ContactFields, SalesforceItemResult } from '../../infra/salesforce/salesforce-api';
 
 /**
@@ -19,7 +19,7 @@ export interface BulkContactWriter {
 }
 
 /**
- * The Bulk API 2.0 writer of a connection (src/batch/bulk-ingest.ts); `pollMs` is the first
+ * The Bulk API 2.0 writer of a connection (src/infra/salesforce/bulk-ingest.ts); `pollMs` is the first
  * wait before asking whether a job finished.
  */
 export function bulkContactWriter(conn: Connection, pollMs: number): BulkContactWriter {

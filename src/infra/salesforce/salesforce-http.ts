@@ -1,6 +1,7 @@
+import { parse } from 'csv-parse/sync';
 import type { Connection } from 'jsforce';
 import { HttpApi } from 'jsforce/lib/http-api';
-import { toSalesforceError } from '../infra/salesforce/salesforce-api';
+import { toSalesforceError } from './salesforce-api';
 
 /**
  * Raw calls to the Salesforce data API through the org's jsforce connection (so token refresh,
@@ -67,4 +68,28 @@ export function headerValue(
 ): string | null {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+}
+
+/**
+ * A Bulk API 2.0 CSV text as rows keyed by the header: empty cells are nulls (Bulk's CSV has
+ * no other way to say null). A row equal to the header is dropped: some clients (jsforce
+ * 3.10's bulk2.query) splice every page's header in as data, and no record holds its own
+ * column names as values.
+ */
+export function parseCsv(text: string): Array<Record<string, string | null>> {
+  if (text.trim() === '') return [];
+  const rows = parse(text, { skip_empty_lines: true, relax_column_count: true }) as string[][];
+  const header = rows[0];
+  if (!header) return [];
+  const out: Array<Record<string, string | null>> = [];
+  for (const row of rows.slice(1)) {
+    if (row.length === header.length && row.every((v, i) => v === header[i])) continue;
+    const rec: Record<string, string | null> = {};
+    header.forEach((h, i) => {
+      const v = row[i];
+      rec[h] = v === undefined || v === '' ? null : v;
+    });
+    out.push(rec);
+  }
+  return out;
 }

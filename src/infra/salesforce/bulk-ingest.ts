@@ -1,12 +1,11 @@
 import type { Connection } from 'jsforce';
 import { stringify } from 'csv-stringify/sync';
-import { SyncError } from '../errors';
-import type { ContactFields, SalesforceItemResult } from '../infra/salesforce/salesforce-api';
-import { itemError } from '../infra/salesforce/salesforce-errors';
-import type { SalesforceItemError } from '../infra/salesforce/salesforce-errors';
-import { sleep } from '../retry';
-import { parseCsv } from './salesforce-reader';
-import { sfCsv, sfJson } from './salesforce-http';
+import { SyncError } from '../../errors';
+import type { ContactFields, SalesforceItemResult } from './salesforce-api';
+import { itemError } from './salesforce-errors';
+import type { SalesforceItemError } from './salesforce-errors';
+import { sleep } from '../../retry';
+import { parseCsv, sfCsv, sfJson } from './salesforce-http';
 
 /**
  * Bulk API 2.0 ingest for large sets of Contact writes, answering in exactly the shape of the

@@ -2,7 +2,7 @@ import {
   bulkUpdateContacts,
   bulkUpsertContacts,
   parseBulkError,
-} from '../../src/batch/bulk-ingest';
+} from '../../src/infra/salesforce/bulk-ingest';
 import { parseCsvRows } from '../../src/batch/salesforce-reader';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import type { SalesforceSandbox } from '../../src/sandbox/salesforce';
