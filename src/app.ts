@@ -279,6 +279,7 @@ async function start(
     logger: logger.child({ component: 'directory' }),
     oauth,
     apiVersion: config.SALESFORCE_API_VERSION,
+    salesforceRequestTimeoutMs: config.SALESFORCE_REQUEST_TIMEOUT_MS,
     salesforceClientTag: config.SALESFORCE_CLIENT_TAG,
     initliveOrigin: config.INITLIVE_CHANGE_ORIGIN,
     defaultInitLive,

@@ -221,6 +221,15 @@ export const configShape = {
     .describe(
       'Value sent as Sforce-Call-Options client=...; CDC echoes carrying it are recognised as ours.',
     ),
+  SALESFORCE_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(1_800_000)
+    .default(120_000)
+    .describe(
+      "How long one Salesforce call may wait for an answer before it fails as unreachable and is retried later. A connection cut without a reset otherwise holds a sink for jsforce's 30 minutes.",
+    ),
   SALESFORCE_SINK_LINGER_MS: z.coerce
     .number()
     .int()

@@ -26,6 +26,8 @@ export interface ManagedOrgDirectoryDeps {
   /** The connected app, for refreshes, JWT re-mints and revocation. */
   oauth: OAuthClient;
   apiVersion: string;
+  /** Deadline of one Salesforce call (SALESFORCE_REQUEST_TIMEOUT_MS); jsforce's default otherwise. */
+  salesforceRequestTimeoutMs?: number;
   /** Sforce-Call-Options client tag (SALESFORCE_CLIENT_TAG). */
   salesforceClientTag: string;
   /** X-Change-Origin of our InitLive writes (INITLIVE_CHANGE_ORIGIN). */
@@ -487,6 +489,9 @@ export class ManagedOrgDirectory
         ...(client.clientSecret ? { clientSecret: client.clientSecret } : {}),
       },
       apiVersion: this.deps.apiVersion,
+      ...(this.deps.salesforceRequestTimeoutMs !== undefined
+        ? { requestTimeoutMs: this.deps.salesforceRequestTimeoutMs }
+        : {}),
       clientTag: this.deps.salesforceClientTag,
       logger: this.deps.logger.child({ orgId, system: 'salesforce' }),
       ...(this.deps.onApiUsage

@@ -1,4 +1,5 @@
 import { Connection } from 'jsforce';
+import { Transport } from 'jsforce/lib/transport';
 import type { Logger } from '../../logger';
 
 /** What it takes to talk to one Salesforce org; tokens come from the OAuth flow. */
@@ -30,6 +31,28 @@ export interface SalesforceConnectionOptions {
   mintAccessToken?: () => Promise<string>;
   /** Told the org's API usage from the Sforce-Limit-Info header of every answer, reads too. */
   onApiUsage?: (usage: { used: number; max: number }) => void;
+  /**
+   * How long one call may wait for Salesforce's answer, jsforce's own retries included, before
+   * it fails as unreachable (retried by the caller). Default 120 s; jsforce's is 30 minutes.
+   */
+  requestTimeoutMs?: number;
+}
+
+export const DEFAULT_SALESFORCE_REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * jsforce's transport with a deadline on every request. jsforce waits up to 30 minutes for an
+ * answer and offers no per-connection setting (only a process-wide default), so a connection
+ * that is cut without a reset (a silent network, a stalled proxy) would hold a sink's flush,
+ * and with it its partitions, for half an hour.
+ */
+class DeadlineTransport extends Transport {
+  constructor(private readonly timeoutMs: number) {
+    super();
+  }
+  override httpRequest(...[req, options]: Parameters<Transport['httpRequest']>) {
+    return super.httpRequest(req, { timeout: this.timeoutMs, ...options });
+  }
 }
 
 /**
@@ -68,6 +91,12 @@ export function createSalesforceConnection(options: SalesforceConnectionOptions)
         }
       : {}),
   });
+  const transport = new DeadlineTransport(
+    options.requestTimeoutMs ?? DEFAULT_SALESFORCE_REQUEST_TIMEOUT_MS,
+  );
+  // Every call of the connection, and token refreshes (jsforce's OAuth2 has its own).
+  conn._transport = transport;
+  conn.oauth2._transport = transport;
   if (options.onApiUsage) reportLimitInfo(conn, options.onApiUsage);
   conn.on('refresh', (accessToken: string) => {
     logger.redact(accessToken);
