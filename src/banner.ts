@@ -22,15 +22,21 @@ export interface BannerInput {
   sampleStaffId: string | null;
 }
 
-/** What a person starting the connector needs to try it: URLs, the token, credentials, curls. */
+/**
+ * What a person starting the connector needs to try it: URLs, the token, credentials, curls.
+ * A token the operator chose (ADMIN_TOKEN) is never printed: stdout goes to log systems in a
+ * deployment. Only the one generated for the embedded default is, since nobody else knows it.
+ */
 export function banner(b: BannerInput): string {
-  const { config, url, token, sandboxes } = b;
+  const { config, url, sandboxes } = b;
+  const chosen = config.ADMIN_TOKEN !== undefined;
+  const token = chosen ? '$ADMIN_TOKEN' : b.token;
   const lines: string[] = [
     '',
     `InitLive <-> Salesforce sync is ready (${b.mode}, ${(b.startupMs / 1000).toFixed(1)} s)`,
     `  Console      ${url}/   (sign in with the admin token)`,
     `  Admin API    ${url}/api   (docs/http-api.md)`,
-    `  Admin token  ${token}`,
+    chosen ? '  Admin token  ADMIN_TOKEN, as set (not printed)' : `  Admin token  ${token}`,
     `  Metrics      ${url}/metrics   health ${url}/healthz   ready ${url}/readyz`,
   ];
   if (sandboxes) {
@@ -62,7 +68,7 @@ export function banner(b: BannerInput): string {
     lines.push(
       '',
       'Try it (README "See a sync" has more):',
-      `  export TOKEN=${token}`,
+      chosen ? '  export TOKEN="$ADMIN_TOKEN"' : `  export TOKEN=${token}`,
       `  curl -s -H "Authorization: Bearer $TOKEN" ${api}`,
       `  curl -s -X PATCH -H "Authorization: Bearer ${config.SANDBOX_INITLIVE_API_KEY}" -H 'Content-Type: application/json' -d '{"phone":"+1 604 555 0199"}' ${il}/staff/${staff}`,
       `  SF=$(curl -s ${sf}/services/oauth2/token -d grant_type=password -d client_id=${config.SANDBOX_SALESFORCE_CLIENT_ID} -d client_secret=${config.SANDBOX_SALESFORCE_CLIENT_SECRET} -d username=${config.SANDBOX_SALESFORCE_USERNAME} -d password=${config.SANDBOX_SALESFORCE_PASSWORD} | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`,

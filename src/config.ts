@@ -23,7 +23,7 @@ export const configShape = {
     .min(16, 'must be at least 16 characters')
     .optional()
     .describe(
-      'Bearer token for /api routes. When unset, a random one is generated and printed at start.',
+      'Bearer token for /api routes. When unset, a random one is generated and printed at start; a token set here is never printed.',
     ),
   KAFKA_BROKERS: z
     .string()

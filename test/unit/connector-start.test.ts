@@ -334,6 +334,32 @@ describe('npm start as a process', () => {
     );
   });
 
+  it('never prints an admin token the operator set, on stdout or stderr', async () => {
+    const token = 'operator-chosen-token-7f3a9c1e5b';
+    let sent = false;
+    const out = await runMain(
+      {
+        PORT: '0',
+        SANDBOX_SALESFORCE_PORT: '0',
+        SANDBOX_INITLIVE_PORT: '0',
+        ADMIN_TOKEN: token,
+        LOG_LEVEL: 'debug',
+      },
+      (stdout, child) => {
+        if (!sent && stdout.includes('Ctrl-C stops it.')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    );
+    expect(sent).toBe(true);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('Admin token  ADMIN_TOKEN, as set (not printed)');
+    expect(out.stdout).toContain('export TOKEN="$ADMIN_TOKEN"');
+    expect(out.stdout).not.toContain(token);
+    expect(out.stderr).not.toContain(token);
+  });
+
   it('stops cleanly on Ctrl-C (SIGINT) and exits 0', async () => {
     let sent = false;
     const out = await runMain(
