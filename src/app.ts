@@ -418,6 +418,10 @@ async function start(
 
   const admin = createAdminApp({
     config: config.ADMIN_TOKEN ? { ADMIN_TOKEN: config.ADMIN_TOKEN } : {},
+    failedAuthLimit: {
+      limit: config.ADMIN_FAILED_AUTH_LIMIT,
+      windowMs: config.ADMIN_FAILED_AUTH_WINDOW_MS,
+    },
     logger,
     connections: stores.connections,
     directory,

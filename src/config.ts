@@ -221,6 +221,22 @@ export const configShape = {
     .describe(
       'Value sent as Sforce-Call-Options client=...; CDC echoes carrying it are recognised as ours.',
     ),
+  ADMIN_FAILED_AUTH_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(20)
+    .describe(
+      'Failed authentications (401) one client address may make per ADMIN_FAILED_AUTH_WINDOW_MS before its /api requests get 429 with Retry-After until the window ends. Requests that authenticate do not count.',
+    ),
+  ADMIN_FAILED_AUTH_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(86_400_000)
+    .default(900_000)
+    .describe('The window of ADMIN_FAILED_AUTH_LIMIT.'),
   SALESFORCE_REQUEST_TIMEOUT_MS: z.coerce
     .number()
     .int()

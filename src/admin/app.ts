@@ -5,11 +5,13 @@ import { adminTokenAuthenticator, requireAuth } from './auth';
 import { consoleRouter, defaultConsoleDir, securityHeaders } from './console';
 import type { AdminContext, AdminDeps } from './context';
 import { errorHandler, generateAdminToken, requireJsonBodies, sendError } from './http';
+import { failedAuthLimit, requestIdOf, requestIds } from './request-guards';
 import { routes } from './routes';
 
 export type { AdminDeps, AdminOAuthSettings } from './context';
 
 const TOKEN_KEY = 'adminToken';
+const DEFAULT_FAILED_AUTH_LIMIT = { limit: 20, windowMs: 15 * 60_000 };
 const CLOSE_KEY = 'adminClose';
 
 /**
@@ -38,7 +40,12 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.locals[TOKEN_KEY] = token;
-  app.locals[CLOSE_KEY] = () => ctx.apiBudget.close();
+  const authLimit = failedAuthLimit(deps.failedAuthLimit ?? DEFAULT_FAILED_AUTH_LIMIT);
+  app.locals[CLOSE_KEY] = () => {
+    ctx.apiBudget.close();
+    authLimit.close();
+  };
+  app.use(requestIds);
   app.use((req, res, next) => {
     const started = Date.now();
     // The path only: the OAuth callback's query carries the code and state.
@@ -48,11 +55,14 @@ export function createAdminApp(deps: AdminDeps): express.Express {
         path: req.path,
         status: res.statusCode,
         ms: Date.now() - started,
+        requestId: requestIdOf(res),
       }),
     );
     next();
   });
   app.use(securityHeaders);
+  // Before any route that reads a credential (sign-in included).
+  app.use('/api', authLimit);
   app.use('/api', (_req, res, next) => {
     // Answers carry the organization's data and the session's CSRF token: never cached.
     res.setHeader('Cache-Control', 'no-store');

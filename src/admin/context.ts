@@ -1,3 +1,4 @@
+import type { FailedAuthLimit } from './request-guards';
 import type { RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
@@ -30,6 +31,8 @@ export interface AdminOAuthSettings {
 
 export interface AdminDeps {
   config: Pick<Config, 'ADMIN_TOKEN'>;
+  /** Failed authentications per client address and window (default 20 per 15 minutes). */
+  failedAuthLimit?: FailedAuthLimit;
   logger: Logger;
   connections: ConnectionStore;
   directory: ManagedOrgDirectory;

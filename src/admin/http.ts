@@ -189,11 +189,22 @@ export function errorHandler(logger: Logger) {
       const details: Record<string, unknown> = {};
       if (Array.isArray(fields)) details.fields = fields;
       for (const [k, v] of Object.entries(err.context)) if (k !== 'fields') details[k] = v;
-      if (err.httpStatus >= 500) logger.error('admin request failed', { path: req.path, err });
+      if (err.httpStatus >= 500) {
+        logger.error('admin request failed', {
+          path: req.path,
+          requestId: res.locals.requestId,
+          err,
+        });
+      }
       sendError(res, err.code, err.message, Object.keys(details).length > 0 ? details : undefined);
       return;
     }
-    logger.error('admin request failed', { method: req.method, path: req.path, err });
+    logger.error('admin request failed', {
+      method: req.method,
+      path: req.path,
+      requestId: res.locals.requestId,
+      err,
+    });
     sendError(res, 'INTERNAL', 'internal error');
   };
 }

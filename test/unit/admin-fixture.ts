@@ -1,3 +1,4 @@
+import type { FailedAuthLimit } from '../../src/admin/request-guards';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -138,6 +139,7 @@ export async function startAdmin(
   options: {
     sandbox?: SalesforceSandboxOptions;
     adminToken?: string;
+    failedAuthLimit?: FailedAuthLimit;
     /** Another ConnectionStore (e.g. Redis) built over the fixture's clock and secrets. */
     store?: (env: { secrets: SecretBox; now: () => number }) => ConnectionStore;
   } = {},
@@ -205,6 +207,8 @@ export async function startAdmin(
   };
   const app = createAdminApp({
     config: options.adminToken ? { ADMIN_TOKEN: options.adminToken } : {},
+    // Route tests send wrong tokens by the hundred on purpose; the limit has its own test.
+    failedAuthLimit: options.failedAuthLimit ?? { limit: 1_000_000, windowMs: 60_000 },
     logger,
     connections: store,
     directory,

@@ -4,7 +4,6 @@ import { toSyncError } from '../../errors';
 import { exchangeCode } from '../../orgs/salesforce-oauth';
 import type { RouteDef } from '../context';
 import { sendError } from '../http';
-import { setConsoleCsp } from '../console';
 import { packageInstalled } from '../salesforce-package';
 
 const escapeHtml = (s: string): string =>
@@ -38,7 +37,6 @@ function fail(
   orgId: string | null = null,
 ): void {
   if (wantsHtml(req)) {
-    setConsoleCsp(res);
     res
       .status(status)
       .type('html')
