@@ -447,6 +447,8 @@ async function start(
     salesforceApiVersion: config.SALESFORCE_API_VERSION,
     contactFields,
     sessions: stores.sessions,
+    tokens: stores.tokens,
+    audit: stores.audit,
     // Every process must recognise a session signed in at any other.
     sessionKey: derivedSecret(config, 'admin-session-credential', 32),
   });

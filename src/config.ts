@@ -221,6 +221,15 @@ export const configShape = {
     .describe(
       'Value sent as Sforce-Call-Options client=...; CDC echoes carrying it are recognised as ours.',
     ),
+  AUDIT_LOG_MAX_ENTRIES: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(10_000_000)
+    .default(10_000)
+    .describe(
+      'Admin actions kept per organization in the audit log (GET /api/orgs/:orgId/audit); the oldest go first. In Redis with REDIS_URL, so they survive restarts.',
+    ),
   ADMIN_FAILED_AUTH_LIMIT: z.coerce
     .number()
     .int()

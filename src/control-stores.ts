@@ -1,6 +1,10 @@
 import type Redis from 'ioredis';
 import type { DeadLetterStore } from './admin/dead-letter-store';
 import type { SessionStore } from './admin/session-store';
+import type { ApiTokenStore } from './admin/token-store';
+import type { AuditLog } from './admin/audit-log';
+import { MemoryAuditLog } from './infra/memory/memory-audit-log';
+import { RedisAuditLog } from './infra/redis/redis-audit-log';
 import type { Lock } from './batch/lock';
 import type { RunStore } from './batch/run-store';
 import type { Config } from './config';
@@ -11,6 +15,7 @@ import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-sto
 import { MemoryRunStore } from './infra/memory/memory-run-store';
 import { MemoryWriteHoldStore } from './infra/memory/memory-write-hold-store';
 import { MemorySessionStore } from './infra/memory/memory-session-store';
+import { MemoryApiTokenStore } from './infra/memory/memory-api-token-store';
 import { closeRedis, createRedis } from './infra/redis/connect';
 import { RedisConnectionStore } from './infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
@@ -19,6 +24,7 @@ import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store'
 import { RedisRunStore } from './infra/redis/redis-run-store';
 import { RedisWriteHoldStore } from './infra/redis/redis-write-hold-store';
 import { RedisSessionStore } from './infra/redis/redis-session-store';
+import { RedisApiTokenStore } from './infra/redis/redis-api-token-store';
 import { createSecretBox, generateEncryptionKey } from './infra/secrets';
 import type { Logger } from './logger';
 import type { ConnectionStore } from './orgs/connection-store';
@@ -27,7 +33,7 @@ import type { WriteHoldStore } from './sink/write-holds';
 
 /**
  * The control plane's stores (connections, dead letters, runs, locks, record status, console
- * sessions): Redis
+ * sessions, API tokens): Redis
  * when REDIS_URL is set, so every process shares them, memory otherwise.
  */
 export interface ControlStores {
@@ -40,6 +46,10 @@ export interface ControlStores {
   holds: WriteHoldStore;
   /** Console sign-in sessions (src/admin/session-store.ts). */
   sessions: SessionStore;
+  /** Per-organization API tokens (src/admin/token-store.ts). */
+  tokens: ApiTokenStore;
+  /** Admin actions (src/admin/audit-log.ts). */
+  audit: AuditLog;
   /** The control stores' own client (for /readyz), or null in memory. */
   redis: Redis | null;
   close(): Promise<void>;
@@ -59,6 +69,8 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         statuses: new MemoryRecordStatusStore(statusLimits),
         holds: new MemoryWriteHoldStore(),
         sessions: new MemorySessionStore(),
+        tokens: new MemoryApiTokenStore(),
+        audit: new MemoryAuditLog({ maxEntries: config.AUDIT_LOG_MAX_ENTRIES }),
         redis: null,
       };
     }
@@ -75,6 +87,8 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
       holds: new RedisWriteHoldStore({ redis, keyPrefix }),
       sessions: new RedisSessionStore({ redis, keyPrefix }),
+      tokens: new RedisApiTokenStore({ redis, keyPrefix }),
+      audit: new RedisAuditLog({ redis, keyPrefix, maxEntries: config.AUDIT_LOG_MAX_ENTRIES }),
       redis,
     };
   })();
@@ -89,6 +103,8 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.statuses.close(),
         stores.holds.close(),
         stores.sessions.close(),
+        stores.tokens.close(),
+        stores.audit.close(),
       ]);
       if (stores.redis) await closeRedis(stores.redis);
     },

@@ -40,6 +40,8 @@ export const ErrorCodes = {
   AMBIGUOUS_MATCH: { retriable: false, httpStatus: 409 },
   /** A stored position (InitLive cursor, CDC replay id) is no longer served; a full sync is needed. */
   POSITION_EXPIRED: { retriable: false, httpStatus: 410 },
+  /** The caller is known but may not do this (another organization's, or a viewer's write). */
+  FORBIDDEN: { retriable: false, httpStatus: 403 },
   /** Something was asked for that does not exist. */
   NOT_FOUND: { retriable: false, httpStatus: 404 },
   /** The operation conflicts with current state (a run already running, not connected). */

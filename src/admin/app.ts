@@ -1,11 +1,17 @@
 import express from 'express';
 import { ApiBudgetBook } from './api-budget';
 import { randomBytes } from 'node:crypto';
-import { adminTokenAuthenticator, requireAuth } from './auth';
+import {
+  adminTokenAuthenticator,
+  apiTokenAuthenticator,
+  requireAuth,
+  requireOrgAccess,
+} from './auth';
 import { consoleRouter, defaultConsoleDir, securityHeaders } from './console';
 import type { AdminContext, AdminDeps } from './context';
 import { errorHandler, generateAdminToken, requireJsonBodies, sendError } from './http';
 import { failedAuthLimit, requestIdOf, requestIds } from './request-guards';
+import { recordAdminActions } from './audit';
 import { routes } from './routes';
 
 export type { AdminDeps, AdminOAuthSettings } from './context';
@@ -31,7 +37,11 @@ export function createAdminApp(deps: AdminDeps): express.Express {
     apiBudget: new ApiBudgetBook(deps.events, now),
     oauthStateTtlMs: deps.oauthStateTtlMs ?? 10 * 60_000,
     salesforceApiVersion: deps.salesforceApiVersion ?? '62.0',
-    authenticator: adminTokenAuthenticator(token, deps.sessionKey ?? randomBytes(32)),
+    authenticator: apiTokenAuthenticator(
+      adminTokenAuthenticator(token, deps.sessionKey ?? randomBytes(32)),
+      deps.tokens,
+      now,
+    ),
     sessionTtlMs: deps.sessionTtlMs ?? 8 * 3_600_000,
   };
   const logger = deps.logger.child({ component: 'admin' });
@@ -82,9 +92,16 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   // Routes without a token (health, metrics, the OAuth callback, sign-in) come before the
   // check; sign-in is the only one with a body, and a small one.
   const small = json('16kb');
+  app.use(
+    '/oauth/salesforce/callback',
+    recordAdminActions(deps.audit, logger, now, 'connect.completed'),
+  );
   for (const route of routes.filter((r) => !r.auth))
     app[route.method](route.path, small, route.handler(ctx));
   app.use('/api', requireAuth(ctx.authenticator, ctx.sessions));
+  // Before the access check, so refused attempts are on record too.
+  app.use('/api/orgs/:orgId', recordAdminActions(deps.audit, logger, now));
+  app.use('/api/orgs/:orgId', requireOrgAccess());
   app.use(json('1mb'));
   for (const route of routes.filter((r) => r.auth))
     app[route.method](route.path, route.handler(ctx));

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { sendError } from './http';
 import type { Principal, Session, SessionStore } from './session-store';
+import { parseApiToken, secretMatches, type ApiTokenStore } from './token-store';
 import { hashSessionId, isSessionSecret } from './session-store';
 
 /**
@@ -40,6 +41,87 @@ export function adminTokenAuthenticator(token: string, key: Buffer): Authenticat
     isCurrent: async (principal) =>
       principal.kind === 'admin' && principal.credentialId === credentialId,
   };
+}
+
+/** How stale a token's recorded last use may get before a request writes it again. */
+const LAST_USED_PRECISION_MS = 60_000;
+
+/**
+ * The root token or an organization's API token (`ilt_<id>_<secret>`, looked up in `tokens`
+ * on every request, so a revocation holds at once in every process sharing the store).
+ */
+export function apiTokenAuthenticator(
+  root: Authenticator,
+  tokens: ApiTokenStore,
+  now: () => number,
+): Authenticator {
+  return {
+    authenticate: async (candidate) => {
+      const parsed = parseApiToken(candidate);
+      if (!parsed) return root.authenticate(candidate);
+      const token = await tokens.get(parsed.id);
+      if (!token || !secretMatches(token, parsed.secret)) return null;
+      const at = now();
+      if (token.lastUsedAt === null || at - token.lastUsedAt >= LAST_USED_PRECISION_MS) {
+        await tokens.touch(token.orgId, token.id, at);
+      }
+      return {
+        kind: 'org',
+        orgId: token.orgId,
+        role: token.role,
+        tokenId: token.id,
+        name: token.name,
+        credentialId: token.id,
+      };
+    },
+    isCurrent: async (principal) => {
+      if (principal.kind === 'admin') return root.isCurrent(principal);
+      return (await tokens.get(principal.tokenId))?.orgId === principal.orgId;
+    },
+  };
+}
+
+/**
+ * What a principal may do with one organization: root everything; an organization's token
+ * only its own, and a viewer's only reads. `403 FORBIDDEN` otherwise, saying which.
+ */
+export function requireOrgAccess(): RequestHandler {
+  return (req, res, next) => {
+    const { principal } = authOf(res);
+    if (principal.kind === 'admin') return next();
+    const orgId = typeof req.params.orgId === 'string' ? req.params.orgId : '';
+    if (orgId !== principal.orgId) {
+      sendError(
+        res,
+        'FORBIDDEN',
+        `token "${principal.name}" belongs to organization ${principal.orgId} and cannot see or change another`,
+      );
+      return;
+    }
+    if (principal.role === 'viewer' && !SAFE_METHODS.has(req.method)) {
+      sendError(
+        res,
+        'FORBIDDEN',
+        `token "${principal.name}" is a viewer token: it cannot change anything`,
+      );
+      return;
+    }
+    next();
+  };
+}
+
+/** Only the deployment's root token (ADMIN_TOKEN): token management. */
+export function requireRoot(res: Response): boolean {
+  if (authOf(res).principal.kind === 'admin') return true;
+  sendError(res, 'FORBIDDEN', "only the deployment's root token (ADMIN_TOKEN) manages API tokens");
+  return false;
+}
+
+/** A principal as answers show it: who, never a credential. */
+export function principalView(p: Principal): Record<string, string> {
+  return p.kind === 'admin'
+    ? { kind: 'admin' }
+    : { kind: 'org', orgId: p.orgId, role: p.role, name: p.name, tokenId: p.tokenId };
 }
 
 export const SESSION_COOKIE = 'ils_session';

@@ -1,3 +1,5 @@
+import type { AuditLog } from './audit-log';
+import type { ApiTokenStore } from './token-store';
 import type { FailedAuthLimit } from './request-guards';
 import type { RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
@@ -31,6 +33,10 @@ export interface AdminOAuthSettings {
 
 export interface AdminDeps {
   config: Pick<Config, 'ADMIN_TOKEN'>;
+  /** Admin actions (memory, or Redis shared by every process). */
+  audit: AuditLog;
+  /** Per-organization API tokens (memory, or Redis shared by every process). */
+  tokens: ApiTokenStore;
   /** Failed authentications per client address and window (default 20 per 15 minutes). */
   failedAuthLimit?: FailedAuthLimit;
   logger: Logger;

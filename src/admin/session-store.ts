@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { TokenRole } from './token-store';
 
 /**
  * Console sign-in sessions. A session stands for the principal whose bearer token signed in;
@@ -12,14 +13,24 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 
 /**
- * Who a request acts for. Today only the deployment's admin token signs in; issue 17 adds
- * per-organization tokens with roles as further kinds, resolved by the same Authenticator.
+ * Who a request acts for: the deployment's root token (`admin`), or one organization's API
+ * token (`org`, src/admin/token-store.ts) with its role. Both sign in to the console too.
  */
-export interface Principal {
-  kind: 'admin';
-  /** Fingerprint of the credential that signed in (never the credential), so rotating it ends its sessions. */
-  credentialId: string;
-}
+export type Principal =
+  | {
+      kind: 'admin';
+      /** Fingerprint of the credential that signed in (never the credential), so rotating it ends its sessions. */
+      credentialId: string;
+    }
+  | {
+      kind: 'org';
+      orgId: string;
+      role: TokenRole;
+      tokenId: string;
+      /** The token's name, for the audit of who did what. */
+      name: string;
+      credentialId: string;
+    };
 
 export interface Session {
   /** SHA-256 (base64url) of the cookie's session id. */

@@ -1,3 +1,7 @@
+import { RedisAuditLog } from '../../src/infra/redis/redis-audit-log';
+import { describeAuditLogConformance } from '../conformance/audit-log.conformance';
+import { RedisApiTokenStore } from '../../src/infra/redis/redis-api-token-store';
+import { describeApiTokenStoreConformance } from '../conformance/api-token-store.conformance';
 import { RedisConnectionStore } from '../../src/infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from '../../src/infra/redis/redis-dead-letter-store';
 import { RedisSessionStore } from '../../src/infra/redis/redis-session-store';
@@ -34,6 +38,37 @@ describeDeadLetterStoreConformance('redis', async () => {
   const make = (): RedisDeadLetterStore =>
     new RedisDeadLetterStore({ redis: scope.open(), keyPrefix: scope.prefix });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
+});
+
+describeAuditLogConformance('redis', async ({ maxEntries }) => {
+  const scope = redisScope('admin');
+  const make = (): RedisAuditLog =>
+    new RedisAuditLog({ redis: scope.open(), keyPrefix: scope.prefix, maxEntries });
+  return { log: make(), reopen: async () => make(), cleanup: scope.cleanup };
+});
+
+describeApiTokenStoreConformance('redis', async () => {
+  const scope = redisScope('admin');
+  const make = (): RedisApiTokenStore =>
+    new RedisApiTokenStore({ redis: scope.open(), keyPrefix: scope.prefix });
+  const reader = scope.open();
+  return {
+    store: make(),
+    openAnother: async () => make(),
+    dump: async () => {
+      const keys = await reader.keys(`${scope.prefix}*`);
+      const values = await Promise.all(
+        keys.map(async (k) => {
+          const type = await reader.type(k);
+          if (type === 'string') return (await reader.get(k)) ?? '';
+          if (type === 'set') return (await reader.smembers(k)).join(',');
+          return JSON.stringify(await reader.hgetall(k));
+        }),
+      );
+      return keys.join(',') + values.join(',');
+    },
+    cleanup: scope.cleanup,
+  };
 });
 
 describeSessionStoreConformance('redis', async () => {

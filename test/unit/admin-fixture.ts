@@ -1,3 +1,7 @@
+import type { AuditLog } from '../../src/admin/audit-log';
+import { MemoryAuditLog } from '../../src/infra/memory/memory-audit-log';
+import type { ApiTokenStore } from '../../src/admin/token-store';
+import { MemoryApiTokenStore } from '../../src/infra/memory/memory-api-token-store';
 import type { FailedAuthLimit } from '../../src/admin/request-guards';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -140,6 +144,10 @@ export async function startAdmin(
     sandbox?: SalesforceSandboxOptions;
     adminToken?: string;
     failedAuthLimit?: FailedAuthLimit;
+    /** Another AuditLog (e.g. Redis). */
+    audit?: AuditLog;
+    /** Another ApiTokenStore (e.g. one shared with a second fixture). */
+    tokens?: ApiTokenStore;
     /** Another ConnectionStore (e.g. Redis) built over the fixture's clock and secrets. */
     store?: (env: { secrets: SecretBox; now: () => number }) => ConnectionStore;
   } = {},
@@ -209,6 +217,8 @@ export async function startAdmin(
     config: options.adminToken ? { ADMIN_TOKEN: options.adminToken } : {},
     // Route tests send wrong tokens by the hundred on purpose; the limit has its own test.
     failedAuthLimit: options.failedAuthLimit ?? { limit: 1_000_000, windowMs: 60_000 },
+    tokens: options.tokens ?? new MemoryApiTokenStore(),
+    audit: options.audit ?? new MemoryAuditLog(),
     logger,
     connections: store,
     directory,

@@ -1,3 +1,7 @@
+import { MemoryAuditLog } from '../../src/infra/memory/memory-audit-log';
+import { describeAuditLogConformance } from '../conformance/audit-log.conformance';
+import { MemoryApiTokenStore } from '../../src/infra/memory/memory-api-token-store';
+import { describeApiTokenStoreConformance } from '../conformance/api-token-store.conformance';
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
 import { MemoryDeadLetterStore } from '../../src/infra/memory/memory-dead-letter-store';
 import { MemorySessionStore } from '../../src/infra/memory/memory-session-store';
@@ -18,6 +22,26 @@ describeConnectionStoreConformance('memory', async () => {
       clock.now += ms;
     },
     now: () => clock.now,
+    cleanup: () => store.close(),
+  };
+});
+
+describeAuditLogConformance('memory', async ({ maxEntries }) => {
+  const log = new MemoryAuditLog({ maxEntries });
+  return {
+    log,
+    reopen: async () => new MemoryAuditLog({ maxEntries, sharedWith: log }),
+    cleanup: () => log.close(),
+  };
+});
+
+describeApiTokenStoreConformance('memory', async () => {
+  const store = new MemoryApiTokenStore();
+  return {
+    store,
+    openAnother: async () => new MemoryApiTokenStore({ sharedWith: store }),
+    dump: async () =>
+      JSON.stringify(await store.list('org_a')) + JSON.stringify(await store.list('org_b')),
     cleanup: () => store.close(),
   };
 });

@@ -1,3 +1,4 @@
+import { noteAudit } from '../audit';
 import type { Request, Response } from 'express';
 import type { ErrorCode } from '../../errors';
 import { toSyncError } from '../../errors';
@@ -76,6 +77,7 @@ export const getOAuthCallback: RouteDef = {
       return;
     }
     const { orgId } = pending;
+    noteAudit(res, { orgId });
     if (pending.expiresAt <= ctx.now()) {
       ctx.logger.warn('oauth callback with an expired state', { orgId });
       fail(

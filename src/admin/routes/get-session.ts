@@ -1,4 +1,4 @@
-import { authOf } from '../auth';
+import { authOf, principalView } from '../auth';
 import type { RouteDef } from '../context';
 
 /**
@@ -13,7 +13,7 @@ export const getSession: RouteDef = {
   handler: () => async (_req, res) => {
     const { principal, session } = authOf(res);
     res.json({
-      principal: { kind: principal.kind },
+      principal: principalView(principal),
       csrfToken: session?.csrfToken ?? null,
       expiresAt: session ? new Date(session.expiresAt).toISOString() : null,
     });

@@ -21,6 +21,8 @@ import { postErrorsRetry } from './post-errors-retry';
 import { postSession } from './post-session';
 import { postSync } from './post-sync';
 import { putSettings } from './put-settings';
+import { deleteToken, getTokens, postToken } from './tokens';
+import { getAudit } from './get-audit';
 
 /** Every route of the admin API (docs/http-api.md describes them). */
 export const routes: readonly RouteDef[] = [
@@ -46,4 +48,8 @@ export const routes: readonly RouteDef[] = [
   postErrorsRetry,
   postErrorRetry,
   deleteError,
+  postToken,
+  getTokens,
+  deleteToken,
+  getAudit,
 ];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sessionOf, setSessionCookie } from '../auth';
+import { sessionOf, setSessionCookie, principalView } from '../auth';
 import type { RouteDef } from '../context';
 import { sendError, validate } from '../http';
 import { hashSessionId, newSessionSecret } from '../session-store';
@@ -49,9 +49,9 @@ export const postSession: RouteDef = {
     };
     await ctx.sessions.put(session);
     setSessionCookie(req, res, id, ctx.sessionTtlMs);
-    ctx.logger.info('console signed in', { principal: principal.kind });
+    ctx.logger.info('console signed in', principalView(principal));
     res.status(201).json({
-      principal: { kind: principal.kind },
+      principal: principalView(principal),
       csrfToken: session.csrfToken,
       expiresAt: new Date(session.expiresAt).toISOString(),
     });

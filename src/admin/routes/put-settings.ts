@@ -1,3 +1,4 @@
+import { noteAudit } from '../audit';
 import { parseSyncSettings } from '../../core/settings';
 import type { RouteDef } from '../context';
 import { invalidInput, jsonObjectBody, orgIdOf } from '../http';
@@ -39,7 +40,15 @@ export const putSettings: RouteDef = {
       'fieldMapping' in body
         ? await checkMappingForSave(ctx, orgId, parsed.settings)
         : { settings: parsed.settings, warnings: [] };
+    const before = ctx.directory.syncSettings(orgId) as unknown as Record<string, unknown>;
     const stored = await ctx.directory.updateSettings(orgId, checked.settings);
+    const after = stored.settings as unknown as Record<string, unknown>;
+    noteAudit(res, {
+      changes: [...new Set([...Object.keys(before), ...Object.keys(after)])]
+        .filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]))
+        .sort()
+        .map((field) => ({ field, before: before[field] ?? null, after: after[field] ?? null })),
+    });
     ctx.events?.emit('sink.wake', { orgId });
     ctx.logger.info('sync settings changed', {
       orgId,
