@@ -142,12 +142,16 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
     );
   });
 
+  // Shared with the access-control test below, which uses the same two processes.
+  const key = generateEncryptionKey();
+  let portA = 0;
+
   it('counts exactly what landed, whichever process takes the Sync now', async () => {
-    const key = generateEncryptionKey();
-    const [portA, portB] = await freePorts(2);
+    const [pa, portB] = await freePorts(2);
+    portA = pa!;
     const [a, b] = await Promise.all([
-      start(portA!, 'a', key, portA!),
-      start(portB!, 'b', key, portA!),
+      start(portA, 'a', key, portA),
+      start(portB!, 'b', key, portA),
     ]);
 
     // Connect through A with the OAuth web flow; B learns of it from the shared store.
@@ -258,5 +262,61 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
     for (const value of ['ann.r1@example.org', 'ben.r2@example.org', TOO_LONG_EMAIL(2)]) {
       expect(logs).not.toContain(value);
     }
+  });
+  it('revokes an organization token at one process and the other refuses it next; the audit log is shared and survives a restart', async () => {
+    const [a, b] = procs;
+    expect(a && b).toBeTruthy();
+    const orgApi = (
+      p: Proc,
+      route: string,
+      init: { method?: string; body?: unknown; token?: string } = {},
+    ) => http(`${p.url}/api/orgs/${ORG}${route}`, { token: TOKEN, ...init });
+
+    const created = await orgApi(a!, '/tokens', {
+      method: 'POST',
+      body: { name: 'coordinator', role: 'admin' },
+    });
+    expect(created.status).toBe(201);
+    const secret = String(created.body.secret);
+    expect((await orgApi(b!, '/salesforce', { token: secret })).status).toBe(200);
+    expect((await http(`${b!.url}/api/orgs/other_org/salesforce`, { token: secret })).status).toBe(
+      403,
+    );
+    expect(
+      (await orgApi(a!, `/tokens/${String(created.body.id)}`, { method: 'DELETE' })).status,
+    ).toBe(204);
+    expect((await orgApi(b!, '/salesforce', { token: secret })).status).toBe(401);
+
+    interface Entry extends Json {
+      id: string;
+      action: string;
+      changes?: Array<{ field: string; before: unknown; after: unknown }>;
+    }
+    const entries = async (p: Proc): Promise<Entry[]> =>
+      ((await orgApi(p, '/audit?limit=500')).body as { entries: Entry[] }).entries;
+    let seen: Entry[] = [];
+    await eventually(async () => {
+      seen = await entries(b!);
+      expect(seen.map((e) => e.action)).toContain('token.revoked');
+    });
+    const actions = seen.map((e) => e.action);
+    for (const action of [
+      'connect.completed',
+      'settings.changed',
+      'sync.requested',
+      'token.created',
+    ]) {
+      expect(actions).toContain(action);
+    }
+    const change = seen.find((e) => e.action === 'settings.changed');
+    expect(change?.changes).toContainEqual({ field: 'streaming', before: true, after: false });
+
+    // Process A stops and starts again: the log is Redis's, not the process's.
+    await new Promise<void>((resolve) => {
+      a!.child.once('exit', () => resolve());
+      a!.child.kill('SIGTERM');
+    });
+    const again = await start(portA, 'a2', key, portA);
+    expect((await entries(again)).map((e) => e.id)).toEqual(seen.map((e) => e.id));
   });
 });
