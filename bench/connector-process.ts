@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { defaultMapping } from '../src/core/mapping';
 import type { SyncDirection } from '../src/core/reconcile';
 import { createInitLiveClient } from '../src/infra/initlive';
@@ -9,6 +8,8 @@ import { silentLogger } from '../src/logger';
 import { StaticOrgDirectory, type OrgRuntime } from '../src/orgs/org-directory';
 import { createPipeline } from '../src/pipeline/connector';
 import { createRuntime } from '../src/pipeline/runtime';
+import { passwordToken } from '../test/fixtures/e2e';
+import { forkChild, serveChild } from './child-rpc';
 
 /**
  * The streaming connector in a process of its own, for the benches that need its RSS and CPU
@@ -56,11 +57,6 @@ export interface ConnectorSample {
   sourcesHeld: number;
 }
 
-type Request =
-  | { id: number; op: 'start'; config: ConnectorProcessConfig }
-  | { id: number; op: 'sample' | 'close' };
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
-
 const ORG = 'org_demo';
 
 export interface ConnectorProcess {
@@ -73,65 +69,19 @@ export interface ConnectorProcess {
 export async function startConnectorProcess(
   config: ConnectorProcessConfig,
 ): Promise<ConnectorProcess> {
-  // Under ts-node the child needs the same loader; the built bench (dist/) runs plain JS.
-  const loader = __filename.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
-  const child: ChildProcess = fork(__filename, ['--connector'], {
-    execArgv: [...loader, ...(config.execArgv ?? [])],
-    stdio: 'inherit',
-  });
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextId = 1;
-  child.on('message', (m: Reply) => {
-    const w = waiting.get(m.id);
-    waiting.delete(m.id);
-    if (m.ok) w?.resolve(m.value);
-    else w?.reject(new Error(m.error));
-  });
-  child.on('exit', (code) => {
-    for (const w of waiting.values()) w.reject(new Error(`connector process exited (${code})`));
-    waiting.clear();
-  });
-  const ask = <T>(req: Omit<Request, 'id'>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, { resolve: (v) => resolve(v as T), reject });
-      child.send({ ...req, id });
-    });
-  await ask<void>({ op: 'start', config } as Omit<Request, 'id'>);
+  const child = forkChild(__filename, '--connector', config.execArgv ?? []);
+  await child.ask<void>('start', { config });
   return {
-    pid: child.pid ?? 0,
-    sample: () => ask<ConnectorSample>({ op: 'sample' }),
-    close: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      await ask<void>({ op: 'close' }).catch(() => undefined);
-      await exited;
-    },
+    pid: child.pid,
+    sample: () => child.ask<ConnectorSample>('sample'),
+    close: () => child.close(),
   };
-}
-
-async function passwordToken(
-  sf: ConnectorProcessConfig['salesforce'],
-): Promise<{ access_token: string; instance_url: string }> {
-  const res = await fetch(`${sf.loginUrl}/services/oauth2/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'password',
-      client_id: sf.clientId,
-      client_secret: sf.clientSecret,
-      username: sf.username,
-      password: sf.password,
-    }),
-  });
-  if (!res.ok) throw new Error(`sandbox token: ${res.status}`);
-  return (await res.json()) as { access_token: string; instance_url: string };
 }
 
 /** The child's side: one organization's whole streaming pipeline, as src/app.ts composes it. */
 function serveConnector(): void {
   let stop: (() => Promise<void>) | null = null;
   let sample: (() => ConnectorSample) | null = null;
-  process.on('disconnect', () => process.exit(0));
   const start = async (config: ConnectorProcessConfig): Promise<void> => {
     const sf = config.salesforce;
     const token = await passwordToken(sf);
@@ -212,25 +162,22 @@ function serveConnector(): void {
       await closeRedis(lockRedis);
     };
   };
-  process.on('message', (req: Request) => {
-    const run = async (): Promise<unknown> => {
-      switch (req.op) {
+  serveChild(
+    async (op, req) => {
+      switch (op) {
         case 'start':
-          return start(req.config);
+          return start(req.config as ConnectorProcessConfig);
         case 'sample':
           if (!sample) throw new Error('not started');
           return sample();
-        case 'close':
-          await stop?.();
-          setImmediate(() => process.exit(0));
-          return undefined;
+        default:
+          throw new Error(`unknown request ${op}`);
       }
-    };
-    run().then(
-      (value) => process.send?.({ id: req.id, ok: true, value: value ?? null }),
-      (err: unknown) => process.send?.({ id: req.id, ok: false, error: String(err) }),
-    );
-  });
+    },
+    async () => {
+      await stop?.();
+    },
+  );
 }
 
 if (require.main === module && process.argv[2] === '--connector') serveConnector();

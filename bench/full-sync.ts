@@ -1,4 +1,3 @@
-import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { FullSyncJob } from '../src/batch/full-sync-job';
@@ -21,6 +20,7 @@ import { startInitLiveSandbox } from '../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../src/sandbox/salesforce';
 import { InitLiveSink } from '../src/sink/initlive-sink';
 import { SalesforceSink } from '../src/sink/salesforce-sink';
+import { forkChild, serveChild } from './child-rpc';
 
 export interface FullSyncBenchOptions {
   /** Records per side. Default 50,000. */
@@ -199,81 +199,42 @@ async function startSandboxes(records: number, overlap: number): Promise<Sandbox
   };
 }
 
-type ChildRequest =
-  | { id: number; op: 'start'; records: number; overlap: number }
-  | { id: number; op: 'reset' | 'tally' | 'close' };
-type ChildReply =
-  { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
-
 /** Both sandboxes in a child process (this file with `--sandboxes`), driven over IPC. */
 async function startSandboxesInChild(records: number, overlap: number): Promise<Sandboxes> {
-  // Under ts-node the child needs the same loader; the built bench (dist/) runs plain JS.
-  const execArgv = __filename.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
-  const child = fork(__filename, ['--sandboxes'], { execArgv, stdio: 'inherit' });
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  let nextId = 1;
-  child.on('message', (m: ChildReply) => {
-    const w = waiting.get(m.id);
-    waiting.delete(m.id);
-    if (m.ok) w?.resolve(m.value);
-    else w?.reject(new Error(m.error));
-  });
-  child.on('exit', (code) => {
-    for (const w of waiting.values()) w.reject(new Error(`sandbox process exited (${code})`));
-    waiting.clear();
-  });
-  const ask = <T>(req: Omit<ChildRequest, 'id'>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const id = nextId++;
-      waiting.set(id, { resolve: (v) => resolve(v as T), reject });
-      child.send({ ...req, id });
-    });
-  const started = await ask<Pick<Sandboxes, 'initliveBaseUrl' | 'salesforce'>>({
-    op: 'start',
+  const child = forkChild(__filename, '--sandboxes');
+  const started = await child.ask<Pick<Sandboxes, 'initliveBaseUrl' | 'salesforce'>>('start', {
     records,
     overlap,
-  } as Omit<ChildRequest, 'id'>);
+  });
   return {
     ...started,
-    reset: () => ask<void>({ op: 'reset' }),
-    tally: () => ask<SandboxTally>({ op: 'tally' }),
-    close: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      await ask<void>({ op: 'close' });
-      await exited;
-    },
+    reset: () => child.ask<void>('reset'),
+    tally: () => child.ask<SandboxTally>('tally'),
+    close: () => child.close(),
   };
 }
 
 /** The child's side: serves the requests of startSandboxesInChild. */
 function serveSandboxes(): void {
   let sandboxes: Sandboxes | null = null;
-  const reply = (m: ChildReply): void => {
-    process.send?.(m);
-  };
-  // The bench process died or let go: nothing else will ever close the sandboxes.
-  process.on('disconnect', () => process.exit(0));
-  process.on('message', (req: ChildRequest) => {
-    const run = async (): Promise<unknown> => {
-      switch (req.op) {
+  serveChild(
+    async (op, req) => {
+      switch (op) {
         case 'start':
-          sandboxes = await startSandboxes(req.records, req.overlap);
+          sandboxes = await startSandboxes(Number(req.records), Number(req.overlap));
           return { initliveBaseUrl: sandboxes.initliveBaseUrl, salesforce: sandboxes.salesforce };
         case 'reset':
           return sandboxes?.reset();
         case 'tally':
           return sandboxes?.tally();
-        case 'close':
-          await sandboxes?.close();
-          setImmediate(() => process.exit(0));
-          return undefined;
+        default:
+          throw new Error(`unknown request ${op}`);
       }
-    };
-    run().then(
-      (value) => reply({ id: req.id, ok: true, value: value ?? null }),
-      (err: unknown) => reply({ id: req.id, ok: false, error: String(err) }),
-    );
-  });
+    },
+    async () => {
+      await sandboxes?.close();
+    },
+  );
 }
 
 /**

@@ -334,17 +334,13 @@ describe('npm start as a process', () => {
     );
   });
 
-  it('never prints an admin token the operator set, on stdout or stderr', async () => {
-    const token = 'operator-chosen-token-7f3a9c1e5b';
+  /** Runs `npm start` with `env` until its banner is out, then presses Ctrl-C. */
+  const untilReadyThenCtrlC = async (
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; stdout: string; stderr: string; sent: boolean }> => {
     let sent = false;
     const out = await runMain(
-      {
-        PORT: '0',
-        SANDBOX_SALESFORCE_PORT: '0',
-        SANDBOX_INITLIVE_PORT: '0',
-        ADMIN_TOKEN: token,
-        LOG_LEVEL: 'debug',
-      },
+      { PORT: '0', SANDBOX_SALESFORCE_PORT: '0', SANDBOX_INITLIVE_PORT: '0', ...env },
       (stdout, child) => {
         if (!sent && stdout.includes('Ctrl-C stops it.')) {
           sent = true;
@@ -352,7 +348,13 @@ describe('npm start as a process', () => {
         }
       },
     );
-    expect(sent).toBe(true);
+    return { ...out, sent };
+  };
+
+  it('never prints an admin token the operator set, on stdout or stderr', async () => {
+    const token = 'operator-chosen-token-7f3a9c1e5b';
+    const out = await untilReadyThenCtrlC({ ADMIN_TOKEN: token, LOG_LEVEL: 'debug' });
+    expect(out.sent).toBe(true);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('Admin token  ADMIN_TOKEN, as set (not printed)');
     expect(out.stdout).toContain('export TOKEN="$ADMIN_TOKEN"');
@@ -361,17 +363,8 @@ describe('npm start as a process', () => {
   });
 
   it('stops cleanly on Ctrl-C (SIGINT) and exits 0', async () => {
-    let sent = false;
-    const out = await runMain(
-      { PORT: '0', SANDBOX_SALESFORCE_PORT: '0', SANDBOX_INITLIVE_PORT: '0' },
-      (stdout, child) => {
-        if (!sent && stdout.includes('Ctrl-C stops it.')) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      },
-    );
-    expect(sent).toBe(true);
+    const out = await untilReadyThenCtrlC({});
+    expect(out.sent).toBe(true);
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('"connector stopped"');
     expect(out.stderr).toContain('SIGINT: shutting down');
