@@ -1,4 +1,5 @@
 import express from 'express';
+import type { RequestHandler } from 'express';
 import { ApiBudgetBook } from './api-budget';
 import { randomBytes } from 'node:crypto';
 import {
@@ -8,16 +9,15 @@ import {
   requireOrgAccess,
 } from './auth';
 import { consoleRouter, defaultConsoleDir, securityHeaders } from './console';
-import type { AdminContext, AdminDeps } from './context';
+import type { AdminContext, AdminDeps, RouteDef } from './context';
 import { errorHandler, generateAdminToken, requireJsonBodies, sendError } from './http';
 import { failedAuthLimit, requestIdOf, requestIds } from './request-guards';
-import { recordAdminActions } from './audit';
+import { recordAdminAction } from './audit';
 import { routes } from './routes';
 
 export type { AdminDeps, AdminOAuthSettings } from './context';
 
 const TOKEN_KEY = 'adminToken';
-const DEFAULT_FAILED_AUTH_LIMIT = { limit: 20, windowMs: 15 * 60_000 };
 const CLOSE_KEY = 'adminClose';
 
 /**
@@ -50,7 +50,7 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.locals[TOKEN_KEY] = token;
-  const authLimit = failedAuthLimit(deps.failedAuthLimit ?? DEFAULT_FAILED_AUTH_LIMIT);
+  const authLimit = failedAuthLimit(deps.failedAuthLimit);
   app.locals[CLOSE_KEY] = () => {
     ctx.apiBudget.close();
     authLimit.close();
@@ -92,19 +92,19 @@ export function createAdminApp(deps: AdminDeps): express.Express {
   // Routes without a token (health, metrics, the OAuth callback, sign-in) come before the
   // check; sign-in is the only one with a body, and a small one.
   const small = json('16kb');
-  app.use(
-    '/oauth/salesforce/callback',
-    recordAdminActions(deps.audit, logger, now, 'connect.completed'),
-  );
+  // A route's audit entry first, so refused attempts are on record too; then, for one
+  // organization's routes, whether the caller may use that organization.
+  const orgAccess = requireOrgAccess();
+  const guards = (route: RouteDef): RequestHandler[] => [
+    ...(route.audit ? [recordAdminAction(deps.audit, logger, now, route.audit)] : []),
+    ...(route.path.startsWith('/api/orgs/:orgId') ? [orgAccess] : []),
+  ];
   for (const route of routes.filter((r) => !r.auth))
-    app[route.method](route.path, small, route.handler(ctx));
+    app[route.method](route.path, small, ...guards(route), route.handler(ctx));
   app.use('/api', requireAuth(ctx.authenticator, ctx.sessions));
-  // Before the access check, so refused attempts are on record too.
-  app.use('/api/orgs/:orgId', recordAdminActions(deps.audit, logger, now));
-  app.use('/api/orgs/:orgId', requireOrgAccess());
   app.use(json('1mb'));
   for (const route of routes.filter((r) => r.auth))
-    app[route.method](route.path, route.handler(ctx));
+    app[route.method](route.path, ...guards(route), route.handler(ctx));
   app.use(consoleRouter(deps.consoleDir === undefined ? defaultConsoleDir() : deps.consoleDir));
   app.use((req, res) => sendError(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`));
   app.use(errorHandler(logger));

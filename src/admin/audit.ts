@@ -4,19 +4,6 @@ import type { AuditActor, AuditChange, AuditLog } from './audit-log';
 import type { AuthLocals } from './auth';
 import { requestIdOf } from './request-guards';
 
-/** State-changing routes under `/api/orgs/:orgId`, by method and the path below it. */
-const ACTIONS: Array<[string, RegExp, string]> = [
-  ['POST', /^\/salesforce\/connect$/, 'connect.started'],
-  ['POST', /^\/salesforce\/disconnect$/, 'disconnected'],
-  ['PUT', /^\/salesforce\/settings$/, 'settings.changed'],
-  ['POST', /^\/salesforce\/sync$/, 'sync.requested'],
-  ['POST', /^\/salesforce\/errors\/retry$/, 'dead-letters.retried'],
-  ['POST', /^\/salesforce\/errors\/[^/]+\/retry$/, 'dead-letter.retried'],
-  ['DELETE', /^\/salesforce\/errors\/[^/]+$/, 'dead-letter.dismissed'],
-  ['POST', /^\/tokens$/, 'token.created'],
-  ['DELETE', /^\/tokens\/[^/]+$/, 'token.revoked'],
-];
-
 /** What a route adds to its audit entry (`res.locals.audit`). */
 export interface AuditNote {
   /** For routes not under /api/orgs/:orgId (the OAuth callback): whose organization. */
@@ -39,21 +26,19 @@ function actorOf(res: Response): AuditActor {
 }
 
 /**
- * Records every state-changing admin call once its answer is sent: the organization, the
- * action, who (a token's name and id, never a secret), the outcome, the request id, and what
- * the route noted (a settings change's fields before and after). Refused attempts (403, 400)
- * are recorded too. A log that cannot be written costs a warning, never the request.
+ * Records one state-changing admin call (`action`, a route's `audit`) once its answer is sent:
+ * the organization, who (a token's name and id, never a secret), the outcome, the request id,
+ * and what the route noted (a settings change's fields before and after). Placed before the
+ * access check, so refused attempts (403, 400) are recorded too. A log that cannot be written
+ * costs a warning, never the request.
  */
-export function recordAdminActions(
+export function recordAdminAction(
   log: AuditLog,
   logger: Logger,
   now: () => number,
-  fixedAction?: string,
+  action: string,
 ): RequestHandler {
   return (req: Request, res: Response, next) => {
-    const action =
-      fixedAction ?? ACTIONS.find(([m, path]) => m === req.method && path.test(req.path))?.[2];
-    if (!action) return next();
     res.on('finish', () => {
       const note = res.locals.audit as AuditNote | undefined;
       const orgId = typeof req.params.orgId === 'string' ? req.params.orgId : note?.orgId;

@@ -37,8 +37,8 @@ export interface AdminDeps {
   audit: AuditLog;
   /** Per-organization API tokens (memory, or Redis shared by every process). */
   tokens: ApiTokenStore;
-  /** Failed authentications per client address and window (default 20 per 15 minutes). */
-  failedAuthLimit?: FailedAuthLimit;
+  /** Failed authentications per client address and window (ADMIN_FAILED_AUTH_LIMIT, _WINDOW_MS). */
+  failedAuthLimit: FailedAuthLimit;
   logger: Logger;
   connections: ConnectionStore;
   directory: ManagedOrgDirectory;
@@ -95,5 +95,7 @@ export interface RouteDef {
   path: string;
   /** Needs the admin bearer token (every /api route). */
   auth: boolean;
+  /** The action its audit entry names: every state-changing route has one (src/admin/audit.ts). */
+  audit?: string;
   handler: (ctx: AdminContext) => RequestHandler;
 }

@@ -3,7 +3,10 @@ import type { SalesforceWrite } from '../core/records';
 import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
-import { createSalesforceApi } from '../infra/salesforce/salesforce-api';
+import {
+  MAX_COLLECTIONS_PER_COMPOSITE,
+  createSalesforceApi,
+} from '../infra/salesforce/salesforce-api';
 import type { SalesforceApi } from '../infra/salesforce/salesforce-api';
 import type { PipelineDeps } from '../pipeline/deps';
 import { sendToDeadLetters } from '../pipeline/dead-letters';
@@ -74,8 +77,6 @@ export interface SalesforceSinkOptions {
 }
 
 const MAX_COLLECTION = 200;
-/** Collections the SalesforceApi sends in one Composite call (Salesforce allows 5). */
-const COLLECTIONS_PER_CALL = 5;
 const DEFAULT_MAX_BATCH_SIZE = 4_000;
 const DEFAULT_LINGER_MS = 350;
 
@@ -245,7 +246,7 @@ export class SalesforceSink {
     if (!w) {
       w = new OrgWriter(this.deps, orgId, {
         ...this.options,
-        recordsPerCall: this.options.flushSize * COLLECTIONS_PER_CALL,
+        recordsPerCall: this.options.flushSize * MAX_COLLECTIONS_PER_COMPOSITE,
         apiFor: this.apiFor,
         bulkFor: this.bulkFor,
         waitingInTopic: async () => {

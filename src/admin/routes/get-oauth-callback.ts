@@ -59,6 +59,7 @@ export const getOAuthCallback: RouteDef = {
   method: 'get',
   path: '/oauth/salesforce/callback',
   auth: false,
+  audit: 'connect.completed',
   handler: (ctx) => async (req, res) => {
     const stateParam = str(req.query.state);
     if (!stateParam) {

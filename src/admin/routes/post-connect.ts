@@ -58,6 +58,7 @@ export const postConnect: RouteDef = {
   method: 'post',
   path: '/api/orgs/:orgId/salesforce/connect',
   auth: true,
+  audit: 'connect.started',
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const raw: unknown = req.body ?? {};

@@ -10,6 +10,7 @@ export const postDisconnect: RouteDef = {
   method: 'post',
   path: '/api/orgs/:orgId/salesforce/disconnect',
   auth: true,
+  audit: 'disconnected',
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const { revoked } = await ctx.directory.disconnect(orgId);

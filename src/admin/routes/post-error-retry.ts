@@ -6,6 +6,7 @@ export const postErrorRetry: RouteDef = {
   method: 'post',
   path: '/api/orgs/:orgId/salesforce/errors/:id/retry',
   auth: true,
+  audit: 'dead-letter.retried',
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     res.json(await ctx.deadLetters.retry(orgId, String(req.params.id)));

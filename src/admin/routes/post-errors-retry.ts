@@ -16,6 +16,7 @@ export const postErrorsRetry: RouteDef = {
   method: 'post',
   path: '/api/orgs/:orgId/salesforce/errors/retry',
   auth: true,
+  audit: 'dead-letters.retried',
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const body = validate(bodySchema, req.body ?? {}, 'retry request');

@@ -10,6 +10,7 @@ export const postSync: RouteDef = {
   method: 'post',
   path: '/api/orgs/:orgId/salesforce/sync',
   auth: true,
+  audit: 'sync.requested',
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const state = ctx.directory.state(orgId);

@@ -18,6 +18,7 @@ export const putSettings: RouteDef = {
   method: 'put',
   path: '/api/orgs/:orgId/salesforce/settings',
   auth: true,
+  audit: 'settings.changed',
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const { warnings: _echoed, ...body } = jsonObjectBody(req);

@@ -33,6 +33,7 @@ export const postToken: RouteDef = {
   method: 'post',
   path: '/api/orgs/:orgId/tokens',
   auth: true,
+  audit: 'token.created',
   handler: (ctx) => async (req, res) => {
     if (!requireRoot(res)) return;
     const orgId = orgIdOf(req);
@@ -64,6 +65,7 @@ export const deleteToken: RouteDef = {
   method: 'delete',
   path: '/api/orgs/:orgId/tokens/:tokenId',
   auth: true,
+  audit: 'token.revoked',
   handler: (ctx) => async (req, res) => {
     if (!requireRoot(res)) return;
     const orgId = orgIdOf(req);

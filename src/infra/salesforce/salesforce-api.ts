@@ -105,7 +105,7 @@ export interface SalesforceApiOptions {
 
 const MAX_COLLECTION = 200;
 /** Composite takes up to 5 sObject Collections (or query) subrequests, all one API call. */
-const MAX_COLLECTIONS_PER_COMPOSITE = 5;
+export const MAX_COLLECTIONS_PER_COMPOSITE = 5;
 const SALESFORCE_ID = /^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/;
 // jsforce stops a query at maxFetch (default 10,000) even page by page; pages are ours to bound.
 const MAX_FETCH = Number.MAX_SAFE_INTEGER;

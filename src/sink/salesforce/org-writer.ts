@@ -153,9 +153,9 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
  * a full sync's writes (`run`, whatever the consumer's pace), it keeps gathering while the
  * topic behind it keeps growing (so the next job is bigger too), up to `bulkLingerMs` for the
  * oldest op (`runLingerMs` for a run's), unless a partition said it holds more than one batch
- * (`saturated`): then waiting gains nothing. Ops arriving at a burst's rate (1,000 or more
- * within a second, `burst`) count as a backlog and gather the same way, even when the consumer
- * keeps up. A route with more than `bulkThreshold` ops in one flush (a backlog's: from 5,000,
+ * (`saturated`): then waiting gains nothing. Ops arriving at a burst's rate (a Bulk job's
+ * worth, BACKLOG_BULK_MIN, within a second: `burst`) count as a backlog and gather the same
+ * way, even when the consumer keeps up. A route with more than `bulkThreshold` ops in one flush (a backlog's: from 5,000,
  * the break-even in calls) goes as one Bulk API 2.0 job instead of Composite calls,
  * with the same per-record outcome handling; the routes of a round go side by side. A trickle
  * (no backlog, under the burst rate) flushes as soon as a call fills or its linger ends.
