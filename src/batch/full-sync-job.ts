@@ -2,6 +2,7 @@ import type { Connection } from 'jsforce';
 import { belowReserve, defaultApiReserve, reserveCalls } from '../core/api-reserve';
 import type { ApiReserve } from '../core/api-reserve';
 import { normalizeEmail } from '../core/email-index';
+import { linkedMarkerName } from '../core/position-store';
 import { countsOfTally, isSettled, outstandingOf, tallyFields } from '../core/outcomes';
 import type { Outstanding, RunTally } from '../core/outcomes';
 import type { SyncRunEvent } from '../core/records';
@@ -215,6 +216,7 @@ export class FullSyncJob {
       } else {
         const failed = record.counts.failed.initlive + record.counts.failed.salesforce;
         record.status = failed > 0 ? 'partially_succeeded' : 'succeeded';
+        await this.deps.positions.set(linkedMarkerName(orgId), runId);
       }
     } catch (err) {
       if (init.signal?.aborted) {

@@ -20,3 +20,13 @@ export interface PositionStore {
   /** Releases what the store owns; later calls reject. */
   close(): Promise<void>;
 }
+
+/**
+ * Set (to its run id) by a full sync that met every record both systems held when it began, in
+ * the store that holds the links it made. While it is missing (before an organization's first
+ * full sync, or after the store lost its data) a Contact may exist that no link names yet, so
+ * the Salesforce sink looks for one by email before it creates.
+ */
+export function linkedMarkerName(orgId: string): string {
+  return `linked:${orgId}`;
+}

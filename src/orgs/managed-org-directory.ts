@@ -136,6 +136,8 @@ export class ManagedOrgDirectory
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
+  private readonly resolving = new Map<string, Promise<void>>();
+  private readonly lastMiss = new Map<string, number>();
 
   constructor(private readonly deps: ManagedOrgDirectoryDeps) {
     super();
@@ -169,6 +171,25 @@ export class ManagedOrgDirectory
 
   get(orgId: string): OrgRuntime | undefined {
     return this.entries.get(orgId)?.runtime ?? undefined;
+  }
+
+  async resolve(orgId: string): Promise<OrgRuntime | undefined> {
+    const known = this.get(orgId);
+    if (known || this.deps.pollIntervalMs === 0) return known;
+    // Records of an organization unknown everywhere (disconnected, never connected) read the
+    // store at most once a second, however many arrive.
+    const now = Date.now();
+    if ((this.lastMiss.get(orgId) ?? -Infinity) > now - 1_000) return undefined;
+    let pending = this.resolving.get(orgId);
+    if (!pending) {
+      pending = this.reload(orgId).finally(() => this.resolving.delete(orgId));
+      this.resolving.set(orgId, pending);
+    }
+    await pending;
+    const found = this.get(orgId);
+    if (found) this.lastMiss.delete(orgId);
+    else this.lastMiss.set(orgId, Date.now());
+    return found;
   }
 
   list(): OrgRuntime[] {

@@ -26,6 +26,11 @@ export interface OrgRuntime {
 export interface OrgDirectory {
   get(orgId: string): OrgRuntime | undefined;
   list(): OrgRuntime[];
+  /**
+   * `get`, or for an organization not known here a look at the shared store first: a record
+   * may arrive from another process before this one's poll has seen the organization connect.
+   */
+  resolve(orgId: string): Promise<OrgRuntime | undefined>;
 }
 
 /** A fixed set of organizations: the embedded mode, tests and benchmarks. */
@@ -46,5 +51,9 @@ export class StaticOrgDirectory implements OrgDirectory {
 
   list(): OrgRuntime[] {
     return [...this.orgs.values()];
+  }
+
+  resolve(orgId: string): Promise<OrgRuntime | undefined> {
+    return Promise.resolve(this.get(orgId));
   }
 }

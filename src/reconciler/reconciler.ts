@@ -162,7 +162,7 @@ export class Reconciler {
           ? await this.deps.codec.decode('InitLiveStaffChange', record.value)
           : await this.deps.codec.decode('SalesforceContactChange', record.value);
       orgId = change.orgId;
-      const org = this.deps.orgs.get(change.orgId);
+      const org = await this.deps.orgs.resolve(change.orgId);
       const observed =
         side === 'initlive'
           ? observeInitLive(change as InitLiveStaffChange, org?.initliveOrigin ?? '')
@@ -268,8 +268,15 @@ export class Reconciler {
         });
         if (outcome.rev === null) await giveBackClaim();
         if (taken && attempt < 5) continue;
-        if (taken)
-          throw new SyncError('VERSION_CONFLICT', 'could not settle which pair this record joins');
+        // Still taken: the record names a counterpart (a Contact's external id) that is linked
+        // to another record on this side. Retrying cannot settle it; a person must.
+        if (taken) {
+          throw new SyncError(
+            'AMBIGUOUS_MATCH',
+            `this ${change.side === 'salesforce' ? 'Contact' : 'staff member'} names ${change.otherId ?? 'a record'}, which is linked to another record; link one by hand, the connector does not guess`,
+            { context: { pairId } },
+          );
+        }
         break;
       } catch (err) {
         // Another process linked this record to a pair of its own in the meantime: find that

@@ -226,7 +226,7 @@ export class InitLiveSink {
   }
 
   private async writeOrg(orgId: string, writes: DecodedWrite[]): Promise<void> {
-    const org = this.deps.orgs.get(orgId);
+    const org = await this.deps.orgs.resolve(orgId);
     if (!org) {
       const err = new SyncError('NOT_FOUND', `organization ${orgId} is not connected`, {
         context: { orgId },

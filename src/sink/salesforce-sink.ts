@@ -282,7 +282,7 @@ export class SalesforceSink {
       );
       return null;
     }
-    if (!this.deps.orgs.get(write.orgId)) {
+    if (!(await this.deps.orgs.resolve(write.orgId))) {
       await this.reject(
         record,
         write.orgId,

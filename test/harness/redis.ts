@@ -99,25 +99,26 @@ export async function startRedis(
         `Install it (apt-get install redis-server) or set REDIS_URL.`,
     );
   }
+  return startRedisServer(path.join(runDir, 'redis'), await freePort(), bin);
+}
+
+/**
+ * A private `redis-server` on `port` with its files in `home`: persistence off unless `args`
+ * turn it on. For the harness, and for tests that must restart Redis (never the shared one).
+ */
+export async function startRedisServer(
+  home: string,
+  port: number,
+  bin: string | undefined = findOnPath('redis-server'),
+  args: readonly string[] = ['--save', '', '--appendonly', 'no'],
+): Promise<StartedService> {
+  if (!bin) throw new Error('no redis-server binary on PATH (apt-get install redis-server)');
   const started = Date.now();
-  const home = path.join(runDir, 'redis');
   fs.mkdirSync(home, { recursive: true });
-  const port = await freePort();
   const proc = spawnService(
     'Redis',
     bin,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      home,
-    ],
+    ['--port', String(port), '--bind', '127.0.0.1', ...args, '--dir', home],
     { cwd: home, logFile: path.join(home, 'redis.log') },
   );
   const url = `redis://127.0.0.1:${port}`;

@@ -1,3 +1,4 @@
+import { linkedMarkerName } from '../../src/core/position-store';
 import { ORG_ID, newRunId, peopleOf, startWorld } from './batch-fixture';
 import type { World } from './batch-fixture';
 
@@ -13,10 +14,13 @@ describe('full sync', () => {
   it('reads both sandboxes, links shared people by email and makes both sides converge', async () => {
     w = await startWorld({ staff: 300, contacts: 250, shared: 100 }, { sfPageSize: 100 });
     const runId = newRunId();
+    expect(await w.deps.positions.get(linkedMarkerName(ORG_ID))).toBeNull();
     const record = await w.job().run(ORG_ID, runId, { trigger: 'manual' });
     await w.drained();
 
     expect(record.status).toBe('succeeded');
+    // Every person both systems held is met: the sink no longer looks for Contacts by email.
+    expect(await w.deps.positions.get(linkedMarkerName(ORG_ID))).toBe(runId);
     // Staff the InitLive sink created from Contacts meanwhile may be read too.
     expect(record.counts.read.salesforce).toBe(250);
     expect(record.counts.read.initlive).toBeGreaterThanOrEqual(300);

@@ -143,6 +143,52 @@ describe('reconciler service', () => {
     await dead.stop();
   });
 
+  it('dead-letters a Contact naming a volunteer already linked to another Contact, and keeps flowing', async () => {
+    const deps = await memoryDeps([org()]);
+    const dead = await collect(deps, 'deadLetters');
+    const reconciler = new Reconciler(deps);
+    await reconciler.start();
+    // stf_1 and Contact 003A are one person, linked.
+    await produce(deps, 'contactChanges', [
+      {
+        key: recordKey('org_demo', '003A'),
+        value: { ...contactChange('003A', 'ana@example.org'), initliveId: 'stf_1' },
+      },
+    ]);
+    const deadline = Date.now() + 5000;
+    while (
+      !(await deps.store.findPairId('org_demo', 'salesforce', '003A')) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Another Contact carries stf_1's id too (say, copied by hand): retrying never settles it,
+    // and before, it held the partition (everyone after it) for good.
+    await produce(deps, 'contactChanges', [
+      {
+        key: recordKey('org_demo', '003B'),
+        value: { ...contactChange('003B', 'copy@example.org'), initliveId: 'stf_1' },
+      },
+      { key: recordKey('org_demo', '003C'), value: contactChange('003C', 'cy@example.org') },
+    ]);
+    await dead.until(1);
+    expect(dead.records[0]).toMatchObject({
+      errorCode: 'AMBIGUOUS_MATCH',
+      recordType: 'SalesforceContactChange',
+    });
+    expect(dead.records[0]!.message).toContain('stf_1');
+    expect(dead.records[0]!.message).not.toContain('copy@example.org');
+    // The next Contact in the partition is decided: a new volunteer for 003C.
+    const until = Date.now() + 5000;
+    while (!(await deps.store.findPairId('org_demo', 'salesforce', '003C')) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await deps.store.findPairId('org_demo', 'salesforce', '003C')).not.toBeNull();
+    expect(await deps.store.findPairId('org_demo', 'salesforce', '003B')).toBeNull();
+    await reconciler.stop();
+    await dead.stop();
+  });
+
   it('dead-letters a record Salesforce would refuse, with the reason, and keeps flowing', async () => {
     const deps = await memoryDeps([org()]);
     const dead = await collect(deps, 'deadLetters');

@@ -20,6 +20,7 @@ import { produce } from '../../src/pipeline/deps';
 import type { PipelineDeps } from '../../src/pipeline/deps';
 import { SyncEvents } from '../../src/pipeline/events';
 import type { SalesforceSandbox } from '../../src/sandbox/salesforce';
+import { linkedMarkerName } from '../../src/core/position-store';
 
 /** Shared set-up of the Salesforce sink tests (unit and integration). */
 
@@ -115,7 +116,15 @@ export interface MemoryPipeline {
   store: MemoryVersionStore;
 }
 
-export async function memoryPipeline(orgs: OrgRuntime[], partitions = 1): Promise<MemoryPipeline> {
+/**
+ * `linked` (default true): the organizations have had a full sync, so the sink creates without
+ * first looking for a Contact by email (see OrgWriter.matchByEmail).
+ */
+export async function memoryPipeline(
+  orgs: OrgRuntime[],
+  partitions = 1,
+  options: { linked?: boolean } = {},
+): Promise<MemoryPipeline> {
   const memory = new MemoryTransport({
     redeliveryBackoff: {
       maxAttempts: Number.POSITIVE_INFINITY,
@@ -129,6 +138,10 @@ export async function memoryPipeline(orgs: OrgRuntime[], partitions = 1): Promis
   const topics = topicNames(`t${randomBytes(4).toString('hex')}`);
   await memory.ensureTopics(Object.values(topics).map((name) => ({ name, partitions })));
   const store = new MemoryVersionStore();
+  const positions = new MemoryPositionStore();
+  if (options.linked !== false) {
+    for (const o of orgs) await positions.set(linkedMarkerName(o.orgId), 'run_fixture');
+  }
   return {
     memory,
     spy,
@@ -137,7 +150,7 @@ export async function memoryPipeline(orgs: OrgRuntime[], partitions = 1): Promis
       transport: spy,
       codec: createEmbeddedCodec(),
       store,
-      positions: new MemoryPositionStore(),
+      positions,
       orgs: new StaticOrgDirectory(orgs),
       topics,
       logger: testLogger,

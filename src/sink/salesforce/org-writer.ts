@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
 import { fieldSpecs } from '../../core/mapping';
+import { linkedMarkerName } from '../../core/position-store';
 import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
@@ -17,6 +18,7 @@ import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from '../../core/api-reserve';
 import { belowReserve, reserveCalls } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
+import { ambiguousEmailError, matchCreatesByEmail } from './email-match';
 import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
@@ -453,7 +455,7 @@ export class OrgWriter {
       this.resumesSeen = this.orgHold.resumes;
       await this.learnContacts(entries);
     }
-    for (const round of planRounds(entries)) {
+    for (const round of planRounds(await this.matchByEmail(entries))) {
       const byRoute = new Map<OpRoute, Entry[]>();
       for (const e of round) {
         const route = routeOf(e.op);
@@ -687,10 +689,15 @@ export class OrgWriter {
   }
 
   private externalIdField(): string {
+    return this.fieldOf('initliveId');
+  }
+
+  /** The Contact field a canonical field maps to in this org. */
+  private fieldOf(field: 'initliveId' | 'email'): string {
     const org = this.deps.orgs.get(this.orgId);
     return (
-      org?.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField ??
-      fieldSpecs.initliveId.salesforceField
+      org?.settings.mapping.find((m) => m.field === field)?.salesforceField ??
+      fieldSpecs[field].salesforceField
     );
   }
 
@@ -765,6 +772,37 @@ export class OrgWriter {
       learnt = true;
     });
     return learnt;
+  }
+
+  /**
+   * Until a full sync has met every record (linkedMarkerName), creates whose email one unlinked
+   * Contact holds update that Contact instead, and several such Contacts refuse the create
+   * (email-match.ts). A full sync's own writes skip this: the run matched every Contact it read
+   * by email already. Returns the entries still to write.
+   */
+  private async matchByEmail(entries: Entry[]): Promise<Entry[]> {
+    const creates = entries.filter((e) => !e.run && e.op.kind === 'save' && !e.op.salesforceId);
+    if (creates.length === 0) return entries;
+    if (await this.deps.positions.get(linkedMarkerName(this.orgId))) return entries;
+    const fields = { email: this.fieldOf('email'), externalId: this.externalIdField() };
+    const matches = await this.call((api) =>
+      matchCreatesByEmail(
+        api,
+        creates.map((e) => e.op),
+        fields,
+      ),
+    );
+    const refused = new Set<Entry>();
+    for (const [i, match] of matches) {
+      const entry = creates[i]!;
+      if ('contactId' in match) {
+        entry.op = { ...entry.op, salesforceId: match.contactId, matched: true };
+        continue;
+      }
+      refused.add(entry);
+      await this.results.failed(entry, ambiguousEmailError(match.ambiguous));
+    }
+    return refused.size === 0 ? entries : entries.filter((e) => !refused.has(e));
   }
 
   /** The org's API, once it is connected and has budget above the reserve. */

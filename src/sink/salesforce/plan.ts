@@ -20,6 +20,8 @@ export interface PairOp {
   kind: 'save' | 'delete';
   externalId: string | null;
   salesforceId: string | null;
+  /** The Contact was found by its email for this create (email-match.ts): link it once written. */
+  matched?: boolean;
   fields: FieldValues;
   /** The consumed writes folded into this op, oldest first. */
   sources: WriteEnvelope[];

@@ -40,11 +40,16 @@ export class ResultRecorder<E extends RecordedOp> {
     private readonly done: (entry: E) => void,
   ) {}
 
-  /** Written (or, for deletes, already gone): the Contact's Id is linked when it was created. */
+  /** Written (or, for deletes, already gone): the Contact's Id is linked when it was created or found by email. */
   async succeeded(items: Array<{ entry: E; id: string | null; created: boolean }>): Promise<void> {
     if (items.length === 0) return;
     await forEachLimit(
-      items.filter((s) => s.id !== null && s.entry.op.kind === 'save' && !s.entry.op.salesforceId),
+      items.filter(
+        (s) =>
+          s.id !== null &&
+          s.entry.op.kind === 'save' &&
+          (!s.entry.op.salesforceId || s.entry.op.matched === true),
+      ),
       LINK_CONCURRENCY,
       async (s) => {
         try {
@@ -70,7 +75,7 @@ export class ResultRecorder<E extends RecordedOp> {
           this.orgId,
           writeOutcome('salesforce', src.record, src.write, result, now, {
             salesforceId: s.id ?? op.salesforceId,
-            ...(s.created ? { linkedBy: 'created' } : {}),
+            ...(s.created ? { linkedBy: 'created' } : op.matched ? { linkedBy: 'email' } : {}),
           }),
         );
       }
