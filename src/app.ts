@@ -32,6 +32,7 @@ import { mintJwtToken } from './orgs/salesforce-oauth';
 import type { OAuthClient } from './orgs/salesforce-oauth';
 import { OutcomeTracker } from './outcomes/outcome-tracker';
 import { RecordLookup } from './outcomes/record-lookup';
+import { StateEpoch, requestStateRecovery } from './pipeline/state-epoch';
 import { createPipeline } from './pipeline/connector';
 import type { Pipeline, PipelineOptions } from './pipeline/connector';
 import { createRuntime } from './pipeline/runtime';
@@ -514,6 +515,19 @@ async function start(
     });
   };
   directory.on('changed', onChanged);
+  // Shared state only: an in-memory store cannot lose its data without the process.
+  if (config.REDIS_URL) {
+    directory.watchStateEpoch(new StateEpoch({ positions: deps.positions, logger }));
+    directory.on('state-lost', (epoch) => {
+      const orgIds = directory
+        .list()
+        .filter((o) => o.salesforce)
+        .map((o) => o.orgId);
+      requestStateRecovery(deps, orgIds, epoch).catch((err: unknown) =>
+        logger.error('full sync after the state loss not requested', { err: toSyncError(err) }),
+      );
+    });
+  }
   contactFields.start();
   closers.add('contact fields', () => contactFields.stop());
   closers.add('directory', async () => {

@@ -1,5 +1,5 @@
 import type { Connection } from 'jsforce';
-import { belowReserve, defaultApiReserve, reserveCalls } from '../core/api-reserve';
+import { defaultApiReserve, reserveRefusal } from '../core/api-reserve';
 import type { ApiReserve } from '../core/api-reserve';
 import { normalizeEmail } from '../core/email-index';
 import { linkedMarkerName } from '../core/position-store';
@@ -536,13 +536,14 @@ export class FullSyncJob {
    */
   private checkReserve(conn: Connection): void {
     const usage = conn.limitInfo?.apiUsage;
-    if (!usage || !belowReserve({ used: usage.used, max: usage.limit }, this.o.apiReserve)) return;
-    const reserve = reserveCalls(this.o.apiReserve, usage.limit);
-    throw new SyncError(
-      'API_LIMIT_EXCEEDED',
-      `Salesforce daily API budget is at the reserve left for others: ${usage.limit - usage.used} of ${usage.limit} calls left, reserve ${reserve}; the run stopped before reading more`,
-      { context: { used: usage.used, max: usage.limit, reserve } },
-    );
+    const refusal =
+      usage &&
+      reserveRefusal(
+        { used: usage.used, max: usage.limit },
+        this.o.apiReserve,
+        'the run stopped before reading more',
+      );
+    if (refusal) throw refusal;
   }
 
   /** The run's counts from its tally (kept as they were when the tally cannot be read). */

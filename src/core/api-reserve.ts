@@ -1,3 +1,5 @@
+import { SyncError } from '../errors';
+
 /** API calls used and allowed in the org's rolling 24 hours. */
 export interface ApiUsage {
   used: number;
@@ -21,4 +23,22 @@ export function reserveCalls(reserve: ApiReserve, max: number): number {
 /** True when what is left of the allocation is below the reserve: time to pause. */
 export function belowReserve(usage: ApiUsage, reserve: ApiReserve): boolean {
   return usage.max - usage.used < reserveCalls(reserve, usage.max);
+}
+
+/**
+ * The refusal of a caller that found the budget under the reserve (the sink pauses on it, a
+ * full sync stops with it); null while above it. `then` says what the caller does about it.
+ */
+export function reserveRefusal(
+  usage: ApiUsage,
+  reserve: ApiReserve,
+  then: string,
+): SyncError | null {
+  if (!belowReserve(usage, reserve)) return null;
+  const calls = reserveCalls(reserve, usage.max);
+  return new SyncError(
+    'API_LIMIT_EXCEEDED',
+    `Salesforce daily API budget nearly used: ${usage.max - usage.used} of ${usage.max} calls left, below the reserve of ${calls} left for others; ${then}`,
+    { context: { used: usage.used, max: usage.max, reserve: calls } },
+  );
 }

@@ -104,7 +104,7 @@ export interface Conflict {
 }
 
 export type Outcome =
-  'applied' | 'unchanged' | 'duplicate' | 'stale' | 'echo' | 'rejected' | 'repaired';
+  'applied' | 'unchanged' | 'duplicate' | 'stale' | 'echo' | 'rejected' | 'repaired' | 'incomplete';
 
 export interface ReconcileDecision {
   next: PairState;
@@ -226,6 +226,13 @@ export function decide(
     return repair ?? redelivered(prev, mem, change);
   }
 
+  // Part of a record no pair knows (a CDC update names only what changed, and not the external
+  // id unless that changed): creating its counterpart from the fragment would make a person
+  // with no name or email. A full sync reads it whole: it predates the connection, or the
+  // store lost its links (StateEpoch).
+  if (stored === null && !change.full && change.op === 'upsert' && !change.otherId) {
+    return unchanged(prev, 'incomplete');
+  }
   const next = clone(prev);
   next.updatedAt = ctx.now;
   next.seen[side] = Math.max(prev.seen[side], change.version);

@@ -18,6 +18,7 @@ import type {
 } from './connection-store';
 import type { OrgDirectory, OrgRuntime } from './org-directory';
 import type { OAuthClient, TokenSet } from './salesforce-oauth';
+import type { StateEpoch } from '../pipeline/state-epoch';
 import { isInvalidGrant, mintJwtToken, refreshAccessToken, revokeToken } from './salesforce-oauth';
 
 export interface ManagedOrgDirectoryDeps {
@@ -65,6 +66,11 @@ export interface ManagedOrgDirectoryEvents {
    * re-read it from the directory and resume from their stored positions.
    */
   changed: [orgId: string, change: OrgChange];
+  /**
+   * The store lost its data (StateEpoch); the connections this process held are written back
+   * already. `epoch` names the loss.
+   */
+  'state-lost': [epoch: string];
 }
 
 /** What the admin API may show of a connection: never a token or key. */
@@ -137,11 +143,21 @@ export class ManagedOrgDirectory
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
   private readonly resolving = new Map<string, Promise<void>>();
+  private stateEpoch: StateEpoch | null = null;
   private readonly lastMiss = new Map<string, number>();
 
   constructor(private readonly deps: ManagedOrgDirectoryDeps) {
     super();
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Looks at the state epoch before each full reload: when the store lost its data, the
+   * connections held here are written back (unless someone wrote them again first) instead of
+   * every organization looking disconnected.
+   */
+  watchStateEpoch(epoch: StateEpoch): void {
+    this.stateEpoch = epoch;
   }
 
   /** Loads every stored organization and starts polling. */
@@ -423,6 +439,16 @@ export class ManagedOrgDirectory
 
   /** Re-reads the store (all organizations, or one) and applies what changed. */
   async reload(orgId?: string): Promise<void> {
+    const loss = orgId === undefined ? await this.stateEpoch?.check() : undefined;
+    if (loss?.lost) {
+      for (const [id, entry] of this.entries) {
+        await this.deps.store.update(id, (current) => current ?? entry.record);
+      }
+      this.deps.logger.warn('connections written back after the state store lost its data', {
+        organizations: this.entries.size,
+      });
+      this.emit('state-lost', loss.epoch);
+    }
     const records =
       orgId === undefined ? await this.deps.store.list() : [await this.deps.store.get(orgId)];
     const seen = new Set<string>();

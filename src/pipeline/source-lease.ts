@@ -43,6 +43,8 @@ export interface SourceLeaseDeps {
 class OrgLease {
   held = false;
   standby = false;
+  /** A standby saw the lease free at its last try (see `tick`). */
+  sawFree = false;
   /**
    * A renew failed with an error, or went unanswered past the lease: the lock may still name
    * us, in which case SET NX cannot succeed until it runs out. A renew reclaims it sooner.
@@ -216,6 +218,9 @@ export class SourceLease {
       let failure: string | null = null;
       try {
         renewed = await this.lock.renew(name, this.owner, this.leaseMs);
+        // Nobody holds it (the store lost its data, or our lease ran out unclaimed): nobody
+        // took the sources from us, so take the lease back and keep their positions in hand.
+        if (!renewed) renewed = await this.lock.tryAcquire(name, this.owner, this.leaseMs);
       } catch (err) {
         failure = toSyncError(err).message;
       }
@@ -234,6 +239,16 @@ export class SourceLease {
       );
       return;
     }
+    // A standby takes the lease only once it has seen it free at two tries in a row: a holder
+    // whose lease vanished with the store's data (StateEpoch) takes it back at its next renew
+    // first, and its sources go on from the positions they hold instead of restarting here
+    // from a store that lost them. A dead holder's organizations move one try later.
+    if (lease.standby && !lease.sawFree) {
+      const holder = await this.lock.holder(name).catch(() => 'unknown');
+      lease.sawFree = holder === null;
+      return;
+    }
+    lease.sawFree = false;
     let acquired: boolean;
     try {
       acquired = await this.lock.tryAcquire(name, this.owner, this.leaseMs);

@@ -372,7 +372,16 @@ class OrgReader {
   /** Reads pages until the feed has nothing more right now, committing after each. */
   private async drain(org: OrgRuntime): Promise<void> {
     while (!this.stopRequested) {
-      const stored = await this.deps.positions.get(this.name);
+      let stored = await this.deps.positions.get(this.name);
+      if (stored === null && this.state.position !== null) {
+        // The store lost the cursor with its data (StateEpoch) while this reader holds it: put
+        // it back rather than read the feed again from its start.
+        await this.deps.positions.compareAndSet(this.name, null, this.state.position);
+        stored = await this.deps.positions.get(this.name);
+        this.log.warn('stored InitLive cursor was gone; restored the one this reader holds', {
+          position: stored,
+        });
+      }
       const after = parsePosition(stored, this.name);
       const page = await org.initlive.readChanges(after, this.pageSize);
       const observedAt = this.deps.now();

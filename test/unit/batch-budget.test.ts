@@ -17,7 +17,9 @@ describe('the API budget and full syncs', () => {
       w.sf.control.setApiDailyMax(w.sf.control.counters().apiCallsUsed + 20);
       const run = await w.job({ apiReserve: { calls: 15 } }).run(ORG_ID, newRunId());
       expect(run.status).toBe('failed');
-      expect(run.error).toMatch(/^API_LIMIT_EXCEEDED: .*calls left, reserve 15; the run stopped/);
+      expect(run.error).toMatch(
+        /^API_LIMIT_EXCEEDED: .*calls left, below the reserve of 15 left for others; the run stopped/,
+      );
       const left = w.sf.control.counters().apiDailyMax - w.sf.control.counters().apiCallsUsed;
       expect(left).toBeGreaterThanOrEqual(14);
     } finally {

@@ -6,7 +6,6 @@ import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
 import type {
-  ApiUsage,
   ContactFields,
   SalesforceApi,
   SalesforceItemResult,
@@ -16,9 +15,9 @@ import type { PipelineDeps } from '../../pipeline/deps';
 import { backoffDelayMs, retry, sleep } from '../../retry';
 import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from '../../core/api-reserve';
-import { belowReserve, reserveCalls } from '../../core/api-reserve';
+import { reserveRefusal } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
-import { ambiguousEmailError, matchCreatesByEmail } from './email-match';
+import { ambiguousEmailError, contactIdsByExternalId, matchCreatesByEmail } from './contact-lookup';
 import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
@@ -647,24 +646,14 @@ export class OrgWriter {
    */
   private async resolveDeleteIds(entries: Entry[]): Promise<Entry[]> {
     const extField = this.externalIdField();
-    const found = new Map<string, string[]>();
-    const exts = [...new Set(entries.map((e) => e.op.externalId!))];
-    for (let i = 0; i < exts.length; i += this.options.flushSize) {
-      const chunk = exts.slice(i, i + this.options.flushSize);
-      const list = chunk
-        .map((x) => `'${x.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
-        .join(', ');
-      const soql = `SELECT Id, ${extField} FROM Contact WHERE ${extField} IN (${list})`;
-      await this.call(async (api) => {
-        for await (const page of api.queryContacts(soql)) {
-          for (const row of page.records) {
-            const ext = row[extField];
-            const key = typeof ext === 'string' ? ext.toLowerCase() : '';
-            found.set(key, [...(found.get(key) ?? []), row.Id]);
-          }
-        }
-      });
-    }
+    const found = await this.call((api) =>
+      contactIdsByExternalId(
+        api,
+        entries.map((e) => e.op.externalId!),
+        extField,
+        this.options.flushSize,
+      ),
+    );
     const out: Entry[] = [];
     const gone: Array<{ entry: Entry; id: string | null; created: boolean }> = [];
     for (const entry of entries) {
@@ -777,7 +766,7 @@ export class OrgWriter {
   /**
    * Until a full sync has met every record (linkedMarkerName), creates whose email one unlinked
    * Contact holds update that Contact instead, and several such Contacts refuse the create
-   * (email-match.ts). A full sync's own writes skip this: the run matched every Contact it read
+   * (contact-lookup.ts). A full sync's own writes skip this: the run matched every Contact it read
    * by email already. Returns the entries still to write.
    */
   private async matchByEmail(entries: Entry[]): Promise<Entry[]> {
@@ -818,21 +807,14 @@ export class OrgWriter {
       }
       const api = this.options.apiFor(conn);
       const usage = api.apiUsage();
-      if (usage && belowReserve(usage, this.options.apiReserve)) {
-        await this.hold('api_limit', this.reserveError(usage));
+      const refusal =
+        usage && reserveRefusal(usage, this.options.apiReserve, 'writes wait until it is back');
+      if (refusal) {
+        await this.hold('api_limit', refusal);
         continue;
       }
       return { api, conn };
     }
-  }
-
-  private reserveError(usage: ApiUsage): SyncError {
-    const reserve = reserveCalls(this.options.apiReserve, usage.max);
-    return new SyncError(
-      'API_LIMIT_EXCEEDED',
-      `Salesforce daily API budget nearly used: ${usage.max - usage.used} of ${usage.max} calls left, below the reserve of ${reserve}`,
-      { context: { used: usage.used, max: usage.max, reserve } },
-    );
   }
 
   /** Holds until the org can take writes again (see OrgHold); refused at once when stopping. */

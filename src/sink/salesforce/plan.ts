@@ -20,7 +20,7 @@ export interface PairOp {
   kind: 'save' | 'delete';
   externalId: string | null;
   salesforceId: string | null;
-  /** The Contact was found by its email for this create (email-match.ts): link it once written. */
+  /** The Contact was found by its email for this create (contact-lookup.ts): link it once written. */
   matched?: boolean;
   fields: FieldValues;
   /** The consumed writes folded into this op, oldest first. */

@@ -1,0 +1,259 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import fs from 'node:fs';
+import path from 'node:path';
+import { recordSchemaFiles } from '../../src/core/records';
+import { topicNames } from '../../src/core/topics';
+import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
+import { generateEncryptionKey } from '../../src/infra/secrets';
+import { startInitLiveSandbox } from '../../src/sandbox/initlive';
+import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import { eventually } from '../fixtures/e2e';
+import { http, type Json } from '../fixtures/http';
+import { integrationEnv, uniqueName } from '../harness/env';
+import { freePorts } from '../harness/ports';
+import { startRedisServer } from '../harness/redis';
+import type { StartedService } from '../harness/started-service';
+
+/**
+ * Redis comes back empty: two connector processes (`src/main.ts`) stream two-way on the real
+ * Kafka and registry, with their own `redis-server` (never the shared one), which is killed
+ * and started again with no data while people change on both sides. The processes notice
+ * (the state epoch is gone), keep the organization connected, and repair through one full
+ * sync: afterwards every change has landed and nobody exists twice on either side.
+ */
+
+jest.setTimeout(240_000);
+
+const ORG = 'org_demo';
+const ROOT = path.join(__dirname, '..', '..');
+const TOKEN = 'state-lost-admin-token-0123456789';
+
+interface Proc {
+  child: ChildProcess;
+  url: string;
+  output: string[];
+}
+
+interface Run extends Json {
+  runId: string;
+  status: string;
+  trigger: string;
+  reason: string | null;
+}
+
+describe('Redis restarted empty under two connector processes', () => {
+  const env = integrationEnv();
+  const name = uniqueName('lost');
+  const procs: Proc[] = [];
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-lost-'));
+  let redis: StartedService | null = null;
+  let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
+  let il: Awaited<ReturnType<typeof startInitLiveSandbox>>;
+
+  const start = async (
+    port: number,
+    label: string,
+    key: string,
+    callbackPort: number,
+    redisUrl: string,
+  ): Promise<Proc> => {
+    const output: string[] = [];
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'main.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'),
+          KAFKA_BROKERS: env.kafkaBrokers.join(','),
+          SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
+          SCHEMA_SUBJECT_PREFIX: `${name}.`,
+          REDIS_URL: redisUrl,
+          REDIS_KEY_PREFIX: `${name}:`,
+          TOPIC_PREFIX: name,
+          TOPIC_PARTITIONS: '6',
+          KAFKA_GROUP_ID: name,
+          KAFKA_CLIENT_ID: `${name}-${label}`,
+          ENCRYPTION_KEY: key,
+          ADMIN_TOKEN: TOKEN,
+          PORT: String(port),
+          SOURCE_LEASE_MS: '3000',
+          SALESFORCE_LOGIN_URL: sf.loginUrl,
+          SALESFORCE_CLIENT_ID: sf.clientId,
+          SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+          SALESFORCE_REDIRECT_URI: `http://127.0.0.1:${callbackPort}/oauth/salesforce/callback`,
+          SALESFORCE_SINK_LINGER_MS: '30',
+          INITLIVE_BASE_URL: il.baseUrl,
+          INITLIVE_API_KEY: 'sandbox-key',
+          INITLIVE_ORG_ID: ORG,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const proc: Proc = { child, url: `http://127.0.0.1:${port}`, output };
+    procs.push(proc);
+    child.stdout.on('data', (d: Buffer) => output.push(d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => output.push(d.toString('utf8')));
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`process ${label} exited: ${output.join('')}`);
+      expect((await http(`${proc.url}/readyz`)).status).toBe(200);
+    }, 90_000);
+    return proc;
+  };
+
+  const api = (p: Proc, route: string, init: { method?: string; body?: unknown } = {}) =>
+    http(`${p.url}/api/orgs/${ORG}/salesforce${route}`, { token: TOKEN, ...init });
+
+  beforeAll(async () => {
+    sf = await startSalesforceSandbox({ port: 0 });
+    il = await startInitLiveSandbox({ port: 0, rateLimit: false });
+  });
+
+  afterAll(async () => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.child.exitCode !== null) return resolve();
+            p.child.once('exit', () => resolve());
+            p.child.kill('SIGKILL');
+          }),
+      ),
+    );
+    await redis?.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+    await Promise.allSettled([sf?.close(), il?.close()]);
+    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
+    await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);
+    await transport.close();
+    await Promise.all(
+      Object.keys(recordSchemaFiles).map((type) =>
+        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
+          method: 'DELETE',
+        }).catch(() => undefined),
+      ),
+    );
+  });
+
+  it('keeps the organization connected and repairs through one full sync, with nobody twice', async () => {
+    const [portA, portB, redisPort] = await freePorts(3);
+    redis = await startRedisServer(home, redisPort!);
+    const key = generateEncryptionKey();
+    const [a, b] = await Promise.all([
+      start(portA!, 'a', key, portA!, redis.address),
+      start(portB!, 'b', key, portA!, redis.address),
+    ]);
+
+    // Both systems hold people before the connection: two shared by email, others on one side.
+    const shared = ['dana', 'eli'].map((n) => `${n}@example.org`);
+    const staff = [
+      ...shared.map((email, i) =>
+        il.control.createStaff({ firstName: `S${i}`, lastName: 'Both', email }),
+      ),
+      il.control.createStaff({ firstName: 'Fay', lastName: 'OnlyIL', email: 'fay@example.org' }),
+    ];
+    for (const [i, email] of shared.entries()) {
+      sf.control.createContact({ FirstName: `S${i}`, LastName: 'Both', Email: email });
+    }
+    sf.control.createContact({ FirstName: 'Gus', LastName: 'OnlySF', Email: 'gus@example.org' });
+
+    const started = await api(a, '/connect', { method: 'POST' });
+    expect(started.status).toBe(200);
+    const approve = await fetch(String(started.body.authorizeUrl), { redirect: 'manual' });
+    const callback = await fetch(approve.headers.get('location')!, {
+      headers: { accept: 'application/json' },
+    });
+    expect(callback.status).toBe(200);
+    const settings = (await api(a, '/settings')).body;
+    const put = await api(a, '/settings', {
+      method: 'PUT',
+      body: { ...settings, direction: 'two_way', defaultSystem: 'initlive' },
+    });
+    expect(put.status).toBe(200);
+    const first = await api(a, '/sync', { method: 'POST' });
+    expect(first.status).toBe(202);
+    let run: Run | undefined;
+    await eventually(async () => {
+      run = (await api(b, `/runs/${String(first.body.runId)}`)).body as Run;
+      expect(['succeeded', 'partially_succeeded', 'failed']).toContain(run.status);
+    }, 60_000);
+    // Nothing was dead-lettered on the way (the errors are shown if something was).
+    const errors = (await api(b, '/errors')).body;
+    expect({ status: run!.status, errors }).toMatchObject({
+      status: 'succeeded',
+      errors: { total: 0 },
+    });
+    expect(sf.control.listContacts()).toHaveLength(4);
+    expect(il.control.listStaff()).toHaveLength(4);
+
+    // Redis dies and comes back with nothing in it.
+    await redis.stop();
+    redis = await startRedisServer(home, redisPort!);
+
+    // Meanwhile people change on both sides, and someone new joins each.
+    il.control.updateStaff(staff[0]!.id, { lastName: 'ChangedInIL' });
+    const gus = sf.control.listContacts().find((c) => c.Email === 'gus@example.org')!;
+    sf.control.updateContact(String(gus.Id), { LastName: 'ChangedInSF' });
+    const hal = il.control.createStaff({
+      firstName: 'Hal',
+      lastName: 'New',
+      email: 'hal@example.org',
+    });
+    sf.control.createContact({ FirstName: 'Ivy', LastName: 'New', Email: 'ivy@example.org' });
+
+    // One repair run, whichever process noticed first, and the organization still connected.
+    let repair: Run | undefined;
+    await eventually(async () => {
+      for (const p of [a, b]) {
+        expect((await api(p, '')).body).toMatchObject({ connection: 'connected' });
+      }
+      const runs = ((await api(a, '/runs?limit=20')).body as { runs: Run[] }).runs;
+      const recoveries = runs.filter((r) => r.trigger === 'recovery');
+      expect(recoveries).toHaveLength(1);
+      repair = recoveries[0];
+      expect(repair!.reason).toMatch(/state/i);
+      expect(repair!.status).toBe('succeeded');
+    }, 90_000);
+
+    // Every change landed, and each person exists once on each side, linked to the other.
+    await eventually(async () => {
+      const contacts = sf.control.listContacts();
+      const people = il.control.listStaff();
+      expect(contacts).toHaveLength(6);
+      expect(people).toHaveLength(6);
+      expect(new Set(contacts.map((c) => String(c.Email))).size).toBe(6);
+      expect(new Set(people.map((s) => s.email)).size).toBe(6);
+      for (const s of people) {
+        expect(contacts.filter((c) => c.InitLive_Staff_Id__c === s.id)).toHaveLength(1);
+      }
+      const byEmail = (email: string) => contacts.find((c) => c.Email === email)!;
+      expect(byEmail(shared[0]!).LastName).toBe('ChangedInIL');
+      // Gus changed only in Salesforce while the store was empty: with no history left, the
+      // repair cannot tell which side changed, so the default system (InitLive) decides, as
+      // for a conflict. Both sides agree, whichever value that is (docs/reliability.md).
+      expect(byEmail('gus@example.org').LastName).toBe(
+        people.find((s) => s.email === 'gus@example.org')!.lastName,
+      );
+      expect(byEmail('hal@example.org').InitLive_Staff_Id__c).toBe(hal.id);
+      expect(byEmail(shared[1]!).LastName).toBe('Both');
+      expect(people.some((s) => s.email === 'ivy@example.org')).toBe(true);
+    }, 60_000);
+
+    // State is trusted again: a change in Salesforce now flows as usual.
+    const gusNow = sf.control.listContacts().find((c) => c.Email === 'gus@example.org')!;
+    sf.control.updateContact(String(gusNow.Id), { LastName: 'AfterRepair' });
+    await eventually(async () => {
+      const people = il.control.listStaff();
+      expect(people.find((s) => s.email === 'gus@example.org')!.lastName).toBe('AfterRepair');
+      expect(people).toHaveLength(6);
+      expect(sf.control.listContacts()).toHaveLength(6);
+    }, 30_000);
+
+    // The processes said why they repaired, without a value in their logs.
+    const logs = procs.map((p) => p.output.join('')).join('\n');
+    expect(logs).toMatch(/state epoch/);
+    expect(logs).not.toContain('ChangedInIL');
+  });
+});
