@@ -228,8 +228,8 @@ export function decide(
 
   // Part of a record no pair knows (a CDC update names only what changed, and not the external
   // id unless that changed): creating its counterpart from the fragment would make a person
-  // with no name or email. A full sync reads it whole: it predates the connection, or the
-  // store lost its links (StateEpoch).
+  // with no name or email. The reconciler reads the record whole and decides again; it
+  // predates the connection, or the store lost its links (StateEpoch).
   if (stored === null && !change.full && change.op === 'upsert' && !change.otherId) {
     return unchanged(prev, 'incomplete');
   }
@@ -238,7 +238,16 @@ export function decide(
   next.seen[side] = Math.max(prev.seen[side], change.version);
   if (change.position !== null) mem.position[side] = change.position;
   next[idField(side)] = change.recordId;
-  if (change.otherId && next[idField(other)] === null) next[idField(other)] = change.otherId;
+  if (change.otherId && next[idField(other)] === null) {
+    next[idField(other)] = change.otherId;
+    // A streamed change naming its counterpart, for a pair no one stored (the store lost its
+    // links, or the link was made outside the connector): that record exists as far as anyone
+    // knows, so what changed here flows to it. A full sync's read does not: it reads the other
+    // side too and decides once it has both.
+    if (stored === null && !change.runId && change.position !== null) {
+      mem.exists[other] = true;
+    }
+  }
   next.merge = mem;
   if (next.status === 'unlinked' && next.initliveId && next.salesforceId) next.status = 'linked';
 

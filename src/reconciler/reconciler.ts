@@ -20,6 +20,8 @@ import type { OrgRuntime } from '../orgs/org-directory';
 import { produce, type PipelineDeps } from '../pipeline/deps';
 import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { OutcomeBatch, outcomeItem } from '../pipeline/outcomes';
+import { contactSnapshotOf } from '../batch/snapshots';
+import { idKey, rereadContacts } from '../source-salesforce/reread';
 import { observeInitLive, observeSalesforce } from './observe';
 import { initliveWriteOf, salesforceWriteOf } from './writes';
 
@@ -292,6 +294,11 @@ export class Reconciler {
     }
     const d = decision as ReconcileDecision | null;
     if (!d) return;
+    // Part of a Contact no pair knows: read it whole and decide that instead.
+    if (d.outcome === 'incomplete' && !change.full) {
+      const whole = await this.readWholeContact(org, change);
+      if (whole) return this.reconcile(org, { ...received, observed: whole }, outputs);
+    }
     const stateBefore = before as PairState | null;
     // Writes a redelivered change sends again were decided (and counted) the first time.
     this.deps.events.emit('reconcile.outcome', {
@@ -390,6 +397,32 @@ export class Reconciler {
    * then exactly one unlinked pair whose other side has the same email. Several candidates are
    * an AMBIGUOUS_MATCH naming them; none starts a new pair.
    */
+  /**
+   * The Contact a partial CDC update names, read now with every mapped field (one query), as
+   * the same change carrying all of it; null when it is gone or Salesforce is not connected.
+   */
+  private async readWholeContact(
+    org: OrgRuntime,
+    change: ObservedChange,
+  ): Promise<ObservedChange | null> {
+    if (change.side !== 'salesforce' || !org.salesforce) return null;
+    const { mapping } = org.settings;
+    const rows = await rereadContacts(org.salesforce, [change.recordId], mapping);
+    const row = rows.get(idKey(change.recordId));
+    if (!row || row.IsDeleted === true) return null;
+    const read = contactSnapshotOf(
+      org.orgId,
+      change.runId ?? 'stream',
+      { ...row, Id: change.recordId },
+      mapping,
+      this.deps.now(),
+    );
+    const whole = observeSalesforce(read, org.salesforceClientTag);
+    // Only what the event changed flows; the rest of the Contact says who it is.
+    const changed = Object.keys(change.values) as ObservedChange['changed'];
+    return { ...change, full: true, values: whole.values, otherId: whole.otherId, changed };
+  }
+
   private async findPair(
     orgId: string,
     change: ObservedChange,

@@ -105,3 +105,8 @@ export class WriteHoldBoard {
     for (const off of this.listeners.splice(0)) off();
   }
 }
+
+/** Oldest first; holds of one moment by side, then process, so every store lists them alike. */
+export function byAge(a: WriteHold, b: WriteHold): number {
+  return a.since - b.since || a.side.localeCompare(b.side) || a.process.localeCompare(b.process);
+}

@@ -41,20 +41,24 @@ export function describeWriteHoldStoreConformance(
       const other = await fx.openAnother();
       await other.put(hold({ process: 'b', since: 500, heldWrites: 1 }), 60_000);
       await other.put(
-        hold({ side: 'initlive', reason: 'RATE_LIMITED', code: 'RATE_LIMITED' }),
+        hold({ side: 'initlive', reason: 'RATE_LIMITED', code: 'RATE_LIMITED', since: 2_000 }),
         60_000,
       );
+      // Holds of one moment are listed alike by every store (Redis hashes have no order).
+      await other.put(hold({ side: 'initlive', process: 'c', since: 2_000 }), 60_000);
       const all = await fx.store.list(org);
       expect(all).toEqual([
         hold({ process: 'b', since: 500, heldWrites: 1 }),
         expect.objectContaining({ side: 'salesforce', process: 'a', heldWrites: 5 }),
         expect.objectContaining({ side: 'initlive', process: 'a' }),
+        expect.objectContaining({ side: 'initlive', process: 'c' }),
       ]);
       expect(await other.list(`${org}-x`)).toEqual([]);
       await other.remove(org, 'salesforce', 'a');
       expect((await fx.store.list(org)).map((h) => `${h.side}:${h.process}`)).toEqual([
         'salesforce:b',
         'initlive:a',
+        'initlive:c',
       ]);
     });
 

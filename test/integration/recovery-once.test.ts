@@ -109,6 +109,9 @@ describe('an expired replay position across restarts and processes', () => {
       return found!;
     };
     // A change is streamed and its replay id stored; then Salesforce purges its event retention.
+    // Made once a source streams: a Contact created before it subscribed is the first full
+    // sync's to carry, not this stream's.
+    await holder();
     const first = sf.control.createContact({ LastName: 'Before', Email: 'before@example.org' });
     await eventually(() => {
       expect(il.control.listStaff().some((s) => s.email === 'before@example.org')).toBe(true);

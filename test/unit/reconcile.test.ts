@@ -97,6 +97,43 @@ describe('reconcile: first sight and linking', () => {
   });
 });
 
+describe('reconcile: part of a record no pair knows', () => {
+  it('decides nothing from a partial update of an unknown Contact naming no volunteer', () => {
+    const d = step(null, sf({ lastName: 'Changed' }, { otherId: null }));
+    expect(d.outcome).toBe('incomplete');
+    expect(d.writes).toEqual([]);
+    expect(d.next.salesforceId).toBeNull();
+  });
+
+  it('decides a partial update naming its volunteer, and a whole record, as usual', () => {
+    // It names its volunteer (the external id changed too): decided as before.
+    expect(step(null, sf({ lastName: 'Changed' })).outcome).not.toBe('incomplete');
+    const whole = step(null, sf(staff(), { otherId: null, full: true }));
+    expect(whole.outcome).toBe('applied');
+    expect(whole.writes).toEqual([expect.objectContaining({ side: 'initlive', op: 'create' })]);
+  });
+});
+
+describe('reconcile: a counterpart named but never seen', () => {
+  it('sends a streamed change to the volunteer it names, for a pair nobody stored', () => {
+    const d = step(null, sf(staff({ lastName: 'Changed' }), { full: true, changed: ['lastName'] }));
+    expect(d.writes).toEqual([
+      expect.objectContaining({
+        side: 'initlive',
+        op: 'update',
+        recordId: 'stf_1',
+        values: expect.objectContaining({ lastName: 'Changed' }),
+      }),
+    ]);
+  });
+
+  it('leaves a full sync read of the same Contact until the run has read the volunteer too', () => {
+    const d = step(null, sf(staff({ lastName: 'Changed' }), { full: true, runId: 'run_1' }));
+    expect(d.writes).toEqual([]);
+    expect(d.next.initliveId).toBe('stf_1');
+  });
+});
+
 describe('reconcile: echo suppression', () => {
   it('recognises our echo on either side and writes nothing back', () => {
     const state = linkedPair();

@@ -1,6 +1,6 @@
 import type { Side } from '../../core/pair-state';
 import { assertKeyParts } from '../../core/version-store';
-import type { WriteHold, WriteHoldStore } from '../../sink/write-holds';
+import { byAge, type WriteHold, type WriteHoldStore } from '../../sink/write-holds';
 
 /** WriteHoldStore in process memory (the embedded mode, unit tests). */
 export class MemoryWriteHoldStore implements WriteHoldStore {
@@ -33,7 +33,7 @@ export class MemoryWriteHoldStore implements WriteHoldStore {
       if (expiresAt <= now) this.holds.delete(key);
       else if (hold.orgId === orgId) out.push({ ...hold });
     }
-    return out.sort((a, b) => a.since - b.since);
+    return out.sort(byAge);
   }
 
   async close(): Promise<void> {}

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import type { Side } from '../../core/pair-state';
 import { assertKeyParts } from '../../core/version-store';
-import type { WriteHold, WriteHoldStore } from '../../sink/write-holds';
+import { byAge, type WriteHold, type WriteHoldStore } from '../../sink/write-holds';
 import { closeRedis, redisOp } from './connect';
 
 export interface RedisWriteHoldStoreDeps {
@@ -71,7 +71,7 @@ export class RedisWriteHoldStore implements WriteHoldStore {
         else out.push(hold);
       }
       if (expired.length > 0) await this.redis.hdel(this.key(orgId), ...expired);
-      return out.sort((a, b) => a.since - b.since);
+      return out.sort(byAge);
     });
   }
 
