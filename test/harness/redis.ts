@@ -134,6 +134,7 @@ export async function startRedisServer(
         name: 'Redis',
         address: url,
         owned: true,
+        pid: proc.pid,
         stop: async () => {
           await stopService(proc);
           harnessLog(`Redis ${version} at ${url} stopped`);

@@ -6,6 +6,8 @@ export interface StartedService {
   readonly address: string;
   /** True when the harness started the process (and so must stop it). */
   readonly owned: boolean;
+  /** The process the harness started, for tests that crash it; absent for an existing service. */
+  readonly pid?: number;
   /** Stops what the harness started; a no-op for an existing service. Never throws. */
   stop(): Promise<void>;
 }
