@@ -293,7 +293,7 @@ describe('Redis restarted empty under two connector processes', () => {
         Email: `sf${i}@example.org`,
       });
       if (i === 10) {
-        const crashed = redis!;
+        const crashed = redis;
         process.kill(crashed.pid!, 'SIGKILL');
         await crashed.stop();
         redis = await startRedisServer(home, port, undefined, aof);
