@@ -253,10 +253,13 @@ describe('Redis restarted empty under two connector processes', () => {
       expect(sf.control.listContacts()).toHaveLength(6);
     }, 30_000);
 
-    // The processes said why they repaired, without a value in their logs.
+    // The processes said why they repaired, without a value or a secret in their logs: not
+    // the admin token, the encryption key, the InitLive key or the connected app's secret.
     const logs = procs.map((p) => p.output.join('')).join('\n');
     expect(logs).toMatch(/state epoch/);
-    expect(logs).not.toContain('ChangedInIL');
+    for (const secret of [TOKEN, key, 'sandbox-key', sf.clientSecret, 'ChangedInIL']) {
+      expect(logs).not.toContain(secret);
+    }
   });
   it('crashes (kill -9) mid-stream and comes back from its append-only file: nothing lost, nobody twice', async () => {
     const [a, b] = procs;
