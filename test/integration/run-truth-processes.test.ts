@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { recordSchemaFiles } from '../../src/core/records';
 import { topicNames } from '../../src/core/topics';
 import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
@@ -9,6 +7,7 @@ import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import { eventually } from '../fixtures/e2e';
 import { http, type Json } from '../fixtures/http';
+import { startMainProcess, stopMainProcesses, type MainProcess } from '../fixtures/main-process';
 import { integrationEnv, uniqueName } from '../harness/env';
 import { freePorts } from '../harness/ports';
 
@@ -23,15 +22,10 @@ import { freePorts } from '../harness/ports';
 jest.setTimeout(240_000);
 
 const ORG = 'org_demo';
-const ROOT = path.join(__dirname, '..', '..');
 const TOKEN = 'two-process-admin-token-0123456789';
 const TOO_LONG_EMAIL = (n: number): string => `${'x'.repeat(75)}${n}@example.org`;
 
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  output: string[];
-}
+type Proc = MainProcess;
 
 interface Run extends Json {
   status: string;
@@ -51,50 +45,13 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
     key: string,
     callbackPort: number,
   ): Promise<Proc> => {
-    const output: string[] = [];
-    const child = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'main.ts')],
-      {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'),
-          KAFKA_BROKERS: env.kafkaBrokers.join(','),
-          SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
-          SCHEMA_SUBJECT_PREFIX: `${name}.`,
-          REDIS_URL: env.redisUrl,
-          REDIS_KEY_PREFIX: `${name}:`,
-          TOPIC_PREFIX: name,
-          TOPIC_PARTITIONS: '6',
-          KAFKA_GROUP_ID: name,
-          KAFKA_CLIENT_ID: `${name}-${label}`,
-          ENCRYPTION_KEY: key,
-          ADMIN_TOKEN: TOKEN,
-          PORT: String(port),
-          LOG_LEVEL: 'debug',
-          SOURCE_LEASE_MS: '3000',
-          SALESFORCE_LOGIN_URL: sf.loginUrl,
-          SALESFORCE_CLIENT_ID: sf.clientId,
-          SALESFORCE_CLIENT_SECRET: sf.clientSecret,
-          // Registered on the connected app: the state is shared, so either process completes it.
-          SALESFORCE_REDIRECT_URI: `http://127.0.0.1:${callbackPort}/oauth/salesforce/callback`,
-          SALESFORCE_SINK_LINGER_MS: '30',
-          INITLIVE_BASE_URL: il.baseUrl,
-          INITLIVE_API_KEY: 'sandbox-key',
-          INITLIVE_ORG_ID: ORG,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const shared = { name, orgId: ORG, encryptionKey: key, adminToken: TOKEN, sf, il };
+    const proc = await startMainProcess(
+      { ...shared, callbackPort, env: { LOG_LEVEL: 'debug' } },
+      port,
+      label,
     );
-    const proc: Proc = { child, url: `http://127.0.0.1:${port}`, output };
     procs.push(proc);
-    child.stdout.on('data', (d: Buffer) => output.push(d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => output.push(d.toString('utf8')));
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`process ${label} exited: ${output.join('')}`);
-      expect((await http(`${proc.url}/readyz`)).status).toBe(200);
-    }, 90_000);
     return proc;
   };
 
@@ -116,16 +73,7 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
   });
 
   afterAll(async () => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.child.exitCode !== null) return resolve();
-            p.child.once('exit', () => resolve());
-            p.child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopMainProcesses(procs);
     await Promise.allSettled([sf?.close(), il?.close()]);
     const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
     await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);

@@ -9,7 +9,7 @@ import { signWebhookBody } from '../../src/infra/initlive';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import type { InitLiveSandbox } from '../../src/sandbox/initlive';
 import { InitLiveSource } from '../../src/source-initlive';
-import { parseCdcEvent } from '../../src/source-salesforce/cdc-event';
+import { changeTypes, parseCdcEvent } from '../../src/source-salesforce/cdc-event';
 import { interpretEvent } from '../../src/source-salesforce/cdc-mapping';
 import { ORG_ID, client, fastBackoff, orgRuntime, testPipeline } from './source-initlive-helpers';
 import type { TestPipeline } from './source-initlive-helpers';
@@ -231,18 +231,7 @@ describe('fuzzed Salesforce change events', () => {
       {
         entityName: fc.oneof(fc.constant('Contact'), fc.string({ maxLength: 10 })),
         recordIds: fc.oneof(fc.array(id, { maxLength: 3 }), fc.string(), fc.constant(null)),
-        changeType: fc.oneof(
-          fc.constantFrom(
-            'CREATE',
-            'UPDATE',
-            'DELETE',
-            'UNDELETE',
-            'GAP_CREATE',
-            'GAP_UPDATE',
-            'GAP_OVERFLOW',
-          ),
-          fc.string({ maxLength: 10 }),
-        ),
+        changeType: fc.oneof(fc.constantFrom(...changeTypes), fc.string({ maxLength: 10 })),
         changeOrigin: fc.oneof(fc.string({ maxLength: 60 }), fc.constant(null), fc.integer()),
         commitTimestamp: fc.oneof(fc.integer({ min: -1, max: 2 ** 50 }), fc.string()),
         commitUser: fc.oneof(fc.string({ maxLength: 18 }), fc.constant(null)),
