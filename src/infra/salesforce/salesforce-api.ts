@@ -157,7 +157,8 @@ function stripAttributes(record: Record<string, unknown>): ContactRow {
   return rest as ContactRow;
 }
 
-function soqlString(value: string): string {
+/** A SOQL string literal: backslashes and quotes escaped. */
+export function soqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 

@@ -1,6 +1,6 @@
 import { normalizeEmail } from '../../core/email-index';
 import { SyncError } from '../../errors';
-import type { SalesforceApi } from '../../infra/salesforce/salesforce-api';
+import { soqlString, type SalesforceApi } from '../../infra/salesforce/salesforce-api';
 import type { PairOp } from './plan';
 import { routeOf } from './plan';
 
@@ -112,8 +112,4 @@ export async function contactIdsByExternalId(
     }
   }
   return found;
-}
-
-function soqlString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
