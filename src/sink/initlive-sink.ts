@@ -381,9 +381,15 @@ export class InitLiveSink {
         const e = outcome.error;
         if (e.code === 'STALE_VERSION') {
           await this.resnapshot(orgId, op, known, results);
+        } else if (await this.adopted(orgId, op, e)) {
+          // The person was entered in InitLive too, at the same moment: decide again on them.
+          await this.resnapshot(orgId, { ...op, initliveId: duplicateHolder(e)! }, known, results);
         } else if (e.code === 'NOT_FOUND' && op.kind === 'delete') {
           // Already gone (a redelivered delete, or removed in InitLive meanwhile): done.
           this.countApplied(orgId, op, results, null);
+        } else if (e.code === 'NOT_FOUND' && op.initliveId !== null) {
+          // Deleted in InitLive after the decision: the deletion's own change decides the pair.
+          await this.resnapshot(orgId, op, known, results);
         } else if (holdable(e)) {
           results.retry.push(op);
           results.retryError ??= e;
@@ -526,6 +532,32 @@ export class InitLiveSink {
    * snapshot, so it decides again. A record that is gone needs nothing: the feed carries its
    * deletion.
    */
+  /**
+   * A create InitLive refuses because a staff member already holds the email is the same person
+   * entered on both sides at once, met by the reconciler from each side before either was
+   * linked: the pair takes that staff member unless another pair holds them.
+   */
+  private async adopted(orgId: string, op: PlannedOp, e: SyncError): Promise<boolean> {
+    const holder = duplicateHolder(e);
+    if (op.kind !== 'create' || holder === null) return false;
+    try {
+      await this.hold(orgId, () => recordLink(this.deps, orgId, op.pairId, 'initlive', holder));
+    } catch (err) {
+      if (toSyncError(err).context.reason === 'link-owned') return false;
+      throw err;
+    }
+    const pair = (await this.deps.store.getMany(orgId, [op.pairId]))[0];
+    const adopted = pair?.state.initliveId === holder;
+    if (adopted) {
+      this.log.info('create matched a staff member holding its email', {
+        orgId,
+        pairId: op.pairId,
+        staffId: holder,
+      });
+    }
+    return adopted;
+  }
+
   private async resnapshot(
     orgId: string,
     op: PlannedOp,
@@ -688,4 +720,11 @@ export class InitLiveSink {
     });
     await sleep(delayMs, this.abort.signal);
   }
+}
+
+/** The staff member holding the email of a create InitLive refused as a duplicate, if named. */
+function duplicateHolder(e: SyncError): string | null {
+  if (e.context.initliveCode !== 'duplicate_email') return null;
+  const details = (e.context.details ?? {}) as Record<string, unknown>;
+  return typeof details.existingId === 'string' ? details.existingId : null;
 }

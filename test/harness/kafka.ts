@@ -8,7 +8,7 @@ import { harnessLog, secondsSince, sleep, tail } from './log';
 import { freePorts } from './ports';
 import { describeExit, spawnService, stopService } from './processes';
 import { runCommand } from './run-command';
-import type { StartedService } from './started-service';
+import type { RestartableService, StartedService } from './started-service';
 
 /** Pinned: the last line that keeps every protocol version kafkajs 2.2.4 speaks. */
 const DEFAULT_KAFKA_VERSION = '3.9.1';
@@ -158,7 +158,7 @@ export async function useExistingKafka(brokersVar: string): Promise<StartedServi
  * it exits or does not become ready in 60 s. One retry covers a port taken between probe and
  * bind by a concurrent run.
  */
-export async function startKafka(runDir: string): Promise<StartedService> {
+export async function startKafka(runDir: string): Promise<StartedService & RestartableService> {
   const version = process.env.HARNESS_KAFKA_VERSION || DEFAULT_KAFKA_VERSION;
   const started = Date.now();
   const [java, libs] = await Promise.all([
@@ -205,34 +205,38 @@ export async function startKafka(runDir: string): Promise<StartedService> {
       );
     }
 
-    const proc = spawnService(
-      'Kafka',
-      java.bin,
-      [
-        '-Xmx768m',
-        '-Xms256m',
-        '-Djava.awt.headless=true',
-        '-cp',
-        classpath,
-        log4jArg,
-        'kafka.Kafka',
-        props,
-      ],
-      { cwd: home, logFile: path.join(home, 'kafka.log') },
-    );
+    const launch = () =>
+      spawnService(
+        'Kafka',
+        java.bin,
+        [
+          '-Xmx768m',
+          '-Xms256m',
+          '-Djava.awt.headless=true',
+          '-cp',
+          classpath,
+          log4jArg,
+          'kafka.Kafka',
+          props,
+        ],
+        { cwd: home, logFile: path.join(home, 'kafka.log') },
+      );
+    let proc = launch();
     const brokers = [`127.0.0.1:${brokerPort}`];
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    let lastError = '';
-    let ready: ClusterInfo | undefined;
-    while (Date.now() < deadline && proc.exitInfo() === undefined) {
-      try {
-        ready = await describeCluster(brokers, 2000);
-        break;
-      } catch (err) {
-        lastError = (err as Error).message;
-        await sleep(250);
+    const waitReady = async (): Promise<ClusterInfo | undefined> => {
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      while (Date.now() < deadline && proc.exitInfo() === undefined) {
+        try {
+          return await describeCluster(brokers, 2000);
+        } catch (err) {
+          lastError = (err as Error).message;
+          await sleep(250);
+        }
       }
-    }
+      return undefined;
+    };
+    let lastError = '';
+    const ready = await waitReady();
     if (ready) {
       await warmUpCoordinators(brokers);
       const logText = fs.readFileSync(proc.logFile, 'utf8');
@@ -245,10 +249,20 @@ export async function startKafka(runDir: string): Promise<StartedService> {
         name: 'Kafka',
         address: brokers.join(','),
         owned: true,
+        get pid() {
+          return proc.pid;
+        },
         stop: async () => {
           const stopping = Date.now();
           await stopService(proc);
           harnessLog(`Kafka ${reported} at ${brokers[0]} stopped in ${secondsSince(stopping)}`);
+        },
+        restart: async () => {
+          await stopService(proc);
+          proc = launch();
+          if (!(await waitReady())) {
+            throw new Error(`Kafka did not come back at ${brokers[0]}: ${proc.logTail(20)}`);
+          }
         },
       };
     }

@@ -11,3 +11,9 @@ export interface StartedService {
   /** Stops what the harness started; a no-op for an existing service. Never throws. */
   stop(): Promise<void>;
 }
+
+/** A service the harness can stop and start again on the same address and data (chaos runs). */
+export interface RestartableService {
+  /** Stops the process (SIGTERM, then SIGKILL after a grace) and starts it again; resolves when it answers. */
+  restart(): Promise<void>;
+}

@@ -275,6 +275,76 @@ describe('InitLiveSink', () => {
     ]);
   });
 
+  it('takes the staff member holding the email when the person was entered in InitLive at the same moment, and decides again on them', async () => {
+    // The reconciler met the Contact first and asked for a staff member; meanwhile someone
+    // entered the same person in InitLive, whose change it had not met yet.
+    await addPair('both', { salesforceId: CONTACT_ID });
+    const same = sandbox.control.createStaff({ lastName: 'Same', email: 'same@example.org' });
+    await send([
+      write({
+        pairId: 'both',
+        operation: 'CREATE',
+        salesforceId: CONTACT_ID,
+        fields: { lastName: 'Same', email: 'SAME@example.org', phone: '+1 555 0100' },
+      }),
+    ]);
+    await sink.start();
+
+    await eventually(() => snapshots.values.length === 1, 'a snapshot of the holder');
+    expect(snapshots.values[0]).toMatchObject({
+      initliveId: same.id,
+      salesforceId: CONTACT_ID,
+      operation: 'SNAPSHOT',
+    });
+    expect(await pipeline.store.findPairId(ORG_ID, 'initlive', same.id)).toBe('both');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(deadLetters.values).toHaveLength(0);
+    expect(sandbox.control.listStaff()).toHaveLength(1);
+  });
+
+  it('still refuses the create when the staff member holding the email belongs to another pair', async () => {
+    const held = sandbox.control.createStaff({ lastName: 'Held', email: 'held@example.org' });
+    await addPair('owner', { initliveId: held.id, salesforceId: CONTACT_ID });
+    await addPair('other', { salesforceId: '003000000000002AAA' });
+    await send([
+      write({
+        pairId: 'other',
+        operation: 'CREATE',
+        salesforceId: '003000000000002AAA',
+        fields: { lastName: 'Other', email: 'held@example.org' },
+      }),
+    ]);
+    await sink.start();
+
+    await eventually(() => deadLetters.values.length === 1, 'a dead letter');
+    expect(deadLetters.values[0]).toMatchObject({
+      upstreamCode: 'duplicate_email',
+      message: `the email is already used by staff ${held.id} in InitLive`,
+    });
+    expect(await pipeline.store.findPairId(ORG_ID, 'initlive', held.id)).toBe('owner');
+    expect(snapshots.values).toHaveLength(0);
+  });
+
+  it('drops an update to a staff member deleted in InitLive meanwhile, without a dead letter', async () => {
+    const gone = sandbox.control.createStaff({ lastName: 'Gone', email: 'gone@example.org' });
+    await addPair('gone', { initliveId: gone.id, salesforceId: CONTACT_ID });
+    sandbox.control.deleteStaff(gone.id);
+    await send([
+      write({
+        pairId: 'gone',
+        operation: 'UPDATE',
+        initliveId: gone.id,
+        salesforceId: CONTACT_ID,
+        fields: { firstName: 'Late' },
+      }),
+    ]);
+    await sink.start();
+    await eventually(() => sink.stats().batchCalls === 1, 'the update tried');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(deadLetters.values).toHaveLength(0);
+    expect(snapshots.values).toHaveLength(0);
+  });
+
   it('writes 1,000 commands in 5 batch calls', async () => {
     const writes = Array.from({ length: 1000 }, (_, i) =>
       write({ pairId: `bulk-${i}`, operation: 'CREATE', fields: { lastName: `Bulk${i}` } }),

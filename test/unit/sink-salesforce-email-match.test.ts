@@ -107,11 +107,21 @@ describe('SalesforceSink before an organization is linked', () => {
     expect(contacts.filter((c) => c.Email === 'person1@example.org')).toHaveLength(2);
   });
 
-  it('does not look once a full sync has linked the organization', async () => {
+  it('once a full sync has linked the organization, looks up a trickle of creates (the person entered on both sides at once), not an import', async () => {
     sb.control.createContact({ LastName: 'Before', Email: 'person3@example.org' });
     await run(true, 5);
-    expect(sb.control.counters().endpoints['GET /query']).toBeUndefined();
-    expect(sb.control.listContacts()).toHaveLength(6);
     expect(await p.deps.positions.get(linkedMarkerName(ORG_ID))).toBe('run_fixture');
+    expect(sb.control.counters().endpoints['GET /query']).toBe(1);
+    expect(sb.control.listContacts()).toHaveLength(5);
+    expect(sb.control.listContacts().filter((c) => c.Email === 'person3@example.org')).toHaveLength(
+      1,
+    );
+  });
+
+  it('once linked, does not look up an import (more creates than one query holds)', async () => {
+    sb.control.createContact({ LastName: 'Before', Email: 'person3@example.org' });
+    await run(true, 250);
+    expect(sb.control.counters().endpoints['GET /query']).toBeUndefined();
+    expect(sb.control.listContacts()).toHaveLength(251);
   });
 });

@@ -35,8 +35,8 @@ export interface SandboxControl {
   expireAccessTokens(): void;
   /** Every grant is revoked (refresh tokens too); CometD sessions end. */
   revokeAllGrants(): void;
-  /** The next `count` data API calls answer 503 SERVER_UNAVAILABLE (not counted). */
-  failNext(count: number): void;
+  /** The next `count` data API calls answer 503 SERVER_UNAVAILABLE, or 429 (not counted). */
+  failNext(count: number, status?: 503 | 429): void;
   /** Extra latency on each data API call. */
   setLatencyMs(ms: number): void;
   /** Uses up the daily allocation: further calls get 403 REQUEST_LIMIT_EXCEEDED. */
@@ -120,7 +120,7 @@ export function createControl(org: Org, cometd: CometdControl | null): SandboxCo
     cometd,
     expireAccessTokens: () => org.tokens.expireAllAccessTokens(),
     revokeAllGrants: () => org.tokens.revokeAll(),
-    failNext: (count) => org.faults.failNext(count),
+    failNext: (count, status) => org.faults.failNext(count, status),
     setLatencyMs: (ms) => {
       org.faults.latencyMs = Math.max(0, ms);
     },
@@ -261,7 +261,7 @@ export function controlRouter(org: Org, control: SandboxControl): Router {
         case 'revoke-all':
           return control.revokeAllGrants();
         case 'fail-next':
-          return control.failNext(num('count'));
+          return control.failNext(num('count'), body.status === 429 ? 429 : 503);
         case 'set-latency':
           return control.setLatencyMs(num('ms'));
         case 'exhaust-api-limit':

@@ -69,7 +69,12 @@ export function dataApiGate(org: Org, subrequestSecret?: string) {
     }
     if (org.usage.exhausted())
       throw new ApiFault(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
-    if (org.faults.takeUnavailable()) {
+    const failure = org.faults.takeFailure();
+    if (failure === 429) {
+      res.status(429).set('Retry-After', '1').type('text/plain').send('Too Many Requests');
+      return;
+    }
+    if (failure === 503) {
       throw new ApiFault(
         503,
         'SERVER_UNAVAILABLE',

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Connection } from 'jsforce';
-import { fieldSpecs } from '../../core/mapping';
 import { linkedMarkerName } from '../../core/position-store';
+import { fieldSpecs } from '../../core/mapping';
 import { SyncError, toSyncError } from '../../errors';
 import type { ErrorCode } from '../../errors';
 import type { Logger } from '../../logger';
@@ -17,7 +17,12 @@ import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from '../../core/api-reserve';
 import { reserveRefusal } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
-import { ambiguousEmailError, contactIdsByExternalId, matchCreatesByEmail } from './contact-lookup';
+import {
+  EMAILS_PER_QUERY,
+  ambiguousEmailError,
+  contactIdsByExternalId,
+  matchCreatesByEmail,
+} from './contact-lookup';
 import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
@@ -764,15 +769,23 @@ export class OrgWriter {
   }
 
   /**
-   * Until a full sync has met every record (linkedMarkerName), creates whose email one unlinked
-   * Contact holds update that Contact instead, and several such Contacts refuse the create
-   * (contact-lookup.ts). A full sync's own writes skip this: the run matched every Contact it read
-   * by email already. Returns the entries still to write.
+   * Creates whose email one unlinked Contact holds update that Contact instead, and several such
+   * Contacts refuse the create (contact-lookup.ts). Until a full sync has met every Contact
+   * (linkedMarkerName) every create is looked up. After it, only a trickle (one query's worth):
+   * a person entered in Salesforce at the same moment as in InitLive, whose change event the
+   * reconciler had not met yet; a larger batch is an import, whose people the stream has met,
+   * and a query per 200 of them would cost more calls than its writes. A full sync's own writes
+   * skip this: the run matched every Contact it read. Returns the entries still to write.
    */
   private async matchByEmail(entries: Entry[]): Promise<Entry[]> {
     const creates = entries.filter((e) => !e.run && e.op.kind === 'save' && !e.op.salesforceId);
     if (creates.length === 0) return entries;
-    if (await this.deps.positions.get(linkedMarkerName(this.orgId))) return entries;
+    if (
+      creates.length > EMAILS_PER_QUERY &&
+      (await this.deps.positions.get(linkedMarkerName(this.orgId)))
+    ) {
+      return entries;
+    }
     const fields = { email: this.fieldOf('email'), externalId: this.externalIdField() };
     const matches = await this.call((api) =>
       matchCreatesByEmail(
