@@ -227,6 +227,10 @@ export class Reconciler {
 
   private async reconcile(org: OrgRuntime, received: Received, outputs: Outputs): Promise<void> {
     const change = received.observed;
+    if (change.side === 'salesforce' && change.op === 'delete' && !change.otherId) {
+      const named = await this.nameDeletedContact(org, change);
+      if (named) return this.reconcile(org, { ...received, observed: named }, outputs);
+    }
     const now = this.deps.now();
     // How the pair was found, for the record's status: by a unique email, or by the id the
     // change names (a Contact's external id, or an email match a full sync made).
@@ -300,6 +304,16 @@ export class Reconciler {
       if (whole) return this.reconcile(org, { ...received, observed: whole }, outputs);
     }
     const stateBefore = before as PairState | null;
+    this.deps.logger.debug('decided', {
+      orgId: org.orgId,
+      pairId,
+      side: change.side,
+      recordId: change.recordId,
+      op: change.op,
+      foundBy,
+      outcome: d.outcome,
+      writes: d.writes.map((w) => `${w.side}:${w.op}`),
+    });
     // Writes a redelivered change sends again were decided (and counted) the first time.
     this.deps.events.emit('reconcile.outcome', {
       orgId: org.orgId,
@@ -397,6 +411,25 @@ export class Reconciler {
    * then exactly one unlinked pair whose other side has the same email. Several candidates are
    * an AMBIGUOUS_MATCH naming them; none starts a new pair.
    */
+  /**
+   * A deletion event names only the Contact. When no pair knows it (the store lost its links
+   * while the repair run had not linked it yet), the recycle bin still holds the Contact: read
+   * it (one query) for the volunteer it was linked to, so the deletion reaches them. Null when
+   * a pair knows the Contact, or the bin does not say.
+   */
+  private async nameDeletedContact(
+    org: OrgRuntime,
+    change: ObservedChange,
+  ): Promise<ObservedChange | null> {
+    if (!org.salesforce) return null;
+    if (await this.deps.store.findPairId(org.orgId, 'salesforce', change.recordId)) return null;
+    const field = org.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField;
+    if (!field) return null;
+    const rows = await rereadContacts(org.salesforce, [change.recordId], org.settings.mapping);
+    const named = rows.get(idKey(change.recordId))?.[field];
+    return typeof named === 'string' && named !== '' ? { ...change, otherId: named } : null;
+  }
+
   /**
    * The Contact a partial CDC update names, read now with every mapped field (one query), as
    * the same change carrying all of it; null when it is gone or Salesforce is not connected.

@@ -20,7 +20,7 @@ export function checkPeople(view: View, people: readonly Person[]): Findings {
   const orphans: string[] = [];
   const known = new Set(people.map((p) => p.email));
   for (const p of people) {
-    const who = `person ${p.key} (${p.owner}, ${p.fate}${p.bad ? `, ${p.bad}` : ''})`;
+    const who = `person ${p.key} (${p.owner}, ${p.fate}${p.bad ? `, ${p.bad}` : ''}; il ${p.ilId ?? '?'}, sf ${p.sfId ?? '?'})`;
     const staff = view.staffOf(p);
     const contact = view.contactOf(p);
     if (p.bad === 'refused-by-salesforce') {

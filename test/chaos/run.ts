@@ -229,11 +229,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       options.settleTimeoutMs ?? 240_000,
       1_000,
     );
-    log(
-      converged
-        ? `converged ${(converged - lastFault) / 1000} s after the last fault`
-        : 'did not converge',
-    );
+    if (converged) log(`converged ${(converged - lastFault) / 1000} s after the last fault`);
+    else {
+      const all = [...findings.lost, ...findings.duplicated, ...findings.orphans];
+      log(`did not converge: ${all.length} findings, first ${all.slice(0, 10).join('; ')}`);
+    }
 
     const lag =
       (await until(async () => {

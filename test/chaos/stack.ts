@@ -136,8 +136,14 @@ export class ChaosStack {
             schemaRegistryUrl: this.registryUrl,
             entry: this.options.entry,
             logFile: path.join(this.options.runDir, `connector-${slot.label}.log`),
-            readyTimeoutMs: 60_000,
-            env: { PUBLIC_URL: `http://127.0.0.1:${slot.port}`, LOG_LEVEL: 'info' },
+            // Joining the group waits for a killed member's session (30 s) to expire, maybe twice.
+            readyTimeoutMs: 180_000,
+            env: {
+              PUBLIC_URL: `http://127.0.0.1:${slot.port}`,
+              LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'info',
+              // A blackholed call fails after 20 s instead of the default 120 s (docs/reliability.md).
+              SALESFORCE_REQUEST_TIMEOUT_MS: '20000',
+            },
           },
           slot.port,
           slot.label,

@@ -5,7 +5,9 @@ import type { InitLiveApi } from '../../src/infra/initlive';
 import type { OrgRuntime } from '../../src/orgs/org-directory';
 import { produce } from '../../src/pipeline/deps';
 import { Reconciler } from '../../src/reconciler/reconciler';
+import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
 import { collect, memoryDeps } from '../fixtures/pipeline-deps';
+import { sandboxConnection } from './sink-salesforce-fixture';
 
 const org = (over: Partial<OrgRuntime['settings']> = {}): OrgRuntime => ({
   orgId: 'org_demo',
@@ -89,6 +91,46 @@ describe('reconciler service', () => {
     });
     await reconciler.stop();
     await writes.stop();
+  });
+
+  it('archives the volunteer of a Contact deleted while no pair knew it, named by the recycle bin', async () => {
+    // The store lost its links and the repair run has not linked this Contact yet: the
+    // deletion event names only the Contact; the recycle bin still says whose it was.
+    const sb = await startSalesforceSandbox({ streaming: false });
+    try {
+      const contact = sb.control.createContact({
+        LastName: 'Ruiz',
+        Email: 'ana@example.org',
+        InitLive_Staff_Id__c: 'stf_1',
+      });
+      sb.control.deleteContact(String(contact.Id));
+      const deps = await memoryDeps([{ ...org(), salesforce: await sandboxConnection(sb) }]);
+      const writes = await collect(deps, 'initliveWrites');
+      const reconciler = new Reconciler(deps);
+      await reconciler.start();
+      await produce(deps, 'contactChanges', [
+        {
+          key: recordKey('org_demo', String(contact.Id)),
+          value: {
+            ...contactChange(String(contact.Id), ''),
+            operation: 'DELETE',
+            values: {},
+            sourcePosition: '4242',
+            runId: null,
+          },
+        },
+      ]);
+      await writes.until(1);
+      expect(writes.records[0]).toMatchObject({
+        operation: 'UPDATE',
+        initliveId: 'stf_1',
+        fields: { status: 'archived' },
+      });
+      await reconciler.stop();
+      await writes.stop();
+    } finally {
+      await sb.close();
+    }
   });
 
   it('links a Contact to a staff member by a unique email, case-insensitively', async () => {
