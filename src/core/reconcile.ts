@@ -621,6 +621,20 @@ function decideAfterRejectedWrite(
   const side = change.side;
   if (mem.pending[side].length === 0 && change.version <= prev.seen[side])
     return unchanged(prev, 'duplicate');
+  // The Contact is gone and our deletion write to the volunteer (archive, or delete under
+  // `propagate`) was refused because they changed meanwhile: deciding again on the record as
+  // read would take it for a volunteer without a Contact, so send the deletion again instead.
+  const deletion =
+    side === 'initlive' && !mem.exists.salesforce && prev.salesforceId !== null
+      ? [...mem.pending.initlive]
+          .reverse()
+          .find(
+            (p) =>
+              p.cause?.side === 'salesforce' &&
+              (p.cause.op === 'delete' || p.fields.status === 'archived'),
+          )
+      : undefined;
+  if (deletion?.cause) return resendDeletion(prev, mem, change, deletion, ctx);
   const rolledBack: PairState = structuredClone(prev);
   const base: Record<string, FieldValue> = { ...(rolledBack.base ?? {}) };
   // Newest first, so the oldest pre-write value wins for a field written twice.
@@ -644,6 +658,40 @@ function decideAfterRejectedWrite(
   // Never move the version vector backwards, whatever the read said.
   d.next.seen = { ...d.next.seen, [side]: Math.max(prev.seen[side], d.next.seen[side]) };
   return d;
+}
+
+/** The deletion write `pending` again, against the version just read (see above). */
+function resendDeletion(
+  prev: PairState,
+  mem: MergeMemory,
+  change: ObservedChange,
+  pending: PendingWrite,
+  ctx: { now: number },
+): ReconcileDecision {
+  const next = clone(prev);
+  next.updatedAt = ctx.now;
+  next.seen = { ...next.seen, initlive: Math.max(prev.seen.initlive, change.version) };
+  const op = pending.cause!.op;
+  const values: CanonicalValues = op === 'delete' ? {} : { status: 'archived' };
+  const write: WriteIntent = {
+    side: 'initlive',
+    op,
+    values,
+    fingerprint: fingerprint(values),
+    recordId: prev.initliveId,
+    ifMatch: change.version,
+  };
+  next.merge = {
+    ...mem,
+    current: { ...mem.current, initlive: { ...(mem.current.initlive ?? {}), ...change.values } },
+    pending: {
+      ...mem.pending,
+      initlive: [
+        { ...pending, decidedAt: ctx.now, cause: { ...pending.cause!, ifMatch: change.version } },
+      ],
+    },
+  };
+  return { next, writes: [write], conflicts: [], outcome: 'applied', problems: [] };
 }
 
 /** The stored state without what `forget` says is unknown now (see ReconcileSettings.forget). */

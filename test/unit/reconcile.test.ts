@@ -422,6 +422,26 @@ describe('reconcile: deletes', () => {
     ]);
   });
 
+  it('archive: a Salesforce delete whose archive InitLive refused as stale is sent again, not turned into a new Contact', () => {
+    const state = linkedPair();
+    const d = step(state, sf({}, { op: 'delete' }));
+    const archive = d.writes[0]!;
+    // The volunteer changed in InitLive before the archive reached it (412): the sink re-read.
+    const reread = il(staff({ phone: '+1 555 0404' }), { writeRejected: true, position: null });
+    const again = step(d.next, reread);
+    expect(again.writes).toEqual([
+      expect.objectContaining({
+        side: 'initlive',
+        op: archive.op,
+        values: { status: 'archived' },
+        ifMatch: reread.version,
+      }),
+    ]);
+    // Its echo settles the pair, with no Contact written.
+    const echo = step(again.next, il(staff({ status: 'archived' }), { ours: true }));
+    expect(echo.writes).toEqual([]);
+  });
+
   it('propagate deletes on the other side; ignore only unlinks', () => {
     const propagate = step(
       linkedPair(),
