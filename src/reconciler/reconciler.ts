@@ -311,6 +311,7 @@ export class Reconciler {
       recordId: change.recordId,
       op: change.op,
       foundBy,
+      runId: change.runId ?? null,
       outcome: d.outcome,
       writes: d.writes.map((w) => `${w.side}:${w.op}`),
     });

@@ -29,7 +29,11 @@ describe('SalesforceSink before an organization is linked', () => {
   let p: MemoryPipeline;
   let sink: SalesforceSink | undefined;
 
-  const run = async (linked: boolean, count: number): Promise<void> => {
+  const run = async (
+    linked: boolean,
+    count: number,
+    runIdOf: (i: number) => string | null = () => null,
+  ): Promise<void> => {
     p = await memoryPipeline([orgRuntime(await sandboxConnection(sb))], 1, { linked });
     for (const i of [3, 250]) {
       const pair = {
@@ -40,7 +44,7 @@ describe('SalesforceSink before an organization is linked', () => {
     }
     await produceWrites(
       p.deps,
-      Array.from({ length: count }, (_, i) => upsertWrite(i)),
+      Array.from({ length: count }, (_, i) => upsertWrite(i, { runId: runIdOf(i) })),
     );
     sb.control.resetApiUsage();
     sink = new SalesforceSink(p.deps, { lingerMs: 20, retryPolicy: fastRetryPolicy });
@@ -116,6 +120,15 @@ describe('SalesforceSink before an organization is linked', () => {
     expect(sb.control.listContacts().filter((c) => c.Email === 'person3@example.org')).toHaveLength(
       1,
     );
+  });
+
+  it("looks up a streamed create even when a full sync's writes share its batch", async () => {
+    // A run repairing the organization writes while a person is entered on both sides at once.
+    sb.control.createContact({ LastName: 'Before', Email: 'person3@example.org' });
+    await run(true, 6, (i) => (i === 3 ? null : 'run_repair'));
+    const contacts = sb.control.listContacts();
+    expect(contacts.filter((c) => c.Email === 'person3@example.org')).toHaveLength(1);
+    expect(contacts).toHaveLength(6);
   });
 
   it('once linked, does not look up an import (more creates than one query holds)', async () => {

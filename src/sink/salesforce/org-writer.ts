@@ -778,12 +778,17 @@ export class OrgWriter {
    * skip this: the run matched every Contact it read. Returns the entries still to write.
    */
   private async matchByEmail(entries: Entry[]): Promise<Entry[]> {
-    const creates = entries.filter((e) => !e.run && e.op.kind === 'save' && !e.op.salesforceId);
+    // Per op: a streamed create gathered into the same batch as a run's writes is still looked up.
+    const fromRun = (op: PairOp): boolean => op.sources.every((s) => Boolean(s.write.runId));
+    const creates = entries.filter(
+      (e) => !fromRun(e.op) && e.op.kind === 'save' && !e.op.salesforceId,
+    );
     if (creates.length === 0) return entries;
     if (
       creates.length > EMAILS_PER_QUERY &&
       (await this.deps.positions.get(linkedMarkerName(this.orgId)))
     ) {
+      this.logger.debug('creates not looked up by email (an import)', { creates: creates.length });
       return entries;
     }
     const fields = { email: this.fieldOf('email'), externalId: this.externalIdField() };
@@ -794,6 +799,10 @@ export class OrgWriter {
         fields,
       ),
     );
+    this.logger.debug('creates looked up by email', {
+      creates: creates.length,
+      matched: [...matches.values()].filter((m) => 'contactId' in m).length,
+    });
     const refused = new Set<Entry>();
     for (const [i, match] of matches) {
       const entry = creates[i]!;
