@@ -305,42 +305,30 @@ describe('SalesforceSink', () => {
     await letters.stop();
   });
 
-  it('waits out 429 answers from the edge (plain text, Retry-After) and lands everything without dead letters', async () => {
-    await setUp(1);
-    const letters = await collect(p.deps, 'deadLetters');
-    await produceWrites(
-      p.deps,
-      Array.from({ length: 10 }, (_, i) => upsertWrite(i)),
-    );
-    sb.control.resetApiUsage();
-    sb.control.failNext(3, 429);
-    await startSink();
-    await waitFor('10 contacts', () => sb.control.listContacts().length === 10, 20_000);
-    expect(sb.control.counters().pendingFailures).toBe(0);
-    expect(sb.control.counters().apiCallsUsed).toBe(2);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(letters.records).toHaveLength(0);
-    await letters.stop();
-  });
-
-  it('retries 503 answers with backoff and lands everything without dead letters', async () => {
-    await setUp(1);
-    const letters = await collect(p.deps, 'deadLetters');
-    await produceWrites(
-      p.deps,
-      Array.from({ length: 10 }, (_, i) => upsertWrite(i)),
-    );
-    sb.control.resetApiUsage();
-    sb.control.failNext(3);
-    await startSink();
-    await waitFor('10 contacts', () => sb.control.listContacts().length === 10);
-    expect(sb.control.counters().pendingFailures).toBe(0);
-    // The three 503s are not counted by Salesforce; the lookup and the write that landed are.
-    expect(sb.control.counters().apiCallsUsed).toBe(2);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(letters.records).toHaveLength(0);
-    await letters.stop();
-  });
+  it.each([
+    [503, 'SERVER_UNAVAILABLE'],
+    [429, 'plain text from the edge, with Retry-After'],
+  ] as const)(
+    'retries %s answers (%s) with backoff and lands everything without dead letters',
+    async (status) => {
+      await setUp(1);
+      const letters = await collect(p.deps, 'deadLetters');
+      await produceWrites(
+        p.deps,
+        Array.from({ length: 10 }, (_, i) => upsertWrite(i)),
+      );
+      sb.control.resetApiUsage();
+      sb.control.failNext(3, status);
+      await startSink();
+      await waitFor('10 contacts', () => sb.control.listContacts().length === 10, 20_000);
+      expect(sb.control.counters().pendingFailures).toBe(0);
+      // The three failures are not counted by Salesforce; the lookup and the write that landed are.
+      expect(sb.control.counters().apiCallsUsed).toBe(2);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(letters.records).toHaveLength(0);
+      await letters.stop();
+    },
+  );
 
   it('refreshes an expired access token invisibly', async () => {
     await setUp(1);
