@@ -21,7 +21,7 @@ import { produce, type PipelineDeps } from '../pipeline/deps';
 import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { OutcomeBatch, outcomeItem } from '../pipeline/outcomes';
 import { contactSnapshotOf } from '../batch/snapshots';
-import { idKey, rereadContacts } from '../source-salesforce/reread';
+import { contactIdsNaming, idKey, rereadContacts } from '../source-salesforce/reread';
 import { observeInitLive, observeSalesforce } from './observe';
 import { initliveWriteOf, salesforceWriteOf } from './writes';
 
@@ -227,8 +227,11 @@ export class Reconciler {
 
   private async reconcile(org: OrgRuntime, received: Received, outputs: Outputs): Promise<void> {
     const change = received.observed;
-    if (change.side === 'salesforce' && change.op === 'delete' && !change.otherId) {
-      const named = await this.nameDeletedContact(org, change);
+    if (change.op === 'delete' && !change.otherId) {
+      const named =
+        change.side === 'salesforce'
+          ? await this.nameDeletedContact(org, change)
+          : await this.nameContactOfDeletedStaff(org, change);
       if (named) return this.reconcile(org, { ...received, observed: named }, outputs);
     }
     const now = this.deps.now();
@@ -432,6 +435,22 @@ export class Reconciler {
   }
 
   /**
+   * The same for a staff member deleted in InitLive while no pair knew them: the deletion
+   * carries no record, but their Contact still carries their id (one query finds it).
+   */
+  private async nameContactOfDeletedStaff(
+    org: OrgRuntime,
+    change: ObservedChange,
+  ): Promise<ObservedChange | null> {
+    if (!org.salesforce) return null;
+    if (await this.deps.store.findPairId(org.orgId, 'initlive', change.recordId)) return null;
+    const field = org.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField;
+    if (!field) return null;
+    const ids = await contactIdsNaming(org.salesforce, change.recordId, field);
+    return ids.length === 1 ? { ...change, otherId: ids[0]! } : null;
+  }
+
+  /**
    * The Contact a partial CDC update names, read now with every mapped field (one query), as
    * the same change carrying all of it; null when it is gone or Salesforce is not connected.
    */
@@ -469,8 +488,8 @@ export class Reconciler {
     const { store } = this.deps;
     const linked = await store.findPairId(orgId, change.side, change.recordId);
     if (linked) return { pairId: linked, claimed: null, fresh: false, foundBy: 'link' };
-    if (change.side === 'salesforce' && change.otherId) {
-      const byExternalId = await store.findPairId(orgId, 'initlive', change.otherId);
+    if (change.otherId) {
+      const byExternalId = await store.findPairId(orgId, otherSide(change.side), change.otherId);
       if (byExternalId)
         return { pairId: byExternalId, claimed: null, fresh: false, foundBy: 'link' };
     }

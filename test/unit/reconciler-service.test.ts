@@ -133,6 +133,36 @@ describe('reconciler service', () => {
     }
   });
 
+  it('marks the Contact of a volunteer deleted in InitLive while no pair knew them, found by their id', async () => {
+    const sb = await startSalesforceSandbox({ streaming: false });
+    try {
+      const contact = sb.control.createContact({
+        LastName: 'Ruiz',
+        Email: 'ana@example.org',
+        InitLive_Staff_Id__c: 'stf_9',
+      });
+      const deps = await memoryDeps([{ ...org(), salesforce: await sandboxConnection(sb) }]);
+      const writes = await collect(deps, 'salesforceWrites');
+      const reconciler = new Reconciler(deps);
+      await reconciler.start();
+      await produce(deps, 'staffChanges', [
+        {
+          key: recordKey('org_demo', 'stf_9'),
+          value: { ...staffChange('stf_9', 'ana@example.org', 4), operation: 'DELETE', values: {} },
+        },
+      ]);
+      await writes.until(1);
+      expect(writes.records[0]).toMatchObject({
+        salesforceId: String(contact.Id),
+        fields: expect.objectContaining({ InitLive_Status__c: 'deleted' }),
+      });
+      await reconciler.stop();
+      await writes.stop();
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('links a Contact to a staff member by a unique email, case-insensitively', async () => {
     const deps = await memoryDeps([org()]);
     const reconciler = new Reconciler(deps);

@@ -310,7 +310,7 @@ describe('SalesforceSink', () => {
     [429, 'plain text from the edge, with Retry-After'],
   ] as const)(
     'retries %s answers (%s) with backoff and lands everything without dead letters',
-    async (status) => {
+    async (status, answer) => {
       await setUp(1);
       const letters = await collect(p.deps, 'deadLetters');
       await produceWrites(
@@ -320,7 +320,11 @@ describe('SalesforceSink', () => {
       sb.control.resetApiUsage();
       sb.control.failNext(3, status);
       await startSink();
-      await waitFor('10 contacts', () => sb.control.listContacts().length === 10, 20_000);
+      await waitFor(
+        `10 contacts past ${answer}`,
+        () => sb.control.listContacts().length === 10,
+        20_000,
+      );
       expect(sb.control.counters().pendingFailures).toBe(0);
       // The three failures are not counted by Salesforce; the lookup and the write that landed are.
       expect(sb.control.counters().apiCallsUsed).toBe(2);
