@@ -179,9 +179,11 @@ export async function inject(fault: PlannedFault, ctx: FaultContext): Promise<st
       return `${fault.count! - left} of ${fault.count} calls answered ${status}`;
     }
     case 'salesforce-request-limit': {
+      // Exhausting counts the rest of the allocation as used: only what came before is calls.
+      const used = sf.control.counters().apiCallsUsed;
       sf.control.exhaustApiLimit();
       await sleep(fault.durationMs);
-      ctx.onApiUsageReset(sf.control.counters().apiCallsUsed);
+      ctx.onApiUsageReset(used);
       sf.control.resetApiUsage();
       return `daily allocation exhausted for ${fault.durationMs} ms`;
     }

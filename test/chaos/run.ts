@@ -50,6 +50,8 @@ export interface ChaosReport {
   convergedAfterLastFaultSeconds: number | null;
   latency: { duringFaults: LatencyFigures; outsideFaults: LatencyFigures };
   salesforceCallsPer1000Changes: number;
+  /** Where the Salesforce calls went (the ten busiest routes, since the last allocation reset). */
+  salesforceCallsByRoute: Record<string, number>;
   peakRssMb: Record<string, number>;
   processesStarted: Record<string, number>;
   secretsInLogs: string[];
@@ -301,6 +303,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         outsideFaults: figures(workload.latencies.filter((s) => !inFault(s))),
       },
       salesforceCallsPer1000Changes: changes ? Math.round((calls / changes) * 10_000) / 10 : 0,
+      salesforceCallsByRoute: Object.fromEntries(
+        Object.entries(sf.control.counters().endpoints)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 10),
+      ),
       peakRssMb: Object.fromEntries(stack.slots.map((s) => [s.label, s.peakRssMb])),
       processesStarted: Object.fromEntries(stack.slots.map((s) => [s.label, s.pids.length])),
       secretsInLogs,
