@@ -12,6 +12,28 @@ export interface EmailMatchFields {
   externalId: string;
 }
 
+/**
+ * The creates of a flush to look up by email. Not a full sync's own (the run matched every
+ * Contact it read; per op, so a streamed create sharing a batch with a run's writes is looked
+ * up). Until a full sync has met every Contact (`linked`), all the others. After it, only a
+ * trickle, one query's worth: a person entered in Salesforce at the same moment as in InitLive,
+ * whose change event the reconciler had not met yet. A larger batch is an import whose people
+ * the stream has met, and a query per 200 of them would cost more calls than its writes.
+ */
+export async function createsToMatch<T extends { op: PairOp }>(
+  entries: readonly T[],
+  linked: () => Promise<boolean>,
+): Promise<T[]> {
+  const fromRun = (op: PairOp): boolean => op.sources.every((s) => Boolean(s.write.runId));
+  const creates = entries.filter(
+    (e) => !fromRun(e.op) && e.op.kind === 'save' && !e.op.salesforceId,
+  );
+  if (creates.length > EMAILS_PER_QUERY && (await linked())) {
+    return [];
+  }
+  return creates;
+}
+
 /** What became of one create: a Contact to update instead, or several it cannot choose from. */
 export type EmailMatch = { contactId: string } | { ambiguous: string[] };
 
@@ -74,6 +96,24 @@ export async function matchCreatesByEmail(
     else if (free.length > 1) out.set(i, { ambiguous: free.map((c) => c.id) });
   }
   return out;
+}
+
+/**
+ * A matched create updates its Contact by Id (and links it once written); returns the creates
+ * refused because several Contacts could be the person, each with its error.
+ */
+export function applyEmailMatches<T extends { op: PairOp }>(
+  creates: readonly T[],
+  matches: ReadonlyMap<number, EmailMatch>,
+): Array<[T, SyncError]> {
+  const refused: Array<[T, SyncError]> = [];
+  for (const [i, match] of matches) {
+    const entry = creates[i]!;
+    if ('contactId' in match) {
+      entry.op = { ...entry.op, salesforceId: match.contactId, matched: true };
+    } else refused.push([entry, ambiguousEmailError(match.ambiguous)]);
+  }
+  return refused;
 }
 
 /** The refusal of a create whose email several unlinked Contacts hold. */

@@ -18,9 +18,9 @@ import type { ApiReserve } from '../../core/api-reserve';
 import { reserveRefusal } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
 import {
-  EMAILS_PER_QUERY,
-  ambiguousEmailError,
+  applyEmailMatches,
   contactIdsByExternalId,
+  createsToMatch,
   matchCreatesByEmail,
 } from './contact-lookup';
 import { FieldDrift } from './field-drift';
@@ -770,27 +770,14 @@ export class OrgWriter {
 
   /**
    * Creates whose email one unlinked Contact holds update that Contact instead, and several such
-   * Contacts refuse the create (contact-lookup.ts). Until a full sync has met every Contact
-   * (linkedMarkerName) every create is looked up. After it, only a trickle (one query's worth):
-   * a person entered in Salesforce at the same moment as in InitLive, whose change event the
-   * reconciler had not met yet; a larger batch is an import, whose people the stream has met,
-   * and a query per 200 of them would cost more calls than its writes. A full sync's own writes
-   * skip this: the run matched every Contact it read. Returns the entries still to write.
+   * Contacts refuse the create (contact-lookup.ts; which creates are looked up: createsToMatch).
+   * Returns the entries still to write.
    */
   private async matchByEmail(entries: Entry[]): Promise<Entry[]> {
-    // Per op: a streamed create gathered into the same batch as a run's writes is still looked up.
-    const fromRun = (op: PairOp): boolean => op.sources.every((s) => Boolean(s.write.runId));
-    const creates = entries.filter(
-      (e) => !fromRun(e.op) && e.op.kind === 'save' && !e.op.salesforceId,
+    const creates = await createsToMatch(entries, async () =>
+      Boolean(await this.deps.positions.get(linkedMarkerName(this.orgId))),
     );
     if (creates.length === 0) return entries;
-    if (
-      creates.length > EMAILS_PER_QUERY &&
-      (await this.deps.positions.get(linkedMarkerName(this.orgId)))
-    ) {
-      this.logger.debug('creates not looked up by email (an import)', { creates: creates.length });
-      return entries;
-    }
     const fields = { email: this.fieldOf('email'), externalId: this.externalIdField() };
     const matches = await this.call((api) =>
       matchCreatesByEmail(
@@ -799,21 +786,10 @@ export class OrgWriter {
         fields,
       ),
     );
-    this.logger.debug('creates looked up by email', {
-      creates: creates.length,
-      matched: [...matches.values()].filter((m) => 'contactId' in m).length,
-    });
-    const refused = new Set<Entry>();
-    for (const [i, match] of matches) {
-      const entry = creates[i]!;
-      if ('contactId' in match) {
-        entry.op = { ...entry.op, salesforceId: match.contactId, matched: true };
-        continue;
-      }
-      refused.add(entry);
-      await this.results.failed(entry, ambiguousEmailError(match.ambiguous));
-    }
-    return refused.size === 0 ? entries : entries.filter((e) => !refused.has(e));
+    const refused = applyEmailMatches(creates, matches);
+    for (const [entry, err] of refused) await this.results.failed(entry, err);
+    const gone = new Set(refused.map(([entry]) => entry));
+    return gone.size === 0 ? entries : entries.filter((e) => !gone.has(e));
   }
 
   /** The org's API, once it is connected and has budget above the reserve. */
