@@ -626,13 +626,13 @@ function decideAfterRejectedWrite(
   // read would take it for a volunteer without a Contact, so send the deletion again instead.
   const deletion =
     side === 'initlive' && !mem.exists.salesforce && prev.salesforceId !== null
-      ? [...mem.pending.initlive]
-          .reverse()
-          .find(
-            (p) =>
-              p.cause?.side === 'salesforce' &&
-              (p.cause.op === 'delete' || p.fields.status === 'archived'),
-          )
+      ? [...mem.pending.initlive].reverse().find(
+          (p) =>
+            p.cause?.side === 'salesforce' &&
+            // An archive the record already shows has landed: nothing to send again.
+            (p.cause.op === 'delete' ||
+              (p.fields.status === 'archived' && change.values.status !== 'archived')),
+        )
       : undefined;
   if (deletion?.cause) return resendDeletion(prev, mem, change, deletion, ctx);
   const rolledBack: PairState = structuredClone(prev);
