@@ -228,10 +228,7 @@ export class Reconciler {
   private async reconcile(org: OrgRuntime, received: Received, outputs: Outputs): Promise<void> {
     const change = received.observed;
     if (change.op === 'delete' && !change.otherId) {
-      const named =
-        change.side === 'salesforce'
-          ? await this.nameDeletedContact(org, change)
-          : await this.nameContactOfDeletedStaff(org, change);
+      const named = await this.nameDeletedCounterpart(org, change);
       if (named) return this.reconcile(org, { ...received, observed: named }, outputs);
     }
     const now = this.deps.now();
@@ -411,43 +408,29 @@ export class Reconciler {
   }
 
   /**
-   * The pair a change belongs to: the stored link, then the Contact's InitLive external id,
-   * then exactly one unlinked pair whose other side has the same email. Several candidates are
-   * an AMBIGUOUS_MATCH naming them; none starts a new pair.
+   * A deletion names only the deleted record. When no pair knows it (the store lost its links
+   * and the repair run has not linked it yet), one query still finds its counterpart: a deleted
+   * Contact, read from the recycle bin, carries its volunteer's id; a deleted volunteer's Contact
+   * carries theirs. Null when a pair knows the record, or nothing says.
    */
-  /**
-   * A deletion event names only the Contact. When no pair knows it (the store lost its links
-   * while the repair run had not linked it yet), the recycle bin still holds the Contact: read
-   * it (one query) for the volunteer it was linked to, so the deletion reaches them. Null when
-   * a pair knows the Contact, or the bin does not say.
-   */
-  private async nameDeletedContact(
+  private async nameDeletedCounterpart(
     org: OrgRuntime,
     change: ObservedChange,
   ): Promise<ObservedChange | null> {
     if (!org.salesforce) return null;
-    if (await this.deps.store.findPairId(org.orgId, 'salesforce', change.recordId)) return null;
-    const field = org.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField;
+    if (await this.deps.store.findPairId(org.orgId, change.side, change.recordId)) return null;
+    const { mapping } = org.settings;
+    const field = mapping.find((m) => m.field === 'initliveId')?.salesforceField;
     if (!field) return null;
-    const rows = await rereadContacts(org.salesforce, [change.recordId], org.settings.mapping);
-    const named = rows.get(idKey(change.recordId))?.[field];
-    return typeof named === 'string' && named !== '' ? { ...change, otherId: named } : null;
-  }
-
-  /**
-   * The same for a staff member deleted in InitLive while no pair knew them: the deletion
-   * carries no record, but their Contact still carries their id (one query finds it).
-   */
-  private async nameContactOfDeletedStaff(
-    org: OrgRuntime,
-    change: ObservedChange,
-  ): Promise<ObservedChange | null> {
-    if (!org.salesforce) return null;
-    if (await this.deps.store.findPairId(org.orgId, 'initlive', change.recordId)) return null;
-    const field = org.settings.mapping.find((m) => m.field === 'initliveId')?.salesforceField;
-    if (!field) return null;
-    const ids = await contactIdsNaming(org.salesforce, change.recordId, field);
-    return ids.length === 1 ? { ...change, otherId: ids[0]! } : null;
+    let otherId: unknown = null;
+    if (change.side === 'salesforce') {
+      const rows = await rereadContacts(org.salesforce, [change.recordId], mapping);
+      otherId = rows.get(idKey(change.recordId))?.[field];
+    } else {
+      const ids = await contactIdsNaming(org.salesforce, change.recordId, field);
+      if (ids.length === 1) otherId = ids[0];
+    }
+    return typeof otherId === 'string' && otherId !== '' ? { ...change, otherId } : null;
   }
 
   /**
@@ -476,6 +459,11 @@ export class Reconciler {
     return { ...change, full: true, values: whole.values, otherId: whole.otherId, changed };
   }
 
+  /**
+   * The pair a change belongs to: the stored link, then the other side's id the change names
+   * (a Contact's InitLive external id), then exactly one unlinked pair whose other side has the
+   * same email. Several candidates are an AMBIGUOUS_MATCH naming them; none starts a new pair.
+   */
   private async findPair(
     orgId: string,
     change: ObservedChange,

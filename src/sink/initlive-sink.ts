@@ -24,7 +24,7 @@ import type { RetryPolicy } from '../retry';
 import { staffSnapshot } from '../source-initlive/staff-change';
 import { lacksAddressParts, planWrites, writesAnswers } from './initlive/plan';
 import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
-import { describeRejection } from './initlive/rejection';
+import { describeRejection, duplicateHolder } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
 
 /** InitLive's ceiling per batch request. */
@@ -720,11 +720,4 @@ export class InitLiveSink {
     });
     await sleep(delayMs, this.abort.signal);
   }
-}
-
-/** The staff member holding the email of a create InitLive refused as a duplicate, if named. */
-function duplicateHolder(e: SyncError): string | null {
-  if (e.context.initliveCode !== 'duplicate_email') return null;
-  const details = (e.context.details ?? {}) as Record<string, unknown>;
-  return typeof details.existingId === 'string' ? details.existingId : null;
 }

@@ -17,7 +17,7 @@ export function describeRejection(
   const { details: _quoted, ...rest } = error.context;
   const context = { ...rest, pairId: op.pairId, op: op.operation.op };
   if (initliveCode === 'duplicate_email') {
-    const holder = typeof details.existingId === 'string' ? details.existingId : 'another record';
+    const holder = duplicateHolder(error) ?? 'another record';
     return {
       upstreamCode: initliveCode,
       error: new SyncError(
@@ -44,4 +44,11 @@ export function describeRejection(
     upstreamCode: initliveCode,
     error: new SyncError(error.code, error.message, { cause: error, context, retriable: false }),
   };
+}
+
+/** The staff member holding the email of a create InitLive refused as a duplicate, if named. */
+export function duplicateHolder(e: SyncError): string | null {
+  if (e.context.initliveCode !== 'duplicate_email') return null;
+  const details = (e.context.details ?? {}) as Record<string, unknown>;
+  return typeof details.existingId === 'string' ? details.existingId : null;
 }
