@@ -207,6 +207,8 @@ export class OrgStream {
     this.conn.off('refresh', this.onRefresh);
     await this.closeClient();
     await this.draining;
+    // A successor reads the position: it must find `since:` if this stream went live.
+    await this.marking;
     this.current.state = 'stopped';
     this.logger.info('salesforce source stopped', { lastReplayId: this.stored });
   }

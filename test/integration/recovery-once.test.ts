@@ -112,6 +112,10 @@ describe('an expired replay position across restarts and processes', () => {
     // Made once a source streams: a Contact created before it subscribed is the first full
     // sync's to carry, not this stream's.
     await holder();
+    // Every process reconciles with the new direction (the other one reads it on its next poll).
+    await eventually(() => {
+      for (const c of connectors) expect(c.directory.syncSettings(ORG).direction).toBe('two_way');
+    }, 10_000);
     const first = sf.control.createContact({ LastName: 'Before', Email: 'before@example.org' });
     await eventually(() => {
       expect(il.control.listStaff().some((s) => s.email === 'before@example.org')).toBe(true);

@@ -349,6 +349,23 @@ describe('SalesforceSource (CDC over CometD against the sandbox)', () => {
     expect(await stored()).toBe(latestReplayId());
   });
 
+  test('stopped while storing when it went live: the successor still finds that moment', async () => {
+    // A slow store (Redis under load): stop() returns only once `since:` is written.
+    const slow = h.positions.compareAndSet.bind(h.positions);
+    h.positions.compareAndSet = async (...args) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return slow(...args);
+    };
+    await streaming(h.source);
+    await h.source.stop();
+    expect(await stored()).toMatch(/^since:\d+$/);
+    h.sb.control.createContact({ LastName: 'Meanwhile' });
+    const again = h.newSource();
+    await streaming(again);
+    await waitFor('the change', () => h.changes.length === 1);
+    expect(h.changes[0]!.value.values.lastName).toBe('Meanwhile');
+  });
+
   test('dropped CometD sessions: faye re-handshakes, we resume from the stored id', async () => {
     await streaming(h.source);
     h.sb.control.createContact({ LastName: 'Before' });
