@@ -302,6 +302,7 @@ async function start(
       topicPartitions: config.TOPIC_PARTITIONS,
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
       groupPrefix: config.KAFKA_GROUP_ID,
+      kafkaSessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     },
     directory,
     logger,

@@ -44,6 +44,15 @@ export const configShape = {
     .describe(
       'Consumer group prefix. Processes that share it share the work; add processes to scale out.',
     ),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(6_000)
+    .max(300_000)
+    .default(10_000)
+    .describe(
+      "How long the consumer group waits on a process it no longer hears from (a kill -9, a lost host) before its partitions move on; heartbeats go every third of it. Within the broker's group.min/max.session.timeout.ms.",
+    ),
   TOPIC_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')

@@ -31,6 +31,8 @@ export interface RuntimeSettings {
   topicPartitions: number;
   replicationFactor?: number;
   groupPrefix: string;
+  /** Consumer-group session timeout (the Kafka transport's; heartbeats every third of it). */
+  kafkaSessionTimeoutMs?: number;
 }
 
 export interface Runtime {
@@ -63,6 +65,14 @@ export async function createRuntime(
         logger: logger.child({ component: 'kafka' }),
         ...(settings.replicationFactor !== undefined
           ? { replicationFactor: settings.replicationFactor }
+          : {}),
+        ...(settings.kafkaSessionTimeoutMs !== undefined
+          ? {
+              consumer: {
+                sessionTimeoutMs: settings.kafkaSessionTimeoutMs,
+                heartbeatIntervalMs: Math.floor(settings.kafkaSessionTimeoutMs / 3),
+              },
+            }
           : {}),
       })
     : // One process keeps running for days in the embedded mode: records every group has

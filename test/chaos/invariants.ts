@@ -14,13 +14,17 @@ export interface Findings {
  * (nothing lost), exists once on each side, linked (nothing duplicated), and no link names a
  * volunteer who is gone without a reason.
  */
-export function checkPeople(view: View, people: readonly Person[]): Findings {
+export function checkPeople(
+  view: View,
+  people: readonly Person[],
+  when: (p: Person) => string = () => '',
+): Findings {
   const lost: string[] = [];
   const duplicated: string[] = [];
   const orphans: string[] = [];
   const known = new Set(people.map((p) => p.email));
   for (const p of people) {
-    const who = `person ${p.key} (${p.owner}, ${p.fate}${p.bad ? `, ${p.bad}` : ''}; il ${p.ilId ?? '?'}, sf ${p.sfId ?? '?'})`;
+    const who = `person ${p.key} (${p.owner}, ${p.fate}${p.bad ? `, ${p.bad}` : ''}; il ${p.ilId ?? '?'}, sf ${p.sfId ?? '?'}${when(p)})`;
     const staff = view.staffOf(p);
     const contact = view.contactOf(p);
     if (p.bad === 'refused-by-salesforce') {

@@ -5,7 +5,7 @@ import { inject, planFaults, type FaultKind, type TimelineEntry } from './faults
 import { checkDeadLetters, checkPeople, type DeadLetterItem, type Findings } from './invariants';
 import { Prng } from './prng';
 import { ChaosStack } from './stack';
-import { View, Workload, type LatencySample } from './workload';
+import { View, Workload, type LatencySample, type Person } from './workload';
 
 export interface ChaosOptions {
   seed: number;
@@ -216,14 +216,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
     const lastFault = Date.now();
 
-    // Settle: the two systems agree with the model.
-    let findings = checkPeople(View.of(il, sf), workload.people);
+    // Settle: the two systems agree with the model. Each finding says when its person last
+    // changed, and the major fault that began within the minute before, to tell causes apart.
+    const when = (p: Person): string => {
+      const at = p.lastChangeAt - started;
+      const near = timeline
+        .filter((t) => t.kind !== 'kill-9' && t.startMs <= at && at - t.startMs <= 60_000)
+        .map((t) => `${Math.round((at - t.startMs) / 1000)} s after ${t.kind}`);
+      return `; last change at ${Math.round(at / 1000)} s${near.length ? `, ${near.join(', ')}` : ''}`;
+    };
+    let findings = checkPeople(View.of(il, sf), workload.people, when);
     const converged = await until(
       async () => {
         const v = View.of(il, sf);
         workload.observe(v);
         stack.sampleRss();
-        findings = checkPeople(v, workload.people);
+        findings = checkPeople(v, workload.people, when);
         const clean =
           findings.lost.length + findings.duplicated.length + findings.orphans.length === 0;
         return clean ? Date.now() : undefined;

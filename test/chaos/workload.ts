@@ -29,6 +29,8 @@ export interface Person {
   frozen: boolean;
   /** Made to be refused by the other side: it must end as one dead letter, and nowhere else. */
   bad: null | 'refused-by-salesforce' | 'refused-by-initlive';
+  /** When the model last changed them (epoch ms), to tell findings near a fault apart. */
+  lastChangeAt: number;
 }
 
 /** A change waiting to be seen on the other side, for latency. */
@@ -188,6 +190,7 @@ export class Workload {
       fate: 'active',
       frozen: false,
       bad: null,
+      lastChangeAt: Date.now(),
     };
     this.people.push(person);
     return person;
@@ -230,6 +233,7 @@ export class Workload {
     // A newer change to the same person supersedes what an older one waited for.
     this.pending = this.pending.filter((e) => e.person !== p);
     this.pending.push({ person: p, t0, seen });
+    p.lastChangeAt = t0;
   }
 
   private candidates(filter: (p: Person) => boolean): Person[] {

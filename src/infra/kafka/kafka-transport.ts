@@ -60,7 +60,7 @@ export interface KafkaConsumerTuning {
 }
 
 export const defaultConsumerTuning: KafkaConsumerTuning = {
-  sessionTimeoutMs: 30_000,
+  sessionTimeoutMs: 10_000,
   rebalanceTimeoutMs: 60_000,
   heartbeatIntervalMs: 3_000,
   maxWaitTimeMs: 1_000,
