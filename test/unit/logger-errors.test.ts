@@ -1,4 +1,6 @@
+import { logLevel } from 'kafkajs';
 import { SyncError, isSyncError, toSyncError } from '../../src/errors';
+import { kafkaLogCreator } from '../../src/infra/kafka/kafka-logger';
 import { createLogger } from '../../src/logger';
 
 describe('logger', () => {
@@ -67,5 +69,43 @@ describe('errors', () => {
       retriable: false,
     });
     expect(isSyncError({ name: 'SyncError', code: 'MADE_UP' })).toBe(false);
+  });
+});
+
+describe('kafkajs log lines', () => {
+  const route = (namespace: string, level: logLevel, message: string, error?: string) => {
+    const lines: string[] = [];
+    const log = kafkaLogCreator(createLogger({ level: 'debug', write: (l) => lines.push(l) }))(
+      logLevel.DEBUG,
+    );
+    log({
+      namespace,
+      level,
+      label: 'x',
+      log: { message, timestamp: 'now', logger: 'kafkajs', ...(error ? { error } : {}) },
+    });
+    return JSON.parse(lines[0]!) as { level: string; msg: string; component: string };
+  };
+
+  it('keeps a rebalance out of the error log: the coordinator answer is debug, the rejoin info', () => {
+    const rebalancing = 'The group is rebalancing, so a rejoin is needed';
+    expect(route('Connection', logLevel.ERROR, 'Response Heartbeat', rebalancing).level).toBe(
+      'debug',
+    );
+    expect(
+      route('Runner', logLevel.WARN, 'The group is rebalancing, re-joining', rebalancing),
+    ).toMatchObject({ level: 'info', component: 'kafkajs' });
+  });
+
+  it('keeps other kafkajs errors at error', () => {
+    expect(
+      route(
+        'Connection',
+        logLevel.ERROR,
+        'Response Produce',
+        'The server experienced an unexpected error',
+      ).level,
+    ).toBe('error');
+    expect(route('Producer', logLevel.ERROR, 'Failed to send messages').level).toBe('error');
   });
 });

@@ -19,6 +19,21 @@ export function toKafkaLogLevel(level: LogLevel): logLevel {
 }
 
 /**
+ * Answers the group coordinator gives while members come and go. kafkajs's connection logs each
+ * at error and its runner then rejoins, as the protocol expects: for an operator they are the
+ * rebalance itself, not a failure.
+ */
+const GROUP_COORDINATION =
+  /group is rebalancing|coordinator is (?:loading|not available)|not the correct coordinator|generation id is not valid|not aware of this member/i;
+
+function isGroupCoordination(namespace: string, fields: Record<string, unknown>): boolean {
+  return (
+    (namespace === 'Connection' || namespace === 'Runner') &&
+    GROUP_COORDINATION.test(String(fields.error ?? ''))
+  );
+}
+
+/**
  * Routes kafkajs's own log lines into the project logger, so they are JSON lines with the same
  * redaction as everything else. kafkajs filters by the level given to `new Kafka({ logLevel })`
  * before this is called; warn and up is the useful default (info is chatty on every rebalance).
@@ -30,6 +45,12 @@ export function kafkaLogCreator(logger: Logger): logCreator {
       const { message, timestamp: _timestamp, logger: _logger, ...rest } = log;
       const fields: Record<string, unknown> = { namespace, ...rest };
       const text = String(message);
+      if (isGroupCoordination(namespace, fields)) {
+        // The connection's answer is detail; the runner's rejoin is the event.
+        if (namespace === 'Runner') kafkaLogger.info(text, fields);
+        else kafkaLogger.debug(text, fields);
+        return;
+      }
       switch (level) {
         case logLevel.ERROR:
           kafkaLogger.error(text, fields);
