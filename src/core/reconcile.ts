@@ -744,7 +744,11 @@ function decideDelete(
     settings.direction ===
       (side === 'initlive' ? 'initlive_to_salesforce' : 'salesforce_to_initlive');
   const otherId = next[idField(other)];
-  if (!flows || (!mem.exists[other] && otherId === null)) {
+  // Deleted while our create of its counterpart is still on its way: the deletion follows the
+  // create (sinks write a pair's records in order), keyed as the create is, or the counterpart
+  // would land active and stay so.
+  const creating = otherId === null && mem.pending[other].length > 0;
+  if (!flows || (!mem.exists[other] && otherId === null && !creating)) {
     next.status = 'deleted';
     return { next, writes: [], conflicts: [], outcome: 'applied', problems: [] };
   }

@@ -442,6 +442,41 @@ describe('reconcile: deletes', () => {
     expect(echo.writes).toEqual([]);
   });
 
+  it('a volunteer deleted while their Contact is still being created: the Contact is marked after the create', () => {
+    const created = step(null, il(staff()));
+    expect(created.writes).toEqual([expect.objectContaining({ side: 'salesforce', op: 'create' })]);
+    const d = step(created.next, il({}, { op: 'delete' }));
+    // Keyed by the volunteer's id, as the create is: the sink upserts it onto what it made.
+    expect(d.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        op: 'update',
+        recordId: null,
+        values: { status: 'deleted', initliveId: 'stf_1' },
+      }),
+    ]);
+    // The create's echo, then the mark's: nothing more to write.
+    const echo = step(d.next, sf(staff(), { ours: true, full: true }));
+    expect(echo.writes).toEqual([]);
+    const marked = step(echo.next, sf({ status: 'deleted' }, { ours: true }));
+    expect(marked.writes).toEqual([]);
+  });
+
+  it('a Contact deleted while its volunteer is still being created: the volunteer is archived after the create', () => {
+    const created = step(null, sf({ ...staff(), initliveId: null }, { otherId: null, full: true }));
+    expect(created.writes).toEqual([expect.objectContaining({ side: 'initlive', op: 'create' })]);
+    const d = step(created.next, sf({}, { op: 'delete', otherId: null }));
+    expect(d.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', op: 'update', values: { status: 'archived' } }),
+    ]);
+  });
+
+  it('a volunteer deleted before anything was written for them needs no write', () => {
+    const d = step(null, il({}, { op: 'delete' }));
+    expect(d.writes).toEqual([]);
+    expect(d.next.status).toBe('deleted');
+  });
+
   it('propagate deletes on the other side; ignore only unlinks', () => {
     const propagate = step(
       linkedPair(),

@@ -29,7 +29,8 @@ const GROUP_COORDINATION =
 function isGroupCoordination(namespace: string, fields: Record<string, unknown>): boolean {
   return (
     (namespace === 'Connection' || namespace === 'Runner') &&
-    GROUP_COORDINATION.test(String(fields.error ?? ''))
+    typeof fields.error === 'string' &&
+    GROUP_COORDINATION.test(fields.error)
   );
 }
 
