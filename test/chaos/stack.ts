@@ -136,7 +136,7 @@ export class ChaosStack {
             schemaRegistryUrl: this.registryUrl,
             entry: this.options.entry,
             logFile: path.join(this.options.runDir, `connector-${slot.label}.log`),
-            // Joining the group waits for a killed member's session (30 s) to expire, maybe twice.
+            // Joining the group waits for a killed member's session (10 s) to expire, maybe twice.
             readyTimeoutMs: 180_000,
             env: {
               PUBLIC_URL: `http://127.0.0.1:${slot.port}`,
