@@ -10,9 +10,11 @@ import { closeRedis, createRedis } from '../infra/redis/connect';
 import { RedisEmailIndex } from '../infra/redis/redis-email-index';
 import { RedisPositionStore } from '../infra/redis/redis-position-store';
 import { RedisVersionStore } from '../infra/redis/redis-version-store';
+import { toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import type { OrgDirectory } from '../orgs/org-directory';
 import type { ReconcilerDeps } from '../reconciler/reconciler';
+import { retry, type RetryPolicy } from '../retry';
 import { SyncEvents } from './events';
 import { PendingChangeTransport } from './pending-changes';
 import type { PendingChangesView } from './pending-changes';
@@ -33,7 +35,18 @@ export interface RuntimeSettings {
   groupPrefix: string;
   /** Consumer-group session timeout (the Kafka transport's; heartbeats every third of it). */
   kafkaSessionTimeoutMs?: number;
+  /** How long start-up waits for a broker or registry that is unavailable (default about 2 min). */
+  startupRetry?: RetryPolicy;
 }
+
+/** About two minutes of attempts, at most 15 s apart: a broker or registry restarting comes back within it. */
+const STARTUP_RETRY: RetryPolicy = {
+  maxAttempts: 12,
+  initialDelayMs: 500,
+  maxDelayMs: 15_000,
+  factor: 2,
+  jitter: 0.2,
+};
 
 export interface Runtime {
   deps: ReconcilerDeps;
@@ -113,16 +126,31 @@ export async function createRuntime(
     : new MemoryPositionStore();
   const emailIndex = redis ? new RedisEmailIndex({ redis, keyPrefix }) : new MemoryEmailIndex();
   try {
-    await transport.ensureTopics(
-      Object.values(topics).map((name) => ({
-        name,
-        partitions: settings.topicPartitions,
-        ...(settings.replicationFactor !== undefined
-          ? { replicationFactor: settings.replicationFactor }
-          : {}),
-      })),
+    // A broker or registry still starting (or restarting) is waited for, as long as it says
+    // it may come back; a refusal that cannot change (bad credentials, a bad setting) fails now.
+    await retry(
+      async () => {
+        await transport.ensureTopics(
+          Object.values(topics).map((name) => ({
+            name,
+            partitions: settings.topicPartitions,
+            ...(settings.replicationFactor !== undefined
+              ? { replicationFactor: settings.replicationFactor }
+              : {}),
+          })),
+        );
+        await codec.registerAll();
+      },
+      settings.startupRetry ?? STARTUP_RETRY,
+      {
+        onRetry: (err, attempt, delayMs) =>
+          logger.warn('waiting for Kafka and the schema registry to start', {
+            attempt,
+            delayMs,
+            err: toSyncError(err),
+          }),
+      },
     );
-    await codec.registerAll();
   } catch (err) {
     await transport.close().catch(() => undefined);
     if (redis) await closeRedis(redis);

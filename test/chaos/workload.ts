@@ -236,6 +236,18 @@ export class Workload {
     p.lastChangeAt = t0;
   }
 
+  /**
+   * Whether the connector has linked the person's two records. A deletion, archive or conflict
+   * is made only then: before it, what the right end state is depends on timing (a volunteer
+   * deleted before their Contact was linked may meet a Contact that has already been given a new
+   * volunteer), as for the conflicts above.
+   */
+  private linked(view: View, p: Person): boolean {
+    const contact = view.contactOf(p);
+    const staff = view.staffOf(p);
+    return !!contact && !!staff && contact.InitLive_Staff_Id__c === staff.id;
+  }
+
   private candidates(filter: (p: Person) => boolean): Person[] {
     return this.people.filter(
       (p) => !p.frozen && p.bad === null && p.fate === 'active' && filter(p),
@@ -278,7 +290,7 @@ export class Workload {
       }
       case 'conflict': {
         // InitLive-owned and linked: both sides change the same fields at the same moment.
-        const list = this.candidates((p) => p.owner === 'initlive' && !!view.contactOf(p));
+        const list = this.candidates((p) => p.owner === 'initlive' && this.linked(view, p));
         if (list.length === 0) return false;
         const p = this.rng.pick(list);
         const contact = view.contactOf(p)!;
@@ -300,7 +312,7 @@ export class Workload {
       }
       case 'archive':
       case 'delete-initlive': {
-        const list = this.candidates((p) => p.owner === 'initlive' && !!view.contactOf(p));
+        const list = this.candidates((p) => p.owner === 'initlive' && this.linked(view, p));
         if (list.length === 0) return false;
         const p = this.rng.pick(list);
         p.sfId = String(view.contactOf(p)!.Id);
@@ -317,7 +329,7 @@ export class Workload {
         return true;
       }
       case 'delete-salesforce': {
-        const list = this.candidates((p) => p.owner === 'salesforce' && !!view.staffOf(p));
+        const list = this.candidates((p) => p.owner === 'salesforce' && this.linked(view, p));
         if (list.length === 0) return false;
         const p = this.rng.pick(list);
         p.ilId = view.staffOf(p)!.id;
