@@ -6,7 +6,10 @@ import { SyncError } from '../../src/errors';
 /** A Lock handle whose calls can be made to fail (Redis down) or to never answer (frozen). */
 export class ControllableLock implements Lock {
   mode: 'ok' | 'fail' | 'freeze' = 'ok';
-  releases: Array<{ name: string; at: number }> = [];
+  /** Each release: when it was asked for, and when the lock had let go (`done`). */
+  releases: Array<{ name: string; at: number; done?: number }> = [];
+  /** Every tryAcquire that got an answer, in order, with what it got. */
+  acquires: Array<{ name: string; at: number; got: boolean }> = [];
   private frozen: Array<() => void> = [];
 
   constructor(private readonly inner: Lock) {}
@@ -27,15 +30,21 @@ export class ControllableLock implements Lock {
     for (const resume of this.frozen.splice(0)) resume();
   }
 
-  tryAcquire(name: string, owner: string, leaseMs: number): Promise<boolean> {
-    return this.call(() => this.inner.tryAcquire(name, owner, leaseMs));
+  async tryAcquire(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    const at = Date.now();
+    const got = await this.call(() => this.inner.tryAcquire(name, owner, leaseMs));
+    this.acquires.push({ name, at, got });
+    return got;
   }
   renew(name: string, owner: string, leaseMs: number): Promise<boolean> {
     return this.call(() => this.inner.renew(name, owner, leaseMs));
   }
-  release(name: string, owner: string): Promise<boolean> {
-    this.releases.push({ name, at: Date.now() });
-    return this.call(() => this.inner.release(name, owner));
+  async release(name: string, owner: string): Promise<boolean> {
+    const entry: { name: string; at: number; done?: number } = { name, at: Date.now() };
+    this.releases.push(entry);
+    const released = await this.call(() => this.inner.release(name, owner));
+    entry.done = Date.now();
+    return released;
   }
   holder(name: string): Promise<string | null> {
     return this.call(() => this.inner.holder(name));
