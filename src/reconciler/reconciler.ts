@@ -16,12 +16,13 @@ import { recordKey } from '../core/topics';
 import type { ConsumedRecord, RecordBatch, Subscription } from '../core/transport';
 import { updatePair, type Decision, type StoredPair } from '../core/version-store';
 import { SyncError, isSyncError, toSyncError } from '../errors';
+import { contactIdsByExternalId, createSalesforceApi } from '../infra/salesforce/salesforce-api';
 import type { OrgRuntime } from '../orgs/org-directory';
 import { produce, type PipelineDeps } from '../pipeline/deps';
 import { sendToDeadLetters } from '../pipeline/dead-letters';
 import { OutcomeBatch, outcomeItem } from '../pipeline/outcomes';
 import { contactSnapshotOf } from '../batch/snapshots';
-import { contactIdsNaming, idKey, rereadContacts } from '../source-salesforce/reread';
+import { idKey, rereadContacts } from '../source-salesforce/reread';
 import { observeInitLive, observeSalesforce } from './observe';
 import { initliveWriteOf, salesforceWriteOf } from './writes';
 
@@ -427,7 +428,9 @@ export class Reconciler {
       const rows = await rereadContacts(org.salesforce, [change.recordId], mapping);
       otherId = rows.get(idKey(change.recordId))?.[field];
     } else {
-      const ids = await contactIdsNaming(org.salesforce, change.recordId, field);
+      const api = createSalesforceApi(org.salesforce);
+      const found = await contactIdsByExternalId(api, [change.recordId], field, 1);
+      const ids = found.get(change.recordId.toLowerCase()) ?? [];
       if (ids.length === 1) otherId = ids[0];
     }
     return typeof otherId === 'string' && otherId !== '' ? { ...change, otherId } : null;

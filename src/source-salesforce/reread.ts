@@ -1,7 +1,6 @@
 import type { Connection } from 'jsforce';
 import type { ResolvedMapping } from '../core/mapping';
 import { SyncError, isSyncError } from '../errors';
-import { soqlString } from '../infra/salesforce/salesforce-api';
 
 /** Ids per SOQL statement: 18-char ids quoted keep the statement far below SOQL's 100k limit. */
 const IDS_PER_QUERY = 500;
@@ -46,21 +45,6 @@ export async function rereadContacts(
     for (const r of records) if (typeof r.Id === 'string') rows.set(idKey(r.Id), r);
   }
   return rows;
-}
-
-/** Ids of the Contacts whose `field` (the InitLive external id) holds `staffId`: one query. */
-export async function contactIdsNaming(
-  conn: Connection,
-  staffId: string,
-  field: string,
-): Promise<string[]> {
-  const soql = `SELECT Id FROM Contact WHERE ${field} = ${soqlString(staffId)}`;
-  try {
-    const result = await conn.query<{ Id: string }>(soql, { autoFetch: true, maxFetch: 10 });
-    return result.records.map((r) => r.Id);
-  } catch (err) {
-    throw salesforceError(err, 'Contact lookup by InitLive id failed');
-  }
 }
 
 /**

@@ -162,6 +162,36 @@ export function soqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/**
+ * The Contact Ids carrying each external id (keyed lower-cased), one query per `chunk` ids: a
+ * delete that names only the external id needs its Contact's Id, and so does a volunteer's
+ * deletion that no pair knows.
+ */
+export async function contactIdsByExternalId(
+  api: SalesforceApi,
+  externalIds: readonly string[],
+  externalIdField: string,
+  chunk: number,
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  const ids = [...new Set(externalIds)];
+  for (let i = 0; i < ids.length; i += chunk) {
+    const list = ids
+      .slice(i, i + chunk)
+      .map(soqlString)
+      .join(', ');
+    const soql = `SELECT Id, ${externalIdField} FROM Contact WHERE ${externalIdField} IN (${list})`;
+    for await (const page of api.queryContacts(soql)) {
+      for (const row of page.records) {
+        const ext = row[externalIdField];
+        const key = typeof ext === 'string' ? ext.toLowerCase() : '';
+        found.set(key, [...(found.get(key) ?? []), row.Id]);
+      }
+    }
+  }
+  return found;
+}
+
 /** jsforce Connection adapter of SalesforceApi (API version and client tag come with `conn`). */
 export class JsforceSalesforceApi implements SalesforceApi {
   private readonly chunkSize: number;

@@ -10,19 +10,14 @@ import type {
   SalesforceApi,
   SalesforceItemResult,
 } from '../../infra/salesforce/salesforce-api';
-import { toSalesforceError } from '../../infra/salesforce/salesforce-api';
+import { contactIdsByExternalId, toSalesforceError } from '../../infra/salesforce/salesforce-api';
 import type { PipelineDeps } from '../../pipeline/deps';
 import { backoffDelayMs, retry, sleep } from '../../retry';
 import type { RetryPolicy } from '../../retry';
 import type { ApiReserve } from '../../core/api-reserve';
 import { reserveRefusal } from '../../core/api-reserve';
 import type { BulkContactWriter } from './bulk-writer';
-import {
-  applyEmailMatches,
-  contactIdsByExternalId,
-  createsToMatch,
-  matchCreatesByEmail,
-} from './contact-lookup';
+import { applyEmailMatches, createsToMatch, matchCreatesByEmail } from './contact-lookup';
 import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
