@@ -33,6 +33,7 @@ import type { OAuthClient } from './orgs/salesforce-oauth';
 import { OutcomeTracker } from './outcomes/outcome-tracker';
 import { RecordLookup } from './outcomes/record-lookup';
 import { StateEpoch, requestStateRecovery } from './pipeline/state-epoch';
+import { WitnessedConnectionStore } from './orgs/witnessed-connection-store';
 import { createPipeline } from './pipeline/connector';
 import type { Pipeline, PipelineOptions } from './pipeline/connector';
 import { createRuntime } from './pipeline/runtime';
@@ -272,11 +273,13 @@ async function start(
 
   const stores = createControlStores(config, logger);
   closers.add('control stores', () => stores.close());
+  // Every connection change is also kept outside Redis once the transport is up (StateWitness).
+  const connections = new WitnessedConnectionStore(stores.connections);
 
   // The pipeline's events, once the runtime exists (connections are made after it).
   let usageEvents: SyncEvents | null = null;
   const directory = new ManagedOrgDirectory({
-    store: stores.connections,
+    store: connections,
     logger: logger.child({ component: 'directory' }),
     oauth,
     apiVersion: config.SALESFORCE_API_VERSION,
@@ -425,7 +428,7 @@ async function start(
       windowMs: config.ADMIN_FAILED_AUTH_WINDOW_MS,
     },
     logger,
-    connections: stores.connections,
+    connections,
     directory,
     syncTrigger: runner,
     runHistory: runStore,
@@ -517,8 +520,15 @@ async function start(
   };
   directory.on('changed', onChanged);
   // Shared state only: an in-memory store cannot lose its data without the process.
+  const witness = runtime.stateWitness;
   if (config.REDIS_URL) {
-    directory.watchStateEpoch(new StateEpoch({ positions: deps.positions, logger }));
+    directory.watchStateEpoch(
+      new StateEpoch({
+        positions: deps.positions,
+        logger,
+        ...(witness ? { witness, connections } : {}),
+      }),
+    );
     directory.on('state-lost', (epoch) => {
       const orgIds = directory
         .list()
@@ -537,6 +547,7 @@ async function start(
     await Promise.allSettled([...chains.values()]);
   });
   await directory.start();
+  if (witness) await connections.witnessWith(witness);
 
   // The demo organization is connected through the sandbox's own OAuth server with the JWT
   // bearer grant (HS256 with the client secret, which only the sandbox accepts); the directory

@@ -143,6 +143,13 @@ export interface Transport {
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Consumer lag per topic-partition for a group (for metrics and status), every partition listed. */
   lag(groupId: string, topics: string[]): Promise<PartitionLag[]>;
+  /**
+   * Reads a topic from its oldest record to its end as of the call, outside any consumer
+   * group, and returns the latest value per key (a key whose latest record is a tombstone is
+   * left out). For small compacted topics read whole at start-up (Kafka Connect's config
+   * topic pattern); an unknown topic reads as empty.
+   */
+  readLatest(topic: string): Promise<Map<string, Buffer>>;
   /** Stops every subscription (each finishing its in-flight batch), then releases clients. */
   close(): Promise<void>;
 }

@@ -87,6 +87,12 @@ export interface ConnectionStore {
     change: (current: OrgConnection | null) => OrgConnection | null,
   ): Promise<OrgConnection | null>;
   delete(orgId: string): Promise<boolean>;
+  /**
+   * Puts back a record exactly as it was stored (sealed, from `raw`, e.g. kept by the state
+   * witness) unless the organization has one now. Refuses (INVALID_INPUT) a record that does
+   * not open with this store's key or names another organization. True when it was put back.
+   */
+  restore(orgId: string, sealed: string): Promise<boolean>;
   /** Keeps a pending authorization until `ttlMs` after its expiry (so expiry can be told apart). */
   putPending(pending: PendingAuthorization): Promise<void>;
   /** Returns and forgets a pending authorization in one step: a state can be used once. */
@@ -157,6 +163,24 @@ export function openConnection(box: SecretBox, stored: string): OrgConnection {
     },
     settings: settings.success ? settings.data : syncSettingsSchema.parse({}),
   };
+}
+
+/** Checks that a sealed record (for `restore`) opens with this key and belongs to `orgId`. */
+export function assertRestorable(box: SecretBox, orgId: string, sealed: string): void {
+  let opened: OrgConnection;
+  try {
+    opened = openConnection(box, sealed);
+  } catch (err) {
+    throw new SyncError('INVALID_INPUT', 'a kept connection record does not open with this key', {
+      cause: err,
+      context: { orgId },
+    });
+  }
+  if (opened.orgId !== orgId) {
+    throw new SyncError('INVALID_INPUT', 'a kept connection record names another organization', {
+      context: { orgId },
+    });
+  }
 }
 
 /** Pending authorizations keep their PKCE verifier sealed too. */

@@ -446,8 +446,8 @@ export class ManagedOrgDirectory
       }
       this.deps.logger.warn('connections written back after the state store lost its data', {
         organizations: this.entries.size,
+        fromWitness: loss.restored,
       });
-      this.emit('state-lost', loss.epoch);
     }
     const records =
       orgId === undefined ? await this.deps.store.list() : [await this.deps.store.get(orgId)];
@@ -464,6 +464,8 @@ export class ManagedOrgDirectory
         this.emit('changed', id, { state: 'disconnected', kind: 'reloaded', reason: 'removed' });
       }
     }
+    // After the records are in, so the repair covers organizations only the witness kept.
+    if (loss?.lost) this.emit('state-lost', loss.epoch);
   }
 
   private apply(record: OrgConnection, kind: OrgChangeKind): void {

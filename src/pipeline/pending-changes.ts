@@ -70,6 +70,10 @@ export class PendingChangeTransport implements Transport, PendingChangesView {
     return this.inner.lag(groupId, topics);
   }
 
+  readLatest(topic: string): Promise<Map<string, Buffer>> {
+    return this.inner.readLatest(topic);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

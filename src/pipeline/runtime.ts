@@ -17,6 +17,7 @@ import type { ReconcilerDeps } from '../reconciler/reconciler';
 import { retry, type RetryPolicy } from '../retry';
 import { SyncEvents } from './events';
 import { PendingChangeTransport } from './pending-changes';
+import { StateWitness, stateWitnessTopic, stateWitnessTopicSpec } from './state-witness';
 import type { PendingChangesView } from './pending-changes';
 
 export interface RuntimeSettings {
@@ -52,6 +53,11 @@ export interface Runtime {
   deps: ReconcilerDeps;
   /** 'kafka+redis' or 'memory', for the start-up banner and the benchmarks. */
   mode: string;
+  /**
+   * The copy of the state epoch and connections outside Redis; with Kafka and Redis only (an
+   * in-memory store cannot lose its data without the process).
+   */
+  stateWitness: StateWitness | null;
   /** The oldest change each stage holds, per organization (for the metrics). */
   pendingChanges: PendingChangesView;
   /** Transport and store answer (for /readyz). */
@@ -125,20 +131,24 @@ export async function createRuntime(
     ? new RedisPositionStore({ redis, keyPrefix })
     : new MemoryPositionStore();
   const emailIndex = redis ? new RedisEmailIndex({ redis, keyPrefix }) : new MemoryEmailIndex();
+  const witnessTopic = real && redis ? stateWitnessTopic(settings.topicPrefix) : null;
   try {
     // A broker or registry still starting (or restarting) is waited for, as long as it says
     // it may come back; a refusal that cannot change (bad credentials, a bad setting) fails now.
     await retry(
       async () => {
-        await transport.ensureTopics(
-          Object.values(topics).map((name) => ({
+        await transport.ensureTopics([
+          ...Object.values(topics).map((name) => ({
             name,
             partitions: settings.topicPartitions,
             ...(settings.replicationFactor !== undefined
               ? { replicationFactor: settings.replicationFactor }
               : {}),
           })),
-        );
+          ...(witnessTopic
+            ? [stateWitnessTopicSpec(witnessTopic, settings.replicationFactor)]
+            : []),
+        ]);
         await codec.registerAll();
       },
       settings.startupRetry ?? STARTUP_RETRY,
@@ -172,6 +182,13 @@ export async function createRuntime(
   return {
     deps,
     mode: real ? (redis ? 'kafka+redis' : 'kafka') : redis ? 'memory+redis' : 'memory',
+    stateWitness: witnessTopic
+      ? new StateWitness({
+          transport,
+          topic: witnessTopic,
+          logger: logger.child({ component: 'state-witness' }),
+        })
+      : null,
     pendingChanges: transport,
     ready: async () => {
       try {

@@ -3,14 +3,36 @@ import type { PositionStore } from '../core/position-store';
 import type { SyncRunEvent } from '../core/records';
 import { recoveryRunId } from '../core/recovery';
 import { recordKey } from '../core/topics';
+import { toSyncError } from '../errors';
 import type { Logger } from '../logger';
+import type { ConnectionStore } from '../orgs/connection-store';
+import { retry, type RetryPolicy } from '../retry';
 import type { PipelineDeps } from './deps';
 import { produce } from './deps';
+import type { StateWitness, WitnessedState } from './state-witness';
 
 /** The position-store name of the deployment's state epoch. */
 export const STATE_EPOCH = 'state-epoch';
 
-export type EpochCheck = { lost: false } | { lost: true; epoch: string };
+export type EpochCheck = { lost: false } | { lost: true; epoch: string; restored: number };
+
+export interface StateEpochDeps {
+  positions: PositionStore;
+  logger: Logger;
+  /** The copy outside the store (Kafka); without one, a loss while no process ran goes unseen. */
+  witness?: StateWitness;
+  /** Where the witnessed connections are put back after a loss. */
+  connections?: Pick<ConnectionStore, 'restore'>;
+}
+
+/** A few tries over about half a minute: the witness is read while Kafka may still be settling. */
+const WITNESS_READ_RETRY: RetryPolicy = {
+  maxAttempts: 6,
+  initialDelayMs: 500,
+  maxDelayMs: 8_000,
+  factor: 2,
+  jitter: 0.2,
+};
 
 /**
  * Tells when the state store (Redis) lost its data: a restart without persistence, a failover
@@ -19,28 +41,81 @@ export type EpochCheck = { lost: false } | { lost: true; epoch: string };
  * gone or another one later means everything the store held may be gone with it, including
  * state only this process still knows (connections, positions), so the caller writes that
  * back and runs a full sync (`requestStateRecovery`). Every process finds the loss, once.
+ *
+ * The witness (a compacted Kafka topic) keeps the epoch and the connections outside the store,
+ * so a process that starts on an emptied store, with nobody left who remembers it, still finds
+ * the loss: the witness names an epoch the store does not hold. The witnessed connections are
+ * put back before the new epoch is written, so a process dying half way leaves the store
+ * without an epoch and the next one starts the same repair again.
  */
 export class StateEpoch {
   private known: string | null = null;
 
-  constructor(private readonly deps: { positions: PositionStore; logger: Logger }) {}
+  constructor(private readonly deps: StateEpochDeps) {}
 
   /** The epoch this process trusts, creating the store's first on the first look. */
   async check(): Promise<EpochCheck> {
     const stored = await this.deps.positions.get(STATE_EPOCH);
     if (this.known === null) {
+      const witnessed = this.deps.witness ? await this.readWitness() : null;
+      if (witnessed?.epoch && witnessed.epoch !== stored) {
+        // The store lost its data while no process that knew the epoch was running (or the
+        // process that found the loss died before its witness heard of the new epoch).
+        const restored = await this.restore(witnessed.connections);
+        this.known = stored ?? (await this.create());
+        await this.deps.witness?.recordEpoch(this.known);
+        this.deps.logger.error(
+          'the state store lost its data while no process held it (the state witness names another epoch); connections put back, running a full sync',
+          { was: witnessed.epoch, epoch: this.known, restored },
+        );
+        return { lost: true, epoch: this.known, restored };
+      }
       this.known = stored ?? (await this.create());
+      if (this.deps.witness && witnessed?.epoch !== this.known) {
+        await this.deps.witness.recordEpoch(this.known);
+      }
       return { lost: false };
     }
     if (stored === this.known) return { lost: false };
     const was = this.known;
+    const restored = this.deps.witness
+      ? await this.restore((await this.readWitness()).connections)
+      : 0;
     // Another process may have found the loss first and written the new epoch: adopt it.
     this.known = stored ?? (await this.create());
+    await this.deps.witness?.recordEpoch(this.known);
     this.deps.logger.error(
       'the state store lost its data (state epoch gone); restoring what this process holds and running a full sync',
-      { was, epoch: this.known },
+      { was, epoch: this.known, restored },
     );
-    return { lost: true, epoch: this.known };
+    return { lost: true, epoch: this.known, restored };
+  }
+
+  private readWitness(): Promise<WitnessedState> {
+    return retry(() => this.deps.witness!.read(), WITNESS_READ_RETRY, {
+      onRetry: (err, attempt) =>
+        this.deps.logger.warn('the state witness could not be read; trying again', {
+          attempt,
+          err: toSyncError(err),
+        }),
+    });
+  }
+
+  /** Puts the witnessed connections back where the store has none; how many it put back. */
+  private async restore(kept: Map<string, string>): Promise<number> {
+    if (!this.deps.connections) return 0;
+    let restored = 0;
+    for (const [orgId, sealed] of kept) {
+      try {
+        if (await this.deps.connections.restore(orgId, sealed)) restored++;
+      } catch (err) {
+        this.deps.logger.error('a witnessed connection could not be put back', {
+          orgId,
+          err: toSyncError(err),
+        });
+      }
+    }
+    return restored;
   }
 
   private async create(): Promise<string> {

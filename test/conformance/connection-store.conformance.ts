@@ -113,6 +113,29 @@ export function describeConnectionStoreConformance(
       expect((await fx.store.get(org))!.updatedAt).toBe(20);
     });
 
+    it('restore puts a sealed record back only where none is, and refuses one of another organization or key', async () => {
+      const r = record(org);
+      await fx.store.update(org, () => r);
+      const sealed = (await fx.store.raw(org))!;
+      expect(await fx.store.restore(org, sealed)).toBe(false);
+      expect(await fx.store.delete(org)).toBe(true);
+      expect(await fx.store.restore(org, sealed)).toBe(true);
+      expect(await fx.store.get(org)).toEqual(r);
+      expect(await fx.store.raw(org)).toBe(sealed);
+      expect((await fx.store.list()).map((c) => c.orgId)).toContain(org);
+      // The record stays the newer one when someone wrote it again first.
+      const newer = await fx.store.update(org, (c) => ({ ...c!, updatedAt: 2 }));
+      expect(await fx.store.restore(org, sealed)).toBe(false);
+      expect(await fx.store.get(org)).toEqual(newer);
+      await expect(fx.store.restore(`${org}_x`, sealed)).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+      await expect(fx.store.restore(`${org}_y`, '{"orgId":')).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+      expect(await fx.store.get(`${org}_x`)).toBeNull();
+    });
+
     it('refuses org ids that are not safe key parts', async () => {
       await expect(fx.store.get('a b')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       await expect(fx.store.update('x:y', () => null)).rejects.toMatchObject({

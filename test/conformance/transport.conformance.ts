@@ -291,6 +291,30 @@ export function describeTransportConformance(
       }
     });
 
+    it('readLatest reads a topic to its end outside any group: the latest value per key, on every partition', async () => {
+      const topic = await newTopic(3);
+      expect(await transport.readLatest(`${topic}.missing`)).toEqual(new Map());
+      expect(await transport.readLatest(topic)).toEqual(new Map());
+      const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+      await transport.send(
+        topic,
+        keys.map((key) => ({ key, value: Buffer.from(`${key}:1`) })),
+      );
+      await transport.send(topic, [
+        { key: 'k3', value: Buffer.from('k3:2') },
+        { key: 'k3', value: Buffer.from('k3:3') },
+        { key: 'k7', value: Buffer.alloc(0) },
+      ]);
+      const read = await transport.readLatest(topic);
+      expect([...read.keys()].sort()).toEqual([...keys].sort());
+      expect(read.get('k0')!.toString()).toBe('k0:1');
+      expect(read.get('k3')!.toString()).toBe('k3:3');
+      expect(read.get('k7')!.length).toBe(0);
+      // A second read sees what was sent since; nothing was committed for anyone.
+      await transport.send(topic, [{ key: 'k0', value: Buffer.from('k0:2') }]);
+      expect((await transport.readLatest(topic)).get('k0')!.toString()).toBe('k0:2');
+    });
+
     it('sends records of one key whose sizes together exceed a broker request, in order', async () => {
       // 30 records of 200 KB for one partition: 6 MB, far over Kafka's 1 MiB message.max.bytes
       // for one request's batch (one organization's outcomes all go to one partition).

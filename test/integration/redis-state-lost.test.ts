@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { recordSchemaFiles } from '../../src/core/records';
 import { topicNames } from '../../src/core/topics';
+import { stateWitnessTopic } from '../../src/pipeline/state-witness';
 import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
 import { generateEncryptionKey } from '../../src/infra/secrets';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
@@ -42,6 +43,7 @@ describe('Redis restarted empty under two connector processes', () => {
   const name = uniqueName('lost');
   const procs: Proc[] = [];
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-lost-'));
+  const key = generateEncryptionKey();
   let redis: StartedService | null = null;
   let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
   let il: Awaited<ReturnType<typeof startInitLiveSandbox>>;
@@ -73,7 +75,9 @@ describe('Redis restarted empty under two connector processes', () => {
     fs.rmSync(home, { recursive: true, force: true });
     await Promise.allSettled([sf?.close(), il?.close()]);
     const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-    await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);
+    await transport
+      .deleteTopics([...Object.values(topicNames(name)), stateWitnessTopic(name)])
+      .catch(() => undefined);
     await transport.close();
     await Promise.all(
       Object.keys(recordSchemaFiles).map((type) =>
@@ -87,7 +91,6 @@ describe('Redis restarted empty under two connector processes', () => {
   it('keeps the organization connected and repairs through one full sync, with nobody twice', async () => {
     const [portA, portB, redisPort] = await freePorts(3);
     redis = await startRedisServer(home, redisPort!);
-    const key = generateEncryptionKey();
     const [a, b] = await Promise.all([
       start(portA!, 'a', key, portA!, redis.address),
       start(portB!, 'b', key, portA!, redis.address),
@@ -276,5 +279,54 @@ describe('Redis restarted empty under two connector processes', () => {
     }, 90_000);
     // The epoch was in the file: no repair was needed, and none ran.
     expect((await recoveries()).map((r) => r.runId)).toEqual(repairs);
+  });
+
+  it('comes back empty while no connector process runs: the first to start finds the loss through the state witness', async () => {
+    const [a] = procs;
+    expect(a && redis).toBeTruthy();
+    const port = Number(new URL(redis!.address).port);
+    const recoveries = async (p: Proc): Promise<Run[]> =>
+      ((await api(p, '/runs?limit=50')).body as { runs: Run[] }).runs.filter(
+        (r) => r.trigger === 'recovery',
+      );
+    await eventually(async () => {
+      expect(il.control.listStaff().length).toBe(sf.control.listContacts().length);
+    }, 30_000);
+    const people = il.control.listStaff().length;
+
+    // Every process dies, then Redis comes back with nothing in it: nobody remembers the
+    // organization's connection or the epoch.
+    await stopMainProcesses(procs, 'SIGKILL');
+    await redis!.stop();
+    redis = await startRedisServer(home, port);
+
+    // People change meanwhile: an edit in InitLive (the default system) and one new on each side.
+    const someone = il.control.listStaff().find((s) => s.email === 'dana@example.org')!;
+    il.control.updateStaff(someone.id, { lastName: 'WhileAllDown' });
+    il.control.createStaff({ firstName: 'Jo', lastName: 'Down', email: 'jo@example.org' });
+    sf.control.createContact({ FirstName: 'Kim', LastName: 'Down', Email: 'kim@example.org' });
+
+    const [portC] = await freePorts(1);
+    const c = await start(portC!, 'c', key, portC!, redis.address);
+    // The organization is served again, without anyone reconnecting it, and repaired once.
+    await eventually(async () => {
+      expect((await api(c, '')).body).toMatchObject({ connection: 'connected' });
+      const runs = await recoveries(c);
+      expect(runs).toHaveLength(1);
+      expect(runs[0]!.reason).toMatch(/state/i);
+      expect(runs[0]!.status).toMatch(/^(succeeded|partially_succeeded)$/);
+    }, 120_000);
+    await eventually(async () => {
+      const contacts = sf.control.listContacts();
+      const staff = il.control.listStaff();
+      expect(staff).toHaveLength(people + 2);
+      expect(contacts).toHaveLength(people + 2);
+      expect(new Set(contacts.map((x) => String(x.Email))).size).toBe(people + 2);
+      for (const s of staff) {
+        expect(contacts.filter((x) => x.InitLive_Staff_Id__c === s.id)).toHaveLength(1);
+      }
+      expect(contacts.find((x) => x.Email === 'dana@example.org')!.LastName).toBe('WhileAllDown');
+    }, 60_000);
+    expect(c.output.join('')).toMatch(/state witness names another epoch/);
   });
 });

@@ -100,6 +100,7 @@ export class SpyTransport implements Transport {
   ensureTopics: Transport['ensureTopics'] = (t) => this.inner.ensureTopics(t);
   send: Transport['send'] = (topic, records) => this.inner.send(topic, records);
   lag: Transport['lag'] = (group, topics) => this.inner.lag(group, topics);
+  readLatest: Transport['readLatest'] = (topic) => this.inner.readLatest(topic);
   close: Transport['close'] = () => this.inner.close();
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

@@ -42,6 +42,7 @@ export class FlakyTransport implements Transport {
   ensureTopics: Transport['ensureTopics'] = (t) => this.inner.ensureTopics(t);
   subscribe: Transport['subscribe'] = (o) => this.inner.subscribe(o);
   lag: Transport['lag'] = (g, t) => this.inner.lag(g, t);
+  readLatest: Transport['readLatest'] = (topic) => this.inner.readLatest(topic);
   close: Transport['close'] = () => this.inner.close();
 
   async send(topic: string, records: OutgoingRecord[]): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Kafka } from 'kafkajs';
 import type {
   Admin,
@@ -32,6 +33,7 @@ import {
   unpositionedPartitionsWithAdmin,
 } from './kafka-admin';
 import { rootErrorType, toTransportError } from './kafka-errors';
+import { readLatestWithConsumer } from './kafka-log-reader';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-logger';
 
 /**
@@ -161,6 +163,7 @@ export class KafkaTransport implements Transport {
   private readonly tuning: KafkaConsumerTuning;
   private readonly backoff: RetryPolicy;
   private readonly replicationFactor: number;
+  private readonly clientId: string;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private producer: Promise<ProducerLease> | undefined;
   private producerLease: ProducerLease | undefined;
@@ -172,6 +175,7 @@ export class KafkaTransport implements Transport {
     this.tuning = { ...defaultConsumerTuning, ...options.consumer };
     this.backoff = options.redeliveryBackoff ?? defaultRedeliveryBackoff;
     this.replicationFactor = options.replicationFactor ?? -1;
+    this.clientId = options.clientId;
     this.kafka = new Kafka({
       brokers: options.brokers,
       clientId: options.clientId,
@@ -257,6 +261,18 @@ export class KafkaTransport implements Transport {
       return await consumerLagWithAdmin(await this.connectedAdmin(), groupId, topics);
     } catch (err) {
       throw toTransportError(err, 'lag', { groupId, topics });
+    }
+  }
+
+  async readLatest(topic: string): Promise<Map<string, Buffer>> {
+    this.assertOpen();
+    try {
+      return await readLatestWithConsumer(this.kafka, await this.connectedAdmin(), topic, {
+        groupId: `${this.clientId}.read.${randomUUID()}`,
+        tuning: this.tuning,
+      });
+    } catch (err) {
+      throw toTransportError(err, 'readLatest', { topic });
     }
   }
 

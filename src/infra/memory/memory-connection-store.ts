@@ -7,6 +7,7 @@ import type {
 import {
   PENDING_GRACE_MS,
   assertOrgId,
+  assertRestorable,
   openConnection,
   openPending,
   sealConnection,
@@ -85,6 +86,15 @@ export class MemoryConnectionStore implements ConnectionStore {
     this.check('delete');
     assertOrgId(orgId);
     return this.shared.records.delete(orgId);
+  }
+
+  async restore(orgId: string, sealed: string): Promise<boolean> {
+    this.check('restore');
+    assertOrgId(orgId);
+    assertRestorable(this.secrets, orgId, sealed);
+    if (this.shared.records.has(orgId)) return false;
+    this.shared.records.set(orgId, sealed);
+    return true;
   }
 
   async putPending(pending: PendingAuthorization): Promise<void> {

@@ -236,6 +236,17 @@ export class MemoryTransport implements Transport {
     );
   }
 
+  async readLatest(topic: string): Promise<Map<string, Buffer>> {
+    this.assertOpen();
+    const latest = new Map<string, Buffer>();
+    for (const log of this.topics.get(topic)?.partitions ?? []) {
+      for (const r of log.read(log.base, Number.MAX_SAFE_INTEGER)) {
+        latest.set(r.key, Buffer.from(r.value));
+      }
+    }
+    return latest;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -8,6 +8,7 @@ import type {
 import {
   PENDING_GRACE_MS,
   assertOrgId,
+  assertRestorable,
   openConnection,
   openPending,
   sealConnection,
@@ -132,6 +133,17 @@ export class RedisConnectionStore implements ConnectionStore {
         (await this.redis.multi().del(this.recordKey(orgId)).srem(this.indexKey, orgId).exec()) ??
         [];
       return Number(removed) > 0;
+    });
+  }
+
+  async restore(orgId: string, sealed: string): Promise<boolean> {
+    assertOrgId(orgId);
+    assertRestorable(this.secrets, orgId, sealed);
+    return this.run('restore', { orgId }, async () => {
+      const set = await this.redis.set(this.recordKey(orgId), sealed, 'NX');
+      if (set === null) return false;
+      await this.redis.sadd(this.indexKey, orgId);
+      return true;
     });
   }
 

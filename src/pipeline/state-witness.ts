@@ -1,0 +1,85 @@
+import type { TopicSpec, Transport } from '../core/transport';
+import { toSyncError } from '../errors';
+import type { Logger } from '../logger';
+
+const EPOCH_KEY = 'epoch';
+const CONNECTION_PREFIX = 'connection/';
+
+/** The topic name under the deployment's topic prefix. */
+export function stateWitnessTopic(topicPrefix: string): string {
+  return `${topicPrefix}.connector-state`;
+}
+
+/** One partition (order between keys does not matter), compacted: the latest per key is kept. */
+export function stateWitnessTopicSpec(topic: string, replicationFactor?: number): TopicSpec {
+  return {
+    name: topic,
+    partitions: 1,
+    ...(replicationFactor !== undefined ? { replicationFactor } : {}),
+    config: { 'cleanup.policy': 'compact' },
+  };
+}
+
+export interface WitnessedState {
+  /** The state epoch the store held last time anyone looked; null before the first. */
+  epoch: string | null;
+  /** Organization id -> its connection record as the store held it (sealed). */
+  connections: Map<string, string>;
+}
+
+/**
+ * A copy, outside Redis, of what the connector cannot rebuild when Redis loses its data: the
+ * state epoch and the organizations' connections (sealed as stored, so no secret is readable
+ * on the topic). Kept on a compacted Kafka topic, as Kafka Connect keeps its connector
+ * configs. A process that finds Redis empty reads it: an epoch here means the store held
+ * state before (it lost it while no process was watching), and the connections are put back.
+ *
+ * Writes are best effort: Redis stays the source of truth, and a write that fails is logged
+ * and made good by the next one (every process writes the whole set when it starts).
+ */
+export class StateWitness {
+  constructor(private readonly deps: { transport: Transport; topic: string; logger: Logger }) {}
+
+  async read(): Promise<WitnessedState> {
+    const latest = await this.deps.transport.readLatest(this.deps.topic);
+    const connections = new Map<string, string>();
+    let epoch: string | null = null;
+    for (const [key, value] of latest) {
+      if (key === EPOCH_KEY) epoch = value.length > 0 ? value.toString('utf8') : null;
+      else if (key.startsWith(CONNECTION_PREFIX) && value.length > 0) {
+        connections.set(key.slice(CONNECTION_PREFIX.length), value.toString('utf8'));
+      }
+    }
+    return { epoch, connections };
+  }
+
+  recordEpoch(epoch: string): Promise<void> {
+    return this.write([{ key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') }]);
+  }
+
+  /** The connection as now stored; null: it was removed. */
+  recordConnection(orgId: string, sealed: string | null): Promise<void> {
+    return this.recordConnections([[orgId, sealed]]);
+  }
+
+  recordConnections(entries: ReadonlyArray<[orgId: string, sealed: string | null]>): Promise<void> {
+    return this.write(
+      entries.map(([orgId, sealed]) => ({
+        key: `${CONNECTION_PREFIX}${orgId}`,
+        value: Buffer.from(sealed ?? '', 'utf8'),
+      })),
+    );
+  }
+
+  private async write(records: Array<{ key: string; value: Buffer }>): Promise<void> {
+    if (records.length === 0) return;
+    try {
+      await this.deps.transport.send(this.deps.topic, records);
+    } catch (err) {
+      this.deps.logger.warn('the state witness was not updated; the next write makes it good', {
+        keys: records.length,
+        err: toSyncError(err),
+      });
+    }
+  }
+}

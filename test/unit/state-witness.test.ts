@@ -1,0 +1,171 @@
+import { defaultSyncSettings } from '../../src/core/settings';
+import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
+import { MemoryPositionStore } from '../../src/infra/memory/memory-position-store';
+import { MemoryTransport } from '../../src/infra/memory/memory-transport';
+import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets';
+import { silentLogger } from '../../src/logger';
+import type { OrgConnection } from '../../src/orgs/connection-store';
+import { WitnessedConnectionStore } from '../../src/orgs/witnessed-connection-store';
+import { STATE_EPOCH, StateEpoch } from '../../src/pipeline/state-epoch';
+import {
+  StateWitness,
+  stateWitnessTopic,
+  stateWitnessTopicSpec,
+} from '../../src/pipeline/state-witness';
+
+/**
+ * The state witness: a copy of the state epoch and the connections outside the store, so a
+ * process starting on an emptied store (nobody left who remembers it) finds the loss and puts
+ * the connections back. The memory transport stands in for the compacted Kafka topic (the
+ * Kafka adapter's readLatest is held to the same transport conformance suite).
+ */
+
+const secrets = createSecretBox(generateEncryptionKey());
+
+function connection(orgId: string): OrgConnection {
+  return {
+    orgId,
+    state: 'connected',
+    reason: null,
+    salesforce: {
+      instanceUrl: 'https://example.my.salesforce.com',
+      loginUrl: 'https://login.salesforce.com',
+      userId: '005000000000001',
+      organizationId: '00D000000000001',
+      flow: 'web_server',
+      username: null,
+      accessToken: `access-${orgId}`,
+      refreshToken: `refresh-${orgId}`,
+      privateKeyPem: null,
+      connectedAt: 1,
+    },
+    initlive: { baseUrl: 'https://api.initlive.example', apiKey: `key-${orgId}` },
+    settings: defaultSyncSettings,
+    updatedAt: 1,
+  };
+}
+
+/** One "Redis": what is lost together when it comes back empty. */
+function store() {
+  const inner = new MemoryConnectionStore({ secrets });
+  return {
+    positions: new MemoryPositionStore(),
+    inner,
+    connections: new WitnessedConnectionStore(inner),
+  };
+}
+
+describe('state witness', () => {
+  let transport: MemoryTransport;
+  let witness: StateWitness;
+
+  beforeEach(async () => {
+    transport = new MemoryTransport();
+    const topic = stateWitnessTopic('test');
+    await transport.ensureTopics([stateWitnessTopicSpec(topic)]);
+    witness = new StateWitness({ transport, topic, logger: silentLogger });
+  });
+  afterEach(() => transport.close());
+
+  const epochOf = (s: ReturnType<typeof store>) =>
+    new StateEpoch({
+      positions: s.positions,
+      logger: silentLogger,
+      witness,
+      connections: s.connections,
+    });
+
+  it('a new deployment is not a loss: its first epoch and its connections are witnessed', async () => {
+    const redis = store();
+    expect(await epochOf(redis).check()).toEqual({ lost: false });
+    const epoch = await redis.positions.get(STATE_EPOCH);
+    expect((await witness.read()).epoch).toBe(epoch);
+
+    await redis.connections.witnessWith(witness);
+    await redis.connections.update('org_a', () => connection('org_a'));
+    const kept = await witness.read();
+    expect([...kept.connections.keys()]).toEqual(['org_a']);
+    // Sealed as stored: no secret is readable on the topic.
+    expect(kept.connections.get('org_a')).toBe(await redis.connections.raw('org_a'));
+    expect(kept.connections.get('org_a')).not.toContain('access-org_a');
+    expect(kept.connections.get('org_a')).not.toContain('key-org_a');
+  });
+
+  it('a store emptied while no process ran: the next process finds the loss and puts the connections back', async () => {
+    const before = store();
+    await epochOf(before).check();
+    await before.connections.witnessWith(witness);
+    await before.connections.update('org_a', () => connection('org_a'));
+    await before.connections.update('org_b', () => connection('org_b'));
+    await before.connections.update('org_gone', () => connection('org_gone'));
+    await before.connections.delete('org_gone');
+    const was = await before.positions.get(STATE_EPOCH);
+
+    const emptied = store();
+    const check = await epochOf(emptied).check();
+    expect(check).toMatchObject({ lost: true, restored: 2 });
+    const epoch = await emptied.positions.get(STATE_EPOCH);
+    expect(epoch).not.toBeNull();
+    expect(epoch).not.toBe(was);
+    expect(check.lost && check.epoch).toBe(epoch);
+    expect((await emptied.connections.list()).map((c) => c.orgId).sort()).toEqual([
+      'org_a',
+      'org_b',
+    ]);
+    expect(await emptied.connections.get('org_a')).toEqual(connection('org_a'));
+    expect((await witness.read()).epoch).toBe(epoch);
+
+    // A third process finds everything in order: one repair per loss.
+    expect(await epochOf(emptied).check()).toEqual({ lost: false });
+  });
+
+  it('a repair cut short after the new epoch but before the witness heard of it is started again', async () => {
+    const before = store();
+    await epochOf(before).check();
+    await before.connections.witnessWith(witness);
+    await before.connections.update('org_a', () => connection('org_a'));
+
+    // The process that found the loss wrote the new epoch and died before putting anything back.
+    const emptied = store();
+    await emptied.positions.compareAndSet(STATE_EPOCH, null, 'epoch_new');
+    const check = await epochOf(emptied).check();
+    expect(check).toEqual({ lost: true, epoch: 'epoch_new', restored: 1 });
+    expect(await emptied.connections.get('org_a')).toEqual(connection('org_a'));
+    expect((await witness.read()).epoch).toBe('epoch_new');
+  });
+
+  it('a running process that sees the epoch go also puts back connections it did not hold', async () => {
+    const shared = store();
+    const running = epochOf(shared);
+    await running.check();
+    await shared.connections.witnessWith(witness);
+    await shared.connections.update('org_a', () => connection('org_a'));
+
+    // A FLUSHALL, which the witness does not hear of (delete() through the store would).
+    await shared.inner.delete('org_a');
+    await shared.positions.compareAndSet(
+      STATE_EPOCH,
+      (await shared.positions.get(STATE_EPOCH))!,
+      'epoch_other',
+    );
+    const check = await running.check();
+    expect(check).toEqual({ lost: true, epoch: 'epoch_other', restored: 1 });
+    expect(await shared.connections.get('org_a')).toEqual(connection('org_a'));
+  });
+
+  it('a record the witness keeps that does not open with this key is reported, not put back, and the rest is', async () => {
+    const before = store();
+    await epochOf(before).check();
+    await before.connections.witnessWith(witness);
+    await before.connections.update('org_a', () => connection('org_a'));
+    const otherKey = new MemoryConnectionStore({
+      secrets: createSecretBox(generateEncryptionKey()),
+    });
+    await otherKey.update('org_x', () => connection('org_x'));
+    await witness.recordConnection('org_x', (await otherKey.raw('org_x'))!);
+
+    const emptied = store();
+    expect(await epochOf(emptied).check()).toMatchObject({ lost: true, restored: 1 });
+    expect((await emptied.connections.list()).map((c) => c.orgId)).toEqual(['org_a']);
+  });
+});
