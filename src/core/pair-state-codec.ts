@@ -136,9 +136,9 @@ function decodePending(encoded: unknown): PendingWrite {
 }
 
 function encodeMerge(m: MergeMemory): unknown[] {
-  const { current, pending, position, exists: _exists, ...rest } = m;
+  const { current, pending, position, exists: _exists, modified, ...rest } = m;
   assertKnown('merge memory members', rest);
-  return [
+  const out: unknown[] = [
     encodeOptionalMap(current.initlive),
     encodeOptionalMap(current.salesforce),
     pending.initlive.map(encodePending),
@@ -146,12 +146,14 @@ function encodeMerge(m: MergeMemory): unknown[] {
     position.initlive,
     position.salesforce,
   ];
+  if (modified) out.push([modified.initlive, modified.salesforce]);
+  return out;
 }
 
 function decodeMerge(encoded: unknown, exists: string): MergeMemory {
-  const [curIl, curSf, pendIl, pendSf, posIl, posSf] = encoded as unknown[];
+  const [curIl, curSf, pendIl, pendSf, posIl, posSf, modified] = encoded as unknown[];
   if (!/^[01]{2}$/.test(exists)) throw new TypeError(`exists flags ${JSON.stringify(exists)}`);
-  return {
+  const out: MergeMemory = {
     current: { initlive: decodeOptionalMap(curIl), salesforce: decodeOptionalMap(curSf) },
     pending: {
       initlive: (pendIl as unknown[]).map(decodePending),
@@ -160,6 +162,11 @@ function decodeMerge(encoded: unknown, exists: string): MergeMemory {
     position: { initlive: posIl as string | null, salesforce: posSf as string | null },
     exists: { initlive: exists[0] === '1', salesforce: exists[1] === '1' },
   };
+  if (modified !== undefined) {
+    const [il, sf] = modified as Array<number | null>;
+    out.modified = { initlive: il ?? null, salesforce: sf ?? null };
+  }
+  return out;
 }
 
 /** The flags `EncodedPair.exists` holds for a merge memory ('' without one). */
@@ -172,7 +179,8 @@ export function existsFlags(merge: MergeMemory | undefined): string {
  * A state as stored. Its text is `[2, seen.initlive, seen.salesforce, synced.initlive,
  * synced.salesforce, base, written.initlive, written.salesforce, updatedAt, merge?]`, merge
  * being `[current.initlive, current.salesforce, pending.initlive, pending.salesforce,
- * position.initlive, position.salesforce]`; the org and pair ids are left out (the store's key
+ * position.initlive, position.salesforce, modified?]`, modified being `[initlive, salesforce]`;
+ * the org and pair ids are left out (the store's key
  * names them).
  */
 export function encodePairState(state: PairState): EncodedPair {

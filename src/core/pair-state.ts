@@ -67,6 +67,8 @@ export interface MergeMemory {
   position: Record<Side, string | null>;
   /** Whether the record is known to exist on each side. */
   exists: Record<Side, boolean>;
+  /** When each side's record was last modified as far as its changes said (epoch ms). */
+  modified?: Record<Side, number | null>;
 }
 
 export function otherSide(side: Side): Side {

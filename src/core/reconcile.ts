@@ -79,6 +79,13 @@ export interface ObservedChange {
   runId?: string | null;
   /** Fields the source says changed (the InitLive feed's changedFields); absent: unknown. */
   changed?: MappedFieldName[];
+  /**
+   * When the record was last modified on its side, epoch ms (the change's commit time, or a
+   * read's LastModifiedDate / updatedAt); absent: unknown. Settles a pair whose history is gone.
+   */
+  modifiedAt?: number;
+  /** A full sync paired this record with its counterpart by email, not by an id it carries. */
+  matchedByEmail?: boolean;
 }
 
 export type WriteOp = 'create' | 'update' | 'delete';
@@ -116,6 +123,13 @@ export interface ReconcileDecision {
   /** Fields a full sync found different from what the pair knew, at the same version. */
   drifted?: string[];
 }
+
+/**
+ * Edits on the two sides less than this far apart count as made at the same time when a pair's
+ * history is gone (see `decide`): the default system settles them, as any conflict. Also
+ * covers the two systems' clocks disagreeing by a little.
+ */
+export const SIMULTANEOUS_EDIT_MS = 2_000;
 
 /** Pending writes older than this are forgotten: their echo is not coming (the write failed). */
 export const PENDING_TTL_MS = 15 * 60_000;
@@ -327,6 +341,9 @@ export function decide(
     mem.pending[side] = mem.pending[side].filter((p) => !landed(p));
   }
   mem.current[side] = cur;
+  if (change.modifiedAt !== undefined) {
+    mem.modified = { initlive: null, salesforce: null, ...mem.modified, [side]: change.modifiedAt };
+  }
 
   // The other record was deleted (we knew its id, it no longer exists): changes here stay
   // here, except restoring an InitLive staff member, which recreates the Contact.
@@ -362,6 +379,17 @@ export function decide(
   const targets: Record<Side, CanonicalValues> = { initlive: {}, salesforce: {} };
   const conflicts: Conflict[] = [];
   const currentOf = (s: Side): CanonicalValues => mem.current[s] ?? {};
+  // A streamed change for a pair nobody stored, naming its counterpart (the store lost its
+  // history): what the other side holds is unknown, so only the fields this change says it
+  // changed flow. The rest are taken as last synced at this side's values, so a later read of
+  // the other side tells what changed there meanwhile.
+  const blind =
+    stored === null && mem.current[other] === null && change.position !== null && changedSet;
+  // Records that named each other before anyone here decided them: synced once, history gone.
+  const newer =
+    baseBefore === null && change.otherId !== null && !change.matchedByEmail
+      ? newerSide(mem)
+      : null;
 
   for (const m of settings.mapping) {
     const f = m.field;
@@ -397,6 +425,10 @@ export function decide(
       continue;
     }
 
+    if (blind && !blind.has(f)) {
+      base[f] = currentOf(side)[f] ?? null;
+      continue;
+    }
     const il = currentOf('initlive')[f] ?? null;
     const sf = currentOf('salesforce')[f] ?? null;
     if (sameValue(f, il, sf)) {
@@ -418,7 +450,7 @@ export function decide(
             ? il === null
               ? 'salesforce'
               : 'initlive'
-            : settings.defaultSystem;
+            : (newer ?? settings.defaultSystem);
         if (b !== undefined || (il !== null && sf !== null)) {
           conflicts.push({ pairId: next.pairId, field: f, initlive: il, salesforce: sf, winner });
         }
@@ -445,6 +477,20 @@ export function decide(
     outcome: writes.length > 0 ? 'applied' : change.ours ? 'echo' : 'unchanged',
     problems: [],
   };
+}
+
+/**
+ * The side modified last, when both times are known and further apart than
+ * SIMULTANEOUS_EDIT_MS. For a pair whose history is gone (records that were synced and name
+ * each other, no merge base): what was synced is unknown, but the side modified after the
+ * other holds the later edit; the default system would undo a change made on the other side
+ * while the history was being lost. Null otherwise: the default system settles it.
+ */
+function newerSide(mem: MergeMemory): Side | null {
+  const il = mem.modified?.initlive ?? null;
+  const sf = mem.modified?.salesforce ?? null;
+  if (il === null || sf === null || Math.abs(il - sf) < SIMULTANEOUS_EDIT_MS) return null;
+  return il > sf ? 'initlive' : 'salesforce';
 }
 
 /**

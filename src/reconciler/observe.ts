@@ -35,6 +35,7 @@ export function observeInitLive(record: InitLiveStaffChange, ourOrigin: string):
     position: streamPosition(record.sourcePosition),
     ours: record.origin !== null && record.origin === ourOrigin,
     runId: record.runId,
+    ...observedWhen(record),
     ...(record.resync === 'write_rejected' ? { writeRejected: true } : {}),
     ...(partial ? { changed: record.changedFields as MappedFieldName[] } : {}),
   };
@@ -62,5 +63,18 @@ export function observeSalesforce(
     position: streamPosition(record.sourcePosition),
     ours: isOurSalesforceOrigin(record.origin, clientTag),
     runId: record.runId,
+    ...observedWhen(record),
+  };
+}
+
+/** When the record was modified, and whether a full sync matched it by email. */
+function observedWhen(
+  record: InitLiveStaffChange | SalesforceContactChange,
+): Pick<ObservedChange, 'modifiedAt' | 'matchedByEmail'> {
+  return {
+    ...(Number.isFinite(record.occurredAt) && record.occurredAt > 0
+      ? { modifiedAt: record.occurredAt }
+      : {}),
+    ...(record.matchedBy === 'email' ? { matchedByEmail: true } : {}),
   };
 }

@@ -134,6 +134,109 @@ describe('reconcile: a counterpart named but never seen', () => {
   });
 });
 
+describe('reconcile: a pair whose history is gone (the store lost its data)', () => {
+  const contactId = '003000000000001AAA';
+
+  it('a streamed change flows only the fields it changed, and a later read of the other side flows what changed there', () => {
+    // Dana's Contact gets a new last name; in InitLive her phone changed meanwhile.
+    const d = step(
+      null,
+      sf(staff({ lastName: 'ChangedInSF' }), { full: true, changed: ['lastName'] }),
+    );
+    expect(d.writes).toEqual([
+      expect.objectContaining({
+        side: 'initlive',
+        op: 'update',
+        values: { lastName: 'ChangedInSF' },
+      }),
+    ]);
+    const read = step(
+      d.next,
+      il(staff({ lastName: 'ChangedInSF', phone: '+1 415 555 0199' }), {
+        otherId: contactId,
+        position: null,
+        runId: 'run_repair',
+      }),
+    );
+    expect(read.conflicts).toEqual([]);
+    expect(read.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ phone: '+1 415 555 0199' }),
+      }),
+    ]);
+    expect(read.writes[0]!.values).not.toHaveProperty('lastName');
+  });
+
+  const repair = (first: ObservedChange, second: ObservedChange) =>
+    step(step(null, first).next, second);
+  const ilRead = (lastName: string, modifiedAt: number, over: Partial<ObservedChange> = {}) =>
+    il(staff({ lastName }), {
+      otherId: contactId,
+      position: null,
+      runId: 'run_repair',
+      modifiedAt,
+      ...over,
+    });
+  const sfRead = (lastName: string, modifiedAt: number, over: Partial<ObservedChange> = {}) =>
+    sf(staff({ lastName }), {
+      full: true,
+      position: null,
+      runId: 'run_repair',
+      modifiedAt,
+      ...over,
+    });
+
+  it('a repair run settles a field the two records hold differently by the record modified last', () => {
+    // Edited in Salesforce (not the default system) after InitLive last changed.
+    const sfLater = repair(sfRead('ChangedInSF', 50_000), ilRead('Lee', 10_000));
+    expect(sfLater.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { lastName: 'ChangedInSF' } }),
+    ]);
+    // Edited in InitLive after Salesforce: InitLive's value. (A run reads the Contacts first.)
+    const ilLater = repair(sfRead('Lee', 10_000), ilRead('ChangedInIL', 50_000));
+    expect(ilLater.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ lastName: 'ChangedInIL' }),
+      }),
+    ]);
+  });
+
+  it('edits within SIMULTANEOUS_EDIT_MS of each other, and records paired by email, go to the default system', () => {
+    const close = repair(sfRead('ChangedInSF', 11_500), ilRead('ChangedInIL', 10_000));
+    expect(close.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ lastName: 'ChangedInIL' }),
+      }),
+    ]);
+    expect(close.conflicts.map((c) => c.winner)).toEqual(['initlive']);
+    // First connection: the run paired them by email, nothing was ever synced.
+    const first = repair(
+      sfRead('Other', 50_000, { matchedByEmail: true }),
+      ilRead('Lee', 10_000, { matchedByEmail: true }),
+    );
+    expect(first.conflicts.map((c) => c.winner)).toEqual(['initlive']);
+    expect(first.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ lastName: 'Lee' }),
+      }),
+    ]);
+  });
+
+  it('keeps the modification times across the store (codec round trip)', () => {
+    const d = step(null, sfRead('ChangedInSF', 50_000));
+    expect(d.next.merge!.modified).toEqual({ initlive: null, salesforce: 50_000 });
+    const { encodePairState, decodePairState } = jest.requireActual<
+      typeof import('../../src/core/pair-state-codec')
+    >('../../src/core/pair-state-codec');
+    const back = decodePairState(encodePairState(d.next), { orgId: 'org_demo', pairId: 'p1' });
+    expect(back.merge!.modified).toEqual({ initlive: null, salesforce: 50_000 });
+  });
+});
+
 describe('reconcile: echo suppression', () => {
   it('recognises our echo on either side and writes nothing back', () => {
     const state = linkedPair();
