@@ -1,6 +1,7 @@
 import { defaultMapping, resolveMapping } from '../../src/core/mapping';
 import type { CanonicalValues } from '../../src/core/mapping';
 import type { PairState } from '../../src/core/pair-state';
+import { decodePairState, encodePairState } from '../../src/core/pair-state-codec';
 import { decide, type ObservedChange, type ReconcileSettings } from '../../src/core/reconcile';
 
 const ctx = (now = 1_000) => ({ orgId: 'org_demo', pairId: 'p1', now });
@@ -229,9 +230,6 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
   it('keeps the modification times across the store (codec round trip)', () => {
     const d = step(null, sfRead('ChangedInSF', 50_000));
     expect(d.next.merge!.modified).toEqual({ initlive: null, salesforce: 50_000 });
-    const { encodePairState, decodePairState } = jest.requireActual<
-      typeof import('../../src/core/pair-state-codec')
-    >('../../src/core/pair-state-codec');
     const back = decodePairState(encodePairState(d.next), { orgId: 'org_demo', pairId: 'p1' });
     expect(back.merge!.modified).toEqual({ initlive: null, salesforce: 50_000 });
   });

@@ -145,7 +145,7 @@ describe('state witness', () => {
     await shared.inner.delete('org_a');
     await shared.positions.compareAndSet(
       STATE_EPOCH,
-      (await shared.positions.get(STATE_EPOCH))!,
+      await shared.positions.get(STATE_EPOCH),
       'epoch_other',
     );
     const check = await running.check();
@@ -162,7 +162,7 @@ describe('state witness', () => {
       secrets: createSecretBox(generateEncryptionKey()),
     });
     await otherKey.update('org_x', () => connection('org_x'));
-    await witness.recordConnection('org_x', (await otherKey.raw('org_x'))!);
+    await witness.recordConnection('org_x', await otherKey.raw('org_x'));
 
     const emptied = store();
     expect(await epochOf(emptied).check()).toMatchObject({ lost: true, restored: 1 });
