@@ -385,9 +385,13 @@ export function decide(
   // the other side tells what changed there meanwhile.
   const blind =
     stored === null && mem.current[other] === null && change.position !== null && changedSet;
-  // Records that named each other before anyone here decided them: synced once, history gone.
+  // A pair linked by the records' own ids (a Contact's external id) before anyone here decided
+  // it: synced once, its history gone. A run's email match (never synced) does not count.
   const newer =
-    baseBefore === null && change.otherId !== null && !change.matchedByEmail
+    baseBefore === null &&
+    next.initliveId !== null &&
+    next.salesforceId !== null &&
+    !change.matchedByEmail
       ? newerSide(mem)
       : null;
 

@@ -69,4 +69,57 @@ describe('start-up while the registry is down', () => {
       await transport.close();
     }
   });
+
+  it('a consumer joining while the broker cannot be reached waits for it, saying so, then consumes', async () => {
+    const [host, port] = env.kafkaBrokers[0]!.split(':') as [string, string];
+    const proxy = await startTcpProxy({ host, port: Number(port) });
+    proxy.mode('reset');
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'warn', write: (l) => lines.push(l) });
+    const name = `join-${randomUUID().slice(0, 8)}`;
+    const direct = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: `${name}-direct` });
+    // Bootstraps through the proxy (the broker's metadata then names its own address).
+    const joining = new KafkaTransport({
+      brokers: [`127.0.0.1:${proxy.port}`],
+      clientId: name,
+      logger,
+      clientRetry: { retries: 1, initialRetryTime: 100, maxRetryTime: 200 },
+    });
+    try {
+      await direct.ensureTopics([{ name, partitions: 1 }]);
+      const got: string[] = [];
+      const subscribing = joining.subscribe({
+        groupId: name,
+        topics: [name],
+        fromBeginning: true,
+        handleBatch: async (batch) => {
+          got.push(...batch.records.map((r) => r.value.toString()));
+        },
+      });
+      const deadline = Date.now() + 30_000;
+      while (!lines.some((l) => l.includes('waiting for Kafka to join the consumer group'))) {
+        if (Date.now() > deadline) throw new Error(`never said it waits: ${lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      proxy.mode('pass');
+      const subscription = await subscribing;
+      await subscription.ready();
+      await direct.send(name, [{ key: 'k', value: Buffer.from('after the wait') }]);
+      const until = Date.now() + 30_000;
+      while (got.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(got).toEqual(['after the wait']);
+      const waited = lines.find((l) => l.includes('waiting for Kafka to join'))!;
+      expect(JSON.parse(waited)).toMatchObject({
+        level: 'warn',
+        groupId: name,
+        err: expect.objectContaining({ code: 'TRANSPORT_UNAVAILABLE' }),
+      });
+    } finally {
+      await joining.close().catch(() => undefined);
+      await proxy.close();
+      await direct.deleteTopics([name]).catch(() => undefined);
+      await direct.deleteGroups([name]).catch(() => undefined);
+      await direct.close();
+    }
+  });
 });

@@ -173,7 +173,8 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     step(step(null, first).next, second);
   const ilRead = (lastName: string, modifiedAt: number, over: Partial<ObservedChange> = {}) =>
     il(staff({ lastName }), {
-      otherId: contactId,
+      // InitLive holds no Salesforce id: the run's read names none; the Contact named the staff.
+      otherId: null,
       position: null,
       runId: 'run_repair',
       modifiedAt,

@@ -10,10 +10,10 @@ import type {
   Producer,
   RetryOptions,
 } from 'kafkajs';
-import { SyncError } from '../../errors';
+import { SyncError, toSyncError } from '../../errors';
 import { silentLogger } from '../../logger';
 import type { Logger, LogLevel } from '../../logger';
-import { backoffDelayMs } from '../../retry';
+import { backoffDelayMs, retry } from '../../retry';
 import type { RetryPolicy } from '../../retry';
 import { defaultRedeliveryBackoff, partitionForKey } from '../../core/transport';
 import type {
@@ -86,6 +86,15 @@ export interface KafkaTransportOptions {
 }
 
 const DEFAULT_MAX_BATCH_SIZE = 500;
+
+/** Tries at joining a group while the broker is unavailable: about two minutes, at most 15 s apart. */
+const JOIN_RETRY: RetryPolicy = {
+  maxAttempts: 12,
+  initialDelayMs: 500,
+  maxDelayMs: 15_000,
+  factor: 2,
+  jitter: 0.2,
+};
 
 /**
  * Records per produce request. kafkajs groups a send's records by partition by copying the
@@ -219,7 +228,31 @@ export class KafkaTransport implements Transport {
     }
   }
 
+  /**
+   * Joins the group, trying again (with a fresh consumer) while the broker answers as
+   * unavailable: a process started, or a source restarted, during a broker restart waits for
+   * it (about two minutes, JOIN_RETRY) instead of failing.
+   */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    return retry(
+      async ({ bail }) => {
+        if (this.closing) bail(new SyncError('TRANSPORT_UNAVAILABLE', 'transport is closed'));
+        return this.subscribeOnce(options);
+      },
+      JOIN_RETRY,
+      {
+        onRetry: (err, attempt, delayMs) =>
+          this.logger.warn('waiting for Kafka to join the consumer group', {
+            groupId: options.groupId,
+            attempt,
+            delayMs,
+            err: toSyncError(err),
+          }),
+      },
+    );
+  }
+
+  private async subscribeOnce(options: SubscribeOptions): Promise<Subscription> {
     this.assertOpen();
     const subscription = new KafkaSubscription({
       consumer: this.kafka.consumer({
