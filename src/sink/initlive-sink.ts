@@ -118,6 +118,8 @@ interface ChunkResults {
  * (their ifMatch turns a repeat into a harmless 412) and, thanks to the recorded link, turns
  * its creates into updates.
  */
+type Adoption = 'adopted' | 'pair-gone' | 'no';
+
 export class InitLiveSink {
   private subscription: Subscription | null = null;
   private abort = new AbortController();
@@ -379,11 +381,16 @@ export class InitLiveSink {
         const outcome = outcomes[i];
         if (!outcome || outcome.ok) continue;
         const e = outcome.error;
+        let adoption: Adoption;
         if (e.code === 'STALE_VERSION') {
           await this.resnapshot(orgId, op, known, results);
-        } else if (await this.adopted(orgId, op, e)) {
+        } else if ((adoption = await this.adopted(orgId, op, e)) === 'adopted') {
           // The person was entered in InitLive too, at the same moment: decide again on them.
           await this.resnapshot(orgId, { ...op, initliveId: duplicateHolder(e)! }, known, results);
+        } else if (adoption === 'pair-gone') {
+          // Nothing left to write for: the pair is gone, and whoever holds the email is
+          // decided from their own records (the feed, a repair run), not by this write.
+          await this.resnapshot(orgId, { ...op, initliveId: null }, known, results);
         } else if (e.code === 'NOT_FOUND' && op.kind === 'delete') {
           // Already gone (a redelivered delete, or removed in InitLive meanwhile): done.
           this.countApplied(orgId, op, results, null);
@@ -535,27 +542,33 @@ export class InitLiveSink {
   /**
    * A create InitLive refuses because a staff member already holds the email is the same person
    * entered on both sides at once, met by the reconciler from each side before either was
-   * linked: the pair takes that staff member unless another pair holds them.
+   * linked: the pair takes that staff member unless another pair holds them. A create whose
+   * pair the store no longer holds (it lost its data; a redelivery of a create that landed
+   * before) is `pair-gone`: there is nobody to adopt for.
    */
-  private async adopted(orgId: string, op: PlannedOp, e: SyncError): Promise<boolean> {
+  private async adopted(orgId: string, op: PlannedOp, e: SyncError): Promise<Adoption> {
     const holder = duplicateHolder(e);
-    if (op.kind !== 'create' || holder === null) return false;
-    try {
-      await this.hold(orgId, () => recordLink(this.deps, orgId, op.pairId, 'initlive', holder));
-    } catch (err) {
-      if (toSyncError(err).context.reason === 'link-owned') return false;
-      throw err;
-    }
-    const pair = (await this.deps.store.getMany(orgId, [op.pairId]))[0];
-    const adopted = pair?.state.initliveId === holder;
-    if (adopted) {
-      this.log.info('create matched a staff member holding its email', {
+    if (op.kind !== 'create' || holder === null) return 'no';
+    const linked = await this.hold(orgId, () =>
+      this.deps.store.link(orgId, op.pairId, 'initlive', holder),
+    );
+    if (linked.outcome === 'link-owned') return 'no';
+    if (linked.outcome === 'absent') {
+      this.log.info('create refused as a duplicate for a pair the store no longer holds; dropped', {
         orgId,
         pairId: op.pairId,
         staffId: holder,
       });
+      return 'pair-gone';
     }
-    return adopted;
+    const pair = (await this.deps.store.getMany(orgId, [op.pairId]))[0];
+    if (pair?.state.initliveId !== holder) return 'no';
+    this.log.info('create matched a staff member holding its email', {
+      orgId,
+      pairId: op.pairId,
+      staffId: holder,
+    });
+    return 'adopted';
   }
 
   private async resnapshot(

@@ -215,6 +215,9 @@ describe('InitLiveSink', () => {
     const failed: string[] = [];
     pipeline.events.on('sink.failed', (e) => failed.push(`${e.sink}:${e.code}:${e.count}`));
     const holder = sandbox.control.createStaff({ lastName: 'Holder', email: 'taken@example.org' });
+    // Another person holds the email: their pair links them.
+    await addPair('holder', { initliveId: holder.id });
+    await addPair('dup', {});
     await send([
       write({
         pairId: 'dup',
@@ -323,6 +326,30 @@ describe('InitLiveSink', () => {
     });
     expect(await pipeline.store.findPairId(ORG_ID, 'initlive', held.id)).toBe('owner');
     expect(snapshots.values).toHaveLength(0);
+  });
+
+  it('drops a create refused as a duplicate whose pair the store no longer holds, without a dead letter', async () => {
+    // The create landed once; the store then lost its data, and the write came again.
+    const landed = sandbox.control.createStaff({ lastName: 'Landed', email: 'landed@example.org' });
+    await send([
+      write({
+        pairId: 'lost',
+        operation: 'CREATE',
+        salesforceId: CONTACT_ID,
+        fields: { lastName: 'Landed', email: 'landed@example.org' },
+      }),
+    ]);
+    const outcomes = await collect(pipeline.deps, 'outcomes');
+    await sink.start();
+
+    const dropped = () => outcomes.values.flatMap((o) => o.items).find((i) => i.pairId === 'lost');
+    await eventually(() => dropped() !== undefined, 'the create dropped');
+    await outcomes.stop();
+    expect(dropped()).toMatchObject({ result: 'SUPERSEDED', side: 'INITLIVE' });
+    expect(deadLetters.values).toHaveLength(0);
+    expect(snapshots.values).toHaveLength(0);
+    expect(await pipeline.store.findPairId(ORG_ID, 'initlive', landed.id)).toBeNull();
+    expect(sandbox.control.listStaff()).toHaveLength(1);
   });
 
   it('drops an update to a staff member deleted in InitLive meanwhile, without a dead letter', async () => {
