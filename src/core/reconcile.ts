@@ -447,14 +447,18 @@ export function decide(
     const canToIl = canFlow(m, 'salesforce', settings.direction);
 
     let winner: Side | null = null;
-    if (ilChanged && sfChanged) {
+    if (b === undefined && newer !== null) {
+      // Synced once, history gone: the record modified last holds the later edit, a value
+      // cleared there included.
+      winner = (newer === 'initlive' ? canToSf : canToIl) ? newer : null;
+    } else if (ilChanged && sfChanged) {
       if (canToSf && canToIl) {
         winner =
           b === undefined && (il === null || sf === null)
             ? il === null
               ? 'salesforce'
               : 'initlive'
-            : (newer ?? settings.defaultSystem);
+            : settings.defaultSystem;
         if (b !== undefined || (il !== null && sf !== null)) {
           conflicts.push({ pairId: next.pairId, field: f, initlive: il, salesforce: sf, winner });
         }

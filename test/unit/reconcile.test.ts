@@ -205,6 +205,23 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     ]);
   });
 
+  it('a value cleared on the record modified last stays cleared', () => {
+    const cleared = step(
+      step(
+        null,
+        sf(staff(), { full: true, position: null, runId: 'run_repair', modifiedAt: 10_000 }),
+      ).next,
+      il(staff({ phone: null }), { position: null, runId: 'run_repair', modifiedAt: 50_000 }),
+    );
+    expect(cleared.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: expect.objectContaining({ phone: null }),
+      }),
+    ]);
+    expect(cleared.writes.some((w) => w.side === 'initlive')).toBe(false);
+  });
+
   it('edits within SIMULTANEOUS_EDIT_MS of each other, and records paired by email, go to the default system', () => {
     const close = repair(sfRead('ChangedInSF', 11_500), ilRead('ChangedInIL', 10_000));
     expect(close.writes).toEqual([
