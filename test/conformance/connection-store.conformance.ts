@@ -16,7 +16,8 @@ export interface ConnectionStoreFixture {
   cleanup: () => Promise<void>;
 }
 
-function record(orgId: string, extra: Partial<OrgConnection> = {}): OrgConnection {
+/** A connected organization's record, with fresh tokens and key. */
+export function connectionRecord(orgId: string, extra: Partial<OrgConnection> = {}): OrgConnection {
   return {
     orgId,
     state: 'connected',
@@ -59,7 +60,7 @@ export function describeConnectionStoreConformance(
 
     it('stores and returns a record; secrets are sealed at rest', async () => {
       expect(await fx.store.get(org)).toBeNull();
-      const r = record(org);
+      const r = connectionRecord(org);
       expect(await fx.store.update(org, () => r)).toEqual(r);
       expect(await fx.store.get(org)).toEqual(r);
       const raw = (await fx.store.raw(org))!;
@@ -72,8 +73,12 @@ export function describeConnectionStoreConformance(
     });
 
     it('lists every record and forgets deleted ones', async () => {
-      const a = record(`${org}_a`);
-      const b = record(`${org}_b`, { state: 'disconnected', salesforce: null, initlive: null });
+      const a = connectionRecord(`${org}_a`);
+      const b = connectionRecord(`${org}_b`, {
+        state: 'disconnected',
+        salesforce: null,
+        initlive: null,
+      });
       await fx.store.update(a.orgId, () => a);
       await fx.store.update(b.orgId, () => b);
       const mine = (await fx.store.list()).filter((r) => r.orgId.startsWith(org));
@@ -84,7 +89,7 @@ export function describeConnectionStoreConformance(
     });
 
     it('update passes the current record; returning null changes nothing', async () => {
-      await fx.store.update(org, () => record(org));
+      await fx.store.update(org, () => connectionRecord(org));
       const seen: Array<OrgConnection | null> = [];
       const kept = await fx.store.update(org, (current) => {
         seen.push(current);
@@ -102,7 +107,7 @@ export function describeConnectionStoreConformance(
     });
 
     it('concurrent updates from two handles lose nothing', async () => {
-      await fx.store.update(org, () => record(org, { updatedAt: 0 }));
+      await fx.store.update(org, () => connectionRecord(org, { updatedAt: 0 }));
       const other = await fx.openAnother();
       const bump = (s: ConnectionStore) =>
         s.update(org, (c) => ({ ...c!, updatedAt: c!.updatedAt + 1 }));
@@ -114,7 +119,7 @@ export function describeConnectionStoreConformance(
     });
 
     it('restore puts a sealed record back only where none is, and refuses one of another organization or key', async () => {
-      const r = record(org);
+      const r = connectionRecord(org);
       await fx.store.update(org, () => r);
       const sealed = (await fx.store.raw(org))!;
       expect(await fx.store.restore(org, sealed)).toBe(false);

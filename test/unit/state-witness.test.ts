@@ -1,4 +1,3 @@
-import { defaultSyncSettings } from '../../src/core/settings';
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
 import { MemoryPositionStore } from '../../src/infra/memory/memory-position-store';
 import { MemoryTransport } from '../../src/infra/memory/memory-transport';
@@ -7,6 +6,7 @@ import { silentLogger } from '../../src/logger';
 import type { OrgConnection } from '../../src/orgs/connection-store';
 import { WitnessedConnectionStore } from '../../src/orgs/witnessed-connection-store';
 import { STATE_EPOCH, StateEpoch } from '../../src/pipeline/state-epoch';
+import { connectionRecord } from '../conformance/connection-store.conformance';
 import {
   StateWitness,
   stateWitnessTopic,
@@ -22,27 +22,12 @@ import {
 
 const secrets = createSecretBox(generateEncryptionKey());
 
+const made = new Map<string, OrgConnection>();
+/** One record per organization for the whole file, so what is put back can be compared. */
 function connection(orgId: string): OrgConnection {
-  return {
-    orgId,
-    state: 'connected',
-    reason: null,
-    salesforce: {
-      instanceUrl: 'https://example.my.salesforce.com',
-      loginUrl: 'https://login.salesforce.com',
-      userId: '005000000000001',
-      organizationId: '00D000000000001',
-      flow: 'web_server',
-      username: null,
-      accessToken: `access-${orgId}`,
-      refreshToken: `refresh-${orgId}`,
-      privateKeyPem: null,
-      connectedAt: 1,
-    },
-    initlive: { baseUrl: 'https://api.initlive.example', apiKey: `key-${orgId}` },
-    settings: defaultSyncSettings,
-    updatedAt: 1,
-  };
+  let r = made.get(orgId);
+  if (!r) made.set(orgId, (r = connectionRecord(orgId)));
+  return r;
 }
 
 /** One "Redis": what is lost together when it comes back empty. */
@@ -87,8 +72,10 @@ describe('state witness', () => {
     expect([...kept.connections.keys()]).toEqual(['org_a']);
     // Sealed as stored: no secret is readable on the topic.
     expect(kept.connections.get('org_a')).toBe(await redis.connections.raw('org_a'));
-    expect(kept.connections.get('org_a')).not.toContain('access-org_a');
-    expect(kept.connections.get('org_a')).not.toContain('key-org_a');
+    expect(kept.connections.get('org_a')).not.toContain(
+      connection('org_a').salesforce!.accessToken,
+    );
+    expect(kept.connections.get('org_a')).not.toContain(connection('org_a').initlive!.apiKey);
   });
 
   it('a store emptied while no process ran: the next process finds the loss and puts the connections back', async () => {
