@@ -344,12 +344,17 @@ export class OrgStream {
   }
 
   private onTransport(up: boolean): void {
-    if (!up) {
-      if (this.current.state === 'streaming') this.current.state = 'connecting';
-      this.noteError('UPSTREAM_UNAVAILABLE', 'CometD transport down; faye is retrying');
-    } else if (this.subscribed && this.current.state === 'connecting') {
-      this.current.state = 'streaming';
+    if (up) {
+      if (this.subscribed && this.current.state === 'connecting') this.current.state = 'streaming';
+      return;
     }
+    if (this.current.state === 'streaming') this.current.state = 'connecting';
+    this.noteError('UPSTREAM_UNAVAILABLE', 'CometD transport down; subscribing again');
+    // Events in a long-poll answer lost with the connection are gone from faye's session,
+    // which would go on after them: a new session replays from the stored replay id, and what
+    // came since comes again (the reconciler drops what it has seen).
+    this.floor = this.fallback ? null : this.lastCommitted;
+    this.scheduleReconnect(this.options.resubscribeDelayMs);
   }
 
   private onReplayInvalid(error: string): void {

@@ -20,6 +20,7 @@ import {
   replayPositionName,
   type SalesforceSourceOptions,
 } from '../../src/source-salesforce';
+import { startTcpProxy, type TcpProxy } from '../fixtures/tcp-proxy';
 
 const ORG = 'org-a';
 const TAG = 'InitLiveSync';
@@ -63,6 +64,7 @@ async function waitFor(
 
 interface Harness {
   sb: SalesforceSandbox;
+  proxy: TcpProxy | null;
   conn: Connection;
   deps: PipelineDeps;
   topics: TopicNames;
@@ -91,12 +93,16 @@ describe('SalesforceSource (CDC over CometD against the sandbox)', () => {
   let h: Harness;
   const sources: SalesforceSource[] = [];
 
-  async function setup(): Promise<Harness> {
+  /** `proxied`: the connection reaches the sandbox through a TCP proxy the test can cut. */
+  async function setup(options: { proxied?: boolean } = {}): Promise<Harness> {
     const sb = await startSalesforceSandbox();
     const tokens = await grant(sb);
+    const proxy = options.proxied
+      ? await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(sb.instanceUrl).port) })
+      : null;
     const conn = createSalesforceConnection({
       credentials: {
-        instanceUrl: sb.instanceUrl,
+        instanceUrl: proxy?.url ?? sb.instanceUrl,
         accessToken: tokens.access,
         refreshToken: tokens.refresh,
         loginUrl: sb.loginUrl,
@@ -170,6 +176,7 @@ describe('SalesforceSource (CDC over CometD against the sandbox)', () => {
     };
     return {
       sb,
+      proxy,
       conn,
       deps,
       topics,
@@ -199,8 +206,40 @@ describe('SalesforceSource (CDC over CometD against the sandbox)', () => {
   afterEach(async () => {
     for (const s of sources.splice(0)) await s.stop();
     await h.transport.close();
+    await h.proxy?.close();
     await h.sb.close();
   });
+
+  test('events lost with a cut connection come again: the stream subscribes again from the stored replay id', async () => {
+    await h.transport.close();
+    await h.sb.close();
+    h = await setup({ proxied: true });
+    await streaming(h.source);
+    h.sb.control.createContact({ LastName: 'Before' });
+    await waitFor('the first change', () => h.changes.length === 1);
+    await waitFor('its position stored', async () => (await stored()) === latestReplayId());
+
+    // The network goes silent under the held connect: the next event is written into a
+    // connection that no longer reaches the client, and the server counts it delivered.
+    await new Promise((r) => setTimeout(r, 200));
+    h.proxy!.mode('blackhole');
+    h.sb.control.createContact({ LastName: 'Lost' });
+    await new Promise((r) => setTimeout(r, 200));
+    // Then it breaks for good (faye sees the transport go down), and comes back.
+    h.proxy!.mode('reset');
+    await waitFor('the transport down', () => h.source.status(ORG).state === 'connecting');
+    h.proxy!.mode('pass');
+
+    await waitFor('the event from the lost answer', () =>
+      h.changes.some((c) => c.value.values.lastName === 'Lost'),
+    );
+    await waitFor('streaming again', () => h.source.status(ORG).state === 'streaming');
+    h.sb.control.createContact({ LastName: 'After' });
+    await waitFor('a later change', () =>
+      h.changes.some((c) => c.value.values.lastName === 'After'),
+    );
+    expect(h.changes.filter((c) => c.value.values.lastName === 'Before')).toHaveLength(1);
+  }, 30_000);
 
   test('REST writes arrive on contactChanges as canonical records with our origin tag', async () => {
     const counted: number[] = [];
