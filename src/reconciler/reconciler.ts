@@ -314,7 +314,15 @@ export class Reconciler {
       foundBy,
       runId: change.runId ?? null,
       outcome: d.outcome,
-      writes: d.writes.map((w) => `${w.side}:${w.op}`),
+      // Field names and record metadata only, never values: enough to replay a decision.
+      writes: d.writes.map((w) => `${w.side}:${w.op}:${Object.keys(w.values).join(',')}`),
+      fields: change.changed ?? null,
+      stored: stateBefore !== null,
+      hadBase: stateBefore?.base != null,
+      resync: change.writeRejected === true,
+      modifiedAt: change.modifiedAt ?? null,
+      otherModifiedAt:
+        d.next.merge?.modified?.[change.side === 'initlive' ? 'salesforce' : 'initlive'] ?? null,
     });
     // Writes a redelivered change sends again were decided (and counted) the first time.
     this.deps.events.emit('reconcile.outcome', {
