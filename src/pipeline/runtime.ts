@@ -18,6 +18,7 @@ import { retry, type RetryPolicy } from '../retry';
 import { SyncEvents } from './events';
 import { PendingChangeTransport } from './pending-changes';
 import { StateWitness, stateWitnessTopic, stateWitnessTopicSpec } from './state-witness';
+import { WitnessedPositionStore } from './witnessed-positions';
 import type { PendingChangesView } from './pending-changes';
 
 export interface RuntimeSettings {
@@ -127,11 +128,21 @@ export async function createRuntime(
     : null;
   const keyPrefix = settings.redisKeyPrefix;
   const store = redis ? new RedisVersionStore({ redis, keyPrefix }) : new MemoryVersionStore();
-  const positions = redis
-    ? new RedisPositionStore({ redis, keyPrefix })
-    : new MemoryPositionStore();
   const emailIndex = redis ? new RedisEmailIndex({ redis, keyPrefix }) : new MemoryEmailIndex();
   const witnessTopic = real && redis ? stateWitnessTopic(settings.topicPrefix) : null;
+  const stateWitness = witnessTopic
+    ? new StateWitness({
+        transport,
+        topic: witnessTopic,
+        logger: logger.child({ component: 'state-witness' }),
+      })
+    : null;
+  const storedPositions = redis
+    ? new RedisPositionStore({ redis, keyPrefix })
+    : new MemoryPositionStore();
+  const positions = stateWitness
+    ? new WitnessedPositionStore(storedPositions, stateWitness)
+    : storedPositions;
   try {
     // A broker or registry still starting (or restarting) is waited for, as long as it says
     // it may come back; a refusal that cannot change (bad credentials, a bad setting) fails now.
@@ -182,13 +193,7 @@ export async function createRuntime(
   return {
     deps,
     mode: real ? (redis ? 'kafka+redis' : 'kafka') : redis ? 'memory+redis' : 'memory',
-    stateWitness: witnessTopic
-      ? new StateWitness({
-          transport,
-          topic: witnessTopic,
-          logger: logger.child({ component: 'state-witness' }),
-        })
-      : null,
+    stateWitness,
     pendingChanges: transport,
     ready: async () => {
       try {
@@ -202,6 +207,8 @@ export async function createRuntime(
       }
     },
     close: async () => {
+      // The last source positions reach the witness while the transport is still open.
+      if (positions instanceof WitnessedPositionStore) await positions.flush();
       await transport.close();
       if (redis) await closeRedis(redis);
     },

@@ -42,7 +42,8 @@ const WITNESS_READ_RETRY: RetryPolicy = {
  * state only this process still knows (connections, positions), so the caller writes that
  * back and runs a full sync (`requestStateRecovery`). Every process finds the loss, once.
  *
- * The witness (a compacted Kafka topic) keeps the epoch and the connections outside the store,
+ * The witness (a compacted Kafka topic) keeps the epoch, the connections and the source
+ * positions outside the store,
  * so a process that starts on an emptied store, with nobody left who remembers it, still finds
  * the loss: the witness names an epoch the store does not hold. The witnessed connections are
  * put back before the new epoch is written, so a process dying half way leaves the store
@@ -61,7 +62,7 @@ export class StateEpoch {
       if (witnessed?.epoch && witnessed.epoch !== stored) {
         // The store lost its data while no process that knew the epoch was running (or the
         // process that found the loss died before its witness heard of the new epoch).
-        const restored = await this.restore(witnessed.connections);
+        const restored = await this.restore(witnessed);
         this.known = stored ?? (await this.create());
         await this.deps.witness?.recordEpoch(this.known);
         this.deps.logger.error(
@@ -78,9 +79,7 @@ export class StateEpoch {
     }
     if (stored === this.known) return { lost: false };
     const was = this.known;
-    const restored = this.deps.witness
-      ? await this.restore((await this.readWitness()).connections)
-      : 0;
+    const restored = this.deps.witness ? await this.restore(await this.readWitness()) : 0;
     // Another process may have found the loss first and written the new epoch: adopt it.
     this.known = stored ?? (await this.create());
     await this.deps.witness?.recordEpoch(this.known);
@@ -101,11 +100,27 @@ export class StateEpoch {
     });
   }
 
-  /** Puts the witnessed connections back where the store has none; how many it put back. */
-  private async restore(kept: Map<string, string>): Promise<number> {
+  /**
+   * Puts the witnessed source positions and connections back where the store has none (a
+   * source holder may have written its own back first); how many connections it put back.
+   */
+  private async restore(kept: WitnessedState): Promise<number> {
+    let positions = 0;
+    for (const [name, value] of kept.positions) {
+      try {
+        if (await this.deps.positions.compareAndSet(name, null, value)) positions++;
+      } catch (err) {
+        this.deps.logger.error('a witnessed source position could not be put back', {
+          name,
+          err: toSyncError(err),
+        });
+      }
+    }
+    if (positions > 0)
+      this.deps.logger.warn('source positions put back from the state witness', { positions });
     if (!this.deps.connections) return 0;
     let restored = 0;
-    for (const [orgId, sealed] of kept) {
+    for (const [orgId, sealed] of kept.connections) {
       try {
         if (await this.deps.connections.restore(orgId, sealed)) restored++;
       } catch (err) {

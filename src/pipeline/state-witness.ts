@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 
 const EPOCH_KEY = 'epoch';
 const CONNECTION_PREFIX = 'connection/';
+const POSITION_PREFIX = 'position/';
 
 /** The topic name under the deployment's topic prefix. */
 export function stateWitnessTopic(topicPrefix: string): string {
@@ -25,12 +26,14 @@ export interface WitnessedState {
   epoch: string | null;
   /** Organization id -> its connection record as the store held it (sealed). */
   connections: Map<string, string>;
+  /** Source position name -> a value it held (at most a second or so behind). */
+  positions: Map<string, string>;
 }
 
 /**
  * A copy, outside Redis, of what the connector cannot rebuild when Redis loses its data: the
- * state epoch and the organizations' connections (sealed as stored, so no secret is readable
- * on the topic). Kept on a compacted Kafka topic, as Kafka Connect keeps its connector
+ * state epoch, the organizations' connections (sealed as stored, so no secret is readable
+ * on the topic) and the sources' positions (as Kafka Connect keeps source offsets). Kept on a compacted Kafka topic, as Kafka Connect keeps its connector
  * configs. A process that finds Redis empty reads it: an epoch here means the store held
  * state before (it lost it while no process was watching), and the connections are put back.
  *
@@ -43,14 +46,17 @@ export class StateWitness {
   async read(): Promise<WitnessedState> {
     const latest = await this.deps.transport.readLatest(this.deps.topic);
     const connections = new Map<string, string>();
+    const positions = new Map<string, string>();
     let epoch: string | null = null;
     for (const [key, value] of latest) {
       if (key === EPOCH_KEY) epoch = value.length > 0 ? value.toString('utf8') : null;
       else if (key.startsWith(CONNECTION_PREFIX) && value.length > 0) {
         connections.set(key.slice(CONNECTION_PREFIX.length), value.toString('utf8'));
+      } else if (key.startsWith(POSITION_PREFIX) && value.length > 0) {
+        positions.set(key.slice(POSITION_PREFIX.length), value.toString('utf8'));
       }
     }
-    return { epoch, connections };
+    return { epoch, connections, positions };
   }
 
   recordEpoch(epoch: string): Promise<void> {
@@ -67,6 +73,15 @@ export class StateWitness {
       entries.map(([orgId, sealed]) => ({
         key: `${CONNECTION_PREFIX}${orgId}`,
         value: Buffer.from(sealed ?? '', 'utf8'),
+      })),
+    );
+  }
+
+  recordPositions(entries: ReadonlyArray<[name: string, value: string]>): Promise<void> {
+    return this.write(
+      entries.map(([name, value]) => ({
+        key: `${POSITION_PREFIX}${name}`,
+        value: Buffer.from(value, 'utf8'),
       })),
     );
   }

@@ -1,3 +1,4 @@
+import type { PositionStore } from '../../src/core/position-store';
 import { MemoryConnectionStore } from '../../src/infra/memory/memory-connection-store';
 import { MemoryPositionStore } from '../../src/infra/memory/memory-position-store';
 import { MemoryTransport } from '../../src/infra/memory/memory-transport';
@@ -5,6 +6,8 @@ import { createSecretBox, generateEncryptionKey } from '../../src/infra/secrets'
 import { silentLogger } from '../../src/logger';
 import type { OrgConnection } from '../../src/orgs/connection-store';
 import { WitnessedConnectionStore } from '../../src/orgs/witnessed-connection-store';
+import { WitnessedPositionStore } from '../../src/pipeline/witnessed-positions';
+import { describePositionStoreConformance } from '../conformance/position-store.conformance';
 import { STATE_EPOCH, StateEpoch } from '../../src/pipeline/state-epoch';
 import { connectionRecord } from '../conformance/connection-store.conformance';
 import {
@@ -52,7 +55,7 @@ describe('state witness', () => {
   });
   afterEach(() => transport.close());
 
-  const epochOf = (s: ReturnType<typeof store>) =>
+  const epochOf = (s: { positions: PositionStore; connections: WitnessedConnectionStore }) =>
     new StateEpoch({
       positions: s.positions,
       logger: silentLogger,
@@ -154,5 +157,68 @@ describe('state witness', () => {
     const emptied = store();
     expect(await epochOf(emptied).check()).toMatchObject({ lost: true, restored: 1 });
     expect((await emptied.connections.list()).map((c) => c.orgId)).toEqual(['org_a']);
+  });
+  it('keeps the source positions, at most one write per position and interval, and puts them back after a loss', async () => {
+    const before = store();
+    const positions = new WitnessedPositionStore(before.positions, witness, 60_000);
+    await epochOf({ ...before, positions }).check();
+    await positions.set('source:initlive:org_a:feed', '10');
+    await positions.set('source:initlive:org_a:feed', '11');
+    expect(await positions.compareAndSet('source:salesforce:org_a:replay', null, '900')).toBe(true);
+    expect(await positions.compareAndSet('source:salesforce:org_a:replay', 'x', '901')).toBe(false);
+    await positions.set('linked:org_a', 'run_1');
+    // Nothing written before the interval; then the latest of each source position only.
+    expect((await witness.read()).positions).toEqual(new Map());
+    await positions.flush();
+    expect((await witness.read()).positions).toEqual(
+      new Map([
+        ['source:initlive:org_a:feed', '11'],
+        ['source:salesforce:org_a:replay', '900'],
+      ]),
+    );
+
+    // Redis comes back empty; one source holder already wrote its own cursor back.
+    const emptied = store();
+    await emptied.positions.set('source:salesforce:org_a:replay', '950');
+    expect(await epochOf(emptied).check()).toMatchObject({ lost: true });
+    expect(await emptied.positions.get('source:initlive:org_a:feed')).toBe('11');
+    expect(await emptied.positions.get('source:salesforce:org_a:replay')).toBe('950');
+    // The "everything linked" marker named links that are gone: not put back.
+    expect(await emptied.positions.get('linked:org_a')).toBeNull();
+    await positions.close();
+  });
+});
+
+describe('WitnessedPositionStore', () => {
+  let transport: MemoryTransport;
+  beforeAll(async () => {
+    transport = new MemoryTransport();
+    await transport.ensureTopics([stateWitnessTopicSpec(stateWitnessTopic('conformance'))]);
+  });
+  afterAll(() => transport.close());
+
+  describePositionStoreConformance('witnessed (memory)', async () => {
+    const witness = new StateWitness({
+      transport,
+      topic: stateWitnessTopic('conformance'),
+      logger: silentLogger,
+    });
+    const inner = new MemoryPositionStore();
+    const store = new WitnessedPositionStore(inner, witness);
+    const handles: WitnessedPositionStore[] = [store];
+    return {
+      store,
+      openAnother: async () => {
+        const handle = new WitnessedPositionStore(
+          new MemoryPositionStore({ sharedWith: inner }),
+          witness,
+        );
+        handles.push(handle);
+        return handle;
+      },
+      cleanup: async () => {
+        await Promise.all(handles.map((h) => h.close()));
+      },
+    };
   });
 });
