@@ -180,8 +180,7 @@ export function existsFlags(merge: MergeMemory | undefined): string {
  * synced.salesforce, base, written.initlive, written.salesforce, updatedAt, merge?]`, merge
  * being `[current.initlive, current.salesforce, pending.initlive, pending.salesforce,
  * position.initlive, position.salesforce, modified?]`, modified being `[initlive, salesforce]`;
- * the org and pair ids are left out (the store's key
- * names them).
+ * the org and pair ids are left out (the store's key names them).
  */
 export function encodePairState(state: PairState): EncodedPair {
   const {

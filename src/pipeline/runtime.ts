@@ -55,8 +55,8 @@ export interface Runtime {
   /** 'kafka+redis' or 'memory', for the start-up banner and the benchmarks. */
   mode: string;
   /**
-   * The copy of the state epoch and connections outside Redis; with Kafka and Redis only (an
-   * in-memory store cannot lose its data without the process).
+   * The copy of the state epoch, connections and source positions outside Redis; with Kafka
+   * and Redis only (an in-memory store cannot lose its data without the process).
    */
   stateWitness: StateWitness | null;
   /** The oldest change each stage holds, per organization (for the metrics). */
@@ -140,9 +140,10 @@ export async function createRuntime(
   const storedPositions = redis
     ? new RedisPositionStore({ redis, keyPrefix })
     : new MemoryPositionStore();
-  const positions = stateWitness
+  const witnessedPositions = stateWitness
     ? new WitnessedPositionStore(storedPositions, stateWitness)
-    : storedPositions;
+    : null;
+  const positions = witnessedPositions ?? storedPositions;
   try {
     // A broker or registry still starting (or restarting) is waited for, as long as it says
     // it may come back; a refusal that cannot change (bad credentials, a bad setting) fails now.
@@ -208,7 +209,7 @@ export async function createRuntime(
     },
     close: async () => {
       // The last source positions reach the witness while the transport is still open.
-      if (positions instanceof WitnessedPositionStore) await positions.flush();
+      await witnessedPositions?.flush();
       await transport.close();
       if (redis) await closeRedis(redis);
     },

@@ -43,11 +43,10 @@ const WITNESS_READ_RETRY: RetryPolicy = {
  * back and runs a full sync (`requestStateRecovery`). Every process finds the loss, once.
  *
  * The witness (a compacted Kafka topic) keeps the epoch, the connections and the source
- * positions outside the store,
- * so a process that starts on an emptied store, with nobody left who remembers it, still finds
- * the loss: the witness names an epoch the store does not hold. The witnessed connections are
- * put back before the new epoch is written, so a process dying half way leaves the store
- * without an epoch and the next one starts the same repair again.
+ * positions outside the store, so a process that starts on an emptied store, with nobody left
+ * who remembers it, still finds the loss: the witness names an epoch the store does not hold.
+ * What the witness kept is put back before the new epoch is written, so a process dying half
+ * way leaves the store without an epoch and the next one starts the same repair again.
  */
 export class StateEpoch {
   private known: string | null = null;

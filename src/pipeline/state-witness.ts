@@ -32,13 +32,15 @@ export interface WitnessedState {
 
 /**
  * A copy, outside Redis, of what the connector cannot rebuild when Redis loses its data: the
- * state epoch, the organizations' connections (sealed as stored, so no secret is readable
- * on the topic) and the sources' positions (as Kafka Connect keeps source offsets). Kept on a compacted Kafka topic, as Kafka Connect keeps its connector
- * configs. A process that finds Redis empty reads it: an epoch here means the store held
- * state before (it lost it while no process was watching), and the connections are put back.
+ * state epoch, the organizations' connections (sealed as stored, so no secret is readable on
+ * the topic) and the sources' positions. Kept on a compacted Kafka topic, as Kafka Connect
+ * keeps its connector configs and source offsets. A process that finds Redis empty reads it:
+ * an epoch here means the store held state before (it lost it while no process was watching),
+ * and the connections and positions are put back.
  *
  * Writes are best effort: Redis stays the source of truth, and a write that fails is logged
- * and made good by the next one (every process writes the whole set when it starts).
+ * and made good by the next one (every process writes all connections when it starts; a
+ * position is written again at its next move).
  */
 export class StateWitness {
   constructor(private readonly deps: { transport: Transport; topic: string; logger: Logger }) {}

@@ -321,8 +321,7 @@ export class Reconciler {
       hadBase: stateBefore?.base != null,
       resync: change.writeRejected === true,
       modifiedAt: change.modifiedAt ?? null,
-      otherModifiedAt:
-        d.next.merge?.modified?.[change.side === 'initlive' ? 'salesforce' : 'initlive'] ?? null,
+      otherModifiedAt: d.next.merge?.modified?.[otherSide(change.side)] ?? null,
     });
     // Writes a redelivered change sends again were decided (and counted) the first time.
     this.deps.events.emit('reconcile.outcome', {

@@ -234,22 +234,16 @@ export class KafkaTransport implements Transport {
    * it (about two minutes, JOIN_RETRY) instead of failing.
    */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
-    return retry(
-      async ({ bail }) => {
-        if (this.closing) bail(new SyncError('TRANSPORT_UNAVAILABLE', 'transport is closed'));
-        return this.subscribeOnce(options);
-      },
-      JOIN_RETRY,
-      {
-        onRetry: (err, attempt, delayMs) =>
-          this.logger.warn('waiting for Kafka to join the consumer group', {
-            groupId: options.groupId,
-            attempt,
-            delayMs,
-            err: toSyncError(err),
-          }),
-      },
-    );
+    // A closed transport fails at once: assertOpen's error is not retriable.
+    return retry(() => this.subscribeOnce(options), JOIN_RETRY, {
+      onRetry: (err, attempt, delayMs) =>
+        this.logger.warn('waiting for Kafka to join the consumer group', {
+          groupId: options.groupId,
+          attempt,
+          delayMs,
+          err: toSyncError(err),
+        }),
+    });
   }
 
   private async subscribeOnce(options: SubscribeOptions): Promise<Subscription> {
