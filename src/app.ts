@@ -337,6 +337,7 @@ async function start(
     sourceLease: {
       lock: stores.lock,
       leaseMs: config.SOURCE_LEASE_MS,
+      beforeStart: () => directory.checkState(),
       ...options.pipeline?.sourceLease,
     },
     initliveSource: { ...options.pipeline?.initliveSource, webhook: { secret: webhookSecret } },

@@ -144,6 +144,7 @@ export class ManagedOrgDirectory
   private polling: Promise<void> | null = null;
   private readonly resolving = new Map<string, Promise<void>>();
   private stateEpoch: StateEpoch | null = null;
+  private checking: Promise<boolean> | null = null;
   private readonly lastMiss = new Map<string, number>();
 
   constructor(private readonly deps: ManagedOrgDirectoryDeps) {
@@ -439,16 +440,41 @@ export class ManagedOrgDirectory
 
   /** Re-reads the store (all organizations, or one) and applies what changed. */
   async reload(orgId?: string): Promise<void> {
-    const loss = orgId === undefined ? await this.stateEpoch?.check() : undefined;
-    if (loss?.lost) {
-      for (const [id, entry] of this.entries) {
-        await this.deps.store.update(id, (current) => current ?? entry.record);
-      }
-      this.deps.logger.warn('connections written back after the state store lost its data', {
-        organizations: this.entries.size,
-        fromWitness: loss.restored,
-      });
+    // A check that finds a loss reads the store itself, after writing the connections back.
+    if (orgId === undefined && (await this.checkState())) return;
+    await this.read(orgId);
+  }
+
+  /**
+   * Looks at the state epoch now (a source about to start from the stored positions must not
+   * read an emptied store as a fresh one); on a loss, writes the connections back, reloads and
+   * emits 'state-lost'. Callers at the same time share one check. Whether a loss was found.
+   */
+  checkState(): Promise<boolean> {
+    if (!this.stateEpoch) return Promise.resolve(false);
+    this.checking ??= this.findLoss(this.stateEpoch).finally(() => {
+      this.checking = null;
+    });
+    return this.checking;
+  }
+
+  private async findLoss(epoch: StateEpoch): Promise<boolean> {
+    const loss = await epoch.check();
+    if (!loss.lost) return false;
+    for (const [id, entry] of this.entries) {
+      await this.deps.store.update(id, (current) => current ?? entry.record);
     }
+    this.deps.logger.warn('connections written back after the state store lost its data', {
+      organizations: this.entries.size,
+      fromWitness: loss.restored,
+    });
+    await this.read();
+    // After the records are in, so the repair covers organizations only the witness kept.
+    this.emit('state-lost', loss.epoch);
+    return true;
+  }
+
+  private async read(orgId?: string): Promise<void> {
     const records =
       orgId === undefined ? await this.deps.store.list() : [await this.deps.store.get(orgId)];
     const seen = new Set<string>();
@@ -464,8 +490,6 @@ export class ManagedOrgDirectory
         this.emit('changed', id, { state: 'disconnected', kind: 'reloaded', reason: 'removed' });
       }
     }
-    // After the records are in, so the repair covers organizations only the witness kept.
-    if (loss?.lost) this.emit('state-lost', loss.epoch);
   }
 
   private apply(record: OrgConnection, kind: OrgChangeKind): void {

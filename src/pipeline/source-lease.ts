@@ -19,6 +19,12 @@ export interface SourceLeaseOptions {
   leaseMs?: number;
   /** This process's name in the lock. Default `<hostname>:<pid>:<random>`, unique per pipeline. */
   owner?: string;
+  /**
+   * Runs before an organization's readers start from the stored positions: a lease taken
+   * because the store lost its data (the lock went with it) must not read from an emptied
+   * store before the loss is found and the witnessed positions are back (StateEpoch).
+   */
+  beforeStart?: () => Promise<unknown>;
 }
 
 /**
@@ -85,6 +91,7 @@ export class SourceLease {
   readonly leaseMs: number;
   private readonly everyMs: number;
   private readonly lock: Lock;
+  private readonly beforeStart: () => Promise<unknown>;
   private readonly log: Logger;
   private readonly leases = new Map<string, OrgLease>();
   private timer: NodeJS.Timeout | null = null;
@@ -96,6 +103,7 @@ export class SourceLease {
     private readonly readers: LeasedReaders,
   ) {
     this.lock = options.lock;
+    this.beforeStart = options.beforeStart ?? (() => Promise.resolve());
     this.leaseMs = options.leaseMs ?? DEFAULT_SOURCE_LEASE_MS;
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 3) {
       throw new SyncError('INVALID_INPUT', 'source leaseMs must be an integer of at least 3', {
@@ -292,6 +300,8 @@ export class SourceLease {
   private async startReaders(orgId: string, lease: OrgLease): Promise<void> {
     if (!lease.held) return;
     try {
+      await this.beforeStart();
+      if (!lease.held) return;
       await this.readers.start(orgId);
     } catch (err) {
       const e = toSyncError(err);

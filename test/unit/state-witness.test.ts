@@ -10,6 +10,12 @@ import { WitnessedPositionStore } from '../../src/pipeline/witnessed-positions';
 import { describePositionStoreConformance } from '../conformance/position-store.conformance';
 import { STATE_EPOCH, StateEpoch } from '../../src/pipeline/state-epoch';
 import { connectionRecord } from '../conformance/connection-store.conformance';
+import { MemoryLock } from '../../src/infra/memory/memory-lock';
+import type { InitLiveApi } from '../../src/infra/initlive';
+import { ManagedOrgDirectory } from '../../src/orgs/managed-org-directory';
+import { StaticOrgDirectory } from '../../src/orgs/org-directory';
+import { SourceLease } from '../../src/pipeline/source-lease';
+import { orgRuntime } from './source-initlive-helpers';
 import {
   StateWitness,
   stateWitnessTopic,
@@ -220,5 +226,80 @@ describe('WitnessedPositionStore', () => {
         await Promise.all(handles.map((h) => h.close()));
       },
     };
+  });
+});
+
+describe('a source lease taken on a store that lost its data', () => {
+  /** One Redis, emptied in place under a running process. */
+  class EmptiablePositions implements PositionStore {
+    current = new MemoryPositionStore();
+    get(name: string) {
+      return this.current.get(name);
+    }
+    set(name: string, value: string) {
+      return this.current.set(name, value);
+    }
+    compareAndSet(name: string, expected: string | null, value: string) {
+      return this.current.compareAndSet(name, expected, value);
+    }
+    close() {
+      return this.current.close();
+    }
+  }
+
+  it('finds the loss and puts the witnessed cursor back before the readers start', async () => {
+    const transport = new MemoryTransport();
+    const topic = stateWitnessTopic('lease');
+    await transport.ensureTopics([stateWitnessTopicSpec(topic)]);
+    const witness = new StateWitness({ transport, topic, logger: silentLogger });
+    const redis = new EmptiablePositions();
+    const positions = new WitnessedPositionStore(redis, witness, 60_000);
+    const connections = new WitnessedConnectionStore(new MemoryConnectionStore({ secrets }));
+    const directory = new ManagedOrgDirectory({
+      store: connections,
+      logger: silentLogger,
+      oauth: { loginUrl: 'https://login.example.invalid', clientId: 'client' },
+      apiVersion: '62.0',
+      salesforceClientTag: 'InitLiveSync',
+      initliveOrigin: 'salesforce-sync',
+      pollIntervalMs: 0,
+    });
+    directory.watchStateEpoch(
+      new StateEpoch({ positions, logger: silentLogger, witness, connections }),
+    );
+    const losses: string[] = [];
+    directory.on('state-lost', (epoch) => losses.push(epoch));
+    await directory.start();
+    const cursor = 'source:initlive:o1:feed';
+    await positions.set(cursor, '42');
+    await positions.flush();
+
+    // Redis comes back empty, the lock with it: the lease is free before any poll of the
+    // directory has looked at the epoch, and the source reads its cursor as it starts.
+    redis.current = new MemoryPositionStore();
+    const seen: Array<string | null> = [];
+    const lease = new SourceLease(
+      { orgs: new StaticOrgDirectory([orgRuntime({} as InitLiveApi, 'o1')]), logger: silentLogger },
+      { lock: new MemoryLock(), leaseMs: 1_500, beforeStart: () => directory.checkState() },
+      {
+        start: async () => {
+          seen.push(await positions.get(cursor));
+        },
+        stop: () => Promise.resolve(),
+      },
+    );
+    try {
+      await lease.start();
+      expect(seen).toEqual(['42']);
+      expect(losses).toHaveLength(1);
+      // The directory's next poll does not find the same loss again.
+      await directory.reload();
+      expect(losses).toHaveLength(1);
+    } finally {
+      await lease.stop();
+      await directory.stop();
+      await positions.close();
+      await transport.close();
+    }
   });
 });
