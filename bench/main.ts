@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { startServices, type RunningServices } from '../test/harness/services';
 import { DEPLOYED_ENV, DEPLOYED_HEAP_FLAG } from './deployed';
-import { benchFullSync } from './full-sync';
+import { benchFullSync, type FullSyncBenchOptions, type FullSyncBenchResult } from './full-sync';
 import {
   burstInitLiveToSalesforce,
   burstSalesforceToInitLive,
@@ -18,6 +18,8 @@ import {
  *   npm run bench -- --quick           smaller bursts and a 15 s steady run (a smoke check)
  *   npm run bench -- --only=full-sync  one part: raw, burst, steady, split, full-sync
  *   npm run bench -- --only=steady --steady-seconds=300   a longer steady run (memory)
+ *   npm run bench -- --only=full-sync-scale   full syncs of 10,000, 50,000 and 200,000 a side
+ *                                             (`--scale-sizes=` to choose)
  *
  * `split` is the steady run with two connector processes in one consumer group: how the
  * decisions and writes divide between them.
@@ -105,25 +107,72 @@ async function main(): Promise<void> {
       log(out, 'steadyTwoProcesses');
     }
     if (want('full-sync')) {
-      // Kafka, the registry and Redis unless --memory: as in production, and what the RSS
-      // target is about.
       out.fullSync = await benchFullSync({
         records: quick ? 5_000 : 50_000,
         overlap: 0.2,
-        ...(memory
-          ? {}
-          : {
-              redisUrl: process.env.REDIS_URL,
-              kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
-              schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL,
-            }),
+        ...stores(memory),
       });
       log(out, 'fullSync');
+    }
+    if (want('full-sync-scale')) {
+      const sizes = (
+        [...args].find((a) => a.startsWith('--scale-sizes='))?.slice('--scale-sizes='.length) ??
+        (quick ? '2000,5000' : '10000,50000,200000')
+      )
+        .split(',')
+        .map(Number);
+      const runs: FullSyncBenchResult[] = [];
+      for (const records of sizes) {
+        runs.push(await benchFullSync({ records, overlap: 0.2, ...stores(memory) }));
+        log({ [records]: runs[runs.length - 1] }, String(records));
+      }
+      out.fullSyncScale = scaleCurve(runs);
+      log(out, 'fullSyncScale');
     }
   } finally {
     await services?.stop();
   }
   process.stdout.write(`\n${JSON.stringify(out, null, 2)}\n`);
+}
+
+/** Kafka, the registry and Redis unless --memory: as in production, and what the RSS target is about. */
+function stores(memory: boolean): FullSyncBenchOptions {
+  return memory
+    ? {}
+    : {
+        redisUrl: process.env.REDIS_URL,
+        kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
+        schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL,
+      };
+}
+
+/**
+ * The full sync's growth with size: per run the figures issue 16 sets targets on, and each
+ * run's wall and CPU time over the previous size's, against the size ratio (linear growth
+ * makes the two equal).
+ */
+function scaleCurve(runs: FullSyncBenchResult[]) {
+  return {
+    runs: runs.map((r) => ({
+      records: r.records,
+      status: r.status,
+      wallMs: r.wallMs,
+      cpuMs: r.cpuMs,
+      cpuMsPer1000Records: r.cpuMsPer1000Records,
+      salesforceApiCalls: r.salesforceApiCalls,
+      callsPer1000Records: round(r.salesforceApiCalls / ((r.records * 2) / 1_000)),
+      peakRssMb: r.peakRssMb,
+      staffAfter: r.staffAfter,
+      contactsAfter: r.contactsAfter,
+    })),
+    growth: runs.slice(1).map((r, i) => ({
+      from: runs[i]!.records,
+      to: r.records,
+      sizeRatio: round(r.records / runs[i]!.records),
+      wallRatio: round(r.wallMs / runs[i]!.wallMs),
+      cpuRatio: round(r.cpuMs / runs[i]!.cpuMs),
+    })),
+  };
 }
 
 function round(x: number): number {

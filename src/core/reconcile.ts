@@ -244,7 +244,9 @@ export function decide(
   // id unless that changed): creating its counterpart from the fragment would make a person
   // with no name or email. The reconciler reads the record whole and decides again; it
   // predates the connection, or the store lost its links (StateEpoch).
-  if (stored === null && !change.full && change.op === 'upsert' && !change.otherId) {
+  // Naming its counterpart does not make it whole: the fields it leaves out would be taken as
+  // empty, and the counterpart's values would then look like edits to spread.
+  if (stored === null && !change.full && change.op === 'upsert') {
     return unchanged(prev, 'incomplete');
   }
   const next = clone(prev);
@@ -395,6 +397,9 @@ export function decide(
       ? newerSide(mem)
       : null;
 
+  // What a blind decision takes the other record to hold: as it stands, unknown values would
+  // read as empty, and a later change of either side would fight over them.
+  const assumed: CanonicalValues = {};
   for (const m of settings.mapping) {
     const f = m.field;
     if (f === 'initliveId') continue;
@@ -431,6 +436,7 @@ export function decide(
 
     if (blind && !blind.has(f)) {
       base[f] = currentOf(side)[f] ?? null;
+      assumed[f] = base[f];
       continue;
     }
     const il = currentOf('initlive')[f] ?? null;
@@ -475,6 +481,7 @@ export function decide(
   }
 
   next.base = base;
+  if (blind) mem.current[other] = { ...assumed, ...mem.current[other] };
   const { writes, problems } = writesFor(next, mem, targets, change, settings, ctx.now, baseBefore);
   if (problems.length > 0) return unchanged(prev, 'rejected', problems);
   if (writes.length > 0 || next.status === 'linked') next.synced = { ...next.seen };

@@ -106,9 +106,9 @@ describe('reconcile: part of a record no pair knows', () => {
     expect(d.next.salesforceId).toBeNull();
   });
 
-  it('decides a partial update naming its volunteer, and a whole record, as usual', () => {
-    // It names its volunteer (the external id changed too): decided as before.
-    expect(step(null, sf({ lastName: 'Changed' })).outcome).not.toBe('incomplete');
+  it('reads a partial update naming its volunteer whole too, and decides a whole record as usual', () => {
+    // Naming its volunteer says who it is, not what the fields it leaves out hold.
+    expect(step(null, sf({ lastName: 'Changed' })).outcome).toBe('incomplete');
     const whole = step(null, sf(staff(), { otherId: null, full: true }));
     expect(whole.outcome).toBe('applied');
     expect(whole.writes).toEqual([expect.objectContaining({ side: 'initlive', op: 'create' })]);
@@ -167,6 +167,39 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
       }),
     ]);
     expect(read.writes[0]!.values).not.toHaveProperty('lastName');
+  });
+
+  it('takes the other record to hold the values that did not change, so later changes of either side flow', () => {
+    // Found by chaos seed 202: after the loss, the next Salesforce edit met a volunteer whose
+    // values were unknown (read as empty), lost to them as the default system, and a Contact
+    // without a last name was written.
+    const blind = step(
+      null,
+      sf(staff({ phone: '+1 415 555 0111' }), { full: true, changed: ['phone'] }),
+    );
+    expect(blind.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { phone: '+1 415 555 0111' } }),
+    ]);
+    const later = step(blind.next, sf({ lastName: 'ChangedInSF' }, { changed: ['lastName'] }));
+    expect(later.conflicts).toEqual([]);
+    expect(later.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { lastName: 'ChangedInSF' } }),
+    ]);
+    // A volunteer edit in InitLive meanwhile flows the other way, and only that.
+    const ilEdit = step(
+      later.next,
+      il(staff({ lastName: 'ChangedInSF', phone: '+1 415 555 0111', firstName: 'Dee' }), {
+        otherId: contactId,
+        changed: ['firstName'],
+      }),
+    );
+    expect(ilEdit.conflicts).toEqual([]);
+    expect(ilEdit.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        values: { firstName: 'Dee', initliveId: 'stf_1' },
+      }),
+    ]);
   });
 
   const repair = (first: ObservedChange, second: ObservedChange) =>
