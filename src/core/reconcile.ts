@@ -249,6 +249,12 @@ export function decide(
   if (stored === null && !change.full && change.op === 'upsert') {
     return unchanged(prev, 'incomplete');
   }
+  // Our own write coming back for a pair nobody stored (the store lost it, and the source read
+  // its feed again): it holds what we copied from the other record, nothing a person did here,
+  // and deciding on it could undo a later edit there. The repair run after the loss reads both.
+  if (stored === null && change.ours && change.position !== null) {
+    return unchanged(prev, 'echo');
+  }
   const next = clone(prev);
   next.updatedAt = ctx.now;
   next.seen[side] = Math.max(prev.seen[side], change.version);

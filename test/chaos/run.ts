@@ -56,6 +56,8 @@ export interface ChaosReport {
   processesStarted: Record<string, number>;
   secretsInLogs: string[];
   findings: Findings;
+  /** What the workload did to each person a finding names (seconds from the start), to replay it. */
+  histories: Record<string, string[]>;
   timeline: Array<{ atSeconds: number; kind: FaultKind; detail: string; seconds: number | null }>;
   passed: boolean;
 }
@@ -320,6 +322,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       processesStarted: Object.fromEntries(stack.slots.map((s) => [s.label, s.pids.length])),
       secretsInLogs,
       findings,
+      histories: historiesOf(findings, workload.people, started),
       timeline: timeline.map((t) => ({
         atSeconds: Math.round(t.startMs / 100) / 10,
         kind: t.kind,
@@ -343,4 +346,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     await stack.close();
   }
+}
+
+function historiesOf(
+  findings: Findings,
+  people: readonly Person[],
+  started: number,
+): Record<string, string[]> {
+  const named = new Set(
+    [...findings.lost, ...findings.duplicated, ...findings.orphans].flatMap((f) =>
+      [...f.matchAll(/person (\d+)/g)].map((m) => Number(m[1])),
+    ),
+  );
+  return Object.fromEntries(
+    people
+      .filter((p) => named.has(p.key))
+      .map((p) => [
+        String(p.key),
+        p.history.map((h) => {
+          const [at, ...rest] = h.split(' ');
+          return `${((Number(at) - started) / 1000).toFixed(1)} s ${rest.join(' ')}`;
+        }),
+      ]),
+  );
 }

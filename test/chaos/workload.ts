@@ -31,6 +31,8 @@ export interface Person {
   bad: null | 'refused-by-salesforce' | 'refused-by-initlive';
   /** When the model last changed them (epoch ms), to tell findings near a fault apart. */
   lastChangeAt: number;
+  /** What the workload did to them, in order (`<ms> <what>`), to replay a finding. */
+  history: string[];
 }
 
 /** A change waiting to be seen on the other side, for latency. */
@@ -191,6 +193,7 @@ export class Workload {
       frozen: false,
       bad: null,
       lastChangeAt: Date.now(),
+      history: [],
     };
     this.people.push(person);
     return person;
@@ -215,6 +218,7 @@ export class Workload {
       });
       p.sfId = String(c.Id);
     }
+    note(p, `create on ${side}: ${JSON.stringify({ ...v, phone: withPhone ? v.phone : null })}`);
     this.changes++;
   }
 
@@ -305,6 +309,7 @@ export class Workload {
           LastName: `SF${key}`,
           Phone: `+1 666 ${key}`,
         });
+        note(p, `conflict: initlive ${p.values.lastName} / salesforce SF${key}`);
         this.changes += 2;
         p.frozen = true;
         this.expect(p, (v) => contactMatches(p, v.contactOf(p)) && staffMatches(p, v.staffOf(p)));
@@ -323,6 +328,7 @@ export class Workload {
           this.il.control.deleteStaff(p.ilId!);
           p.fate = 'il-deleted';
         }
+        note(p, p.fate);
         this.changes++;
         p.frozen = true;
         this.expect(p, (v) => contactMatches(p, v.contactOf(p)));
@@ -335,6 +341,7 @@ export class Workload {
         p.ilId = view.staffOf(p)!.id;
         this.sf.control.deleteContact(p.sfId!);
         p.fate = 'sf-deleted';
+        note(p, p.fate);
         this.changes++;
         p.frozen = true;
         this.expect(p, (v) => staffMatches(p, v.staffOf(p)));
@@ -390,6 +397,10 @@ export class Workload {
       this.sf.control.updateContact(p.sfId!, patch);
       this.expect(p, (view) => staffMatches(p, view.staffOf(p)));
     }
+    note(
+      p,
+      `update on ${p.owner}: ${JSON.stringify(Object.fromEntries(fields.map((f) => [f, v[f]])))}`,
+    );
     this.changes++;
   }
 
@@ -406,4 +417,8 @@ export class Workload {
   waiting(): number {
     return this.pending.length;
   }
+}
+
+function note(p: Person, what: string): void {
+  p.history.push(`${Date.now()} ${what}`);
 }

@@ -202,6 +202,21 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     ]);
   });
 
+  it('decides nothing on our own write coming back for a pair nobody stored', () => {
+    // Found by chaos seed 202: after the loss the InitLive feed was read again from a restored
+    // cursor, and the echo of a write we had made from the Contact became a "new" volunteer
+    // whose old values were written over a later edit of that Contact.
+    const echo = step(null, il(staff(), { ours: true, changed: ['firstName'] }));
+    expect(echo.outcome).toBe('echo');
+    expect(echo.writes).toEqual([]);
+    const sfEcho = step(null, sf(staff(), { ours: true, full: true, changed: ['status'] }));
+    expect(sfEcho.outcome).toBe('echo');
+    expect(sfEcho.writes).toEqual([]);
+    // A full sync's read is not an echo: it reads what the record holds now.
+    const read = step(null, il(staff(), { ours: true, position: null, runId: 'run_repair' }));
+    expect(read.outcome).not.toBe('echo');
+  });
+
   const repair = (first: ObservedChange, second: ObservedChange) =>
     step(step(null, first).next, second);
   const ilRead = (lastName: string, modifiedAt: number, over: Partial<ObservedChange> = {}) =>
