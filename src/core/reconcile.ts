@@ -538,6 +538,7 @@ function writesFor(
     const writeValues: CanonicalValues = creating
       ? {
           ...fullFrom(mem.current[otherSide(target)], settings.mapping, target, settings.direction),
+          ...clearedBy(change, settings, target),
           ...values,
         }
       : values;
@@ -778,6 +779,26 @@ function forgetFields(
 }
 
 /** Every field that may flow to `target`, from the source side's known values. */
+/**
+ * The fields a streamed change just emptied, as nulls for a create on the other side: a create
+ * the sink matches to an existing record by email (after the store lost the link) must empty
+ * them there too, and a new record is empty there anyway.
+ */
+function clearedBy(
+  change: ObservedChange,
+  settings: ReconcileSettings,
+  target: Side,
+): CanonicalValues {
+  const out: CanonicalValues = {};
+  if (change.side === target || change.position === null) return out;
+  for (const f of change.changed ?? []) {
+    const m = settings.mapping.find((x) => x.field === f);
+    if (!m || f === 'initliveId' || (change.values[f] ?? null) !== null) continue;
+    if (canFlow(m, change.side, settings.direction)) out[f] = null;
+  }
+  return out;
+}
+
 function fullFrom(
   source: CanonicalValues | null,
   mapping: ResolvedMapping,

@@ -217,6 +217,22 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     expect(read.outcome).not.toBe('echo');
   });
 
+  it('a create for a streamed edit carries the fields it emptied, so a Contact matched by email loses them too', () => {
+    // Found by chaos seed 202: after the loss a volunteer's edit that cleared her phone became
+    // a create, the sink matched it to her Contact by email, and the phone stayed there.
+    const d = step(null, il(staff({ phone: null }), { changed: ['lastName', 'phone'] }));
+    expect(d.writes).toEqual([
+      expect.objectContaining({
+        side: 'salesforce',
+        op: 'create',
+        values: expect.objectContaining({ lastName: 'Lee', phone: null }),
+      }),
+    ]);
+    // A volunteer created without a phone says nothing about a Contact's phone.
+    const created = step(null, il(staff({ phone: null }), { changed: ['firstName', 'lastName'] }));
+    expect(created.writes[0]!.values).not.toHaveProperty('phone');
+  });
+
   const repair = (first: ObservedChange, second: ObservedChange) =>
     step(step(null, first).next, second);
   const ilRead = (lastName: string, modifiedAt: number, over: Partial<ObservedChange> = {}) =>
