@@ -243,9 +243,8 @@ export function decide(
   // Part of a record no pair knows (a CDC update names only what changed, and not the external
   // id unless that changed): creating its counterpart from the fragment would make a person
   // with no name or email. The reconciler reads the record whole and decides again; it
-  // predates the connection, or the store lost its links (StateEpoch).
-  // Naming its counterpart does not make it whole: the fields it leaves out would be taken as
-  // empty, and the counterpart's values would then look like edits to spread.
+  // predates the connection, or the store lost its links (StateEpoch). Naming its counterpart
+  // does not make it whole: the fields it leaves out would be taken as empty.
   if (stored === null && !change.full && change.op === 'upsert') {
     return unchanged(prev, 'incomplete');
   }
@@ -778,7 +777,6 @@ function forgetFields(
   return out;
 }
 
-/** Every field that may flow to `target`, from the source side's known values. */
 /**
  * The fields a streamed change just emptied, as nulls for a create on the other side: a create
  * the sink matches to an existing record by email (after the store lost the link) must empty
@@ -799,6 +797,7 @@ function clearedBy(
   return out;
 }
 
+/** Every field that may flow to `target`, from the source side's known values. */
 function fullFrom(
   source: CanonicalValues | null,
   mapping: ResolvedMapping,

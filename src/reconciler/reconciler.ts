@@ -268,7 +268,8 @@ export class Reconciler {
           decision = decide(before, change, org.settings, { orgId: org.orgId, pairId, now });
           if (decision.next === before || decision.outcome === 'rejected') return null;
           // Nothing learnt about a pair nobody stored: store nothing.
-          if (before === null && ['incomplete', 'echo'].includes(decision.outcome)) return null;
+          if (before === null && (decision.outcome === 'incomplete' || decision.outcome === 'echo'))
+            return null;
           return { next: decision.next, result: true };
         };
         // A pair id generated just now names no stored pair: no need to read it first.
