@@ -240,14 +240,22 @@ export class InitLiveSink {
     }
     const pairIds = [...new Set(writes.map((w) => w.write.pairId))];
     const stored = await this.deps.store.getMany(orgId, pairIds);
+    const creating = new Set(
+      writes.filter((w) => w.write.operation === 'CREATE').map((w) => w.write.pairId),
+    );
     const known = new Map<string, KnownPair>();
     pairIds.forEach((pairId, i) => {
       const state = stored[i]?.state;
       if (!state) return;
+      const pending =
+        creating.has(pairId) && state.initliveId !== null && state.merge
+          ? new Set(state.merge.pending.initlive.map((p) => fingerprint(p.fields)))
+          : undefined;
       known.set(pairId, {
         initliveId: state.initliveId,
         salesforceId: state.salesforceId,
         values: state.merge?.current.initlive ?? state.base ?? {},
+        ...(pending ? { pending } : {}),
       });
     });
     await this.readMissingAddresses(orgId, writes, known);
@@ -256,6 +264,7 @@ export class InitLiveSink {
     for (const { write, error } of plan.invalid) {
       await this.deadLetter(orgId, write.record, error, null, write.write.attempt, write.write);
     }
+    if (plan.superseded.length > 0) await this.dropSuperseded(orgId, plan.superseded);
     for (let i = 0; i < plan.ops.length; i += INITLIVE_BATCH_SIZE) {
       await this.writeChunk(orgId, plan.ops.slice(i, i + INITLIVE_BATCH_SIZE), known);
     }
@@ -623,6 +632,23 @@ export class InitLiveSink {
       staffId: id,
       version: staff.version,
     });
+  }
+
+  /** Creates the pair no longer waits for (see WritePlan): their outcome, and nothing sent. */
+  private async dropSuperseded(orgId: string, writes: readonly DecodedWrite[]): Promise<void> {
+    const outcomes = new OutcomeBatch();
+    const now = this.deps.now();
+    for (const { record, write } of writes) {
+      outcomes.add(orgId, writeOutcome('initlive', record, write, 'SUPERSEDED', now));
+      this.log.info(
+        'create of a pair that has its staff member and no longer awaits it; not sent',
+        {
+          orgId,
+          pairId: write.pairId,
+        },
+      );
+    }
+    await this.hold(orgId, () => outcomes.produce(this.deps));
   }
 
   private async rejectOp(orgId: string, op: PlannedOp, err: SyncError): Promise<void> {

@@ -137,6 +137,49 @@ describe('planWrites', () => {
     expect(plan.invalid[0]!.write.write.pairId).toBe('orphan');
   });
 
+  it('sends the creates a linked pair still awaits as one update, and leaves out those it no longer awaits', () => {
+    // Two creates decided before the first one's id came back, redelivered after a crash: one
+    // update carrying the later values, not the older ones landing last.
+    const known = new Map<string, KnownPair>([
+      [
+        'awaited',
+        { initliveId: 's1', salesforceId: null, values: {}, pending: new Set(['c1', 'c2']) },
+      ],
+      ['landed', { initliveId: 's2', salesforceId: null, values: {}, pending: new Set() }],
+    ]);
+    const landed = item({
+      pairId: 'landed',
+      operation: 'CREATE',
+      fingerprint: 'c3',
+      fields: { lastName: 'Old' },
+    });
+    const plan = planWrites(
+      [
+        item({
+          pairId: 'awaited',
+          operation: 'CREATE',
+          fingerprint: 'c1',
+          fields: { lastName: 'L', phone: '1' },
+        }),
+        landed,
+        item({
+          pairId: 'awaited',
+          operation: 'CREATE',
+          fingerprint: 'c2',
+          fields: { lastName: 'L', phone: null },
+        }),
+      ],
+      defaultMapping,
+      known,
+    );
+    expect(plan.ops.map((o) => o.operation)).toEqual([
+      { op: 'update', id: 's1', ifMatch: undefined, patch: { lastName: 'L', phone: null } },
+    ]);
+    expect(plan.ops[0]!.writes).toHaveLength(2);
+    expect(plan.superseded).toEqual([landed]);
+    expect(plan.invalid).toEqual([]);
+  });
+
   it('sends a plain archive as an archive operation and a restore as a status update', () => {
     const plan = planWrites(
       [

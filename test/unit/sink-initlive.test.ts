@@ -1,4 +1,5 @@
-import { emptyPair } from '../../src/core/pair-state';
+import { emptyPair, fingerprint } from '../../src/core/pair-state';
+import type { PairState } from '../../src/core/pair-state';
 import type {
   DeadLetter,
   InitLiveStaffChange,
@@ -350,6 +351,72 @@ describe('InitLiveSink', () => {
     expect(snapshots.values).toHaveLength(0);
     expect(await pipeline.store.findPairId(ORG_ID, 'initlive', landed.id)).toBeNull();
     expect(sandbox.control.listStaff()).toHaveLength(1);
+  });
+
+  it('does not send again a create its pair no longer awaits, so an edit made since stays (chaos seed 202)', async () => {
+    // The create was refused as a duplicate and its staff member adopted; the process died
+    // before the re-read, the reconciler then saw the staff member holding the create's values
+    // (nothing pending), and the volunteer edited their name. The create comes again.
+    const staff = sandbox.control.createStaff({ firstName: 'Cleo', lastName: 'L800' });
+    const edited = sandbox.control.updateStaff(staff.id, { firstName: 'F1010', lastName: 'L1010' });
+    const pending = {
+      fields: { firstName: 'Cleo', lastName: 'L800' },
+      preBase: {},
+      decidedAt: Date.now(),
+    };
+    const state: PairState = {
+      ...emptyPair(ORG_ID, 'adopted', Date.now()),
+      initliveId: staff.id,
+      salesforceId: CONTACT_ID,
+      status: 'linked',
+      merge: {
+        current: { initlive: { firstName: 'F1010', lastName: 'L1010' }, salesforce: null },
+        pending: { initlive: [], salesforce: [] },
+        position: { initlive: null, salesforce: null },
+        exists: { initlive: true, salesforce: true },
+      },
+    };
+    expect(await pipeline.store.compareAndApply(state, 0)).toMatchObject({ applied: true });
+    await send([
+      write({
+        pairId: 'adopted',
+        operation: 'CREATE',
+        salesforceId: CONTACT_ID,
+        fields: pending.fields,
+        fingerprint: fingerprint(pending.fields),
+      }),
+    ]);
+    const outcomes = await collect(pipeline.deps, 'outcomes');
+    sandbox.control.resetCounters();
+    await sink.start();
+
+    const dropped = () =>
+      outcomes.values.flatMap((o) => o.items).find((i) => i.pairId === 'adopted');
+    await eventually(() => dropped() !== undefined, 'the create dropped');
+    await outcomes.stop();
+    expect(dropped()).toMatchObject({ result: 'SUPERSEDED', side: 'INITLIVE' });
+    expect(sandbox.control.counters().writes).toBe(0);
+    expect(sandbox.control.listStaff()).toEqual([
+      expect.objectContaining({ id: staff.id, firstName: 'F1010', version: edited.version }),
+    ]);
+    expect(deadLetters.values).toHaveLength(0);
+
+    // Still awaited (it landed, its echo has not come back): sent, as an update.
+    state.merge!.pending.initlive = [pending];
+    expect(await pipeline.store.compareAndApply(state, 1)).toMatchObject({ applied: true });
+    await send([
+      write({
+        pairId: 'adopted',
+        operation: 'CREATE',
+        salesforceId: CONTACT_ID,
+        fields: pending.fields,
+        fingerprint: fingerprint(pending.fields),
+      }),
+    ]);
+    await eventually(() => sink.stats().written === 1, 'the awaited create written');
+    expect(sandbox.control.listStaff()).toEqual([
+      expect.objectContaining({ id: staff.id, firstName: 'Cleo', lastName: 'L800' }),
+    ]);
   });
 
   it('drops an update to a staff member deleted in InitLive meanwhile, without a dead letter', async () => {

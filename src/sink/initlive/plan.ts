@@ -35,6 +35,11 @@ export interface KnownPair {
    * back as they are.
    */
   answers?: Record<string, unknown>;
+  /**
+   * Fingerprints of the writes to InitLive the pair still waits to see land (its pending list);
+   * absent when unknown. Only read for a create of a pair that already has a staff id.
+   */
+  pending?: ReadonlySet<string>;
 }
 
 /** Whether a write carries form answers (an update of it must not drop the other answers). */
@@ -60,6 +65,12 @@ export interface WritePlan {
   ops: PlannedOp[];
   /** Writes that can never be sent as they are (they go to dead letters). */
   invalid: Array<{ write: DecodedWrite; error: SyncError }>;
+  /**
+   * Creates of a pair that has a staff id by now and no longer waits for them: they landed, or
+   * the staff member was seen holding their values. Sent again (a redelivery after a crash)
+   * they would overwrite whatever was edited there since.
+   */
+  superseded: DecodedWrite[];
 }
 
 interface Draft {
@@ -168,12 +179,22 @@ export function planWrites(
   const drafts: Draft[] = [];
   const lastByPair = new Map<string, Draft>();
   const invalid: WritePlan['invalid'] = [];
+  const superseded: DecodedWrite[] = [];
 
   for (const item of writes) {
     const { write } = item;
-    const kind = kindOf(write);
     const last = lastByPair.get(write.pairId);
-    const id = write.initliveId ?? known.get(write.pairId)?.initliveId ?? null;
+    const pair = known.get(write.pairId);
+    const id = write.initliveId ?? pair?.initliveId ?? null;
+    let kind = kindOf(write);
+    if (kind === 'create' && id !== null) {
+      if (pair?.pending && !pair.pending.has(write.fingerprint)) {
+        superseded.push(item);
+        continue;
+      }
+      // Updates that id like any other, so successive creates of one pair go as one write.
+      kind = 'update';
+    }
     const fields = fieldsOf(write);
 
     if (last?.kind === 'create' && last.initliveId === null && kind !== 'delete' && id === null) {
@@ -182,17 +203,14 @@ export function planWrites(
       continue;
     }
     if (kind === 'create') {
-      const draft: Draft =
-        id === null
-          ? { kind, pairId: write.pairId, initliveId: null, ifMatch: null, fields, writes: [item] }
-          : {
-              kind: 'update',
-              pairId: write.pairId,
-              initliveId: id,
-              ifMatch: null,
-              fields,
-              writes: [item],
-            };
+      const draft: Draft = {
+        kind,
+        pairId: write.pairId,
+        initliveId: null,
+        ifMatch: null,
+        fields,
+        writes: [item],
+      };
       drafts.push(draft);
       lastByPair.set(write.pairId, draft);
       continue;
@@ -239,5 +257,5 @@ export function planWrites(
     operation: toOperation(d, mapping, known.get(d.pairId)),
     writes: d.writes,
   }));
-  return { ops, invalid };
+  return { ops, invalid, superseded };
 }
