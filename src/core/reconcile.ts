@@ -439,9 +439,11 @@ export function decide(
       continue;
     }
 
-    if (blind && !blind.has(f)) {
+    if (blind) {
       base[f] = currentOf(side)[f] ?? null;
-      assumed[f] = base[f];
+      if (!blind.has(f)) assumed[f] = base[f];
+      // What the other record holds is unknown: the change flows as made, an emptied field too.
+      else if (toOther) targets[other][f] = base[f];
       continue;
     }
     const il = currentOf('initlive')[f] ?? null;

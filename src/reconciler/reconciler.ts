@@ -467,9 +467,12 @@ export class Reconciler {
       this.deps.now(),
     );
     const whole = observeSalesforce(read, org.salesforceClientTag);
+    const base = { ...change, full: true, values: whole.values, otherId: whole.otherId };
+    // A read modified after the event holds later changes too, whose events name other fields:
+    // it is decided as a snapshot, every field it holds flowing.
+    if (whole.version > change.version) return base;
     // Only what the event changed flows; the rest of the Contact says who it is.
-    const changed = Object.keys(change.values) as ObservedChange['changed'];
-    return { ...change, full: true, values: whole.values, otherId: whole.otherId, changed };
+    return { ...base, changed: Object.keys(change.values) as ObservedChange['changed'] };
   }
 
   /**

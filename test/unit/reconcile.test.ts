@@ -202,6 +202,21 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     ]);
   });
 
+  it('sends a field the streamed change emptied, though what the other record holds is unknown', () => {
+    // Found by chaos seed 202: the Contact's phone was cleared just before the loss; the
+    // volunteer's phone, unknown, read as empty, "equal", and was kept.
+    const d = step(
+      null,
+      sf(staff({ firstName: 'F1646', phone: null }), {
+        full: true,
+        changed: ['firstName', 'phone'],
+      }),
+    );
+    expect(d.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { firstName: 'F1646', phone: null } }),
+    ]);
+  });
+
   it('decides nothing on our own write coming back for a pair nobody stored', () => {
     // Found by chaos seed 202: after the loss the InitLive feed was read again from a restored
     // cursor, and the echo of a write we had made from the Contact became a "new" volunteer

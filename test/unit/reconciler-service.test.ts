@@ -133,6 +133,49 @@ describe('reconciler service', () => {
     }
   });
 
+  it('lets every field of a Contact read whole flow when the read is newer than the event no pair knew (chaos seed 202)', async () => {
+    // The store lost its links. The first name changed, then first and last name together;
+    // the first event is a fragment no pair knows, so the Contact is read whole, and the read
+    // already holds the second change: taking the volunteer to hold its last name would lose it.
+    const sb = await startSalesforceSandbox({ streaming: false });
+    try {
+      const contact = sb.control.createContact({
+        FirstName: 'F1665',
+        LastName: 'L1665',
+        Email: 'finn@example.org',
+        InitLive_Staff_Id__c: 'stf_1',
+      });
+      const deps = await memoryDeps([{ ...org(), salesforce: await sandboxConnection(sb) }]);
+      const writes = await collect(deps, 'initliveWrites');
+      const reconciler = new Reconciler(deps);
+      await reconciler.start();
+      await produce(deps, 'contactChanges', [
+        {
+          key: recordKey('org_demo', String(contact.Id)),
+          value: {
+            ...contactChange(String(contact.Id), ''),
+            operation: 'UPDATE',
+            changedFields: ['FirstName'],
+            values: { firstName: 'F1659' },
+            sourceVersion: Date.parse(String(contact.LastModifiedDate)) - 5_000,
+            sourcePosition: '4242',
+            runId: null,
+          },
+        },
+      ]);
+      await writes.until(1);
+      expect(writes.records[0]).toMatchObject({
+        operation: 'UPDATE',
+        initliveId: 'stf_1',
+        fields: expect.objectContaining({ firstName: 'F1665', lastName: 'L1665' }),
+      });
+      await reconciler.stop();
+      await writes.stop();
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('marks the Contact of a volunteer deleted in InitLive while no pair knew them, found by their id', async () => {
     const sb = await startSalesforceSandbox({ streaming: false });
     try {
