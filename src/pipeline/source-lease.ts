@@ -394,7 +394,11 @@ export class SourceLease {
       return false;
     }
     if (holder === this.owner && !lease.held) {
-      // Ours from a renew that failed: let it go now rather than when it runs out.
+      // Still ours: a handover's release waits for the readers to stop, or a failed renew
+      // left it named. Once they have stopped, let it go now rather than when it runs out;
+      // never before, or the next holder would overlap them.
+      await lease.readers;
+      if (lease.held) return false;
       await this.lock.release(name, this.owner).catch(() => false);
       lease.reclaim = false;
       holder = null;
