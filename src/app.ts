@@ -333,9 +333,11 @@ async function start(
   logger.redact(webhookSecret);
   const pipeline = createPipeline(deps, {
     ...options.pipeline,
-    // Processes sharing the lock (Redis) split the organizations' sources between them.
+    // Processes sharing the lock (Redis) split the organizations' sources between them,
+    // spread evenly by their membership in the same store.
     sourceLease: {
       lock: stores.lock,
+      membership: stores.membership,
       leaseMs: config.SOURCE_LEASE_MS,
       beforeStart: () => directory.checkState(),
       ...options.pipeline?.sourceLease,

@@ -109,7 +109,7 @@ export const configShape = {
     .max(600_000)
     .default(15_000)
     .describe(
-      "Lease on each organization's sources (InitLive feed poller, Salesforce CDC subscription): only the process holding it reads the organization. Renewed, and retried by the other processes, every third of it; after a crash another process takes over within about one lease, after a clean stop within a third.",
+      "Lease on each organization's sources (InitLive feed poller, Salesforce CDC subscription): only the process holding it reads the organization. Renewed, and retried by the other processes, every third of it; also the time to live of each process's membership heartbeat, by which the organizations are spread evenly over the processes (docs/scaling.md). After a crash another process takes over within the lease and two thirds of it, after a clean stop within about two thirds.",
     ),
   RUN_SETTLE_TIMEOUT_MS: z.coerce
     .number()

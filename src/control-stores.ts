@@ -11,6 +11,7 @@ import type { Config } from './config';
 import { MemoryConnectionStore } from './infra/memory/memory-connection-store';
 import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
 import { MemoryLock } from './infra/memory/memory-lock';
+import { MemoryMembership } from './infra/memory/memory-membership';
 import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-store';
 import { MemoryRunStore } from './infra/memory/memory-run-store';
 import { MemoryWriteHoldStore } from './infra/memory/memory-write-hold-store';
@@ -20,6 +21,7 @@ import { closeRedis, createRedis } from './infra/redis/connect';
 import { RedisConnectionStore } from './infra/redis/redis-connection-store';
 import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
 import { RedisLock } from './infra/redis/redis-lock';
+import { RedisMembership } from './infra/redis/redis-membership';
 import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store';
 import { RedisRunStore } from './infra/redis/redis-run-store';
 import { RedisWriteHoldStore } from './infra/redis/redis-write-hold-store';
@@ -28,6 +30,7 @@ import { RedisApiTokenStore } from './infra/redis/redis-api-token-store';
 import { createSecretBox, generateEncryptionKey } from './infra/secrets';
 import type { Logger } from './logger';
 import type { ConnectionStore } from './orgs/connection-store';
+import type { Membership } from './pipeline/membership';
 import type { RecordStatusStore } from './outcomes/record-status-store';
 import type { WriteHoldStore } from './sink/write-holds';
 
@@ -41,6 +44,8 @@ export interface ControlStores {
   deadLetters: DeadLetterStore;
   runs: RunStore;
   lock: Lock;
+  /** Which processes are alive, beside the lock: spreads the organizations' sources. */
+  membership: Membership;
   statuses: RecordStatusStore;
   /** Which processes' sinks hold which organizations' writes. */
   holds: WriteHoldStore;
@@ -66,6 +71,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         deadLetters: new MemoryDeadLetterStore(),
         runs: new MemoryRunStore(),
         lock: new MemoryLock(),
+        membership: new MemoryMembership(),
         statuses: new MemoryRecordStatusStore(statusLimits),
         holds: new MemoryWriteHoldStore(),
         sessions: new MemorySessionStore(),
@@ -84,6 +90,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       deadLetters: new RedisDeadLetterStore({ redis, keyPrefix }),
       runs: new RedisRunStore({ redis, keyPrefix }),
       lock: new RedisLock({ redis, keyPrefix }),
+      membership: new RedisMembership({ redis, keyPrefix }),
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
       holds: new RedisWriteHoldStore({ redis, keyPrefix }),
       sessions: new RedisSessionStore({ redis, keyPrefix }),
@@ -100,6 +107,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.deadLetters.close(),
         stores.runs.close(),
         stores.lock.close(),
+        stores.membership.close(),
         stores.statuses.close(),
         stores.holds.close(),
         stores.sessions.close(),

@@ -16,8 +16,10 @@ export interface PipelineOptions {
   initliveSink?: InitLiveSinkOptions;
   /**
    * Runs an organization's sources only while this pipeline holds its lease, so that of
-   * several processes sharing the lock one reads each organization. Without it every pipeline
-   * reads every streaming organization (one process, unit tests, tools).
+   * several processes sharing the lock one reads each organization; with its `membership`
+   * (the default deployment, src/app.ts), the organizations are spread evenly over those
+   * processes. Without it every pipeline reads every streaming organization (one process,
+   * unit tests, tools).
    */
   sourceLease?: SourceLeaseOptions;
 }

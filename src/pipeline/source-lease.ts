@@ -3,11 +3,19 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Lock } from '../batch/lock';
 import { sourceLockName } from '../batch/lock';
+import { rendezvousAssign } from '../core/rendezvous';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import type { OrgDirectory } from '../orgs/org-directory';
+import { SOURCE_MEMBERS_GROUP, type Membership } from './membership';
 
 export const DEFAULT_SOURCE_LEASE_MS = 15_000;
+
+/**
+ * How many leases an organization taken for a member that left it free is kept before it is
+ * offered back: long enough not to bounce it while that member cannot take it.
+ */
+const KEEP_LEASES = 20;
 
 export interface SourceLeaseOptions {
   /** Shared by every process of the deployment (Redis), or by pipelines of one test (memory). */
@@ -17,6 +25,12 @@ export interface SourceLeaseOptions {
    * acquisition retried) every third of it. Default 15 000.
    */
   leaseMs?: number;
+  /**
+   * The live processes, kept in the same store as the lock. With it, the organizations are
+   * spread over the processes (see SourceLease); without it, every process tries every one
+   * and the first to start reads them all.
+   */
+  membership?: Membership;
   /** This process's name in the lock. Default `<hostname>:<pid>:<random>`, unique per pipeline. */
   owner?: string;
   /**
@@ -51,6 +65,16 @@ class OrgLease {
   standby = false;
   /** A standby saw the lease free at its last try (see `tick`). */
   sawFree = false;
+  /** Another member should hold it, and this one has seen it free since then (its clock). */
+  freeSince: number | null = null;
+  /**
+   * Taken because the member it was meant for did not take it: kept while that member is
+   * still the one meant (it could not), until `keepUntil`, rather than handed straight back.
+   */
+  keptFrom: string | null = null;
+  keepUntil = 0;
+  /** Its sources failed to start here: leave it to the other members until then. */
+  backoffUntil = 0;
   /**
    * A renew failed with an error, or went unanswered past the lease: the lock may still name
    * us, in which case SET NX cannot succeed until it runs out. A renew reclaims it sooner.
@@ -85,6 +109,20 @@ class OrgLease {
  * The sources resume from their stored positions (compare-and-set), so a takeover loses
  * nothing; a page the old holder was still producing when it lost the lease can at worst be
  * read twice, which the reconciler's version order drops.
+ *
+ * With a `membership`, the organizations are spread over the processes: each heartbeats
+ * its membership (time to live: one lease) at every tick, and rendezvous hashing over the
+ * live members and the streaming organizations (src/core/rendezvous.ts) names the one member
+ * meant to read each. Every process computes the same answer, so nothing else is agreed on:
+ * - a process tries only the leases meant for it;
+ * - one that holds a lease meant for another (a process joined) hands it over: stops the
+ *   readers, then releases, and the other takes it at its next tries;
+ * - one whose members' heartbeats ran out (a crash) sees its organizations meant for the
+ *   survivors, who take them once the dead holder's leases ran out;
+ * - an organization left free for a whole lease although its member is alive (it cannot
+ *   start it, or does not list it yet) may be taken by any member, as without membership.
+ * The lock stays what keeps two processes from reading one organization; membership only
+ * decides who tries, so a stale or split view of it costs a delay, never a double read.
  */
 export class SourceLease {
   readonly owner: string;
@@ -94,6 +132,11 @@ export class SourceLease {
   private readonly beforeStart: () => Promise<unknown>;
   private readonly log: Logger;
   private readonly leases = new Map<string, OrgLease>();
+  private readonly membership: Membership | null;
+  /** The live members at the last answered heartbeat, and when it was sent (our clock). */
+  private members: string[] | null = null;
+  private membersAt = 0;
+  private beat: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
@@ -103,6 +146,7 @@ export class SourceLease {
     private readonly readers: LeasedReaders,
   ) {
     this.lock = options.lock;
+    this.membership = options.membership ?? null;
     this.beforeStart = options.beforeStart ?? (() => Promise.resolve());
     this.leaseMs = options.leaseMs ?? DEFAULT_SOURCE_LEASE_MS;
     if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 3) {
@@ -136,9 +180,10 @@ export class SourceLease {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     // A lock call in flight may still grant us a lease: wait for it, briefly (one that
-    // answers later sees the pipeline stopping and releases what it got).
+    // answers later sees the pipeline stopping and releases what it got). Leaving first
+    // makes the peers meant for our organizations stand by before we release them.
     const inFlight = [...this.leases.values()].map((l) => l.step).filter((s) => s !== null);
-    await waitAtMost(Promise.all(inFlight), this.everyMs);
+    await waitAtMost(Promise.all([...inFlight, this.leave()]), this.everyMs);
     for (const [orgId, lease] of this.leases) {
       this.lose(orgId, lease, 'the pipeline is stopping', { release: true, level: 'info' });
     }
@@ -181,12 +226,15 @@ export class SourceLease {
   /** Renews, acquires or releases each organization whose lock call is not still in flight. */
   private async tick(only?: string[]): Promise<void> {
     if (!this.running) return;
+    // A refresh of one organization goes by the last heartbeat's view.
+    if (!only) await this.heartbeat();
     const wanted = new Set(
       this.deps.orgs
         .list()
         .filter((o) => o.streaming)
         .map((o) => o.orgId),
     );
+    const meant = this.meant([...wanted]);
     const orgIds = only ?? [...new Set([...wanted, ...this.leases.keys()])];
     const steps: Array<Promise<void>> = [];
     for (const orgId of orgIds) {
@@ -198,7 +246,8 @@ export class SourceLease {
       }
       if (lease.step) continue;
       const own = lease;
-      const step = this.step(orgId, own, wanted.has(orgId)).finally(() => {
+      const meantFor = meant?.get(orgId) ?? this.owner;
+      const step = this.step(orgId, own, wanted.has(orgId), meantFor).finally(() => {
         if (own.step === step) own.step = null;
       });
       own.step = step;
@@ -207,7 +256,16 @@ export class SourceLease {
     await Promise.all(steps);
   }
 
-  private async step(orgId: string, lease: OrgLease, wanted: boolean): Promise<void> {
+  /**
+   * One look at one organization. `meantFor`: the member rendezvous hashing names for it
+   * (this process when there is no membership).
+   */
+  private async step(
+    orgId: string,
+    lease: OrgLease,
+    wanted: boolean,
+    meantFor: string,
+  ): Promise<void> {
     const name = sourceLockName(orgId);
     if (!wanted) {
       // Streaming went off here (or the org went away): its readers end; let the lease go.
@@ -221,6 +279,20 @@ export class SourceLease {
       return;
     }
     const sentAt = performance.now();
+    const keeping = lease.keptFrom === meantFor && sentAt < lease.keepUntil;
+    if (lease.held && meantFor !== this.owner && !keeping) {
+      // Readers first, then the release (in `lose`), so the new holder never overlaps them.
+      this.lose(orgId, lease, 'handed over to the process meant to read it', {
+        release: true,
+        level: 'info',
+        to: meantFor,
+      });
+      lease.keptFrom = null;
+      lease.standby = true;
+      lease.sawFree = false;
+      lease.freeSince = null;
+      return;
+    }
     if (lease.held) {
       let renewed = false;
       let failure: string | null = null;
@@ -247,6 +319,11 @@ export class SourceLease {
       );
       return;
     }
+    if (sentAt < lease.backoffUntil) {
+      lease.standby = true;
+      return;
+    }
+    if (meantFor !== this.owner && !(await this.fallBack(orgId, lease, meantFor))) return;
     // A standby takes the lease only once it has seen it free at two tries in a row: a holder
     // whose lease vanished with the store's data (StateEpoch) takes it back at its next renew
     // first, and its sources go on from the positions they hold instead of restarting here
@@ -289,12 +366,110 @@ export class SourceLease {
     }
     lease.held = true;
     lease.standby = false;
+    lease.freeSince = null;
+    const fallback = meantFor !== this.owner;
+    lease.keptFrom = fallback ? meantFor : null;
+    lease.keepUntil = fallback ? performance.now() + KEEP_LEASES * this.leaseMs : 0;
     this.arm(orgId, lease, sentAt);
     this.log.info('source lease acquired; starting the organization sources', {
       orgId,
       leaseMs: this.leaseMs,
+      ...(fallback ? { meantFor, why: 'left free for a whole lease' } : {}),
     });
     lease.readers = lease.readers.then(() => this.startReaders(orgId, lease));
+  }
+
+  /**
+   * For an organization meant for another member: whether to try its lease now, which is only
+   * once it has been free for a whole lease (its member is alive but does not take it).
+   */
+  private async fallBack(orgId: string, lease: OrgLease, meantFor: string): Promise<boolean> {
+    const name = sourceLockName(orgId);
+    let holder: string | null;
+    try {
+      holder = await this.lock.holder(name);
+    } catch {
+      lease.standby = false;
+      lease.freeSince = null;
+      return false;
+    }
+    if (holder === this.owner && !lease.held) {
+      // Still ours: a handover's release waits for the readers to stop, or a failed renew
+      // left it named. Once they have stopped, let it go now rather than when it runs out;
+      // never before, or the next holder would overlap them.
+      await lease.readers;
+      if (lease.held) return false;
+      await this.lock.release(name, this.owner).catch(() => false);
+      lease.reclaim = false;
+      holder = null;
+    }
+    if (!lease.standby) {
+      this.log.info('organization meant for another process; standing by', { orgId, meantFor });
+    }
+    lease.standby = true;
+    // Also what a standby checks before taking it, should it be meant for this one next.
+    lease.sawFree = holder === null;
+    if (holder !== null) {
+      lease.freeSince = null;
+      return false;
+    }
+    const now = performance.now();
+    lease.freeSince ??= now;
+    return now - lease.freeSince >= this.leaseMs;
+  }
+
+  /**
+   * Heartbeats this process's membership and keeps the live members it answers. Waits at
+   * most a sixth of the lease: a slow store must not hold up the renewals; the tick then goes
+   * by the last view.
+   */
+  private async heartbeat(): Promise<void> {
+    const membership = this.membership;
+    if (!membership) return;
+    if (!this.beat) {
+      const sentAt = performance.now();
+      this.beat = membership
+        .heartbeat(SOURCE_MEMBERS_GROUP, this.owner, this.leaseMs)
+        .then(
+          (members) => {
+            this.members = members;
+            this.membersAt = sentAt;
+          },
+          (err: unknown) => {
+            const e = toSyncError(err);
+            this.log.warn('membership heartbeat failed; going by the last view', {
+              code: e.code,
+              message: e.message,
+            });
+          },
+        )
+        .finally(() => {
+          this.beat = null;
+        });
+    }
+    await waitAtMost(this.beat, Math.floor(this.everyMs / 2));
+  }
+
+  /**
+   * Which member each organization is meant for, or null for "try them all": without
+   * membership, or when no heartbeat has been answered for a lease (this process may have
+   * dropped out of the others' view; the lock alone decides then).
+   */
+  private meant(orgIds: string[]): Map<string, string> | null {
+    if (!this.membership || this.members === null) return null;
+    if (performance.now() - this.membersAt > this.leaseMs) return null;
+    return rendezvousAssign(orgIds, [...this.members, this.owner]);
+  }
+
+  /** Leaves the membership (after a heartbeat in flight, which would add us back). */
+  private async leave(): Promise<void> {
+    const membership = this.membership;
+    if (!membership) return;
+    await this.beat;
+    await membership.leave(SOURCE_MEMBERS_GROUP, this.owner).catch((err: unknown) => {
+      // The heartbeat runs out by itself within a lease.
+      this.log.warn('membership not left', { err: toSyncError(err) });
+    });
   }
 
   private async startReaders(orgId: string, lease: OrgLease): Promise<void> {
@@ -311,6 +486,11 @@ export class SourceLease {
         message: e.message,
       });
       this.lose(orgId, lease, 'sources did not start', { release: true });
+      // With other members alive, step back for two leases: they take it once it has been
+      // free for one, instead of this process grabbing it back at every try.
+      if ((this.members?.length ?? 0) > 1) {
+        lease.backoffUntil = performance.now() + 2 * this.leaseMs;
+      }
     }
   }
 
@@ -341,7 +521,7 @@ export class SourceLease {
     orgId: string,
     lease: OrgLease,
     reason: string,
-    options: { release: boolean; level?: 'info' | 'warn' },
+    options: { release: boolean; level?: 'info' | 'warn'; to?: string },
   ): void {
     if (!lease.held) return;
     lease.held = false;
@@ -351,6 +531,7 @@ export class SourceLease {
     this.log[options.level ?? 'warn']('source lease given up; stopping the organization sources', {
       orgId,
       reason,
+      ...(options.to ? { to: options.to } : {}),
     });
     const stopped = this.readers.stop(orgId).catch((err: unknown) => {
       this.log.error('organization sources did not stop cleanly', {

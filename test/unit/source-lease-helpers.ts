@@ -1,5 +1,6 @@
 import type { Lock } from '../../src/batch/lock';
 import { SyncError } from '../../src/errors';
+import type { Membership } from '../../src/pipeline/membership';
 
 /** Test helpers shared by the source-lease unit tests. */
 
@@ -48,6 +49,37 @@ export class ControllableLock implements Lock {
   }
   holder(name: string): Promise<string | null> {
     return this.call(() => this.inner.holder(name));
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** A Membership handle whose calls can be made to never answer (a process cut off or killed). */
+export class ControllableMembership implements Membership {
+  frozen = false;
+  private waiting: Array<() => void> = [];
+
+  constructor(private readonly inner: Membership) {}
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.frozen) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return fn();
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const resume of this.waiting.splice(0)) resume();
+  }
+
+  heartbeat(group: string, member: string, ttlMs: number): Promise<string[]> {
+    return this.call(() => this.inner.heartbeat(group, member, ttlMs));
+  }
+  members(group: string): Promise<string[]> {
+    return this.call(() => this.inner.members(group));
+  }
+  leave(group: string, member: string): Promise<void> {
+    return this.call(() => this.inner.leave(group, member));
   }
   close(): Promise<void> {
     return this.inner.close();
