@@ -484,6 +484,9 @@ export function decide(
     if (winner === null) continue;
     const target = winner === 'initlive' ? il : sf;
     base[f] = target;
+    // A Contact's status that is no volunteer's (none, or `deleted`) leaves theirs as it is.
+    if (f === 'status' && winner === 'salesforce' && target !== 'active' && target !== 'archived')
+      continue;
     targets[otherSide(winner)][f] = target;
   }
 

@@ -301,6 +301,18 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     expect(cleared.writes.some((w) => w.side === 'initlive')).toBe(false);
   });
 
+  it('never sends a volunteer a Contact status InitLive cannot hold, from the record modified last', () => {
+    // Chaos seed 202: the Contact, modified last (by our own write), had no status; the repair
+    // run sent InitLive an empty status, refused and dead-lettered.
+    const d = repair(
+      sfRead('ChangedInSF', 50_000, { values: staff({ lastName: 'ChangedInSF', status: null }) }),
+      ilRead('Lee', 10_000),
+    );
+    expect(d.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { lastName: 'ChangedInSF' } }),
+    ]);
+  });
+
   it('edits within SIMULTANEOUS_EDIT_MS of each other, and records paired by email, go to the default system', () => {
     const close = repair(sfRead('ChangedInSF', 11_500), ilRead('ChangedInIL', 10_000));
     expect(close.writes).toEqual([
