@@ -343,7 +343,17 @@ export function decide(
     mem.pending[side].forEach((p, i) => {
       if (landed(p)) newest = i;
     });
-    mem.pending[side] = mem.pending[side].slice(newest + 1);
+    // A change event leaves out a field the call set to what it held (a merged write putting
+    // back what an earlier one changed): a newer write showing no field, decided before the
+    // echo's commit, went in that call; left pending, it would turn the next edit of that
+    // field into a conflict with a write long landed.
+    const inCall = (p: PendingWrite): boolean =>
+      newest >= 0 &&
+      side === 'salesforce' &&
+      !change.full &&
+      p.decidedAt <= change.version &&
+      Object.keys(p.fields).every((f) => f === 'initliveId' || !(f in incoming));
+    mem.pending[side] = mem.pending[side].slice(newest + 1).filter((p) => !inCall(p));
   } else {
     mem.pending[side] = mem.pending[side].filter((p) => !landed(p));
   }

@@ -374,6 +374,38 @@ describe('reconcile: echo suppression', () => {
     ]);
   });
 
+  it('an echo of merged writes confirms one that put a field back, which the event leaves out (chaos seed 202)', () => {
+    const state = linkedPair();
+    const d1 = step(state, il(staff({ firstName: 'Dee' })));
+    const d2 = step(d1.next, il(staff({ firstName: 'Dee', phone: '+1 555 0009' })));
+    const d3 = step(d2.next, il(staff({ firstName: 'Dee' })));
+    expect(d3.next.merge!.pending.salesforce).toHaveLength(3);
+    // One call: the phone ended as it was, so the change event names only the first name.
+    const echo = step(d3.next, sf({ firstName: 'Dee' }, { ours: true }));
+    expect(echo.outcome).toBe('echo');
+    expect(echo.next.merge!.pending.salesforce).toEqual([]);
+    const edit = step(echo.next, sf({ phone: '+1 555 0002' }));
+    expect(edit.conflicts).toEqual([]);
+    expect(edit.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { phone: '+1 555 0002' } }),
+    ]);
+  });
+
+  it('an echo leaves a write decided after it pending', () => {
+    const state = linkedPair();
+    const d1 = step(state, il(staff({ firstName: 'Dee' })));
+    const d2 = step(
+      d1.next,
+      il(staff({ firstName: 'Dee', phone: '+1 555 0009' })),
+      settings(),
+      1e12,
+    );
+    const echo = step(d2.next, sf({ firstName: 'Dee' }, { ours: true }), settings(), 1e12);
+    expect(echo.next.merge!.pending.salesforce).toEqual([
+      expect.objectContaining({ fields: expect.objectContaining({ phone: '+1 555 0009' }) }),
+    ]);
+  });
+
   it('still syncs a foreign change that arrives in place of our echo', () => {
     const state = linkedPair();
     const d1 = step(state, sf({ phone: '+1 555 0199' }));
