@@ -719,8 +719,21 @@ function decideAfterRejectedWrite(
   if (deletion?.cause) return resendDeletion(prev, mem, change, deletion, ctx);
   const rolledBack: PairState = structuredClone(prev);
   const base: Record<string, FieldValue> = { ...(rolledBack.base ?? {}) };
+  // Writes land in order: those up to the newest the record shows did, and only the rest are
+  // taken back (taking back a landed one would make our own write look like an edit there).
+  const shows = (p: PendingWrite): boolean =>
+    (Object.keys(p.fields) as MappedFieldName[]).every(
+      (f) =>
+        f === 'initliveId' ||
+        sameValue(f, normalizeValue(f, change.values[f] ?? null), p.fields[f] ?? null),
+    );
+  const pending = mem.pending[side];
+  let landed = -1;
+  pending.forEach((p, i) => {
+    if (shows(p)) landed = i;
+  });
   // Newest first, so the oldest pre-write value wins for a field written twice.
-  for (const p of [...mem.pending[side]].reverse()) {
+  for (const p of pending.slice(landed + 1).reverse()) {
     for (const [f, v] of Object.entries(p.preBase)) base[f] = v;
   }
   rolledBack.base = base;

@@ -454,6 +454,27 @@ describe('reconcile: refused writes', () => {
   });
 });
 
+describe('reconcile: refused writes after some landed', () => {
+  it('rolls back only the writes the record read does not show (chaos seed 303)', () => {
+    // Two Salesforce edits of the first name; the first write landed, the second was refused
+    // as stale. Taking the first back too made our own write look like a volunteer's edit,
+    // which won as the default system and put the older name on the Contact.
+    const state = linkedPair();
+    const d1 = step(state, sf({ firstName: 'F656' }));
+    const d2 = step(d1.next, sf({ firstName: 'F686' }));
+    const reread = il(staff({ firstName: 'F656' }), { writeRejected: true, position: null });
+    const d3 = step(d2.next, reread);
+    expect(d3.conflicts).toEqual([]);
+    expect(d3.writes).toEqual([
+      expect.objectContaining({
+        side: 'initlive',
+        values: { firstName: 'F686' },
+        ifMatch: reread.version,
+      }),
+    ]);
+  });
+});
+
 describe('reconcile: duplicates and order', () => {
   it('a duplicate or replayed event changes nothing', () => {
     const state = linkedPair();
