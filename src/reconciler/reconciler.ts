@@ -458,7 +458,9 @@ export class Reconciler {
     const { mapping } = org.settings;
     const rows = await rereadContacts(org.salesforce, [change.recordId], mapping);
     const row = rows.get(idKey(change.recordId));
-    if (!row || row.IsDeleted === true) return null;
+    // A Contact deleted since is read from the recycle bin: it holds the edit its deletion
+    // followed, which the volunteer gets before the deletion's own event archives them.
+    if (!row) return null;
     const read = contactSnapshotOf(
       org.orgId,
       change.runId ?? 'stream',

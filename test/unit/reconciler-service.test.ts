@@ -176,6 +176,49 @@ describe('reconciler service', () => {
     }
   });
 
+  it('sends the volunteer an edit no pair knew whose Contact was deleted since (chaos seed 101)', async () => {
+    // The last name changed during a network cut, the Contact was deleted, then the store lost
+    // its links: the event's Contact is read from the recycle bin, which still holds the edit.
+    const sb = await startSalesforceSandbox({ streaming: false });
+    try {
+      const contact = sb.control.createContact({
+        FirstName: 'Cleo',
+        LastName: 'L345',
+        Email: 'cleo@example.org',
+        InitLive_Staff_Id__c: 'stf_1',
+      });
+      sb.control.deleteContact(String(contact.Id));
+      const deps = await memoryDeps([{ ...org(), salesforce: await sandboxConnection(sb) }]);
+      const writes = await collect(deps, 'initliveWrites');
+      const reconciler = new Reconciler(deps);
+      await reconciler.start();
+      await produce(deps, 'contactChanges', [
+        {
+          key: recordKey('org_demo', String(contact.Id)),
+          value: {
+            ...contactChange(String(contact.Id), ''),
+            operation: 'UPDATE',
+            changedFields: ['LastName'],
+            values: { lastName: 'L345' },
+            sourceVersion: Date.parse(String(contact.LastModifiedDate)),
+            sourcePosition: '4242',
+            runId: null,
+          },
+        },
+      ]);
+      await writes.until(1);
+      expect(writes.records[0]).toMatchObject({
+        operation: 'UPDATE',
+        initliveId: 'stf_1',
+        fields: expect.objectContaining({ lastName: 'L345' }),
+      });
+      await reconciler.stop();
+      await writes.stop();
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('marks the Contact of a volunteer deleted in InitLive while no pair knew them, found by their id', async () => {
     const sb = await startSalesforceSandbox({ streaming: false });
     try {
