@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   await measure(`initlive (${records} staff each)`, orgCount, async () => {
     const res = await fetch(`${il.url}/__sandbox/orgs`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer sandbox-key' },
       body: JSON.stringify({ staffCount: records }),
     });
     if (res.status !== 201) throw new Error(`create org: ${res.status} ${await res.text()}`);
