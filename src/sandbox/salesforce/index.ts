@@ -1,5 +1,5 @@
 /**
- * Salesforce sandbox: one emulated org (OAuth, REST, Bulk API 2.0, CDC over CometD) used by
+ * Salesforce sandbox: emulated orgs on one server (OAuth, REST, Bulk API 2.0, CDC over CometD) used by
  * the demo mode and the tests. See docs/sandbox.md for what is emulated and where it differs.
  */
 export { startSalesforceSandbox } from './server';
