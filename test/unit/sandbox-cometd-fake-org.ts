@@ -17,8 +17,8 @@ import type {
   CometdDeps,
   ContactRecord,
   ContactWriteEvent,
+  OrgWriteListener,
   WriteApi,
-  WriteListener,
 } from '../../src/sandbox/salesforce/model';
 
 export const USER_ID = '005Dn000003XyZaIAK';
@@ -68,9 +68,10 @@ export class FakeOrg implements CometdDeps {
     return () => this.emitter.off('revoked', listener);
   }
 
-  onWrite(listener: WriteListener): () => void {
-    this.emitter.on('write', listener);
-    return () => this.emitter.off('write', listener);
+  onWrite(listener: OrgWriteListener): () => void {
+    const forward = (events: ContactWriteEvent[]): void => listener(ORG_ID, events);
+    this.emitter.on('write', forward);
+    return () => this.emitter.off('write', forward);
   }
 
   create(fields: ContactRecord, options: WriteOptions = {}): ContactWriteEvent {
@@ -164,7 +165,7 @@ export class FakeOrg implements CometdDeps {
 
 export interface Sandbox {
   org: FakeOrg;
-  control: CometdControl;
+  control: CometdControl & { close(): Promise<void> };
   instanceUrl: string;
   server: http.Server;
   /** Requests that reached the data side's own handler. */
@@ -181,7 +182,8 @@ export async function startSandbox(connectTimeoutMs = 2000): Promise<Sandbox> {
     res.writeHead(404, { 'Content-Type': 'application/json' });
     res.end('[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]');
   });
-  const control = attachCometd(server, org, { connectTimeoutMs });
+  const hub = attachCometd(server, org, { connectTimeoutMs });
+  const control = { ...hub.forOrg(ORG_ID), close: () => hub.close() };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -65,11 +65,24 @@ export interface ControlSurface {
     count: number,
     options: { orgId: string; seed?: string | number; recordChanges?: boolean },
   ): StaffRecord[];
+  createOrg(options?: NewOrgOptions): SandboxOrg;
+}
+
+/** An organization created while the sandbox runs; every field has a fresh default. */
+export interface NewOrgOptions {
+  id?: string;
+  name?: string;
+  timezone?: string;
+  apiKey?: string;
+  /** Generated staff it starts with (seed/seed.ts), without feed entries. */
+  staffCount?: number;
+  seed?: string | number;
 }
 
 export interface AppDeps {
   store: InitLiveStore;
-  orgs: readonly SandboxOrg[];
+  /** The organization an integration key belongs to; organizations may be added while running. */
+  orgByKey(apiKey: string): SandboxOrg | undefined;
   limiter: KeyRateLimiter | null;
   faults: Map<string, OrgFaults>;
   counters: SandboxCounters;
@@ -150,7 +163,6 @@ function sendStaff(res: Response, staff: StaffRecord, status = 200): void {
 
 export function createInitLiveApp(deps: AppDeps): express.Express {
   const { store, counters, faults } = deps;
-  const orgsByKey = new Map(deps.orgs.map((o) => [o.apiKey, o]));
   const app = express();
   app.disable('x-powered-by');
   // The API's ETag is the record version; Express's body-hash ETags would contradict it.
@@ -165,7 +177,7 @@ export function createInitLiveApp(deps: AppDeps): express.Express {
 
   function authenticate(req: Request): SandboxOrg {
     const key = bearer(req);
-    const org = key === undefined ? undefined : orgsByKey.get(key);
+    const org = key === undefined ? undefined : deps.orgByKey(key);
     if (!org) {
       throw new ApiError(401, 'unauthorized', 'Missing or unknown integration key', {
         header: 'Authorization: Bearer <integration key>',
@@ -392,6 +404,8 @@ export function createInitLiveApp(deps: AppDeps): express.Express {
 /**
  * Sandbox-only routes (not part of InitLive): test and demo hooks, authenticated with an
  * organization's key and acting on that organization. Never rate limited or counted.
+ * `POST /__sandbox/orgs` (any organization's key) creates another organization and answers it,
+ * its key included.
  */
 function mountControl(
   app: express.Express,
@@ -491,6 +505,29 @@ function mountControl(
     const hours = object(body).hoursWorked;
     if (typeof hours !== 'number') throw invalid('hoursWorked', 'must be a number >= 0');
     res.json(control.setHoursWorked(String(req.params.id), hours, { orgId: org.id }));
+  });
+  route('post', '/orgs', ({ res, body }) => {
+    const b = object(body);
+    const text = (key: string): string | undefined => {
+      if (b[key] === undefined) return undefined;
+      if (typeof b[key] !== 'string' || b[key] === '') throw invalid(key, 'must be a string');
+      return b[key];
+    };
+    const seed = b.seed;
+    if (seed !== undefined && typeof seed !== 'string' && typeof seed !== 'number') {
+      throw invalid('seed', 'must be a string or number');
+    }
+    const staffCount = b.staffCount === undefined ? 0 : count(b.staffCount, 'staffCount');
+    if (staffCount > 100_000) throw invalid('staffCount', 'must be at most 100000');
+    const org = control.createOrg({
+      id: text('id'),
+      name: text('name'),
+      timezone: text('timezone'),
+      apiKey: text('apiKey'),
+      staffCount,
+      seed,
+    });
+    res.status(201).json(org);
   });
   route('post', '/seed', ({ res, org, body }) => {
     const b = object(body);

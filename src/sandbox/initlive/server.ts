@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -6,7 +7,7 @@ import { silentLogger } from '../../logger';
 import type { Logger } from '../../logger';
 import { createPrng } from '../demo-people';
 import { API_PREFIX, createInitLiveApp } from './app';
-import type { ControlSurface, OrgFaults, SandboxCounters } from './app';
+import type { ControlSurface, NewOrgOptions, OrgFaults, SandboxCounters } from './app';
 import { ApiError } from './model';
 import type { FeedEntry, SandboxOrg, StaffRecord, WritableStaffFields } from './model';
 import { KeyRateLimiter } from './rate-limit';
@@ -98,6 +99,11 @@ export interface InitLiveSandboxControl {
   ): StaffRecord[];
   /** Writes the state file now (no-op without one). */
   saveState(): Promise<void>;
+  /**
+   * Adds an organization with its own key, staff, feed, webhooks, faults and rate limit
+   * bucket; kept in the state file. Defaults: id `org_<n>`, a random key.
+   */
+  createOrg(options?: NewOrgOptions): SandboxOrg;
 }
 
 export interface InitLiveSandbox {
@@ -106,6 +112,7 @@ export interface InitLiveSandbox {
   /** What a client is configured with (INITLIVE_BASE_URL); the API lives at `${baseUrl}/api/v1`. */
   baseUrl: string;
   apiUrl: string;
+  /** The configured organizations, then those created since (a live list). */
   orgs: readonly SandboxOrg[];
   control: InitLiveSandboxControl;
   /** Stops deliveries, closes connections and writes the state file. */
@@ -144,8 +151,11 @@ function emptyCounters(): SandboxCounters {
 export async function startInitLiveSandbox(
   options: InitLiveSandboxOptions = {},
 ): Promise<InitLiveSandbox> {
-  const orgs = options.orgs ?? [DEFAULT_SANDBOX_ORG];
+  const orgs = [...(options.orgs ?? [DEFAULT_SANDBOX_ORG])];
   checkOrgs(orgs);
+  const orgsByKey = new Map(orgs.map((o) => [o.apiKey, o]));
+  /** Organizations created while running: the state file keeps them. */
+  const created: SandboxOrg[] = [];
   const logger = (options.logger ?? silentLogger).child({ component: 'initlive-sandbox' });
   const baseClock = options.clock ?? (() => Date.now());
   let clockOffsetMs = 0;
@@ -159,6 +169,11 @@ export async function startInitLiveSandbox(
     retentionMs: options.feedRetentionMs ?? SEVEN_DAYS_MS,
     random: createPrng(options.randomSeed ?? Date.now()),
   });
+  const addOrg = (org: SandboxOrg): void => {
+    store.addOrg(org);
+    orgs.push(org);
+    orgsByKey.set(org.apiKey, org);
+  };
   if (options.stateFile && existsSync(options.stateFile)) {
     let snapshot: StoreSnapshot;
     try {
@@ -168,6 +183,11 @@ export async function startInitLiveSandbox(
         `InitLive sandbox state file ${options.stateFile} is not valid JSON; move it away to start fresh`,
         { cause: err },
       );
+    }
+    for (const org of snapshot.createdOrgs ?? []) {
+      if (orgsByKey.has(org.apiKey) || orgs.some((o) => o.id === org.id)) continue;
+      addOrg(org);
+      created.push(org);
     }
     store.loadSnapshot(snapshot);
   }
@@ -186,7 +206,8 @@ export async function startInitLiveSandbox(
       .catch(() => undefined)
       .then(async () => {
         const tmp = `${file}.${process.pid}.tmp`;
-        await writeFile(tmp, JSON.stringify(store.toSnapshot()));
+        const snapshot: StoreSnapshot = { ...store.toSnapshot(), createdOrgs: created };
+        await writeFile(tmp, JSON.stringify(snapshot));
         await rename(tmp, file);
       });
     return saving;
@@ -286,6 +307,28 @@ export async function startInitLiveSandbox(
       return created;
     },
     saveState: () => saveState(true),
+    createOrg: (o = {}) => {
+      let id = o.id;
+      for (let n = created.length + 2; id === undefined; n++) {
+        if (!orgs.some((x) => x.id === `org_${n}`)) id = `org_${n}`;
+      }
+      const apiKey = o.apiKey ?? `sandbox-${randomBytes(18).toString('base64url')}`;
+      if (orgs.some((x) => x.id === id))
+        throw new ApiError(400, 'invalid_request', `Organization ${id} exists`, { id });
+      if (orgsByKey.has(apiKey))
+        throw new ApiError(400, 'invalid_request', 'That API key is taken', { apiKey });
+      const org: SandboxOrg = {
+        id,
+        name: o.name ?? `Sandbox Organization ${id}`,
+        timezone: o.timezone ?? DEFAULT_SANDBOX_ORG.timezone,
+        apiKey,
+      };
+      addOrg(org);
+      created.push(org);
+      if (o.staffCount) control.seedStaff(o.staffCount, { orgId: id, seed: o.seed });
+      markDirty();
+      return { ...org };
+    },
   };
 
   if (options.seed && options.seed.staffCount > 0) {
@@ -299,7 +342,7 @@ export async function startInitLiveSandbox(
     options.rateLimit === false ? null : new KeyRateLimiter(options.rateLimit ?? { perSecond: 20 });
   const app = createInitLiveApp({
     store,
-    orgs,
+    orgByKey: (key) => orgsByKey.get(key),
     limiter,
     faults,
     counters,

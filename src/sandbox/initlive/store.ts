@@ -62,6 +62,8 @@ interface OrgState {
 export interface StoreSnapshot {
   format: 'initlive-sandbox/1';
   idCounter: number;
+  /** Organizations created while running (the server re-creates them before loading data). */
+  createdOrgs?: SandboxOrg[];
   orgs: Record<
     string,
     { staff: StaffRecord[]; feed: FeedEntry[]; lastSeq: number; webhooks: WebhookSubscription[] }
@@ -140,17 +142,21 @@ export class InitLiveStore {
   private idCounter = 0;
 
   constructor(private readonly options: StoreOptions) {
-    for (const org of options.orgs) {
-      this.orgs.set(org.id, {
-        org,
-        staff: new Map(),
-        order: [],
-        emails: new Map(),
-        feed: [],
-        lastSeq: 0,
-        webhooks: new Map(),
-      });
-    }
+    for (const org of options.orgs) this.addOrg(org);
+  }
+
+  /** A new, empty organization; its id must be unused. */
+  addOrg(org: SandboxOrg): void {
+    if (this.orgs.has(org.id)) throw new Error(`Duplicate sandbox organization id ${org.id}`);
+    this.orgs.set(org.id, {
+      org,
+      staff: new Map(),
+      order: [],
+      emails: new Map(),
+      feed: [],
+      lastSeq: 0,
+      webhooks: new Map(),
+    });
   }
 
   /** Called after every change is recorded (after the write is visible to readers). */

@@ -7,7 +7,7 @@ import type { CsvFormat } from './bulk2-csv';
 import { formatDateTime } from './dates';
 import { KeyPrefix, to18 } from './ids';
 import type { Org } from './org';
-import { callContext, writeContext } from './rest-context';
+import { callContext, requestOrg, writeContext } from './rest-context';
 import { compileOrFault, queryRows } from './rest-query';
 import type { Transaction, WriteContext } from './store';
 import { deserializeCsvRow } from './validation';
@@ -87,78 +87,11 @@ export class Bulk2 {
     this.timers.clear();
   }
 
-  router(): Router {
-    const router = express.Router({ mergeParams: true });
-    const csvBody = express.text({ type: ['text/csv', 'text/plain'], limit: '150mb' });
-
-    router.post('/jobs/query', (req, res) =>
-      res.status(200).json(this.queryInfo(this.createQuery(req, res))),
-    );
-    router.get('/jobs/query', (_req, res) => res.json(this.list('query')));
-    router.get('/jobs/query/:id', (req, res) => res.json(this.queryInfo(this.queryJob(req))));
-    router.get('/jobs/query/:id/results', (req, res) => this.results(req, res));
-    router.patch('/jobs/query/:id', (req, res) => {
-      const job = this.queryJob(req);
-      this.abort(job, req);
-      res.json(this.queryInfo(job));
-    });
-    router.delete('/jobs/query/:id', (req, res) => {
-      this.jobs.delete(this.queryJob(req).id);
-      res.status(204).end();
-    });
-
-    router.post('/jobs/ingest', (req, res) =>
-      res.status(200).json(this.ingestInfo(this.createIngest(req, res))),
-    );
-    router.get('/jobs/ingest', (_req, res) => res.json(this.list('ingest')));
-    router.get('/jobs/ingest/:id', (req, res) => res.json(this.ingestInfo(this.ingestJob(req))));
-    router.put('/jobs/ingest/:id/batches', csvBody, (req, res) => {
-      const job = this.ingestJob(req);
-      if (job.state !== 'Open')
-        throw bulkError(409, 'INVALIDJOBSTATE', `Job ${job.id} is not Open: ${job.state}`);
-      if (typeof req.body !== 'string')
-        throw bulkError(400, 'INVALIDBATCH', 'The request body must be text/csv');
-      job.uploads.push(req.body);
-      res.status(201).end();
-    });
-    router.patch('/jobs/ingest/:id', (req, res) => {
-      const job = this.ingestJob(req);
-      const state = (req.body as { state?: unknown } | undefined)?.state;
-      if (state === 'UploadComplete') {
-        if (job.state !== 'Open')
-          throw bulkError(409, 'INVALIDJOBSTATE', `Job ${job.id} is not Open: ${job.state}`);
-        job.state = 'UploadComplete';
-        this.schedule(job);
-      } else {
-        this.abort(job, req);
-      }
-      res.json(this.ingestInfo(job));
-    });
-    router.delete('/jobs/ingest/:id', (req, res) => {
-      this.jobs.delete(this.ingestJob(req).id);
-      res.status(204).end();
-    });
-    const results =
-      (pick: (j: IngestJob) => string[][], lead: string[]) => (req: Request, res: Response) => {
-        const job = this.ingestJob(req);
-        res.type('text/csv').send(toCsv([[...lead, ...job.header], ...pick(job)], job.format));
-      };
-    router.get(
-      '/jobs/ingest/:id/successfulResults',
-      results((j) => j.successful, ['sf__Id', 'sf__Created']),
-    );
-    router.get(
-      '/jobs/ingest/:id/failedResults',
-      results((j) => j.failed, ['sf__Id', 'sf__Error']),
-    );
-    router.get(
-      '/jobs/ingest/:id/unprocessedrecords',
-      results((j) => j.unprocessed, []),
-    );
-    return router;
+  remove(job: QueryJob | IngestJob): void {
+    this.jobs.delete(job.id);
   }
 
-  private createQuery(req: Request, res: Response): QueryJob {
+  createQuery(req: Request, res: Response): QueryJob {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const operation = body.operation ?? 'query';
     if (operation !== 'query' && operation !== 'queryAll')
@@ -191,7 +124,7 @@ export class Bulk2 {
     return job;
   }
 
-  private createIngest(req: Request, res: Response): IngestJob {
+  createIngest(req: Request, res: Response): IngestJob {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.object !== 'string' || body.object.toLowerCase() !== 'contact') {
       throw bulkError(
@@ -251,21 +184,21 @@ export class Bulk2 {
     return job;
   }
 
-  private queryJob(req: Request): QueryJob {
+  queryJob(req: Request): QueryJob {
     const job = this.job(req);
     if (job.kind !== 'query')
       throw bulkError(404, 'NOT_FOUND', 'The requested resource does not exist');
     return job;
   }
 
-  private ingestJob(req: Request): IngestJob {
+  ingestJob(req: Request): IngestJob {
     const job = this.job(req);
     if (job.kind !== 'ingest')
       throw bulkError(404, 'NOT_FOUND', 'The requested resource does not exist');
     return job;
   }
 
-  private abort(job: QueryJob | IngestJob, req: Request): void {
+  abort(job: QueryJob | IngestJob, req: Request): void {
     const state = (req.body as { state?: unknown } | undefined)?.state;
     if (state !== 'Aborted')
       throw bulkError(400, 'INVALIDJOBSTATE', `Invalid state: ${String(state)}`);
@@ -296,7 +229,7 @@ export class Bulk2 {
     return age < d ? 'UploadComplete' : age < 2 * d ? 'InProgress' : 'JobComplete';
   }
 
-  private results(req: Request, res: Response): void {
+  results(req: Request, res: Response): void {
     const job = this.queryJob(req);
     if (this.queryState(job) !== 'JobComplete')
       throw bulkError(412, 'JOB_NOT_COMPLETE', `Job ${job.id} is not complete`);
@@ -319,7 +252,7 @@ export class Bulk2 {
     res.type('text/csv').send(toCsv([job.header, ...rows], job.format));
   }
 
-  private schedule(job: IngestJob): void {
+  schedule(job: IngestJob): void {
     const d = this.org.config.bulkPollDelayMs;
     const later = (ms: number, fn: () => void): void => {
       const t = setTimeout(() => {
@@ -476,7 +409,7 @@ export class Bulk2 {
     };
   }
 
-  private queryInfo(job: QueryJob): Record<string, unknown> {
+  queryInfo(job: QueryJob): Record<string, unknown> {
     const state = this.queryState(job);
     return {
       ...this.base(job, state),
@@ -487,7 +420,7 @@ export class Bulk2 {
     };
   }
 
-  private ingestInfo(job: IngestJob): Record<string, unknown> {
+  ingestInfo(job: IngestJob): Record<string, unknown> {
     return {
       ...this.base(job, job.state),
       ...(job.externalIdFieldName ? { externalIdFieldName: job.externalIdFieldName } : {}),
@@ -503,10 +436,105 @@ export class Bulk2 {
     };
   }
 
-  private list(kind: 'query' | 'ingest'): Record<string, unknown> {
+  list(kind: 'query' | 'ingest'): Record<string, unknown> {
     const records = [...this.jobs.values()]
       .filter((j) => j.kind === kind)
       .map((j) => (j.kind === 'query' ? this.queryInfo(j) : this.ingestInfo(j)));
     return { done: true, records, nextRecordsUrl: null };
+  }
+}
+
+/** Bulk API 2.0 for every org of the server: each org's jobs live in its own `Bulk2`. */
+export class Bulk2Service {
+  /** Made on an org's first bulk call. */
+  private readonly perOrg = new Map<Org, Bulk2>();
+
+  of(org: Org): Bulk2 {
+    let bulk = this.perOrg.get(org);
+    if (!bulk) {
+      bulk = new Bulk2(org);
+      this.perOrg.set(org, bulk);
+    }
+    return bulk;
+  }
+
+  close(): void {
+    for (const bulk of this.perOrg.values()) bulk.close();
+  }
+
+  router(): Router {
+    const bulk = (res: Response): Bulk2 => this.of(requestOrg(res));
+    const router = express.Router({ mergeParams: true });
+    const csvBody = express.text({ type: ['text/csv', 'text/plain'], limit: '150mb' });
+
+    router.post('/jobs/query', (req, res) =>
+      res.status(200).json(bulk(res).queryInfo(bulk(res).createQuery(req, res))),
+    );
+    router.get('/jobs/query', (_req, res) => res.json(bulk(res).list('query')));
+    router.get('/jobs/query/:id', (req, res) =>
+      res.json(bulk(res).queryInfo(bulk(res).queryJob(req))),
+    );
+    router.get('/jobs/query/:id/results', (req, res) => bulk(res).results(req, res));
+    router.patch('/jobs/query/:id', (req, res) => {
+      const job = bulk(res).queryJob(req);
+      bulk(res).abort(job, req);
+      res.json(bulk(res).queryInfo(job));
+    });
+    router.delete('/jobs/query/:id', (req, res) => {
+      bulk(res).remove(bulk(res).queryJob(req));
+      res.status(204).end();
+    });
+
+    router.post('/jobs/ingest', (req, res) =>
+      res.status(200).json(bulk(res).ingestInfo(bulk(res).createIngest(req, res))),
+    );
+    router.get('/jobs/ingest', (_req, res) => res.json(bulk(res).list('ingest')));
+    router.get('/jobs/ingest/:id', (req, res) =>
+      res.json(bulk(res).ingestInfo(bulk(res).ingestJob(req))),
+    );
+    router.put('/jobs/ingest/:id/batches', csvBody, (req, res) => {
+      const job = bulk(res).ingestJob(req);
+      if (job.state !== 'Open')
+        throw bulkError(409, 'INVALIDJOBSTATE', `Job ${job.id} is not Open: ${job.state}`);
+      if (typeof req.body !== 'string')
+        throw bulkError(400, 'INVALIDBATCH', 'The request body must be text/csv');
+      job.uploads.push(req.body);
+      res.status(201).end();
+    });
+    router.patch('/jobs/ingest/:id', (req, res) => {
+      const job = bulk(res).ingestJob(req);
+      const state = (req.body as { state?: unknown } | undefined)?.state;
+      if (state === 'UploadComplete') {
+        if (job.state !== 'Open')
+          throw bulkError(409, 'INVALIDJOBSTATE', `Job ${job.id} is not Open: ${job.state}`);
+        job.state = 'UploadComplete';
+        bulk(res).schedule(job);
+      } else {
+        bulk(res).abort(job, req);
+      }
+      res.json(bulk(res).ingestInfo(job));
+    });
+    router.delete('/jobs/ingest/:id', (req, res) => {
+      bulk(res).remove(bulk(res).ingestJob(req));
+      res.status(204).end();
+    });
+    const results =
+      (pick: (j: IngestJob) => string[][], lead: string[]) => (req: Request, res: Response) => {
+        const job = bulk(res).ingestJob(req);
+        res.type('text/csv').send(toCsv([[...lead, ...job.header], ...pick(job)], job.format));
+      };
+    router.get(
+      '/jobs/ingest/:id/successfulResults',
+      results((j) => j.successful, ['sf__Id', 'sf__Created']),
+    );
+    router.get(
+      '/jobs/ingest/:id/failedResults',
+      results((j) => j.failed, ['sf__Id', 'sf__Error']),
+    );
+    router.get(
+      '/jobs/ingest/:id/unprocessedrecords',
+      results((j) => j.unprocessed, []),
+    );
+    return router;
   }
 }

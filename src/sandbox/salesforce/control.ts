@@ -4,10 +4,12 @@ import { ApiFault, RecordFault } from './api-fault';
 import type { CustomFieldMetadata } from './field-metadata';
 import type { CometdControl, ContactRecord, WriteListener } from './model';
 import type { Org } from './org';
+import type { OrgRegistry } from './org-registry';
 import { CONTACT_SELECTION } from './setup';
 import type { Transaction } from './store';
 import { deserializeRecord } from './validation';
 import { LATEST_VERSION } from './versions';
+import { demoContacts } from '../seed-contacts';
 
 export type GapType = 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE';
 
@@ -207,16 +209,49 @@ export function createControl(org: Org, cometd: CometdControl | null): SandboxCo
   };
 }
 
+/** What a new org's admin (or a benchmark) needs to connect to it. */
+export interface OrgCredentials {
+  orgId: string;
+  userId: string;
+  username: string;
+  password: string;
+  clientId: string;
+  clientSecret: string;
+  /** The shared login URL: the authorize request names the user with `login_hint`. */
+  loginUrl: string;
+  /** The org's own login URL (My Domain): every grant there is for this org. */
+  orgLoginUrl: string;
+  instanceUrl: string;
+}
+
+export function credentialsOf(org: Org): OrgCredentials {
+  return {
+    orgId: org.identity.orgId,
+    userId: org.identity.userId,
+    username: org.config.username,
+    password: org.config.password,
+    clientId: org.config.clientId,
+    clientSecret: org.config.clientSecret,
+    loginUrl: org.baseUrl,
+    orgLoginUrl: `${org.baseUrl}/orgs/${org.identity.orgId}`,
+    instanceUrl: org.baseUrl,
+  };
+}
+
 /**
  * `/__sandbox/*`: the control over HTTP for the demo and for tests in other processes. Every
  * call needs `X-Sandbox-Secret: <client secret>`. `POST /__sandbox/faults` takes
  * `{"action": ..., ...}` (see docs/sandbox.md); `GET /__sandbox/counters`; `/__sandbox/contacts`
- * reads and writes as a UI user.
+ * reads and writes as a UI user. These act on the default org; under
+ * `/__sandbox/orgs/<orgId>/` the same routes act on that org. `POST /__sandbox/orgs` creates an
+ * org (`{username?, password?, apiDailyMax?, packageInstalled?, contacts?, contactCount?,
+ * seed?, offset?}`; `contactCount` adds that many demo people, as the demo seeds them) and
+ * answers its credentials. Its contacts are existing data: no change events.
  */
-export function controlRouter(org: Org, control: SandboxControl): Router {
-  const router = express.Router();
-  router.use((req: Request, res: Response, next) => {
-    if (req.headers['x-sandbox-secret'] !== org.config.clientSecret) {
+export function controlRouter(orgs: OrgRegistry, controlOf: (org: Org) => SandboxControl): Router {
+  const outer = express.Router();
+  outer.use((req: Request, res: Response, next) => {
+    if (req.headers['x-sandbox-secret'] !== orgs.defaultOrg.config.clientSecret) {
       res
         .status(401)
         .json({ error: 'unauthorized', error_description: 'X-Sandbox-Secret header required' });
@@ -224,7 +259,7 @@ export function controlRouter(org: Org, control: SandboxControl): Router {
     }
     next();
   });
-  router.use(express.json({ limit: '10mb' }));
+  outer.use(express.json({ limit: '10mb' }));
   const handle = (res: Response, work: () => unknown): void => {
     try {
       const out = work();
@@ -247,6 +282,45 @@ export function controlRouter(org: Org, control: SandboxControl): Router {
     }
   };
 
+  outer.post('/orgs', (req, res) =>
+    handle(res, () => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const text = (k: string): string | undefined =>
+        typeof body[k] === 'string' ? body[k] : undefined;
+      const count = Number(body.contactCount ?? 0);
+      if (!Number.isInteger(count) || count < 0)
+        throw new RecordFault('INVALID_INPUT', 'contactCount must be a whole number');
+      const given = Array.isArray(body.contacts)
+        ? (body.contacts as Record<string, unknown>[])
+        : [];
+      const org = orgs.create({
+        username: text('username'),
+        password: text('password'),
+        apiDailyMax: body.apiDailyMax === undefined ? undefined : Number(body.apiDailyMax),
+        packageInstalled: body.packageInstalled !== false,
+        contacts: [
+          ...given,
+          ...demoContacts(count, {
+            seed: typeof body.seed === 'number' || typeof body.seed === 'string' ? body.seed : 1,
+            offset: Number.isInteger(body.offset) ? Number(body.offset) : 0,
+          }),
+        ],
+      });
+      res.status(201);
+      return credentialsOf(org);
+    }),
+  );
+  outer.get('/orgs', (_req, res) => handle(res, () => [...orgs.all()].map(credentialsOf)));
+
+  /** The org a per-org route acts on: `/orgs/<orgId>/...`, else the default org. */
+  const control = (req: Request): SandboxControl => {
+    const orgId = (req.params as { orgId?: string }).orgId;
+    const org = orgId === undefined ? orgs.defaultOrg : orgs.get(orgId);
+    if (!org) throw new RecordFault('NOT_FOUND', `No org ${orgId ?? ''}`);
+    return controlOf(org);
+  };
+  const router = express.Router({ mergeParams: true });
+
   router.post('/faults', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const num = (k: string): number => {
@@ -255,73 +329,79 @@ export function controlRouter(org: Org, control: SandboxControl): Router {
       return v;
     };
     handle(res, () => {
+      const c = control(req);
       switch (body.action) {
         case 'expire-access-tokens':
-          return control.expireAccessTokens();
+          return c.expireAccessTokens();
         case 'revoke-all':
-          return control.revokeAllGrants();
+          return c.revokeAllGrants();
         case 'fail-next':
-          return control.failNext(num('count'), body.status === 429 ? 429 : 503);
+          return c.failNext(num('count'), body.status === 429 ? 429 : 503);
         case 'set-latency':
-          return control.setLatencyMs(num('ms'));
+          return c.setLatencyMs(num('ms'));
         case 'exhaust-api-limit':
-          return control.exhaustApiLimit();
+          return c.exhaustApiLimit();
         case 'set-api-daily-max':
-          return control.setApiDailyMax(num('max'));
+          return c.setApiDailyMax(num('max'));
         case 'reset-api-usage':
-          return control.resetApiUsage();
+          return c.resetApiUsage();
         case 'clear':
-          return control.clearFaults();
+          return c.clearFaults();
         case 'drop-cometd-clients':
-          return control.dropCometdClients();
+          return c.dropCometdClients();
         case 'emit-gap':
-          return control.emitGap(
+          return c.emitGap(
             (typeof body.changeType === 'string' ? body.changeType : 'GAP_UPDATE') as GapType,
             Array.isArray(body.recordIds) ? body.recordIds.map(String) : [],
           );
         case 'emit-overflow':
-          return control.emitOverflow();
+          return c.emitOverflow();
         case 'purge-retention':
-          return control.purgeReplayRetention();
+          return c.purgeReplayRetention();
         case 'uninstall-package':
-          return control.uninstallPackage();
+          return c.uninstallPackage();
         case 'install-package':
-          return control.installPackage();
+          return c.installPackage();
         case 'select-cdc':
-          return control.setChangeDataCapture(true);
+          return c.setChangeDataCapture(true);
         case 'deselect-cdc':
-          return control.setChangeDataCapture(false);
+          return c.setChangeDataCapture(false);
         default:
           throw new RecordFault('INVALID_INPUT', `unknown action: ${String(body.action)}`);
       }
     });
   });
-  router.get('/counters', (_req, res) => handle(res, () => control.counters()));
+  router.get('/counters', (req, res) => handle(res, () => control(req).counters()));
   router.get('/contacts', (req, res) =>
     handle(res, () =>
-      control.listContacts({ includeDeleted: req.query.includeDeleted === 'true' }),
+      control(req).listContacts({ includeDeleted: req.query.includeDeleted === 'true' }),
     ),
   );
   router.get('/contacts/:id', (req, res) =>
     handle(res, () => {
-      const r = control.getContact(String(req.params.id));
+      const r = control(req).getContact(String(req.params.id));
       if (!r) throw new RecordFault('NOT_FOUND', 'The requested resource does not exist');
       return r;
     }),
   );
   router.post('/contacts', (req, res) =>
-    handle(res, () => control.createContact((req.body ?? {}) as Record<string, unknown>)),
+    handle(res, () => control(req).createContact((req.body ?? {}) as Record<string, unknown>)),
   );
   router.patch('/contacts/:id', (req, res) =>
     handle(res, () =>
-      control.updateContact(String(req.params.id), (req.body ?? {}) as Record<string, unknown>),
+      control(req).updateContact(
+        String(req.params.id),
+        (req.body ?? {}) as Record<string, unknown>,
+      ),
     ),
   );
   router.delete('/contacts/:id', (req, res) =>
-    handle(res, () => control.deleteContact(String(req.params.id))),
+    handle(res, () => control(req).deleteContact(String(req.params.id))),
   );
   router.post('/contacts/:id/undelete', (req, res) =>
-    handle(res, () => control.undeleteContact(String(req.params.id))),
+    handle(res, () => control(req).undeleteContact(String(req.params.id))),
   );
-  return router;
+  outer.use('/orgs/:orgId', router);
+  outer.use(router);
+  return outer;
 }

@@ -43,23 +43,29 @@ export interface ContactWriteEvent {
 
 export type WriteListener = (events: ContactWriteEvent[]) => void;
 
+/** A committed write of one org, as a server hosting many orgs reports it. */
+export type OrgWriteListener = (orgId: string, events: ContactWriteEvent[]) => void;
+
 export interface AccessTokenInfo {
   userId: string;
   orgId: string;
 }
 
-/** What the streaming side needs from the data side. */
+/**
+ * What the streaming side needs from the data side. The data side may host many orgs: a
+ * token's org decides which org's events its session sees.
+ */
 export interface CometdDeps {
-  /** Resolves an access token; null when unknown, expired or revoked. */
+  /** Resolves an access token (of any org); null when unknown, expired or revoked. */
   authenticate(accessToken: string): AccessTokenInfo | null;
   /** Fires when an access token stops being valid (revoked directly or via its refresh token). */
   onTokenRevoked(listener: (accessToken: string) => void): () => void;
-  onWrite(listener: WriteListener): () => void;
+  onWrite(listener: OrgWriteListener): () => void;
   /**
-   * Whether Change Data Capture publishes Contact changes (the org's selection). Writes made
-   * while it does not are never published, not even later. Default: always.
+   * Whether the org's Change Data Capture publishes Contact changes (its selection). Writes
+   * made while it does not are never published, not even later. Default: always.
    */
-  contactSelected?: () => boolean;
+  contactSelected?: (orgId: string) => boolean;
   /** Clock (epoch ms); injectable so retention can be tested. */
   now(): number;
   /** Replay retention window in ms (Salesforce: 72 h). */
@@ -68,9 +74,9 @@ export interface CometdDeps {
   apiVersion: string;
 }
 
-/** What the data side (and the fault-injection endpoint) can ask of the streaming side. */
+/** What the data side (and the fault-injection endpoint) can ask of one org's stream. */
 export interface CometdControl {
-  /** Forget every Bayeux client: their next connect gets 403::Unknown client. */
+  /** Forget every Bayeux client of the org: their next connect gets 403::Unknown client. */
   dropAllClients(): void;
   /** Publish GAP_<type> events for these record ids (header only). */
   emitGap(
@@ -83,7 +89,14 @@ export interface CometdControl {
   purgeRetention(): void;
   /** Replay id of the newest retained event (0 when none). */
   latestReplayId(): number;
-  /** Connected Bayeux client count. */
+  /** Connected Bayeux client count (of the org). */
   clientCount(): number;
+}
+
+/** The streaming side of a server: one Bayeux endpoint serving every org's stream. */
+export interface CometdHub {
+  /** The control of one org's stream (its state is allocated on first use). */
+  forOrg(orgId: string): CometdControl;
+  /** Answers held connects and detaches from the server. */
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import express from 'express';
 import type { Request, Response, Router } from 'express';
 import { JwtRejected, verifyJwtAssertion } from './jwt';
 import type { Org } from './org';
+import type { OrgRegistry } from './org-registry';
 import { pkceMatches } from './tokens';
 
 const JWT_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -43,20 +44,44 @@ function basicCredentials(req: Request): { id?: string; secret?: string } {
 }
 
 /**
- * OAuth 2.0 endpoints of the sandbox org, on the login URL: authorize (auto-approves, PKCE),
+ * OAuth 2.0 endpoints of the sandbox's orgs, on the login URL: authorize (auto-approves, PKCE),
  * token (authorization_code, refresh_token, JWT bearer, client_credentials, password),
  * revoke, and the identity URL. Error bodies are Salesforce's `{error, error_description}`.
+ *
+ * One connected app (the default org's client id and secret) serves every org, as a packaged
+ * app does. Which org a grant is for follows Salesforce: the user who logs in belongs to one
+ * org. The authorize request names the user with `login_hint` (the username); the password and
+ * JWT grants carry the username. Mounted under `/orgs/<orgId>` as well, the org's own login
+ * URL (Salesforce's My Domain), where every grant is for that org. Without either, the default
+ * org's user logs in, as before there were several orgs.
  */
-export function oauthRouter(org: Org): Router {
-  const router = express.Router();
-  const cfg = org.config;
+export function oauthRouter(orgs: OrgRegistry): Router {
+  const router = express.Router({ mergeParams: true });
+  const cfg = orgs.defaultOrg.config;
   const form = express.urlencoded({ extended: false, limit: '1mb' });
+
+  /** The org of a `/orgs/<orgId>` login URL, or null on the shared one; throws when unknown. */
+  const pinnedOrg = (req: Request): Org | null => {
+    const orgId = (req.params as { orgId?: string }).orgId;
+    if (orgId === undefined) return null;
+    const org = orgs.get(orgId);
+    if (!org) throw new OAuthError('invalid_request', `no org ${orgId} on this server`, 404);
+    return org;
+  };
 
   const redirectAllowed = (uri: string): boolean =>
     cfg.redirectUris.length > 0 ? cfg.redirectUris.includes(uri) : isLoopback(uri);
 
   router.get('/services/oauth2/authorize', (req: Request, res: Response) => {
     const q = req.query;
+    let org: Org;
+    try {
+      org = pinnedOrg(req) ?? orgs.defaultOrg;
+    } catch (err) {
+      if (!(err instanceof OAuthError)) throw err;
+      res.status(err.status).json({ error: err.error, error_description: err.description });
+      return;
+    }
     const clientId = str(q.client_id);
     const redirectUri = str(q.redirect_uri);
     if (clientId !== cfg.clientId) {
@@ -91,6 +116,15 @@ export function oauthRouter(org: Org): Router {
       fail('invalid_request', 'unsupported code_challenge_method');
       return;
     }
+    const hint = str(q.login_hint);
+    if (hint !== undefined) {
+      const user = orgs.byUsername(hint);
+      if (!user || (pinnedOrg(req) !== null && user !== org)) {
+        fail('access_denied', 'login_hint names no user of this org');
+        return;
+      }
+      org = user;
+    }
     const code = org.tokens.issueCode({
       clientId,
       redirectUri,
@@ -107,7 +141,7 @@ export function oauthRouter(org: Org): Router {
   router.post('/services/oauth2/token', form, (req: Request, res: Response) => {
     try {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      res.json(grant(org, body, basicCredentials(req)));
+      res.json(grant(orgs, pinnedOrg(req), body, basicCredentials(req)));
     } catch (err) {
       if (err instanceof OAuthError) {
         res.status(err.status).json({ error: err.error, error_description: err.description });
@@ -120,7 +154,7 @@ export function oauthRouter(org: Org): Router {
   const revoke = (req: Request, res: Response): void => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const token = str(body.token) ?? str(req.query.token);
-    if (token && org.tokens.revoke(token)) {
+    if (token && orgs.revoke(token)) {
       res.status(200).end();
       return;
     }
@@ -135,21 +169,23 @@ export function oauthRouter(org: Org): Router {
   const identity = (req: Request, res: Response): void => {
     const m = /^(?:Bearer|OAuth)\s+(.+)$/.exec(req.headers.authorization ?? '');
     const token = m?.[1] ?? str(req.query.oauth_token);
-    const who = token ? org.tokens.authenticate(token) : null;
+    const who = token ? orgs.authenticate(token) : null;
     if (!who) {
       res.status(403).type('text/plain').send('Bad_OAuth_Token');
       return;
     }
+    const org = who.org;
+    const username = org.config.username;
     const base = org.baseUrl;
     res.json({
       id: org.identityUrl(),
       asserted_user: true,
       user_id: org.identity.userId,
       organization_id: org.identity.orgId,
-      username: cfg.username,
-      nick_name: cfg.username.split('@')[0],
+      username,
+      nick_name: username.split('@')[0],
       display_name: 'Sandbox Admin',
-      email: cfg.username,
+      email: username,
       email_verified: true,
       first_name: 'Sandbox',
       last_name: 'Admin',
@@ -186,12 +222,14 @@ interface TokenResponse {
   issued_at: string;
 }
 
+/** Issues a grant for the org it belongs to (see oauthRouter); `pinned`: a `/orgs/<id>` login URL. */
 function grant(
-  org: Org,
+  orgs: OrgRegistry,
+  pinned: Org | null,
   body: Record<string, unknown>,
   basic: { id?: string; secret?: string },
 ): TokenResponse {
-  const cfg = org.config;
+  const cfg = orgs.defaultOrg.config;
   const grantType = str(body.grant_type);
   const clientId = str(body.client_id) ?? basic.id;
   const secret = str(body.client_secret) ?? basic.secret;
@@ -202,13 +240,16 @@ function grant(
       throw new OAuthError('invalid_client', 'invalid client credentials');
     }
   };
-  const userId = org.identity.userId;
+  const samePlace = (org: Org | undefined): org is Org =>
+    org !== undefined && (pinned === null || org === pinned);
   switch (grantType) {
     case 'authorization_code': {
       const verifier = str(body.code_verifier);
       checkClient(verifier === undefined);
-      const code = org.tokens.consumeCode(str(body.code) ?? '');
-      if (!code || code.clientId !== clientId)
+      const found = orgs.consumeCode(str(body.code) ?? '');
+      const code = found?.code;
+      const org = found?.org;
+      if (!code || !samePlace(org) || code.clientId !== clientId)
         throw new OAuthError('invalid_grant', 'invalid authorization code');
       if (str(body.redirect_uri) !== code.redirectUri) {
         throw new OAuthError('invalid_grant', 'redirect_uri must match configuration');
@@ -229,8 +270,10 @@ function grant(
     }
     case 'refresh_token': {
       checkClient(false);
-      const refresh = org.tokens.findRefresh(str(body.refresh_token) ?? '');
-      if (!refresh || refresh.clientId !== clientId)
+      const found = orgs.findRefresh(str(body.refresh_token) ?? '');
+      const refresh = found?.refresh;
+      const org = found?.org;
+      if (!refresh || !samePlace(org) || refresh.clientId !== clientId)
         throw new OAuthError('invalid_grant', 'expired access/refresh token');
       return respond(
         org,
@@ -240,17 +283,25 @@ function grant(
     }
     case 'password': {
       checkClient(true);
-      if (
-        str(body.username) !== cfg.username ||
-        !(str(body.password) ?? '').startsWith(cfg.password)
-      ) {
+      const org = orgs.byUsername(str(body.username) ?? '');
+      if (!samePlace(org) || !(str(body.password) ?? '').startsWith(org.config.password)) {
         throw new OAuthError('invalid_grant', 'authentication failure');
       }
-      return respond(org, org.tokens.issueAccess(userId, cfg.clientId, null).token, 'api');
+      return respond(
+        org,
+        org.tokens.issueAccess(org.identity.userId, cfg.clientId, null).token,
+        'api',
+      );
     }
     case 'client_credentials': {
       checkClient(true);
-      return respond(org, org.tokens.issueAccess(userId, cfg.clientId, null).token, 'api');
+      // Salesforce runs this flow as the user the org's admin chose, on the org's My Domain.
+      const org = pinned ?? orgs.defaultOrg;
+      return respond(
+        org,
+        org.tokens.issueAccess(org.identity.userId, cfg.clientId, null).token,
+        'api',
+      );
     }
     case JWT_GRANT: {
       let claims;
@@ -259,16 +310,26 @@ function grant(
           clientId: cfg.clientId,
           clientSecret: cfg.clientSecret,
           publicKeyPem: cfg.jwtPublicKeyPem,
-          audiences: [org.baseUrl, 'https://login.salesforce.com', 'https://test.salesforce.com'],
-          now: org.now(),
+          audiences: [
+            orgs.defaultOrg.baseUrl,
+            ...(pinned ? [`${pinned.baseUrl}/orgs/${pinned.identity.orgId}`] : []),
+            'https://login.salesforce.com',
+            'https://test.salesforce.com',
+          ],
+          now: orgs.defaultOrg.now(),
         });
       } catch (err) {
         if (err instanceof JwtRejected) throw new OAuthError(err.error, err.description);
         throw err;
       }
-      if (claims.sub !== cfg.username)
+      const org = orgs.byUsername(claims.sub);
+      if (!samePlace(org))
         throw new OAuthError('invalid_grant', "user hasn't approved this consumer");
-      return respond(org, org.tokens.issueAccess(userId, cfg.clientId, null).token, 'api');
+      return respond(
+        org,
+        org.tokens.issueAccess(org.identity.userId, cfg.clientId, null).token,
+        'api',
+      );
     }
     default:
       throw new OAuthError('unsupported_grant_type', 'grant type not supported');

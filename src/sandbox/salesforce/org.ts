@@ -43,6 +43,23 @@ export interface OrgIdentity {
   userId: string;
 }
 
+/** What every org of one server shares: the URL it answers on (login and instance URL). */
+export interface Site {
+  /** Set once the HTTP server listens. */
+  baseUrl: string;
+}
+
+export interface OrgOptions {
+  config: OrgConfig;
+  now: () => number;
+  site: Site;
+  /** Default: fresh ids from `ids`. */
+  identity?: OrgIdentity;
+  /** Default: a generator with a random start. */
+  ids?: IdGenerator;
+  install?: OrgInstall;
+}
+
 /** Everything one emulated org holds; shared by the route modules. */
 export class Org {
   readonly ids: IdGenerator;
@@ -52,16 +69,16 @@ export class Org {
   readonly usage: ApiUsage;
   readonly faults = new FaultState();
   readonly identity: OrgIdentity;
-  /** Set once the HTTP server listens: login URL and instance URL (one server plays both). */
-  baseUrl = '';
+  readonly config: OrgConfig;
+  readonly now: () => number;
+  private readonly site: Site;
 
-  constructor(
-    readonly config: OrgConfig,
-    readonly now: () => number,
-    identity?: OrgIdentity,
-    install: OrgInstall = { pkg: null },
-  ) {
-    this.ids = new IdGenerator();
+  constructor(options: OrgOptions) {
+    const { config, now, identity, install = { pkg: null } } = options;
+    this.config = config;
+    this.now = now;
+    this.site = options.site;
+    this.ids = options.ids ?? new IdGenerator();
     this.identity = identity ?? {
       orgId: this.ids.next(KeyPrefix.org),
       userId: this.ids.next(KeyPrefix.user),
@@ -78,6 +95,11 @@ export class Org {
       maxRefreshTokensPerUser: config.maxRefreshTokensPerUser,
     });
     this.usage = new ApiUsage(config.apiDailyMax, now);
+  }
+
+  /** Login URL and instance URL (one server plays both, for every org). */
+  get baseUrl(): string {
+    return this.site.baseUrl;
   }
 
   /** `<loginUrl>/id/<orgId>/<userId>`: jsforce reads the user and org ids from it. */

@@ -4,7 +4,7 @@ import { ApiFault, RecordFault } from './api-fault';
 import type { RecordError } from './api-fault';
 import type { Org } from './org';
 import { malformedId, renderRecord, requireContact } from './render';
-import { callContext, writeContext } from './rest-context';
+import { callContext, requestOrg, writeContext } from './rest-context';
 import { KeyPrefix, to18 } from './ids';
 import type { Transaction } from './store';
 import { deserializeRecord } from './validation';
@@ -131,15 +131,16 @@ function liveOrFault(tx: Transaction, id: string): void {
 }
 
 /** `/composite/sobjects` (create, update, delete, retrieve) and its upsert form. */
-export function collectionsRouter(org: Org): Router {
+export function collectionsRouter(): Router {
   const router = express.Router({ mergeParams: true });
-  const schema = org.store.schema;
 
   router.post('/composite/sobjects', (req, res) => {
     const body = parseBody(req);
-    const values = body.records.map((r) => deserializeRecord(r, schema, true));
+    const values = body.records.map((r) =>
+      deserializeRecord(r, requestOrg(res).store.schema, true),
+    );
     const results = runItems(
-      org,
+      requestOrg(res),
       res,
       body.allOrNone,
       values.map((v) => (tx) => {
@@ -155,10 +156,13 @@ export function collectionsRouter(org: Org): Router {
     const body = parseBody(req);
     const items = body.records.map((r) => ({
       rawId: r.id ?? r.Id,
-      values: deserializeRecord({ ...r, id: undefined, Id: undefined }, schema),
+      values: deserializeRecord(
+        { ...r, id: undefined, Id: undefined },
+        requestOrg(res).store.schema,
+      ),
     }));
     const results = runItems(
-      org,
+      requestOrg(res),
       res,
       body.allOrNone,
       items.map((item) => (tx) => {
@@ -184,7 +188,7 @@ export function collectionsRouter(org: Org): Router {
     if (ids.length > MAX_COLLECTION) throw tooMany();
     const allOrNone = req.query.allOrNone === 'true';
     const results = runItems(
-      org,
+      requestOrg(res),
       res,
       allOrNone,
       ids.map((rawId) => (tx) => {
@@ -206,7 +210,7 @@ export function collectionsRouter(org: Org): Router {
     requireContact(req);
     if (ids.length > 2000) throw tooMany();
     const fields = fieldNames.map((n) => {
-      const f = schema.field(n);
+      const f = requestOrg(res).store.schema.field(n);
       if (!f)
         throw new ApiFault(
           400,
@@ -219,7 +223,7 @@ export function collectionsRouter(org: Org): Router {
     res.json(
       ids.map((raw) => {
         const id = to18(raw);
-        const r = id ? org.store.get(id) : undefined;
+        const r = id ? requestOrg(res).store.get(id) : undefined;
         return r && !r.IsDeleted ? renderRecord(r, fields, version) : null;
       }),
     );
@@ -240,7 +244,7 @@ export function collectionsRouter(org: Org): Router {
   router.patch('/composite/sobjects/:sobject/:field', (req, res) => {
     requireContact(req);
     const fieldName = String(req.params.field);
-    const field = schema.field(fieldName);
+    const field = requestOrg(res).store.schema.field(fieldName);
     if (!field || !(field.externalId || field.name === 'Id')) {
       throw new ApiFault(
         400,
@@ -249,7 +253,9 @@ export function collectionsRouter(org: Org): Router {
       );
     }
     const body = parseBody(req);
-    const items: FieldValues[] = body.records.map((r) => deserializeRecord(r, schema, true));
+    const items: FieldValues[] = body.records.map((r) =>
+      deserializeRecord(r, requestOrg(res).store.schema, true),
+    );
     const counts = new Map<string, number>();
     for (const v of items) {
       const key = v[field.name];
@@ -257,7 +263,7 @@ export function collectionsRouter(org: Org): Router {
         counts.set(key.toLowerCase(), (counts.get(key.toLowerCase()) ?? 0) + 1);
     }
     const results = runItems(
-      org,
+      requestOrg(res),
       res,
       body.allOrNone,
       items.map((v) => (tx) => {
@@ -277,7 +283,7 @@ export function collectionsRouter(org: Org): Router {
         const matches =
           field.name === 'Id'
             ? [recordId(keyText)]
-            : org.store.findByExternalId(field.name, keyText);
+            : requestOrg(res).store.findByExternalId(field.name, keyText);
         if (matches.length > 1) {
           throw new RecordFault(
             'DUPLICATE_EXTERNAL_ID',

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiFault } from './api-fault';
 import type { Org } from './org';
+import type { OrgRegistry } from './org-registry';
 import type { WriteContext } from './store';
 import { SUBREQUEST_HEADER } from './rest-composite';
 import { parseVersion } from './versions';
@@ -36,6 +37,11 @@ export function callContext(res: Response): CallContext {
   return res.locals.sf as CallContext;
 }
 
+/** The org the call's access token belongs to (set by the gate). */
+export function requestOrg(res: Response): Org {
+  return res.locals.org as Org;
+}
+
 export function writeContext(res: Response, api: WriteContext['api']): WriteContext {
   const c = callContext(res);
   return { api, apiVersion: c.apiVersion, client: c.client, userId: c.userId };
@@ -45,17 +51,21 @@ export function writeContext(res: Response, api: WriteContext['api']): WriteCont
  * Gate in front of every `/services/data/vXX.X/**` call, in Salesforce's order: version,
  * session (401 INVALID_SESSION_ID, not counted), daily allocation (403 REQUEST_LIMIT_EXCEEDED,
  * not counted), armed 503 faults (not counted), then the call counts one against the
- * allocation. A composite request's subrequests (marked with `subrequestSecret`) pass on the
- * session alone. Every response carries `Sforce-Limit-Info`.
+ * allocation. The access token picks the org, whose data, allocation and faults apply. A
+ * composite request's subrequests (marked with `subrequestSecret`) pass on the session alone.
+ * Every response carries `Sforce-Limit-Info` (of the default org when the token names none).
  */
-export function dataApiGate(org: Org, subrequestSecret?: string) {
+export function dataApiGate(orgs: OrgRegistry, subrequestSecret?: string) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    res.setHeader('Sforce-Limit-Info', org.usage.header());
+    const m = /^(?:Bearer|OAuth)\s+(\S+)$/.exec(req.headers.authorization ?? '');
+    const named = m ? orgs.orgOfToken(m[1]!) : undefined;
+    res.setHeader('Sforce-Limit-Info', (named ?? orgs.defaultOrg).usage.header());
     const apiVersion = parseVersion(String(req.params.version));
     if (!apiVersion) throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
-    const m = /^(?:Bearer|OAuth)\s+(\S+)$/.exec(req.headers.authorization ?? '');
-    const who = m ? org.tokens.authenticate(m[1]!) : null;
+    const who = m ? orgs.authenticate(m[1]!) : null;
     if (!who) throw new ApiFault(401, 'INVALID_SESSION_ID', 'Session expired or invalid');
+    const org = who.org;
+    res.locals.org = org;
     const ctx: CallContext = {
       apiVersion,
       userId: who.userId,

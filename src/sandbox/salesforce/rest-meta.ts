@@ -1,14 +1,13 @@
 import express from 'express';
 import type { Router } from 'express';
-import type { Org } from './org';
-import { callContext } from './rest-context';
+import { callContext, requestOrg } from './rest-context';
 
 /** Developer Edition figures for the allocations the sandbox does not track. */
 const DELIVERED_EVENTS_MAX = 10_000;
 const BULK_QUERY_JOBS_MAX = 10_000;
 
 /** `/limits` and the version root resource list. */
-export function metaRouter(org: Org): Router {
+export function metaRouter(): Router {
   const router = express.Router({ mergeParams: true });
 
   router.get('/', (_req, res) => {
@@ -20,13 +19,13 @@ export function metaRouter(org: Org): Router {
       composite: `${v}/composite`,
       limits: `${v}/limits`,
       jobs: `${v}/jobs`,
-      identity: org.identityUrl(),
+      identity: requestOrg(res).identityUrl(),
     });
   });
 
   // The call itself has been counted already, so Remaining includes it (as in Salesforce).
   router.get('/limits', (_req, res) => {
-    const u = org.usage;
+    const u = requestOrg(res).usage;
     res.json({
       DailyApiRequests: { Max: u.max, Remaining: u.remaining() },
       DailyBulkApiBatches: { Max: 15_000, Remaining: 15_000 },

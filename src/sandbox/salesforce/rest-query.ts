@@ -4,7 +4,7 @@ import { ApiFault } from './api-fault';
 import { KeyPrefix } from './ids';
 import type { Org } from './org';
 import { renderRecord } from './render';
-import { callContext } from './rest-context';
+import { callContext, requestOrg } from './rest-context';
 import { dataSetupTables } from './setup-tables';
 import { SoqlError } from './soql/errors';
 import { compileSoql, runQuery } from './soql/evaluate';
@@ -43,17 +43,27 @@ export function queryRows(org: Org, q: CompiledQuery, includeDeleted: boolean) {
  * `Sforce-Query-Options: batchSize`), with server-side cursors snapshotting the result so
  * `nextRecordsUrl` pages are stable, as in Salesforce.
  */
-export function queryRouter(org: Org): Router {
+export function queryRouter(): Router {
   const router = express.Router({ mergeParams: true });
-  const cursors = new Map<string, Cursor>();
+  /** Each org's open cursors, made on its first paged query. */
+  const cursorsByOrg = new WeakMap<Org, Map<string, Cursor>>();
+  const cursorsOf = (org: Org): Map<string, Cursor> => {
+    let cursors = cursorsByOrg.get(org);
+    if (!cursors) {
+      cursors = new Map();
+      cursorsByOrg.set(org, cursors);
+    }
+    return cursors;
+  };
 
-  const pageSize = (req: Request): number => {
+  const pageSize = (org: Org, req: Request): number => {
     const m = /batchSize\s*=\s*(\d+)/i.exec(String(req.headers['sforce-query-options'] ?? ''));
     const asked = m ? Math.max(200, Math.min(2000, Number(m[1]))) : org.config.pageSize;
     return Math.min(asked, org.config.pageSize);
   };
 
   const page = (
+    org: Org,
     res: Response,
     cursorId: string,
     cursor: Cursor,
@@ -64,7 +74,7 @@ export function queryRouter(org: Org): Router {
     const records = cursor.records.slice(offset, offset + size);
     const next = offset + records.length;
     const done = next >= cursor.records.length;
-    if (done) cursors.delete(cursorId);
+    if (done) cursorsOf(org).delete(cursorId);
     else cursor.touchedAt = org.now();
     res.json({
       totalSize: cursor.records.length,
@@ -78,14 +88,15 @@ export function queryRouter(org: Org): Router {
     });
   };
 
-  const prune = (): void => {
+  const prune = (org: Org): void => {
+    const cursors = cursorsOf(org);
     const now = org.now();
     for (const [id, c] of cursors) if (now - c.touchedAt > CURSOR_IDLE_MS) cursors.delete(id);
     while (cursors.size >= MAX_CURSORS) cursors.delete(cursors.keys().next().value!);
   };
 
   /** PermissionSet and PermissionSetAssignment queries (few rows: one page, no cursor). */
-  const setupObjectQuery = (soql: string) => {
+  const setupObjectQuery = (org: Org, soql: string) => {
     let from: string;
     try {
       from = parseSoql(soql).from.name.toLowerCase();
@@ -114,7 +125,8 @@ export function queryRouter(org: Org): Router {
     if (typeof soql !== 'string' || soql.trim() === '') {
       throw new ApiFault(400, 'MALFORMED_QUERY', 'A query string has to be specified');
     }
-    const setup = setupObjectQuery(soql);
+    const org = requestOrg(res);
+    const setup = setupObjectQuery(org, soql);
     if (setup) {
       res.json(setup(callContext(res).apiVersion));
       return;
@@ -126,24 +138,25 @@ export function queryRouter(org: Org): Router {
       return;
     }
     const version = callContext(res).apiVersion;
-    prune();
+    prune(org);
     const cursorId = org.ids.next(KeyPrefix.queryLocator);
     const cursor: Cursor = {
       records: hits.map((r) => renderRecord(r, q.fields, version)),
       touchedAt: org.now(),
     };
-    cursors.set(cursorId, cursor);
-    page(res, cursorId, cursor, 0, pageSize(req), 'query');
+    cursorsOf(org).set(cursorId, cursor);
+    page(org, res, cursorId, cursor, 0, pageSize(org, req), 'query');
   };
 
   const more = (req: Request, res: Response): void => {
     const locator = String(req.params.locator);
     const m = /^(.+)-(\d+)$/.exec(locator);
-    const cursor = m ? cursors.get(m[1]!) : undefined;
+    const org = requestOrg(res);
+    const cursor = m ? cursorsOf(org).get(m[1]!) : undefined;
     if (!m || !cursor || Number(m[2]) > cursor.records.length) {
       throw new ApiFault(400, 'INVALID_QUERY_LOCATOR', 'invalid query locator');
     }
-    page(res, m[1]!, cursor, Number(m[2]), pageSize(req), 'query');
+    page(org, res, m[1]!, cursor, Number(m[2]), pageSize(org, req), 'query');
   };
 
   router.get('/query', run('query'));

@@ -4,7 +4,7 @@ import { ApiFault, RecordFault } from './api-fault';
 import { describeContact, describeGlobal } from './describe';
 import type { Org } from './org';
 import { pathRecordId, renderRecord, requireContact, singleRecordFault } from './render';
-import { callContext, writeContext } from './rest-context';
+import { callContext, requestOrg, writeContext } from './rest-context';
 import type { Transaction } from './store';
 import { deserializeRecord } from './validation';
 
@@ -39,9 +39,8 @@ function externalIdField(org: Org, name: string): string {
  * `/sobjects` routes: global and Contact describe, create, retrieve, update, delete, and
  * upsert / retrieve by external id. Each call is one transaction.
  */
-export function sobjectsRouter(org: Org): Router {
+export function sobjectsRouter(): Router {
   const router = express.Router({ mergeParams: true });
-  const store = org.store;
 
   router.get('/sobjects', (_req, res) => {
     res.json(describeGlobal(callContext(res).apiVersion));
@@ -49,28 +48,28 @@ export function sobjectsRouter(org: Org): Router {
 
   router.get('/sobjects/:sobject/describe', (req, res) => {
     requireContact(req);
-    res.json(describeContact(store.schema, callContext(res).apiVersion));
+    res.json(describeContact(requestOrg(res).store.schema, callContext(res).apiVersion));
   });
 
   router.get('/sobjects/:sobject', (req, res) => {
     requireContact(req);
-    const full = describeContact(store.schema, callContext(res).apiVersion);
+    const full = describeContact(requestOrg(res).store.schema, callContext(res).apiVersion);
     const { fields: _fields, ...objectDescribe } = full;
     res.json({ objectDescribe, recentItems: [] });
   });
 
   router.post('/sobjects/:sobject', (req, res) => {
     requireContact(req);
-    const values = deserializeRecord(req.body, store.schema);
-    const id = single(org, res, (tx) => tx.insert(values));
+    const values = deserializeRecord(req.body, requestOrg(res).store.schema);
+    const id = single(requestOrg(res), res, (tx) => tx.insert(values));
     res.status(201).json({ id, success: true, errors: [] });
   });
 
-  const fieldsParam = (req: Request) => {
+  const fieldsParam = (req: Request, res: Response) => {
     const raw = typeof req.query.fields === 'string' ? req.query.fields : undefined;
-    if (!raw) return store.schema.fields();
+    if (!raw) return requestOrg(res).store.schema.fields();
     return raw.split(',').map((name) => {
-      const f = store.schema.field(name.trim());
+      const f = requestOrg(res).store.schema.field(name.trim());
       if (!f)
         throw new ApiFault(
           400,
@@ -82,10 +81,10 @@ export function sobjectsRouter(org: Org): Router {
   };
 
   const getById = (req: Request, res: Response, id: string): void => {
-    const r = store.get(id);
+    const r = requestOrg(res).store.get(id);
     if (!r) throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
     if (r.IsDeleted) throw new ApiFault(404, 'ENTITY_IS_DELETED', 'entity is deleted', []);
-    res.json(renderRecord(r, fieldsParam(req), callContext(res).apiVersion));
+    res.json(renderRecord(r, fieldsParam(req, res), callContext(res).apiVersion));
   };
 
   router.get('/sobjects/:sobject/:id', (req, res) => {
@@ -96,27 +95,27 @@ export function sobjectsRouter(org: Org): Router {
   router.patch('/sobjects/:sobject/:id', (req, res) => {
     requireContact(req);
     const id = pathRecordId(String(req.params.id));
-    const values = deserializeRecord(req.body, store.schema);
-    single(org, res, (tx) => tx.update(id, values));
+    const values = deserializeRecord(req.body, requestOrg(res).store.schema);
+    single(requestOrg(res), res, (tx) => tx.update(id, values));
     res.status(204).end();
   });
 
   router.delete('/sobjects/:sobject/:id', (req, res) => {
     requireContact(req);
     const id = pathRecordId(String(req.params.id));
-    single(org, res, (tx) => tx.remove(id));
+    single(requestOrg(res), res, (tx) => tx.remove(id));
     res.status(204).end();
   });
 
   router.get('/sobjects/:sobject/:field/:value', (req, res) => {
     requireContact(req);
-    const field = externalIdField(org, String(req.params.field));
+    const field = externalIdField(requestOrg(res), String(req.params.field));
     const value = String(req.params.value);
     if (field === 'Id') {
       getById(req, res, pathRecordId(value));
       return;
     }
-    const ids = store.findByExternalId(field, value);
+    const ids = requestOrg(res).store.findByExternalId(field, value);
     if (ids.length === 0)
       throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
     if (ids.length > 1) {
@@ -132,9 +131,9 @@ export function sobjectsRouter(org: Org): Router {
 
   router.patch('/sobjects/:sobject/:field/:value', (req, res) => {
     requireContact(req);
-    const field = externalIdField(org, String(req.params.field));
+    const field = externalIdField(requestOrg(res), String(req.params.field));
     const value = String(req.params.value);
-    const values = deserializeRecord(req.body, store.schema);
+    const values = deserializeRecord(req.body, requestOrg(res).store.schema);
     const inBody = values[field];
     if (inBody !== undefined && String(inBody).toLowerCase() !== value.toLowerCase()) {
       throw new ApiFault(
@@ -146,7 +145,8 @@ export function sobjectsRouter(org: Org): Router {
     }
     delete values[field];
     const version = callContext(res).apiVersion;
-    const matches = field === 'Id' ? [pathRecordId(value)] : store.findByExternalId(field, value);
+    const matches =
+      field === 'Id' ? [pathRecordId(value)] : requestOrg(res).store.findByExternalId(field, value);
     if (matches.length > 1) {
       res
         .status(300)
@@ -155,11 +155,11 @@ export function sobjectsRouter(org: Org): Router {
     }
     const existing = matches[0];
     if (existing === undefined) {
-      const id = single(org, res, (tx) => tx.insert({ ...values, [field]: value }));
+      const id = single(requestOrg(res), res, (tx) => tx.insert({ ...values, [field]: value }));
       res.status(201).json({ id, success: true, errors: [], created: true });
       return;
     }
-    single(org, res, (tx) => tx.update(existing, values));
+    single(requestOrg(res), res, (tx) => tx.update(existing, values));
     // Before v46.0 an upsert that updated answered 204.
     if (Number(version) < 46) res.status(204).end();
     else res.status(200).json({ id: existing, success: true, errors: [], created: false });
@@ -167,15 +167,15 @@ export function sobjectsRouter(org: Org): Router {
 
   router.delete('/sobjects/:sobject/:field/:value', (req, res) => {
     requireContact(req);
-    const field = externalIdField(org, String(req.params.field));
+    const field = externalIdField(requestOrg(res), String(req.params.field));
     const ids =
       field === 'Id'
         ? [pathRecordId(String(req.params.value))]
-        : store.findByExternalId(field, String(req.params.value));
+        : requestOrg(res).store.findByExternalId(field, String(req.params.value));
     if (ids.length === 0)
       throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
     if (ids.length > 1) throw new ApiFault(300, 'MULTIPLE_CHOICES', 'More than one record matches');
-    single(org, res, (tx) => tx.remove(ids[0]!));
+    single(requestOrg(res), res, (tx) => tx.remove(ids[0]!));
     res.status(204).end();
   });
 

@@ -3,13 +3,16 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiFault } from './api-fault';
-import { Bulk2 } from './bulk2';
+import { Bulk2Service } from './bulk2';
 import { attachCometd } from './cometd';
-import { controlRouter, createControl } from './control';
-import type { SandboxControl } from './control';
+import { controlRouter, createControl, credentialsOf } from './control';
+import type { OrgCredentials, SandboxControl } from './control';
 import type { CometdDeps, ContactRecord } from './model';
 import { oauthRouter } from './oauth';
 import { Org } from './org';
+import type { Site } from './org';
+import { OrgRegistry } from './org-registry';
+import type { NewOrgOptions } from './org-registry';
 import { loadSalesforcePackage } from './package-source';
 import type { SalesforcePackage } from './package-source';
 import type { OrgConfig } from './org';
@@ -80,6 +83,11 @@ export interface SalesforceSandboxOptions {
   changeDataCapture?: boolean;
 }
 
+/** An org created on a running sandbox: its credentials and its control. */
+export interface SandboxOrg extends OrgCredentials {
+  control: SandboxControl;
+}
+
 export interface SalesforceSandbox {
   /** Base URL of the server (login and instance URL are the same here). */
   url: string;
@@ -91,7 +99,15 @@ export interface SalesforceSandbox {
   password: string;
   orgId: string;
   userId: string;
+  /** The default org's control. */
   control: SandboxControl;
+  /**
+   * Creates another org on this server: own id, user, grants, Contacts, change stream and API
+   * allocation; the connected app is the server's. Not kept in the state file.
+   */
+  createOrg(options?: NewOrgOptions): SandboxOrg;
+  /** An org of this server by 15- or 18-character id (the default org too). */
+  org(orgId: string): SandboxOrg | undefined;
   /** Stops the server (answering held CometD connects first) and saves the state file. */
   close(): Promise<void>;
 }
@@ -142,9 +158,11 @@ function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFun
 }
 
 /**
- * Starts one emulated Salesforce org: OAuth, REST (sObjects, Collections, query, describe,
- * limits), Bulk API 2.0 and CDC over CometD on one HTTP server. State is in memory, optionally
- * kept in `stateFile` (written shortly after each commit and on close).
+ * Starts the emulated Salesforce: OAuth, REST (sObjects, Collections, query, describe,
+ * limits), Bulk API 2.0 and CDC over CometD on one HTTP server, for a default org and any
+ * created with `createOrg` (each request acts on the org its access token belongs to). State
+ * is in memory; the default org's is optionally kept in `stateFile` (written shortly after
+ * each commit and on close).
  */
 export async function startSalesforceSandbox(
   options: SalesforceSandboxOptions = {},
@@ -166,10 +184,18 @@ export async function startSalesforceSandbox(
     maxRefreshTokensPerUser: options.maxRefreshTokensPerUser ?? DEFAULTS.maxRefreshTokensPerUser,
   };
   const saved = options.stateFile ? loadState(options.stateFile) : undefined;
-  const org = new Org(config, now, saved?.identity, {
-    pkg: options.salesforcePackage ?? loadSalesforcePackage(),
-    packageInstalled: saved ? false : options.packageInstalled !== false,
-    changeDataCapture: options.changeDataCapture !== false,
+  const pkg = options.salesforcePackage ?? loadSalesforcePackage();
+  const site: Site = { baseUrl: '' };
+  const org = new Org({
+    config,
+    now,
+    site,
+    identity: saved?.identity,
+    install: {
+      pkg,
+      packageInstalled: saved ? false : options.packageInstalled !== false,
+      changeDataCapture: options.changeDataCapture !== false,
+    },
   });
   if (saved) {
     org.setup.restore(
@@ -188,24 +214,27 @@ export async function startSalesforceSandbox(
     org.tokens.restore(saved.tokens);
   }
 
-  const bulk = new Bulk2(org);
+  const orgs = new OrgRegistry(org, { site, now, pkg });
+  const bulk = new Bulk2Service();
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(oauthRouter(org));
+  const oauth = oauthRouter(orgs);
+  app.use(oauth);
+  app.use('/orgs/:orgId', oauth);
   app.get('/services/data', (_req, res) => {
     res.json(versionList());
   });
   const composite = compositeRouter();
   const data = express.Router({ mergeParams: true });
-  data.use(dataApiGate(org, composite.subrequestSecret));
+  data.use(dataApiGate(orgs, composite.subrequestSecret));
   data.use(express.json({ limit: '50mb', type: ['application/json', 'application/*+json'] }));
-  data.use(metaRouter(org));
-  data.use(sobjectsRouter(org));
-  data.use(collectionsRouter(org));
+  data.use(metaRouter());
+  data.use(sobjectsRouter());
+  data.use(collectionsRouter());
   data.use(composite.router);
-  data.use(queryRouter(org));
-  data.use(toolingRouter(org));
+  data.use(queryRouter());
+  data.use(toolingRouter());
   data.use(bulk.router());
   data.use(() => {
     throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
@@ -215,19 +244,30 @@ export async function startSalesforceSandbox(
   const server = createServer(app);
   const deps: CometdDeps = {
     authenticate: (token) => {
-      const who = org.tokens.authenticate(token);
+      const who = orgs.authenticate(token);
       return who ? { userId: who.userId, orgId: who.orgId } : null;
     },
-    onTokenRevoked: (listener) => org.tokens.onRevoked(listener),
-    onWrite: (listener) => org.store.onWrite(listener),
-    contactSelected: () => org.setup.contactSelected(),
+    onTokenRevoked: (listener) => orgs.onTokenRevoked(listener),
+    onWrite: (listener) => orgs.onWrite(listener),
+    contactSelected: (orgId) => orgs.get(orgId)?.setup.contactSelected() ?? false,
     now,
     retentionMs: config.retentionMs,
     apiVersion: LATEST_VERSION,
   };
   const cometd = options.streaming === false ? null : attachCometd(server, deps);
-  const control = createControl(org, cometd);
-  if (options.controlEndpoint !== false) app.use('/__sandbox', controlRouter(org, control));
+  // Made on first use, so an org nobody controls costs nothing here.
+  const controls = new WeakMap<Org, SandboxControl>();
+  const controlOf = (o: Org): SandboxControl => {
+    let c = controls.get(o);
+    if (!c) {
+      c = createControl(o, cometd?.forOrg(o.identity.orgId) ?? null);
+      controls.set(o, c);
+    }
+    return c;
+  };
+  const control = controlOf(org);
+  const handleOf = (o: Org): SandboxOrg => ({ ...credentialsOf(o), control: controlOf(o) });
+  if (options.controlEndpoint !== false) app.use('/__sandbox', controlRouter(orgs, controlOf));
   app.use(errorHandler);
 
   let saveTimer: NodeJS.Timeout | null = null;
@@ -262,7 +302,7 @@ export async function startSalesforceSandbox(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = (options.publicUrl ?? `http://${host}:${address.port}`).replace(/\/$/, '');
-  org.baseUrl = url;
+  site.baseUrl = url;
 
   let closed = false;
   return {
@@ -276,6 +316,11 @@ export async function startSalesforceSandbox(
     orgId: org.identity.orgId,
     userId: org.identity.userId,
     control,
+    createOrg: (o) => handleOf(orgs.create(o)),
+    org: (orgId) => {
+      const o = orgs.get(orgId);
+      return o ? handleOf(o) : undefined;
+    },
     close: async () => {
       if (closed) return;
       closed = true;

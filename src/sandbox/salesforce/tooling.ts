@@ -3,9 +3,8 @@ import type { Request, Response, Router } from 'express';
 import { ApiFault, RecordFault } from './api-fault';
 import { developerNameOf, metadataTypeOf } from './field-metadata';
 import type { CustomFieldMetadata } from './field-metadata';
-import type { Org } from './org';
 import { singleRecordFault } from './render';
-import { callContext } from './rest-context';
+import { callContext, requestOrg } from './rest-context';
 import { toolingTables } from './setup-tables';
 import type { SetupTable } from './setup-tables';
 import { SoqlError } from './soql/errors';
@@ -85,7 +84,7 @@ function bodyOf(req: Request): { FullName: unknown; Metadata: Record<string, unk
   return { FullName: body.FullName, Metadata: md as Record<string, unknown> };
 }
 
-export function toolingRouter(org: Org): Router {
+export function toolingRouter(): Router {
   const router = express.Router({ mergeParams: true });
 
   router.get('/tooling/query', (req, res) => {
@@ -93,7 +92,7 @@ export function toolingRouter(org: Org): Router {
     if (typeof soql !== 'string' || soql.trim() === '') {
       throw new ApiFault(400, 'MALFORMED_QUERY', 'A query string has to be specified');
     }
-    const { table, rows, count } = querySetupTables(toolingTables(org), soql);
+    const { table, rows, count } = querySetupTables(toolingTables(requestOrg(res)), soql);
     const version = callContext(res).apiVersion;
     const records = count
       ? []
@@ -116,6 +115,7 @@ export function toolingRouter(org: Org): Router {
 
   router.post('/tooling/sobjects/CustomField', (req, res) => {
     const { FullName, Metadata } = bodyOf(req);
+    const org = requestOrg(res);
     const id = change(() =>
       org.setup.createCustomField(
         typeof FullName === 'string' ? FullName : '',
@@ -126,6 +126,7 @@ export function toolingRouter(org: Org): Router {
   });
 
   router.get('/tooling/sobjects/CustomField/:id', (req, res) => {
+    const org = requestOrg(res);
     const f = org.setup.customField(String(req.params.id));
     if (!f) throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
     const def = org.store.schema.field(f.name);
@@ -143,12 +144,13 @@ export function toolingRouter(org: Org): Router {
   });
 
   router.delete('/tooling/sobjects/CustomField/:id', (req, res) => {
-    change(() => org.setup.deleteCustomField(String(req.params.id)));
+    change(() => requestOrg(res).setup.deleteCustomField(String(req.params.id)));
     res.status(204).end();
   });
 
   router.post('/tooling/sobjects/PlatformEventChannelMember', (req, res) => {
     const { FullName, Metadata } = bodyOf(req);
+    const org = requestOrg(res);
     const id = change(() =>
       org.setup.createChannelMember(
         typeof FullName === 'string' ? FullName : '',
@@ -160,7 +162,7 @@ export function toolingRouter(org: Org): Router {
   });
 
   router.get('/tooling/sobjects/PlatformEventChannelMember/:id', (req, res) => {
-    const m = org.setup.channelMember(String(req.params.id));
+    const m = requestOrg(res).setup.channelMember(String(req.params.id));
     if (!m) throw new ApiFault(404, 'NOT_FOUND', 'The requested resource does not exist');
     res.json({
       attributes: {
@@ -176,7 +178,7 @@ export function toolingRouter(org: Org): Router {
   });
 
   router.delete('/tooling/sobjects/PlatformEventChannelMember/:id', (req, res) => {
-    change(() => org.setup.deleteChannelMember(String(req.params.id)));
+    change(() => requestOrg(res).setup.deleteChannelMember(String(req.params.id)));
     res.status(204).end();
   });
 

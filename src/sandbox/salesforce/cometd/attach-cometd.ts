@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
-import type { CometdControl, CometdDeps, ContactWriteEvent } from '../model';
+import type { CometdControl, CometdDeps, CometdHub, ContactWriteEvent } from '../model';
 import {
   AUTHENTICATION_INVALID,
   AUTHENTICATION_REQUIRED,
@@ -63,6 +63,8 @@ const META = {
 interface ClientState {
   /** The token the client handshook with; revoking it ends the session. */
   accessToken: string | null;
+  /** The org of that token: the session sees this org's events only. */
+  orgId: string | null;
   channels: Set<string>;
   /** Events waiting for the client's next held connect, in replay-id order. */
   outbox: BayeuxMessage[];
@@ -72,9 +74,19 @@ interface ClientState {
 
 type AuthState = 'ok' | 'missing' | 'invalid';
 
+/** One org's change event stream; allocated when the org first publishes or is subscribed to. */
+interface OrgStream {
+  log: EventLog;
+  lastCommitNumber: number;
+  lastTransactionKey: string | null;
+  syntheticTransactions: number;
+}
+
 /**
- * Serves CDC over CometD on `server` at `<path>/<version>` and returns the control the data
- * side and fault injection use. Call it after the data side's own `request` listener is on the
+ * Serves CDC over CometD on `server` at `<path>/<version>` for every org of the data side and
+ * returns the hub whose per-org controls the data side and fault injection use. A session
+ * belongs to the org of the token it handshook with and sees that org's events and replay ids
+ * only. Call it after the data side's own `request` listener is on the
  * server (as `http.createServer(app)` does): CometD requests are taken before they reach it,
  * everything else is passed on. Call `close()` before closing the server, so held connects are
  * answered.
@@ -88,23 +100,20 @@ export function attachCometd(
   server: Server,
   deps: CometdDeps,
   options: AttachCometdOptions = {},
-): CometdControl {
+): CometdHub {
   return new CometdEndpoint(server, deps, options);
 }
 
-class CometdEndpoint implements CometdControl {
+class CometdEndpoint implements CometdHub {
   private readonly adapter: FayeNodeAdapter;
   private readonly engine: FayeEngine;
-  private readonly log: EventLog;
+  private readonly streams = new Map<string, OrgStream>();
   private readonly clients = new Map<string, ClientState>();
   /** Tokens reported revoked; kept so a session ends even if authenticate() still lagged. */
   private readonly revokedTokens = new Set<string>();
   private readonly pathPattern: RegExp;
   private readonly originalListeners: ((req: IncomingMessage, res: ServerResponse) => void)[];
   private readonly detachers: (() => void)[] = [];
-  private lastCommitNumber = FIRST_COMMIT_NUMBER;
-  private lastTransactionKey: string | null = null;
-  private syntheticTransactions = 0;
   private closed = false;
 
   constructor(
@@ -115,7 +124,6 @@ class CometdEndpoint implements CometdControl {
     const path = (options.path ?? '/cometd').replace(/\/+$/, '');
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.pathPattern = new RegExp(`^${escapeRegExp(path)}/\\d+\\.\\d+/?$`);
-    this.log = new EventLog({ now: () => deps.now(), retentionMs: deps.retentionMs });
 
     ({ adapter: this.adapter, engine: this.engine } = createFayeServer({
       mount: path,
@@ -126,6 +134,7 @@ class CometdEndpoint implements CometdControl {
     const onHandshake = (clientId: string): void => {
       this.clients.set(clientId, {
         accessToken: null,
+        orgId: null,
         channels: new Set(),
         outbox: [],
         hasConnected: false,
@@ -143,7 +152,7 @@ class CometdEndpoint implements CometdControl {
       () => this.engine.unbind('handshake', onHandshake),
       () => this.engine.unbind('disconnect', onDisconnect),
       () => this.engine.unbind('connection:open', onConnectionOpen),
-      deps.onWrite((events) => this.onWrite(events)),
+      deps.onWrite((orgId, events) => this.onWrite(orgId, events)),
       deps.onTokenRevoked((token) => this.onTokenRevoked(token)),
     );
 
@@ -154,33 +163,22 @@ class CometdEndpoint implements CometdControl {
     server.on('request', this.onRequest);
   }
 
-  // --- CometdControl -------------------------------------------------------------------------
+  // --- CometdHub ------------------------------------------------------------------------------
 
-  dropAllClients(): void {
-    for (const clientId of [...this.clients.keys()]) this.engine.destroyClient(clientId);
-  }
-
-  emitGap(
-    changeType: 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE',
-    recordIds: string[],
-  ): void {
-    this.publish(this.headerOnlyEvent(changeType, recordIds));
-  }
-
-  emitOverflow(): void {
-    this.publish(this.headerOnlyEvent('GAP_OVERFLOW', []));
-  }
-
-  purgeRetention(): void {
-    this.log.purge();
-  }
-
-  latestReplayId(): number {
-    return this.log.latestReplayId();
-  }
-
-  clientCount(): number {
-    return this.clients.size;
+  forOrg(orgId: string): CometdControl {
+    const clientsOf = (): string[] =>
+      [...this.clients].filter(([, state]) => state.orgId === orgId).map(([id]) => id);
+    return {
+      dropAllClients: () => {
+        for (const clientId of clientsOf()) this.engine.destroyClient(clientId);
+      },
+      emitGap: (changeType, recordIds) =>
+        this.publish(orgId, this.headerOnlyEvent(orgId, changeType, recordIds)),
+      emitOverflow: () => this.publish(orgId, this.headerOnlyEvent(orgId, 'GAP_OVERFLOW', [])),
+      purgeRetention: () => this.streams.get(orgId)?.log.purge(),
+      latestReplayId: () => this.streams.get(orgId)?.log.latestReplayId() ?? 0,
+      clientCount: () => clientsOf().length,
+    };
   }
 
   async close(): Promise<void> {
@@ -242,7 +240,7 @@ class CometdEndpoint implements CometdControl {
     // Ending a session needs no valid token; the client may be leaving because it was revoked.
     if (channel === META.disconnect) return callback(message);
 
-    if (this.authState(request) !== 'ok') {
+    if (this.authState(request, message.clientId) !== 'ok') {
       message.error = channel === META.handshake ? HANDSHAKE_DENIED : AUTHENTICATION_INVALID;
       return callback(message);
     }
@@ -299,7 +297,7 @@ class CometdEndpoint implements CometdControl {
         message.error = channelNotFound(channel);
         return;
       }
-      const plan = this.replayPlan(channel, message.ext?.replay);
+      const plan = this.replayPlan(state.orgId ?? '', channel, message.ext?.replay);
       if ('error' in plan) {
         message.error = plan.error;
         return;
@@ -314,6 +312,7 @@ class CometdEndpoint implements CometdControl {
   }
 
   private replayPlan(
+    orgId: string,
     channel: string,
     replay: unknown,
   ): { events: RetainedEvent[] } | { error: string } {
@@ -337,7 +336,9 @@ class CometdEndpoint implements CometdControl {
           : requested === null
             ? REPLAY_NEW
             : Number.NaN;
-    const resolution = Number.isSafeInteger(from) ? this.log.resolve(from) : { ok: false as const };
+    const resolution = Number.isSafeInteger(from)
+      ? this.stream(orgId).log.resolve(from)
+      : { ok: false as const };
     return resolution.ok ? { events: resolution.events } : { error: invalidReplayId(requested) };
   }
 
@@ -360,7 +361,7 @@ class CometdEndpoint implements CometdControl {
     if (channel === META.disconnect) return callback(rewriteUnknownClient(message));
 
     // Checked again on the way out: a connect held while its token was revoked ends here.
-    const auth = this.authState(request);
+    const auth = this.authState(request, message.clientId);
     if (auth !== 'ok') {
       if (channel === META.handshake) return callback(handshakeDenied(message, auth));
       if (channel.startsWith('/meta/')) return callback(authenticationInvalid(message));
@@ -370,7 +371,10 @@ class CometdEndpoint implements CometdControl {
 
     if (channel === META.handshake && message.successful === true) {
       const state = message.clientId === undefined ? undefined : this.clients.get(message.clientId);
-      if (state) state.accessToken = bearerToken(request);
+      if (state) {
+        state.accessToken = bearerToken(request);
+        state.orgId = this.orgOf(state.accessToken);
+      }
       message.supportedConnectionTypes = [LONG_POLLING];
       message.minimumVersion = '1.0';
       message.ext = { replay: true, 'payload.format': true };
@@ -380,20 +384,45 @@ class CometdEndpoint implements CometdControl {
     callback(rewriteUnknownClient(message));
   }
 
-  private authState(request: IncomingMessage | null): AuthState {
+  /** A client's later messages must carry a token of the org it handshook with. */
+  private authState(request: IncomingMessage | null, clientId: string | undefined): AuthState {
     const token = bearerToken(request);
     if (token === null) return 'missing';
     if (this.revokedTokens.has(token)) return 'invalid';
-    return this.deps.authenticate(token) === null ? 'invalid' : 'ok';
+    const who = this.deps.authenticate(token);
+    if (who === null) return 'invalid';
+    const sessionOrg = clientId === undefined ? null : (this.clients.get(clientId)?.orgId ?? null);
+    return sessionOrg === null || sessionOrg === who.orgId ? 'ok' : 'invalid';
+  }
+
+  private orgOf(token: string | null): string | null {
+    return token === null ? null : (this.deps.authenticate(token)?.orgId ?? null);
+  }
+
+  private stream(orgId: string): OrgStream {
+    let stream = this.streams.get(orgId);
+    if (!stream) {
+      stream = {
+        log: new EventLog({ now: () => this.deps.now(), retentionMs: this.deps.retentionMs }),
+        lastCommitNumber: FIRST_COMMIT_NUMBER,
+        lastTransactionKey: null,
+        syntheticTransactions: 0,
+      };
+      this.streams.set(orgId, stream);
+    }
+    return stream;
   }
 
   // --- Events --------------------------------------------------------------------------------
 
-  private onWrite(events: ContactWriteEvent[]): void {
+  private onWrite(orgId: string, events: ContactWriteEvent[]): void {
     // Contact not selected for Change Data Capture: Salesforce publishes nothing for it.
-    if (this.deps.contactSelected && !this.deps.contactSelected()) return;
+    if (this.deps.contactSelected && !this.deps.contactSelected(orgId)) return;
     for (const event of events)
-      this.publish(buildChangeEvent(event, this.commitNumberFor(event.transactionKey)));
+      this.publish(
+        orgId,
+        buildChangeEvent(event, this.commitNumberFor(orgId, event.transactionKey)),
+      );
   }
 
   /**
@@ -408,10 +437,10 @@ class CometdEndpoint implements CometdControl {
     for (const clientId of ids) this.engine.destroyClient(clientId);
   }
 
-  private publish(body: ChangeEventBody): void {
-    const event = this.log.append(body);
+  private publish(orgId: string, body: ChangeEventBody): void {
+    const event = this.stream(orgId).log.append(body);
     for (const [clientId, state] of this.clients) {
-      if (state.channels.size === 0) continue;
+      if (state.orgId !== orgId || state.channels.size === 0) continue;
       for (const channel of CONTACT_CHANNELS) {
         if (state.channels.has(channel)) state.outbox.push(eventMessage(channel, event));
       }
@@ -429,26 +458,29 @@ class CometdEndpoint implements CometdControl {
   }
 
   /** Events of one transaction share a commit number; each new transaction gets a higher one. */
-  private commitNumberFor(transactionKey: string): number {
-    if (transactionKey !== this.lastTransactionKey) {
-      this.lastTransactionKey = transactionKey;
-      this.lastCommitNumber += 1 + (this.lastCommitNumber % 13);
+  private commitNumberFor(orgId: string, transactionKey: string): number {
+    const stream = this.stream(orgId);
+    if (transactionKey !== stream.lastTransactionKey) {
+      stream.lastTransactionKey = transactionKey;
+      stream.lastCommitNumber += 1 + (stream.lastCommitNumber % 13);
     }
-    return this.lastCommitNumber;
+    return stream.lastCommitNumber;
   }
 
   private headerOnlyEvent(
+    orgId: string,
     changeType: 'GAP_CREATE' | 'GAP_UPDATE' | 'GAP_DELETE' | 'GAP_UNDELETE' | 'GAP_OVERFLOW',
     recordIds: string[],
   ): ChangeEventBody {
-    this.syntheticTransactions += 1;
-    const transactionKey = uuidLike(`sandbox-gap-${this.syntheticTransactions}`);
+    const stream = this.stream(orgId);
+    stream.syntheticTransactions += 1;
+    const transactionKey = uuidLike(`sandbox-gap-${orgId}-${stream.syntheticTransactions}`);
     return buildHeaderOnlyEvent({
       changeType,
       recordIds,
       transactionKey,
       commitTimestamp: this.deps.now(),
-      commitNumber: this.commitNumberFor(transactionKey),
+      commitNumber: this.commitNumberFor(orgId, transactionKey),
       commitUser: SYSTEM_USER_ID,
     });
   }

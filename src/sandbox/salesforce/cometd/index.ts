@@ -1,6 +1,6 @@
 /**
  * Streaming side of the Salesforce sandbox: Change Data Capture over CometD. The data side
- * calls `attachCometd` once per emulated org and drives it through the returned control.
+ * calls `attachCometd` once per server and drives each org's stream through `forOrg(orgId)`.
  */
 export { attachCometd, CONTACT_CHANNELS, type AttachCometdOptions } from './attach-cometd';
 export {
@@ -11,4 +11,4 @@ export {
   type ChangeEventHeader,
   type ChangeEventPayload,
 } from './change-event';
-export type { CometdControl, CometdDeps } from '../model';
+export type { CometdControl, CometdDeps, CometdHub } from '../model';
