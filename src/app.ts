@@ -437,6 +437,7 @@ async function start(
     directory,
     syncTrigger: runner,
     runHistory: runStore,
+    schedule: scheduler,
     deadLetters: new DeadLetterService({ ...deps, store: stores.deadLetters, pairs: deps.store }),
     holds: stores.holds,
     records: new RecordLookup({
