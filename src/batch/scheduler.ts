@@ -35,6 +35,12 @@ export interface SchedulerDeps {
 /** Fire slots are remembered this long (longer than any clock skew between processes). */
 const SLOT_CLAIM_MS = 10 * 60_000;
 
+/**
+ * A run taken from the queue stays claimed this long before another process may take it
+ * again: far longer than asking the runner takes, so only a starter that died gives it up.
+ */
+const TAKE_CLAIM_MS = 2 * 60_000;
+
 interface Entry {
   schedule: SyncSchedule;
   timer: unknown;
@@ -192,11 +198,12 @@ export class Scheduler {
         do {
           this.pumpAgain = false;
           while (this.started && this.running.size < this.concurrency) {
-            const next = await this.deps.queue.take();
+            const next = await this.deps.queue.take(this.owner, TAKE_CLAIM_MS);
             if (!next) break;
             if (!this.started) {
               // Stopped while taking: back in its place for another process.
               await this.deps.queue.enqueue(next.orgId, next.dueAt);
+              await this.deps.queue.settle(next.orgId, this.owner);
               break;
             }
             if (!(await this.startQueued(next))) break;
@@ -243,6 +250,9 @@ export class Scheduler {
         retried: e.retriable,
       });
     }
+    // Recorded (or dropped on purpose): nobody needs to take it again. A failed settle means
+    // a second ask once the claim runs out: a conflict while this run goes, else a rerun.
+    await this.deps.queue.settle(orgId, this.owner).catch(() => false);
     if ('runId' in outcome) {
       const done = (): void => {
         this.running.delete(orgId);

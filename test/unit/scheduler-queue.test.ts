@@ -79,7 +79,10 @@ function makeScheduler(
 }
 
 function sharedStores(clock: ManualClock): { lock: MemoryLock; queue: MemoryRunQueue } {
-  return { lock: new MemoryLock({ now: () => clock.now() }), queue: new MemoryRunQueue() };
+  return {
+    lock: new MemoryLock({ now: () => clock.now() }),
+    queue: new MemoryRunQueue({ now: () => clock.now() }),
+  };
 }
 
 describe('Scheduler queue', () => {
@@ -182,6 +185,34 @@ describe('Scheduler queue', () => {
     await settle();
     expect(runnerB.started).toEqual([
       { orgId: 'org_b', reason: 'schedule@2026-01-01T02:00:00.000Z' },
+    ]);
+    await b.stop();
+  });
+
+  it('a run whose starter died between taking it and starting it is started by another', async () => {
+    const clock = new ManualClock(T0);
+    const shared = sharedStores(clock);
+    // A's runner never answers: A died after taking the run, before it was recorded.
+    const dying: ScheduledRunner = {
+      requestRun: () => new Promise(() => undefined),
+      whenIdle: async () => undefined,
+    };
+    const runnerB = new GatedRunner();
+    const a = makeScheduler(dying, clock, shared, 'proc-a', 1);
+    const b = makeScheduler(runnerB, clock, shared, 'proc-b', 1);
+    a.set('org_a', { mode: 'daily', at: '02:00', timezone: 'UTC' });
+    await a.start();
+    await b.start();
+    clock.advanceTo(AT_0200);
+    await settle();
+    expect(await shared.queue.list()).toEqual([]);
+    clock.advance(60_000); // B looks, but A's claim still holds
+    await settle();
+    expect(runnerB.started).toEqual([]);
+    clock.advance(60_000); // the claim ran out: back in its place, and B takes it
+    await settle();
+    expect(runnerB.started).toEqual([
+      { orgId: 'org_a', reason: 'schedule@2026-01-01T02:00:00.000Z' },
     ]);
     await b.stop();
   });

@@ -6,13 +6,35 @@ function before(a: QueuedRun, b: QueuedRun): number {
   return a.orgId < b.orgId ? -1 : a.orgId > b.orgId ? 1 : 0;
 }
 
-/** RunQueue in process memory; handles made with `sharedWith` see the same queue. */
+function checkClaim(owner: string, leaseMs?: number): void {
+  if (owner === '') throw new SyncError('INVALID_INPUT', 'owner must be non-empty');
+  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)) {
+    throw new SyncError('INVALID_INPUT', 'leaseMs must be a positive integer', {
+      context: { leaseMs },
+    });
+  }
+}
+
+interface Claim {
+  owner: string;
+  dueAt: number;
+  expiresAt: number;
+}
+
+/**
+ * RunQueue in process memory; handles made with `sharedWith` see the same queue, as
+ * processes sharing one Redis would; `now` lets tests run claims out without waiting.
+ */
 export class MemoryRunQueue implements RunQueue {
   private readonly entries: Map<string, number>;
+  private readonly claims: Map<string, Claim>;
+  private readonly now: () => number;
   private closed = false;
 
-  constructor(options: { sharedWith?: MemoryRunQueue } = {}) {
+  constructor(options: { sharedWith?: MemoryRunQueue; now?: () => number } = {}) {
     this.entries = options.sharedWith?.entries ?? new Map();
+    this.claims = options.sharedWith?.claims ?? new Map();
+    this.now = options.now ?? options.sharedWith?.now ?? Date.now;
   }
 
   private check(orgId?: string): void {
@@ -36,11 +58,29 @@ export class MemoryRunQueue implements RunQueue {
     return true;
   }
 
-  async take(): Promise<QueuedRun | null> {
+  async take(owner: string, leaseMs: number): Promise<QueuedRun | null> {
     this.check();
+    checkClaim(owner, leaseMs);
+    const now = this.now();
+    for (const [orgId, claim] of this.claims) {
+      if (claim.expiresAt > now) continue;
+      this.claims.delete(orgId);
+      if (!this.entries.has(orgId)) this.entries.set(orgId, claim.dueAt);
+    }
     const first = this.ordered()[0] ?? null;
-    if (first) this.entries.delete(first.orgId);
+    if (first) {
+      this.entries.delete(first.orgId);
+      this.claims.set(first.orgId, { owner, dueAt: first.dueAt, expiresAt: now + leaseMs });
+    }
     return first;
+  }
+
+  async settle(orgId: string, owner: string): Promise<boolean> {
+    this.check(orgId);
+    checkClaim(owner);
+    if (this.claims.get(orgId)?.owner !== owner) return false;
+    this.claims.delete(orgId);
+    return true;
   }
 
   async position(orgId: string): Promise<number | null> {

@@ -2,6 +2,17 @@ import type Redis from 'ioredis';
 import type { QueuedRun, RunQueue } from '../../batch/run-queue';
 import { SyncError } from '../../errors';
 import { closeRedis, redisOp } from './connect';
+import type { ScriptCall } from './lua-scripts';
+import { defineScript } from './lua-scripts';
+
+function checkClaim(owner: string, leaseMs?: number): void {
+  if (owner === '') throw new SyncError('INVALID_INPUT', 'owner must be non-empty');
+  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)) {
+    throw new SyncError('INVALID_INPUT', 'leaseMs must be a positive integer', {
+      context: { leaseMs },
+    });
+  }
+}
 
 export interface RedisRunQueueDeps {
   redis: Redis;
@@ -13,19 +24,26 @@ export interface RedisRunQueueDeps {
 
 /**
  * RunQueue on Redis: one sorted set, `<prefix>run-queue`, member = org id, score = due
- * instant. Redis orders equal scores by member, which is the tie-break the port promises;
- * ZADD NX queues an org once and ZPOPMIN takes atomically, so no script is needed.
+ * instant; Redis orders equal scores by member, which is the tie-break the port promises, and
+ * ZADD NX queues an org once. Claims live in the hash `<prefix>run-queue:claims`; take and
+ * settle are Lua scripts (take-run-2, settle-run-1) so claim and queue change together.
  */
 export class RedisRunQueue implements RunQueue {
   private readonly redis: Redis;
   private readonly key: string;
+  private readonly claimsKey: string;
   private readonly ownsClient: boolean;
+  private readonly takeScript: ScriptCall;
+  private readonly settleScript: ScriptCall;
   private closed = false;
 
   constructor(deps: RedisRunQueueDeps) {
     this.redis = deps.redis;
     this.key = `${deps.keyPrefix}run-queue`;
+    this.claimsKey = `${deps.keyPrefix}run-queue:claims`;
     this.ownsClient = deps.ownsClient ?? false;
+    this.takeScript = defineScript(this.redis, 'take-run-2.lua');
+    this.settleScript = defineScript(this.redis, 'settle-run-1.lua');
   }
 
   private async run<T>(op: string, orgId: string | null, fn: () => Promise<T>): Promise<T> {
@@ -42,10 +60,19 @@ export class RedisRunQueue implements RunQueue {
     });
   }
 
-  async take(): Promise<QueuedRun | null> {
+  async take(owner: string, leaseMs: number): Promise<QueuedRun | null> {
+    checkClaim(owner, leaseMs);
     return this.run('take', null, async () => {
-      const [orgId, score] = await this.redis.zpopmin(this.key, 1);
-      return orgId === undefined ? null : { orgId, dueAt: Number(score) };
+      const reply = (await this.takeScript([this.key, this.claimsKey], [owner, leaseMs])) as
+        [string, string] | null;
+      return reply ? { orgId: reply[0], dueAt: Number(reply[1]) } : null;
+    });
+  }
+
+  async settle(orgId: string, owner: string): Promise<boolean> {
+    checkClaim(owner);
+    return this.run('settle', orgId, async () => {
+      return (await this.settleScript([this.claimsKey], [orgId, owner])) === 1;
     });
   }
 
