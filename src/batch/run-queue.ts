@@ -12,7 +12,7 @@ export interface QueuedRun {
  * most once. A taken run is claimed by its starter until `settle`; a claim whose lease runs
  * out (the starter died before the run was recorded) goes back in its place at the next take.
  *
- * Adapters: RedisRunQueue (src/infra/redis, one sorted set) and MemoryRunQueue
+ * Adapters: RedisRunQueue (src/infra/redis, a sorted set and a hash of claims) and MemoryRunQueue
  * (src/infra/memory), held to one conformance suite (test/conformance/run-queue.conformance.ts).
  */
 export interface RunQueue {
