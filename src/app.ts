@@ -361,6 +361,8 @@ async function start(
   const scheduler = new Scheduler({
     runner,
     lock: stores.lock,
+    queue: stores.runQueue,
+    concurrency: config.SCHEDULED_RUN_CONCURRENCY,
     logger: logger.child({ component: 'scheduler' }),
   });
   const collector = new DeadLetterCollector({ ...deps, store: stores.deadLetters });
@@ -435,6 +437,7 @@ async function start(
     directory,
     syncTrigger: runner,
     runHistory: runStore,
+    schedule: scheduler,
     deadLetters: new DeadLetterService({ ...deps, store: stores.deadLetters, pairs: deps.store }),
     holds: stores.holds,
     records: new RecordLookup({

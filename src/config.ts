@@ -120,6 +120,15 @@ export const configShape = {
     .describe(
       "How long a full sync's outstanding writes may go without any of them landing before the run ends failed, naming what was outstanding (a sink held by an exhausted API budget, revoked credentials or a missing package). A run whose writes keep landing is never cut short.",
     ),
+  SCHEDULED_RUN_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(2)
+    .describe(
+      "Scheduled full syncs one process runs at once. Organizations whose schedules fire together wait in a queue shared through Redis, first due first started (ties by organization id), so none is skipped, and each one's place shows in its status. Manual and recovery runs do not count.",
+    ),
   RECORD_HISTORY_TTL_MS: z.coerce
     .number()
     .int()

@@ -6,6 +6,7 @@ import type { AuditLog } from './admin/audit-log';
 import { MemoryAuditLog } from './infra/memory/memory-audit-log';
 import { RedisAuditLog } from './infra/redis/redis-audit-log';
 import type { Lock } from './batch/lock';
+import type { RunQueue } from './batch/run-queue';
 import type { RunStore } from './batch/run-store';
 import type { Config } from './config';
 import { MemoryConnectionStore } from './infra/memory/memory-connection-store';
@@ -13,6 +14,7 @@ import { MemoryDeadLetterStore } from './infra/memory/memory-dead-letter-store';
 import { MemoryLock } from './infra/memory/memory-lock';
 import { MemoryMembership } from './infra/memory/memory-membership';
 import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-store';
+import { MemoryRunQueue } from './infra/memory/memory-run-queue';
 import { MemoryRunStore } from './infra/memory/memory-run-store';
 import { MemoryWriteHoldStore } from './infra/memory/memory-write-hold-store';
 import { MemorySessionStore } from './infra/memory/memory-session-store';
@@ -23,6 +25,7 @@ import { RedisDeadLetterStore } from './infra/redis/redis-dead-letter-store';
 import { RedisLock } from './infra/redis/redis-lock';
 import { RedisMembership } from './infra/redis/redis-membership';
 import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store';
+import { RedisRunQueue } from './infra/redis/redis-run-queue';
 import { RedisRunStore } from './infra/redis/redis-run-store';
 import { RedisWriteHoldStore } from './infra/redis/redis-write-hold-store';
 import { RedisSessionStore } from './infra/redis/redis-session-store';
@@ -43,6 +46,8 @@ export interface ControlStores {
   connections: ConnectionStore;
   deadLetters: DeadLetterStore;
   runs: RunStore;
+  /** Scheduled runs waiting for a free slot (src/batch/run-queue.ts). */
+  runQueue: RunQueue;
   lock: Lock;
   /** Which processes are alive, beside the lock: spreads the organizations' sources. */
   membership: Membership;
@@ -70,6 +75,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         connections: new MemoryConnectionStore({ secrets }),
         deadLetters: new MemoryDeadLetterStore(),
         runs: new MemoryRunStore(),
+        runQueue: new MemoryRunQueue(),
         lock: new MemoryLock(),
         membership: new MemoryMembership(),
         statuses: new MemoryRecordStatusStore(statusLimits),
@@ -89,6 +95,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       connections: new RedisConnectionStore({ redis, keyPrefix, secrets }),
       deadLetters: new RedisDeadLetterStore({ redis, keyPrefix }),
       runs: new RedisRunStore({ redis, keyPrefix }),
+      runQueue: new RedisRunQueue({ redis, keyPrefix }),
       lock: new RedisLock({ redis, keyPrefix }),
       membership: new RedisMembership({ redis, keyPrefix }),
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
@@ -106,6 +113,7 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.connections.close(),
         stores.deadLetters.close(),
         stores.runs.close(),
+        stores.runQueue.close(),
         stores.lock.close(),
         stores.membership.close(),
         stores.statuses.close(),

@@ -14,7 +14,7 @@ import type { SyncEvents } from '../pipeline/events';
 import type { ApiBudgetBook } from './api-budget';
 import type { Authenticator } from './auth';
 import type { DeadLetterService } from './dead-letters';
-import type { PipelineStatus, Readiness, RunHistory, SyncTrigger } from './ports';
+import type { PipelineStatus, Readiness, RunHistory, ScheduleView, SyncTrigger } from './ports';
 import type { SessionStore } from './session-store';
 
 export interface AdminOAuthSettings {
@@ -44,6 +44,8 @@ export interface AdminDeps {
   directory: ManagedOrgDirectory;
   syncTrigger: SyncTrigger;
   runHistory: RunHistory;
+  /** The scheduled run's next instant and queue place, in the status. Without it both are null. */
+  schedule?: ScheduleView;
   deadLetters: DeadLetterService;
   /** Which processes' sinks hold which organizations' writes (status, errors). */
   holds: Pick<WriteHoldStore, 'list'>;

@@ -49,6 +49,14 @@ export interface PipelineStatus {
   consumerLag(): Promise<ConsumerLagView[]>;
 }
 
+/** When an organization's scheduled full sync runs; implemented by the Scheduler. */
+export interface ScheduleView {
+  /** The next instant its schedule fires (epoch ms), or null (manual). */
+  nextRunAt(orgId: string): number | null;
+  /** Its place in the queue of scheduled runs waiting for a free slot, or null when not queued. */
+  queued(orgId: string): Promise<{ position: number; dueAt: number } | null>;
+}
+
 export interface ReadinessCheck {
   name: string;
   ok: boolean;

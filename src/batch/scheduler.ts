@@ -1,26 +1,45 @@
 import { nextFireAt } from '../core/schedule';
 import type { SyncSchedule } from '../core/schedule';
-import { toSyncError } from '../errors';
+import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Lock } from './lock';
+import type { QueuedRun, RunQueue } from './run-queue';
 import type { SyncTrigger } from './run-types';
 
+/** What the Scheduler needs of the SyncRunner: start a run, and learn when it has ended here. */
+export interface ScheduledRunner extends SyncTrigger {
+  /** Resolves when this process's run of `orgId` (if any) has ended or stopped. */
+  whenIdle(orgId: string): Promise<void>;
+}
+
 export interface SchedulerDeps {
-  runner: SyncTrigger;
+  runner: ScheduledRunner;
   /**
    * Where processes agree that a fire slot was taken: the first process to claim
    * `schedule:<org>:<instant>` starts the run, so a run finishing early is not followed by a
    * second one from a process whose timer fired a moment later.
    */
   lock: Lock;
+  /** Claimed slots wait here for a free run slot; shared, so a claimer's death loses none. */
+  queue: RunQueue;
+  /** Scheduled runs this process runs at once. Default 2. */
+  concurrency?: number;
+  /** How often the queue is looked at for runs nobody here was woken for. Default 60 s. */
+  pollMs?: number;
   logger: Logger;
   clock?: Clock;
 }
 
 /** Fire slots are remembered this long (longer than any clock skew between processes). */
 const SLOT_CLAIM_MS = 10 * 60_000;
+
+/**
+ * A run taken from the queue stays claimed this long before another process may take it
+ * again: far longer than asking the runner takes, so only a starter that died gives it up.
+ */
+const TAKE_CLAIM_MS = 2 * 60_000;
 
 interface Entry {
   schedule: SyncSchedule;
@@ -31,15 +50,24 @@ interface Entry {
 export interface ScheduledFire {
   orgId: string;
   at: number;
-  outcome: { runId: string } | { conflict: string } | { skipped: 'slot-taken' } | { error: string };
+  outcome: { queued: true } | { skipped: 'slot-taken' | 'already-queued' } | { error: string };
+}
+
+export interface ScheduledStart {
+  orgId: string;
+  dueAt: number;
+  startedAt: number;
+  outcome: { runId: string } | { conflict: string } | { error: string };
 }
 
 /**
  * Fires scheduled full syncs. Each org has at most one timer, armed for the next instant its
- * schedule fires (src/core/schedule.ts); a fire asks the SyncRunner for a run, whose lock
- * keeps one run per org across processes, after claiming the fire slot so that every process
- * running a Scheduler agrees the slot is one run. A conflict (a run already going) is logged
- * and the slot passes. Settings changes call `set`; disconnect calls `remove`.
+ * schedule fires (src/core/schedule.ts). A fire claims the slot (so every process running a
+ * Scheduler agrees the slot is one run) and puts the org on the shared RunQueue; each process
+ * takes from the queue, first due first, while fewer than `concurrency` of its scheduled runs
+ * are going, and asks the SyncRunner to start it. An org already queued is not queued twice;
+ * one taken while a run is going is dropped with a log line (the running one covers it).
+ * Settings changes call `set`; disconnect calls `remove`.
  */
 export class Scheduler {
   private readonly entries = new Map<string, Entry>();
@@ -47,6 +75,13 @@ export class Scheduler {
   private readonly log: Logger;
   private started = false;
   private readonly history: ScheduledFire[] = [];
+  private readonly startHistory: ScheduledStart[] = [];
+  /** Orgs whose scheduled run this process started and which have not ended. */
+  private readonly running = new Set<string>();
+  private readonly concurrency: number;
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
+  private pollTimer: unknown = null;
 
   constructor(
     private readonly deps: SchedulerDeps,
@@ -54,6 +89,12 @@ export class Scheduler {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger.child({ component: 'scheduler' });
+    this.concurrency = deps.concurrency ?? 2;
+    if (!Number.isSafeInteger(this.concurrency) || this.concurrency < 1) {
+      throw new SyncError('INVALID_INPUT', 'scheduled run concurrency must be at least 1', {
+        context: { concurrency: this.concurrency },
+      });
+    }
   }
 
   /** Arms every org's timer. Idempotent. */
@@ -61,11 +102,19 @@ export class Scheduler {
     if (this.started) return;
     this.started = true;
     for (const orgId of this.entries.keys()) this.arm(orgId);
+    this.armPoll();
+    this.pump();
   }
 
-  /** Cancels every timer; runs already started go on. Idempotent. */
+  /**
+   * Cancels every timer and waits for a queue read in flight; runs already started go on,
+   * queued ones stay queued for the next process. Idempotent.
+   */
   async stop(): Promise<void> {
     this.started = false;
+    await this.pumping;
+    if (this.pollTimer !== null) this.clock.cancelTimer(this.pollTimer);
+    this.pollTimer = null;
     for (const e of this.entries.values()) {
       if (e.timer !== null) this.clock.cancelTimer(e.timer);
       e.timer = null;
@@ -90,6 +139,9 @@ export class Scheduler {
     const e = this.entries.get(orgId);
     if (e && e.timer !== null) this.clock.cancelTimer(e.timer);
     this.entries.delete(orgId);
+    this.deps.queue.remove(orgId).catch((err: unknown) => {
+      this.log.warn('could not drop a queued run', { orgId, reason: toSyncError(err).message });
+    });
   }
 
   /** When the org's next scheduled run fires, or null (manual, or not started). */
@@ -97,9 +149,128 @@ export class Scheduler {
     return this.entries.get(orgId)?.nextAt ?? null;
   }
 
+  /**
+   * Where the org's scheduled run waits, or null when it is not queued: its 1-based place in
+   * the shared queue (every process's runs counted) and the instant it was due.
+   */
+  async queued(orgId: string): Promise<{ position: number; dueAt: number } | null> {
+    const list = await this.deps.queue.list();
+    const i = list.findIndex((r) => r.orgId === orgId);
+    return i < 0 ? null : { position: i + 1, dueAt: list[i]!.dueAt };
+  }
+
   /** Recent fires, oldest first (for status and tests). */
   fires(): readonly ScheduledFire[] {
     return this.history;
+  }
+
+  /** Recent runs this process took from the queue, oldest first (for status and tests). */
+  starts(): readonly ScheduledStart[] {
+    return this.startHistory;
+  }
+
+  /** Scheduled runs this process has going. */
+  runningCount(): number {
+    return this.running.size;
+  }
+
+  private armPoll(): void {
+    if (!this.started) return;
+    this.pollTimer = this.clock.setTimer(() => {
+      this.pollTimer = null;
+      this.pump();
+      this.armPoll();
+    }, this.deps.pollMs ?? 60_000);
+  }
+
+  /**
+   * Starts queued runs while this process has a free slot. One drain at a time; a call
+   * meanwhile (a run ended, a fire) makes the drain look again before it stops.
+   */
+  private pump(): void {
+    if (!this.started) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    const drain = async (): Promise<void> => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (this.started && this.running.size < this.concurrency) {
+            const next = await this.deps.queue.take(this.owner, TAKE_CLAIM_MS);
+            if (!next) break;
+            if (!this.started) {
+              // Stopped while taking: back in its place for another process.
+              await this.deps.queue.enqueue(next.orgId, next.dueAt);
+              await this.deps.queue.settle(next.orgId, this.owner);
+              break;
+            }
+            if (!(await this.startQueued(next))) break;
+          }
+        } while (this.pumpAgain && this.started);
+      } catch (err) {
+        this.log.warn('run queue not read; will look again', {
+          reason: toSyncError(err).message,
+        });
+      }
+    };
+    // Cleared in a callback, never synchronously (a drain with nothing to do ends at once);
+    // a call that came after the drain's last look starts another.
+    this.pumping = drain().finally(() => {
+      this.pumping = null;
+      if (this.pumpAgain) this.pump();
+    });
+  }
+
+  /** Starts one taken run; false when the queue should be left alone until the next poll. */
+  private async startQueued(next: QueuedRun): Promise<boolean> {
+    const { orgId, dueAt } = next;
+    this.running.add(orgId);
+    let outcome: ScheduledStart['outcome'];
+    let goOn = true;
+    try {
+      outcome = await this.deps.runner.requestRun(
+        orgId,
+        'scheduled',
+        `schedule@${new Date(dueAt).toISOString()}`,
+      );
+    } catch (err) {
+      const e = toSyncError(err);
+      outcome = { error: `${e.code}: ${e.message}` };
+      if (e.retriable) {
+        // Back in its place (same due instant), tried again at the next poll.
+        await this.deps.queue.enqueue(orgId, dueAt).catch(() => false);
+        goOn = false;
+      }
+      this.log.warn('scheduled run could not start', {
+        orgId,
+        code: e.code,
+        reason: e.message,
+        retried: e.retriable,
+      });
+    }
+    // Recorded (or dropped on purpose): nobody needs to take it again. A failed settle means
+    // a second ask once the claim runs out: a conflict while this run goes, else a rerun.
+    await this.deps.queue.settle(orgId, this.owner).catch(() => false);
+    if ('runId' in outcome) {
+      const done = (): void => {
+        this.running.delete(orgId);
+        this.pump();
+      };
+      this.deps.runner.whenIdle(orgId).then(done, done);
+    } else {
+      this.running.delete(orgId);
+    }
+    if ('conflict' in outcome) {
+      this.log.info('scheduled run dropped: a run is already going', {
+        orgId,
+        runningRunId: outcome.conflict,
+      });
+    }
+    this.startHistory.push({ orgId, dueAt, startedAt: this.clock.now(), outcome });
+    if (this.startHistory.length > 500) this.startHistory.shift();
+    return goOn;
   }
 
   private arm(orgId: string, after = this.clock.now()): void {
@@ -126,25 +297,24 @@ export class Scheduler {
         this.owner,
         SLOT_CLAIM_MS,
       );
-      outcome = claimed
-        ? await this.deps.runner.requestRun(
-            orgId,
-            'scheduled',
-            `schedule@${new Date(at).toISOString()}`,
-          )
-        : { skipped: 'slot-taken' };
+      if (!claimed) outcome = { skipped: 'slot-taken' };
+      else if (await this.deps.queue.enqueue(orgId, at)) outcome = { queued: true };
+      else outcome = { skipped: 'already-queued' };
     } catch (err) {
       const e = toSyncError(err);
       outcome = { error: `${e.code}: ${e.message}` };
-      this.log.warn('scheduled run could not start', { orgId, code: e.code, reason: e.message });
-    }
-    if ('conflict' in outcome) {
-      this.log.info('scheduled run skipped: a run is already going', {
+      this.log.warn('scheduled run could not be queued', {
         orgId,
-        runningRunId: outcome.conflict,
+        code: e.code,
+        reason: e.message,
       });
+    }
+    if ('skipped' in outcome && outcome.skipped === 'already-queued') {
+      this.log.info('scheduled run not queued again: it is waiting already', { orgId, at });
     }
     this.history.push({ orgId, at, outcome });
     if (this.history.length > 500) this.history.shift();
+    // Every process fires every slot, so each looks at the queue then, claimer or not.
+    this.pump();
   }
 }

@@ -221,6 +221,8 @@ describe('Lua script files', () => {
       'record-status-1.lua',
       'release-lock-1.lua',
       'renew-lock-1.lua',
+      'settle-run-1.lua',
+      'take-run-2.lua',
       'tally-outcomes-2.lua',
     ]);
   });

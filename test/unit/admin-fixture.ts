@@ -15,6 +15,7 @@ import type {
   RunHistory,
   RunRecord,
   RunTrigger,
+  ScheduleView,
   SyncTrigger,
 } from '../../src/admin/ports';
 import { queuedRun } from '../../src/batch/run-types';
@@ -150,6 +151,8 @@ export async function startAdmin(
     tokens?: ApiTokenStore;
     /** Another ConnectionStore (e.g. Redis) built over the fixture's clock and secrets. */
     store?: (env: { secrets: SecretBox; now: () => number }) => ConnectionStore;
+    /** The scheduled runs' view (e.g. a Scheduler over a memory queue). */
+    schedule?: ScheduleView;
   } = {},
 ): Promise<AdminFixture> {
   const clock = { now: Date.now() };
@@ -224,6 +227,7 @@ export async function startAdmin(
     directory,
     syncTrigger: runs,
     runHistory: runs,
+    ...(options.schedule ? { schedule: options.schedule } : {}),
     deadLetters: new DeadLetterService({
       store: deadLetterStore,
       transport,

@@ -7,6 +7,7 @@ import { SyncRunner } from '../../src/batch/sync-runner';
 import type { RunTrigger, SyncTrigger } from '../../src/batch/run-types';
 import { recordKey } from '../../src/core/topics';
 import { MemoryLock } from '../../src/infra/memory/memory-lock';
+import { MemoryRunQueue } from '../../src/infra/memory/memory-run-queue';
 import { MemoryRunStore } from '../../src/infra/memory/memory-run-store';
 import { silentLogger } from '../../src/logger';
 import { produce } from '../../src/pipeline/deps';
@@ -200,6 +201,7 @@ class RecordingTrigger implements SyncTrigger {
     this.calls.push({ orgId, trigger, reason });
     return { runId: `run_${this.calls.length}` };
   }
+  async whenIdle(): Promise<void> {}
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -211,6 +213,7 @@ describe('Scheduler', () => {
     const scheduler = new Scheduler({
       runner,
       lock: new MemoryLock({ now: () => clock.now() }),
+      queue: new MemoryRunQueue(),
       logger: silentLogger,
       clock,
     });
@@ -241,6 +244,7 @@ describe('Scheduler', () => {
     const scheduler = new Scheduler({
       runner,
       lock: new MemoryLock({ now: () => clock.now() }),
+      queue: new MemoryRunQueue(),
       logger: silentLogger,
       clock,
     });
@@ -282,14 +286,16 @@ describe('Scheduler', () => {
         job: { settlePollMs: 10 },
       });
       const runnerB = secondProcess(w, clock);
+      const queue = new MemoryRunQueue();
       const schedA = new Scheduler(
-        { runner: runnerA, lock: w.deps.lock, logger: silentLogger, clock },
+        { runner: runnerA, lock: w.deps.lock, queue, logger: silentLogger, clock },
         'proc-a',
       );
       const schedB = new Scheduler(
         {
           runner: runnerB,
           lock: new MemoryLock({ sharedWith: w.deps.lock }),
+          queue: new MemoryRunQueue({ sharedWith: queue }),
           logger: silentLogger,
           clock,
         },
@@ -308,6 +314,7 @@ describe('Scheduler', () => {
       const runs = await w.deps.runStore.list(ORG_ID);
       expect(runs).toHaveLength(1);
       expect(runs[0]).toMatchObject({ trigger: 'scheduled', status: 'succeeded' });
+      expect(await queue.list()).toEqual([]);
       await Promise.all([schedA.stop(), schedB.stop()]);
     } finally {
       await w.close();

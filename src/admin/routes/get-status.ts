@@ -3,9 +3,14 @@ import { orgIdOf } from '../http';
 import { pausedWrites } from '../paused-writes';
 
 /**
- * GET /api/orgs/:orgId/salesforce: connection, settings, last run, sources, API budget, and the
- * writes held by any process's sinks (cause, since, how many, what to do).
+ * GET /api/orgs/:orgId/salesforce: connection, settings, last run, the next scheduled run (and
+ * its place in the queue once due), sources, API budget, and the writes held by any process's
+ * sinks (cause, since, how many, what to do).
  */
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
 export const getStatus: RouteDef = {
   method: 'get',
   path: '/api/orgs/:orgId/salesforce',
@@ -13,8 +18,9 @@ export const getStatus: RouteDef = {
   handler: (ctx) => async (req, res) => {
     const orgId = orgIdOf(req);
     const view = ctx.directory.view(orgId);
-    const [runs, sources, holds] = await Promise.all([
+    const [runs, queued, sources, holds] = await Promise.all([
       ctx.runHistory.list(orgId, 1),
+      ctx.schedule?.queued(orgId) ?? null,
       ctx.status.sources(orgId),
       ctx.holds.list(orgId).catch(() => []),
     ]);
@@ -31,6 +37,11 @@ export const getStatus: RouteDef = {
       connectedAt: view.connectedAt === null ? null : new Date(view.connectedAt).toISOString(),
       settings: view.settings,
       lastRun: runs[0] ?? null,
+      scheduledRun: {
+        nextAt: iso(ctx.schedule?.nextRunAt(orgId) ?? null),
+        // Due and waiting for a free slot: position 1 starts next.
+        queued: queued && { position: queued.position, dueAt: iso(queued.dueAt) },
+      },
       lag,
       sources,
       apiBudget: ctx.apiBudget.get(orgId),

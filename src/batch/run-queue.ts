@@ -1,0 +1,35 @@
+/** A scheduled run waiting for a free slot. */
+export interface QueuedRun {
+  orgId: string;
+  /** The schedule instant it was due at (epoch ms). */
+  dueAt: number;
+}
+
+/**
+ * Scheduled runs waiting to start, shared by every process that shares the backend, so a run
+ * queued by a process that then dies is started by another. Order: earliest `dueAt` first,
+ * ties by `orgId` (the order a Redis sorted set keeps for equal scores). An org is queued at
+ * most once. A taken run is claimed by its starter until `settle`; a claim whose lease runs
+ * out (the starter died before the run was recorded) goes back in its place at the next take.
+ *
+ * Adapters: RedisRunQueue (src/infra/redis, a sorted set and a hash of claims) and MemoryRunQueue
+ * (src/infra/memory), held to one conformance suite (test/conformance/run-queue.conformance.ts).
+ */
+export interface RunQueue {
+  /** Queues `orgId`; false (nothing changed, its first `dueAt` kept) when it is queued already. */
+  enqueue(orgId: string, dueAt: number): Promise<boolean>;
+  /**
+   * Removes and returns the first run, claimed by `owner` for `leaseMs`, atomically: two takers
+   * never get the same one. Expired claims are put back first.
+   */
+  take(owner: string, leaseMs: number): Promise<QueuedRun | null>;
+  /** Ends `owner`'s claim on `orgId` (its run was recorded, or dropped); false when not held. */
+  settle(orgId: string, owner: string): Promise<boolean>;
+  /** 1-based place of `orgId` in the queue, or null when it is not queued. */
+  position(orgId: string): Promise<number | null>;
+  /** The queue in start order. */
+  list(): Promise<QueuedRun[]>;
+  /** Drops `orgId` (disconnect); false when it was not queued. */
+  remove(orgId: string): Promise<boolean>;
+  close(): Promise<void>;
+}

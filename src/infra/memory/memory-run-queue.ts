@@ -1,0 +1,106 @@
+import type { QueuedRun, RunQueue } from '../../batch/run-queue';
+import { SyncError } from '../../errors';
+
+function before(a: QueuedRun, b: QueuedRun): number {
+  if (a.dueAt !== b.dueAt) return a.dueAt - b.dueAt;
+  return a.orgId < b.orgId ? -1 : a.orgId > b.orgId ? 1 : 0;
+}
+
+function checkClaim(owner: string, leaseMs?: number): void {
+  if (owner === '') throw new SyncError('INVALID_INPUT', 'owner must be non-empty');
+  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)) {
+    throw new SyncError('INVALID_INPUT', 'leaseMs must be a positive integer', {
+      context: { leaseMs },
+    });
+  }
+}
+
+interface Claim {
+  owner: string;
+  dueAt: number;
+  expiresAt: number;
+}
+
+/**
+ * RunQueue in process memory; handles made with `sharedWith` see the same queue, as
+ * processes sharing one Redis would; `now` lets tests run claims out without waiting.
+ */
+export class MemoryRunQueue implements RunQueue {
+  private readonly entries: Map<string, number>;
+  private readonly claims: Map<string, Claim>;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(options: { sharedWith?: MemoryRunQueue; now?: () => number } = {}) {
+    this.entries = options.sharedWith?.entries ?? new Map();
+    this.claims = options.sharedWith?.claims ?? new Map();
+    this.now = options.now ?? options.sharedWith?.now ?? Date.now;
+  }
+
+  private check(orgId?: string): void {
+    if (this.closed) {
+      throw new SyncError('STORE_UNAVAILABLE', 'run queue is closed', { retriable: false });
+    }
+    if (orgId === '') throw new SyncError('INVALID_INPUT', 'orgId must be non-empty');
+  }
+
+  private ordered(): QueuedRun[] {
+    return [...this.entries].map(([orgId, dueAt]) => ({ orgId, dueAt })).sort(before);
+  }
+
+  async enqueue(orgId: string, dueAt: number): Promise<boolean> {
+    this.check(orgId);
+    if (!Number.isSafeInteger(dueAt)) {
+      throw new SyncError('INVALID_INPUT', 'dueAt must be an integer', { context: { dueAt } });
+    }
+    if (this.entries.has(orgId)) return false;
+    this.entries.set(orgId, dueAt);
+    return true;
+  }
+
+  async take(owner: string, leaseMs: number): Promise<QueuedRun | null> {
+    this.check();
+    checkClaim(owner, leaseMs);
+    const now = this.now();
+    for (const [orgId, claim] of this.claims) {
+      if (claim.expiresAt > now) continue;
+      this.claims.delete(orgId);
+      if (!this.entries.has(orgId)) this.entries.set(orgId, claim.dueAt);
+    }
+    const first = this.ordered()[0] ?? null;
+    if (first) {
+      this.entries.delete(first.orgId);
+      this.claims.set(first.orgId, { owner, dueAt: first.dueAt, expiresAt: now + leaseMs });
+    }
+    return first;
+  }
+
+  async settle(orgId: string, owner: string): Promise<boolean> {
+    this.check(orgId);
+    checkClaim(owner);
+    if (this.claims.get(orgId)?.owner !== owner) return false;
+    this.claims.delete(orgId);
+    return true;
+  }
+
+  async position(orgId: string): Promise<number | null> {
+    this.check(orgId);
+    const i = this.ordered().findIndex((r) => r.orgId === orgId);
+    return i < 0 ? null : i + 1;
+  }
+
+  async list(): Promise<QueuedRun[]> {
+    this.check();
+    return this.ordered();
+  }
+
+  async remove(orgId: string): Promise<boolean> {
+    this.check(orgId);
+    return this.entries.delete(orgId);
+  }
+
+  /** Closes this handle only; others sharing its data keep working. */
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
