@@ -412,9 +412,20 @@ class OrgReader {
             position: next,
           });
         } else {
-          // Another process reading the same feed moved it; carry on from where it is now.
-          this.state.position = await this.deps.positions.get(this.name);
-          this.log.warn('InitLive cursor moved by another reader', { expected: stored, next });
+          const theirs = await this.deps.positions.get(this.name);
+          if (theirs === null) {
+            // The store lost its data (StateEpoch) between the read and this commit: this
+            // reader's cursor is the newest known, and the feed is not read again from its start.
+            await this.deps.positions.compareAndSet(this.name, null, next);
+            this.state.position = next;
+            this.log.warn('stored InitLive cursor was gone; restored the one this reader holds', {
+              position: next,
+            });
+          } else {
+            // Another process reading the same feed moved it; carry on from where it is now.
+            this.state.position = theirs;
+            this.log.warn('InitLive cursor moved by another reader', { expected: stored, next });
+          }
         }
       }
       if (!page.hasMore) return;

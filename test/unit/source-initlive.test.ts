@@ -178,6 +178,39 @@ describe('InitLiveSource', () => {
     });
   });
 
+  it('puts its cursor back when the store lost it between a read and the commit, rather than reading the feed again (chaos seed 303)', async () => {
+    const ui = sandbox.control;
+    for (let i = 0; i < 6; i++) ui.createStaff({ lastName: `Lost${i}` });
+    const positions = pipeline.positions;
+    const real = {
+      get: positions.get.bind(positions),
+      compareAndSet: positions.compareAndSet.bind(positions),
+    };
+    // Redis comes back empty just before the second page's commit.
+    let commits = 0;
+    let lost = false;
+    positions.get = (name) => (lost ? Promise.resolve(null) : real.get(name));
+    positions.compareAndSet = async (name, expected, value) => {
+      if (++commits === 2) lost = true;
+      if (lost && expected !== null) return false;
+      if (lost) {
+        lost = false;
+        await positions.set(name, value);
+        return true;
+      }
+      return real.compareAndSet(name, expected, value);
+    };
+
+    await newSource().start();
+    await eventually(() => changes.values.length >= 6, 'six records');
+    await eventually(
+      async () => (await real.get(initLivePositionName(ORG_ID))) === '6',
+      'cursor at 6',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(changes.values.map((c) => c.sourcePosition)).toEqual(['1', '2', '3', '4', '5', '6']);
+  });
+
   it('resumes after a restart with nothing missed and nothing repeated', async () => {
     const ui = sandbox.control;
     for (let i = 0; i < 3; i++) ui.createStaff({ lastName: `Before${i}` });
