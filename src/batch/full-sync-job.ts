@@ -16,6 +16,7 @@ import { produce } from '../pipeline/deps';
 import type { PipelineDeps } from '../pipeline/deps';
 import { sleep } from '../retry';
 import { findMissingPage } from './missing-records';
+import { deletedCounterparts } from './recycle-bin';
 import type { RunStore } from './run-store';
 import { describeOutstanding, kindOf, progressOf, runEventOf } from './run-events';
 import type { PerSide, RunRecord } from './run-types';
@@ -192,9 +193,10 @@ export class FullSyncJob {
         await work();
       };
       await step('indexing-initlive', () => this.indexInitLive(org, record, cp, init.signal));
-      await step('reading-salesforce', () =>
-        this.readSalesforce(org, conn, record, cp, init.signal),
-      );
+      await step('reading-salesforce', async () => {
+        await this.readSalesforce(org, conn, record, cp, init.signal);
+        if (record.trigger === 'recovery') await this.readRecycleBin(org, conn, record, cp);
+      });
       await step('reading-initlive', async () => {
         // Let the reconciler take in every Contact first: a staff member decided before the
         // Contact of the same person is known would be created in Salesforce a second time.
@@ -445,6 +447,40 @@ export class FullSyncJob {
       cp.emitted += page.records.length;
       await this.checkpoint(record, cp);
     }
+  }
+
+  /**
+   * A recovery run (the store may have lost its links) also reads the deleted Contacts naming a
+   * volunteer no pair knows, after the live ones are decided (see deletedCounterparts). They are
+   * not marked seen, so the missing-records pass finds them gone.
+   */
+  private async readRecycleBin(
+    org: OrgRuntime,
+    conn: Connection,
+    record: RunRecord,
+    cp: FullSyncCheckpoint,
+  ): Promise<void> {
+    await this.reconcilerCaughtUp([this.deps.topics.contactChanges]);
+    this.checkReserve(conn);
+    const fields = contactFieldsFor(org.settings.mapping);
+    const rows = await deletedCounterparts(this.deps, org.orgId, conn, fields);
+    if (rows.length === 0) return;
+    const now = this.deps.now();
+    await produce(
+      this.deps,
+      'contactChanges',
+      rows.map((row) => ({
+        key: recordKey(org.orgId, row.Id),
+        value: contactSnapshotOf(org.orgId, record.runId, row, org.settings.mapping, now),
+      })),
+    );
+    this.log.info('deleted Contacts linked again from the recycle bin', {
+      orgId: org.orgId,
+      runId: record.runId,
+      contacts: rows.length,
+    });
+    cp.emitted += rows.length;
+    await this.checkpoint(record, cp);
   }
 
   /** Linked records this run did not read and that are gone: a DELETE each (see findMissingPage). */

@@ -153,3 +153,17 @@ export function parseCsvRows(text: string): ContactRow[] {
     (r): r is ContactRow & Record<string, string | null> => typeof r.Id === 'string',
   );
 }
+
+/**
+ * Contacts in the recycle bin that name a volunteer (`queryAll`, one call per 2,000), with
+ * `fields` (see contactFieldsFor). The recycle bin keeps deleted records about 15 days.
+ */
+export async function* readDeletedContactsNamingStaff(
+  conn: Connection,
+  fields: readonly string[],
+): AsyncGenerator<ContactRow[]> {
+  const all = [...new Set(['Id', 'LastModifiedDate', ...fields])];
+  const soql = `SELECT ${all.join(', ')} FROM Contact WHERE IsDeleted = true AND InitLive_Staff_Id__c != null ORDER BY Id`;
+  const api = createSalesforceApi(conn);
+  for await (const page of api.queryContacts(soql, { includeDeleted: true })) yield page.records;
+}

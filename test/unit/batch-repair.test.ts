@@ -122,3 +122,39 @@ describe('full sync repairs drift', () => {
     },
   );
 });
+
+describe('full sync after the store lost its links', () => {
+  /** What Redis coming back empty leaves: no pair, no link, no email claim. */
+  function forgetEverything(w: World): void {
+    (w.deps.store as unknown as { orgs: Map<string, unknown> }).orgs.clear();
+    (w.deps.emailIndex as unknown as { sets: Map<string, unknown> }).sets.clear();
+  }
+
+  it('a Contact edited, then deleted since the last sync, archives its volunteer with the edit instead of coming back', async () => {
+    const w = await converged('two_way', 'initlive');
+    const { staffId, contactId } = linked(w, 2);
+    const email = w.il.control.getStaff(staffId).email;
+    // With the history gone, the record modified last holds the later edit, when the two are
+    // further apart than simultaneous edits (SIMULTANEOUS_EDIT_MS, 2 s).
+    await new Promise((r) => setTimeout(r, 2_100));
+    // Neither reached the connector: the store lost its links before their events were read.
+    w.sf.control.updateContact(contactId, { LastName: 'Edited' });
+    w.sf.control.deleteContact(contactId);
+    forgetEverything(w);
+    // Deleted before the run starts, as in the chaos run (the clocks count milliseconds).
+    await new Promise((r) => setTimeout(r, 5));
+
+    const run = await w.job().run(ORG_ID, newRunId(), { trigger: 'recovery' });
+    await w.drained();
+    expect(run.status).toBe('succeeded');
+    expect(w.il.control.getStaff(staffId)).toMatchObject({
+      status: 'archived',
+      lastName: 'Edited',
+    });
+    expect(w.sf.control.listContacts().filter((c) => c.Email === email)).toHaveLength(0);
+    expect(w.sf.control.listContacts()).toHaveLength(5);
+    expect(run.counts.created).toEqual({ initlive: 0, salesforce: 0 });
+    // The others are linked again, not duplicated.
+    expect(w.il.control.listStaff()).toHaveLength(6);
+  });
+});
