@@ -767,7 +767,25 @@ function resendDeletion(
   next.updatedAt = ctx.now;
   next.seen = { ...next.seen, initlive: Math.max(prev.seen.initlive, change.version) };
   const op = pending.cause!.op;
-  const values: CanonicalValues = op === 'delete' ? {} : { status: 'archived' };
+  // An archive keeps the volunteer: the writes before it that the refusal took back go again
+  // with it, for fields the read still shows as they were before them (an edit made there
+  // meanwhile stays).
+  const carried: CanonicalValues = {};
+  const preBase: CanonicalValues = { status: pending.preBase.status ?? null };
+  if (op !== 'delete') {
+    for (const p of mem.pending.initlive) {
+      if (p === pending) continue;
+      for (const [f, v] of Object.entries(p.fields) as Array<[MappedFieldName, FieldValue]>) {
+        if (f === 'status' || f === 'initliveId') continue;
+        const read = normalizeValue(f, change.values[f] ?? null);
+        if (f in carried || sameValue(f, read, p.preBase[f] ?? null)) {
+          carried[f] = v;
+          if (!(f in preBase)) preBase[f] = p.preBase[f] ?? null;
+        }
+      }
+    }
+  }
+  const values: CanonicalValues = op === 'delete' ? {} : { ...carried, status: 'archived' };
   const write: WriteIntent = {
     side: 'initlive',
     op,
@@ -782,7 +800,12 @@ function resendDeletion(
     pending: {
       ...mem.pending,
       initlive: [
-        { ...pending, decidedAt: ctx.now, cause: { ...pending.cause!, ifMatch: change.version } },
+        {
+          ...pending,
+          ...(op === 'delete' ? {} : { fields: values, preBase }),
+          decidedAt: ctx.now,
+          cause: { ...pending.cause!, ifMatch: change.version },
+        },
       ],
     },
   };

@@ -705,6 +705,37 @@ describe('reconcile: deletes', () => {
     expect(echo.writes).toEqual([]);
   });
 
+  it('archive: a Contact edited, then deleted, whose writes InitLive refused as stale sends the edit again with the archive', () => {
+    const state = linkedPair();
+    const edited = step(state, sf({ phone: '+1 555 0422' }));
+    expect(edited.writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { phone: '+1 555 0422' } }),
+    ]);
+    const d = step(edited.next, sf({}, { op: 'delete' }));
+    // Both refused (the volunteer's version moved, by a write of ours whose echo had not come):
+    // the re-read shows neither the phone nor the archive.
+    const reread = il(staff({ lastName: 'Moved' }), { writeRejected: true, position: null });
+    const again = step(d.next, reread);
+    expect(again.writes).toEqual([
+      expect.objectContaining({
+        side: 'initlive',
+        values: { phone: '+1 555 0422', status: 'archived' },
+        ifMatch: reread.version,
+      }),
+    ]);
+    const echo = step(
+      again.next,
+      il(staff({ lastName: 'Moved', phone: '+1 555 0422', status: 'archived' }), { ours: true }),
+    );
+    expect(echo.writes).toEqual([]);
+
+    // A phone the volunteer changed meanwhile is theirs: only the archive goes again.
+    const theirs = il(staff({ phone: '+1 555 0999' }), { writeRejected: true, position: null });
+    expect(step(d.next, theirs).writes).toEqual([
+      expect.objectContaining({ side: 'initlive', values: { status: 'archived' } }),
+    ]);
+  });
+
   it('a volunteer deleted while their Contact is still being created: the Contact is marked after the create', () => {
     const created = step(null, il(staff()));
     expect(created.writes).toEqual([expect.objectContaining({ side: 'salesforce', op: 'create' })]);
