@@ -394,6 +394,7 @@ async function start(
     runs: runStore,
     deadLetters: stores.deadLetters,
     pendingChanges: runtime.pendingChanges,
+    orgLabels: config.METRICS_ORG_LABELS,
   });
   closers.add('metrics', () => metrics.close());
 

@@ -138,6 +138,12 @@ export const configShape = {
     .describe(
       "How long each volunteer's sync status and history (the last 20 events: kinds, sides, field names, never values) outlive their last change. Default 30 days.",
     ),
+  METRICS_ORG_LABELS: z
+    .stringbool()
+    .default(true)
+    .describe(
+      'Label per-organization metrics with the organization (`org`), a few series each. false leaves totals only, for deployments with thousands of organizations: no series names one, states count organizations (e.g. how many need to reconnect), amounts are summed; the dashboard and alerts work either way, per organization or for the deployment as a whole (docs/scaling.md).',
+    ),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])
     .default('auto')

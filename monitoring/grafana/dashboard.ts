@@ -23,6 +23,10 @@ import { metricNames as m } from '../../src/metrics';
  * Every query filters on the dashboard's variables: `$org` and `$instance` (regexes, "All" is
  * `.*`). Gauges read from shared state (connection, runs, dead letters, lag) are reported by
  * every connector process alike, so they are taken with max; counters are summed.
+ *
+ * With METRICS_ORG_LABELS=false no series has an `org` label, which `org=~".*"` still matches:
+ * every panel then shows the deployment as a whole (a state as how many organizations are in
+ * it), so no query may compare a state gauge with `== 1`.
  */
 
 export const DASHBOARD_UID = 'initlive-salesforce-sync';
@@ -88,11 +92,10 @@ const rows: Array<{ title: string; panels: Panel[] }> = [
       stat({
         title: 'Connection state per organization',
         description:
-          "The state of each organization's Salesforce connection. Good: connected. Bad: needs_reauth (an admin must connect again; writes and the change stream wait), package_missing (the InitLive fields are missing on Contact), disconnected.",
+          "The state of each organization's Salesforce connection (with METRICS_ORG_LABELS=false: how many organizations are in each state). Good: connected. Bad: needs_reauth (an admin must connect again; writes and the change stream wait), package_missing (the InitLive fields are missing on Contact), disconnected.",
         queries: [
-          query(`max by (org, state) (${m.connectionState}${sel()}) == 1`, '{{org}}: {{state}}'),
+          query(`max by (org, state) (${m.connectionState}${sel()}) > 0`, '{{org}}: {{state}}'),
         ],
-        textMode: common.BigValueTextMode.Name,
       }),
       timeseries({
         title: 'Changes per second, each way',
@@ -278,11 +281,18 @@ const rows: Array<{ title: string; panels: Panel[] }> = [
       stat({
         title: 'Source lease holder',
         description:
-          "Which process reads each organization's sources (it holds the lease; the others stand by). Bad: no holder (the sources are not read; SyncSourceDown), or holders moving often (processes restarting).",
+          "Which process reads each organization's sources (it holds the lease; the others stand by; with METRICS_ORG_LABELS=false, which processes read any). Bad: no holder (the sources are not read; SyncSourceDown), or holders moving often (processes restarting).",
         queries: [
-          query(`max by (org, instance) (${m.sourceLease}${sel()}) == 1`, '{{org}}: {{instance}}'),
+          query(`max by (org, instance) (${m.sourceLease}${sel()}) > 0`, '{{org}}: {{instance}}'),
         ],
         textMode: common.BigValueTextMode.Name,
+      }),
+      timeseries({
+        title: 'Sources per process',
+        description:
+          "How many organizations' sources each process reads (holds the lease of). Good: about the same in every process (within 20% of an even share, docs/scaling.md), moving only when a process joins or leaves. Bad: one process reading most of them, or a running process reading none for minutes.",
+        unit: 'short',
+        queries: [query(`sum by (instance) (${m.sourceLease}${sel()})`, '{{instance}}')],
       }),
       timeseries({
         title: 'Sources reading',

@@ -11,7 +11,12 @@ export interface LivePipelineStatusDeps {
   pipeline: Pipeline;
   /** Consumer groups beside the pipeline's (dead letters, outcomes) and the topic each reads. */
   moreGroups: Array<{ groupId: string; topic: string }>;
+  /** Clock (epoch ms) for how long a lag read is reused. Default Date.now. */
+  now?: () => number;
 }
+
+/** How long one read of the reconciler's lag serves every organization's source status. */
+const SHARED_LAG_MS = 1_000;
 
 /**
  * PipelineStatus read live from the sources and the transport. `lag` of a source is its change
@@ -20,7 +25,28 @@ export interface LivePipelineStatusDeps {
  * `standby`, not `stopped`.
  */
 export class LivePipelineStatus implements PipelineStatus {
+  private reconcilerLag: { at: number; lag: Promise<ConsumerLagView[] | null> } | null = null;
+
   constructor(private readonly deps: LivePipelineStatusDeps) {}
+
+  /**
+   * The reconciler's lag on the change topics, which every organization shares: read once a
+   * second at most, not once per organization (a scrape asks for all of them, and each read is
+   * a round of Kafka admin calls; 20 organizations made a scrape take 2 s).
+   */
+  private sharedReconcilerLag(): Promise<ConsumerLagView[] | null> {
+    const now = (this.deps.now ?? Date.now)();
+    if (this.reconcilerLag && now - this.reconcilerLag.at < SHARED_LAG_MS) {
+      return this.reconcilerLag.lag;
+    }
+    const { topics, groupPrefix } = this.deps;
+    const lag = this.topicLag(`${groupPrefix}.reconciler`, [
+      topics.staffChanges,
+      topics.contactChanges,
+    ]).catch(() => null);
+    this.reconcilerLag = { at: now, lag };
+    return lag;
+  }
 
   private async topicLag(group: string, topics: string[]): Promise<ConsumerLagView[]> {
     const parts = await this.deps.transport.lag(group, topics);
@@ -30,11 +56,8 @@ export class LivePipelineStatus implements PipelineStatus {
   }
 
   async sources(orgId: string): Promise<SourceStatusView[]> {
-    const { topics, groupPrefix, pipeline } = this.deps;
-    const lag = await this.topicLag(`${groupPrefix}.reconciler`, [
-      topics.staffChanges,
-      topics.contactChanges,
-    ]).catch(() => null);
+    const { topics, pipeline } = this.deps;
+    const lag = await this.sharedReconcilerLag();
     const lagOf = (topic: string): number | null =>
       lag?.find((l) => l.topic === topic)?.lag ?? null;
     const il = pipeline.initliveSource.status(orgId);

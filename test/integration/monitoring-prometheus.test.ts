@@ -30,6 +30,9 @@ import { freePort } from '../harness/ports';
  * Changes to the shipped prometheus.yml for the test, and only these: scrape and evaluate
  * every second instead of every 15 s (so the run takes a minute, not ten), and
  * targets/connector.json names this test's connector.
+ *
+ * All of it twice: with per-organization labels, and with METRICS_ORG_LABELS=false, where no
+ * scraped series may carry an `org` label and the same queries and rules must still have data.
  */
 
 jest.setTimeout(240_000);
@@ -58,7 +61,12 @@ interface Series {
   value?: [number, string];
 }
 
-describe('the shipped monitoring against a real Prometheus', () => {
+describe.each([
+  { orgLabels: true, mode: 'with org labels' },
+  { orgLabels: false, mode: 'with METRICS_ORG_LABELS=false' },
+])('the shipped monitoring against a real Prometheus, $mode', ({ orgLabels }) => {
+  /** The organization's matcher, as a selector's first labels: none without org labels. */
+  const org = orgLabels ? `org="${ORG}", ` : '';
   let connector: Connector | null = null;
   let prometheus: ChildProcess | null = null;
   let promUrl = '';
@@ -92,6 +100,7 @@ describe('the shipped monitoring against a real Prometheus', () => {
       SANDBOX_SALESFORCE_PORT: '0',
       SANDBOX_INITLIVE_PORT: '0',
       LOG_LEVEL: 'silent',
+      METRICS_ORG_LABELS: String(orgLabels),
     });
     connector = await startConnector(config, createLogger({ level: 'silent' }), {
       print: () => undefined,
@@ -182,8 +191,8 @@ describe('the shipped monitoring against a real Prometheus', () => {
       email: 'long.name@example.org',
     });
     sf.updateContact(String(contact.Id), { MobilePhone: 'call me' });
-    await scraped(`initlive_sync_records_failed_total{org="${ORG}", sink="initlive"} > 0`);
-    await scraped(`initlive_sync_dead_letter_backlog_records{org="${ORG}"} > 1`);
+    await scraped(`initlive_sync_records_failed_total{${org}sink="initlive"} > 0`);
+    await scraped(`initlive_sync_dead_letter_backlog_records{${org}job!=""} > 1`);
 
     // A manual full sync.
     const sync = await fetch(`${c.url}/api/orgs/${ORG}/salesforce/sync`, {
@@ -191,13 +200,13 @@ describe('the shipped monitoring against a real Prometheus', () => {
       headers: token,
     });
     expect(sync.status).toBe(202);
-    await scraped(`sum(initlive_sync_runs_total{org="${ORG}", trigger="manual"}) > 1`);
+    await scraped(`sum(initlive_sync_runs_total{${org}trigger="manual"}) > 1`);
 
     // The API budget runs out: the Salesforce sink pauses, its write waits, then resumes.
     sf.exhaustApiLimit();
     il.updateStaff(staff.id, { phone: '+1 604 555 0103' });
-    await scraped(`initlive_sync_sink_paused_state{org="${ORG}", reason="api_limit"} == 1`);
-    await scraped(`initlive_sync_oldest_unapplied_change_timestamp_seconds{org="${ORG}"}`);
+    await scraped(`initlive_sync_sink_paused_state{${org}reason="api_limit"} == 1`);
+    await scraped(`initlive_sync_oldest_unapplied_change_timestamp_seconds{${org}job!=""}`);
     sf.resetApiUsage();
     await eventually(() => {
       const after = sf.listContacts().find((x) => x.InitLive_Staff_Id__c === staff.id);
@@ -206,7 +215,7 @@ describe('the shipped monitoring against a real Prometheus', () => {
 
     // A CDC overflow: the Salesforce source asks for a full sync.
     sf.emitOverflow();
-    await scraped(`initlive_sync_resync_requests_total{org="${ORG}", source="salesforce"} > 0`);
+    await scraped(`initlive_sync_resync_requests_total{${org}source="salesforce"} > 0`);
 
     // Every metric name Prometheus scraped from the connector during the run.
     const end = Math.floor(Date.now() / 1000);
@@ -218,6 +227,13 @@ describe('the shipped monitoring against a real Prometheus', () => {
     expect(names.status).toBe('success');
     const scrapedNames = new Set(names.data);
     expect(scrapedNames.has('initlive_sync_records_written_total')).toBe(true);
+    // Per-organization series with the labels; none at all without them.
+    const labelled = await api<string[]>('label/org/values', {
+      'match[]': '{job="initlive-salesforce-sync"}',
+      start: String(started),
+      end: String(end),
+    });
+    expect(labelled.data).toEqual(orgLabels ? expect.arrayContaining([ORG]) : []);
 
     const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as {
       panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;

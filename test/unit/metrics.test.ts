@@ -182,6 +182,126 @@ describe('metrics', () => {
     );
   });
 
+  test('with org labels off no series names an organization, and each gauge folds them', async () => {
+    const run = (orgId: string, status: RunRecord['status'], endedAt: number): RunRecord => ({
+      runId: `r${orgId}${endedAt}`,
+      orgId,
+      status,
+      trigger: 'scheduled',
+      reason: null,
+      startedAt: endedAt - 1_000,
+      endedAt,
+      progress: { phase: 'done', read: { initlive: 0, salesforce: 0 }, done: 0, total: null },
+      counts: emptyCounts(),
+    });
+    states = [
+      { orgId: 'o1', state: 'connected' },
+      { orgId: 'o2', state: 'connected' },
+      { orgId: 'o3', state: 'needs_reauth' },
+    ];
+    for (const orgId of ['o1', 'o2']) {
+      status.setSource(orgId, {
+        source: 'salesforce',
+        state: 'streaming',
+        position: orgId === 'o1' ? '100' : '20',
+        lastEventAt: null,
+        lastError: null,
+        lag: 0,
+      });
+    }
+    const metrics = createMetrics(events, {
+      registry,
+      status,
+      orgLabels: false,
+      connections: {
+        states: () => states,
+        view: (orgId) => ({
+          settings: {
+            schedule:
+              orgId === 'o1'
+                ? { mode: 'interval', everyMinutes: 60 }
+                : { mode: 'daily', at: '02:00', timezone: 'UTC' },
+            streaming: true,
+          },
+          connectedAt: orgId === 'o1' ? 2_000_000 : 3_000_000,
+        }),
+      },
+      runs: {
+        list: async (orgId) =>
+          orgId === 'o1' ? [run('o1', 'succeeded', 8_000_000)] : [run(orgId, 'failed', 6_000_000)],
+      },
+      deadLetters: { list: async (orgId) => ({ total: orgId === NO_ORG ? 1 : 2 }) },
+      pendingChanges: {
+        oldest: () => [
+          { orgId: 'o1', topic: 'sf.writes', timestamp: 4_000_000 },
+          { orgId: 'o2', topic: 'sf.writes', timestamp: 3_000_000 },
+        ],
+      },
+      sourceLeases: {
+        states: () => [
+          { orgId: 'o1', state: 'held' },
+          { orgId: 'o2', state: 'held' },
+          { orgId: 'o3', state: 'standby' },
+        ],
+      },
+    });
+    for (const orgId of ['o1', 'o2', 'o3']) {
+      events.emit('source.records', { source: 'initlive', orgId, count: 2 });
+      events.emit('sync.latency', { orgId, from: 'initlive', ms: 300 });
+      events.emit('salesforce.api-usage', { orgId, used: 10, max: 1_000, reserve: 50 });
+      metrics.observeRun({ orgId, trigger: 'manual', outcome: 'succeeded', durationMs: 1_000 });
+    }
+    events.emit('sink.paused', {
+      sink: 'salesforce',
+      orgId: 'o1',
+      reason: 'api_limit',
+      untilMs: null,
+    });
+    events.emit('sink.paused', {
+      sink: 'salesforce',
+      orgId: 'o2',
+      reason: 'api_limit',
+      untilMs: null,
+    });
+    events.emit('sink.resumed', { sink: 'salesforce', orgId: 'o2' });
+    events.emit('mapping.problems', {
+      orgId: 'o3',
+      problems: [{ salesforceField: 'Shirt__c', reason: 'missing' }],
+    });
+
+    const text = await registry.metrics();
+    expect(text).not.toMatch(/[{,]org="/);
+    const line = (name: string, labels: string, value: string): string =>
+      `${name}${labels ? `{${labels}}` : ''} ${value}\n`;
+    const m = metricNames;
+    // Counters and histograms: every organization together.
+    expect(text).toContain(line(m.recordsRead, 'source="initlive"', '6'));
+    expect(text).toContain(line(`${m.latency}_count`, 'from="initlive"', '3'));
+    expect(text).toContain(line(m.runs, 'trigger="manual",outcome="succeeded"', '3'));
+    expect(text).toContain(line(m.runs, 'trigger="scheduled",outcome="failed"', '0'));
+    // States: how many organizations are in each.
+    expect(text).toContain(line(m.connectionState, 'state="connected"', '2'));
+    expect(text).toContain(line(m.connectionState, 'state="needs_reauth"', '1'));
+    expect(text).toContain(line(m.connectionState, 'state="package_missing"', '0'));
+    expect(text).toContain(line(m.sinkPaused, 'sink="salesforce",reason="api_limit"', '1'));
+    expect(text).toContain(line(m.mappingProblems, 'field="Shirt__c",reason="missing"', '1'));
+    expect(text).toContain(line(m.sourceLease, '', '2'));
+    expect(text).toContain(line(m.sourceRunning, 'source="salesforce"', '2'));
+    // Amounts: summed.
+    expect(text).toContain(line(m.apiCallsUsed, '', '30'));
+    expect(text).toContain(line(m.apiCallsRemaining, '', '2970'));
+    expect(text).toContain(line(m.apiCallsReserve, '', '150'));
+    expect(text).toContain(line(m.deadLetterBacklog, '', '7'));
+    expect(text).toContain(line(m.sourcePosition, 'source="salesforce"', '120'));
+    // Times: the latest, or for what waits the oldest.
+    expect(text).toContain(line(m.runLastFinished, 'outcome="succeeded"', '8000'));
+    expect(text).toContain(line(m.runLastFinished, 'outcome="failed"', '6000'));
+    expect(text).toContain(line(m.connectedSince, '', '3000'));
+    expect(text).toContain(line(m.scheduleInterval, '', '86400'));
+    expect(text).toContain(line(m.oldestUnapplied, 'topic="sf.writes"', '3000'));
+    metrics.close();
+  });
+
   test('events move counters, gauges and histograms', async () => {
     const metrics = createMetrics(events, {
       registry,
