@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { startServices, type RunningServices } from '../test/harness/services';
 import { DEPLOYED_ENV, DEPLOYED_HEAP_FLAG } from './deployed';
 import { benchFullSync, type FullSyncBenchOptions, type FullSyncBenchResult } from './full-sync';
+import { benchOrgs } from './orgs';
 import {
   burstInitLiveToSalesforce,
   burstSalesforceToInitLive,
@@ -20,6 +21,11 @@ import {
  *   npm run bench -- --only=steady --steady-seconds=300   a longer steady run (memory)
  *   npm run bench -- --only=full-sync-scale   full syncs of 10,000, 50,000 and 200,000 a side
  *                                             (`--scale-sizes=` to choose)
+ *   npm run bench -- --only=orgs       1,000 organizations x 100 staff over 3 connector
+ *                                      processes (`--orgs=`, `--staff=`, `--processes=`,
+ *                                      `--change-seconds=`, `--idle-seconds=`,
+ *                                      `--idle-poll-max-ms=`, `--org-labels=false`); only when
+ *                                      asked for, never part of "everything"
  *
  * `split` is the steady run with two connector processes in one consumer group: how the
  * decisions and writes divide between them.
@@ -36,7 +42,8 @@ async function main(): Promise<void> {
     // Steady runs put the connector in processes of their own, under the deployed limit; this
     // process then holds only the sandboxes, whose history grows with the run's length.
     const connectorElsewhere =
-      only !== undefined && only.split(',').every((p) => p === 'steady' || p === 'split');
+      only !== undefined &&
+      only.split(',').every((p) => p === 'steady' || p === 'split' || p === 'orgs');
     const heapFlag = connectorElsewhere ? '--max-old-space-size=4096' : DEPLOYED_HEAP_FLAG;
     const run = spawnSync(
       process.execPath,
@@ -46,6 +53,8 @@ async function main(): Promise<void> {
     process.exit(run.status ?? 1);
   }
   const want = (part: string): boolean => !only || only.split(',').includes(part);
+  const flag = (name: string): string | undefined =>
+    [...args].find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   let services: RunningServices | null = null;
   if (!memory) {
     services = await startServices();
@@ -128,6 +137,22 @@ async function main(): Promise<void> {
       }
       out.fullSyncScale = scaleCurve(runs);
       log(out, 'fullSyncScale');
+    }
+    if (only?.split(',').includes('orgs')) {
+      if (memory) throw new Error('--only=orgs runs connector processes: not with --memory');
+      out.orgs = await benchOrgs({
+        orgs: Number(flag('orgs') ?? (quick ? 20 : 1_000)),
+        staff: Number(flag('staff') ?? (quick ? 20 : 100)),
+        processes: Number(flag('processes') ?? 3),
+        ...(flag('change-seconds') ? { changeSeconds: Number(flag('change-seconds')) } : {}),
+        ...(flag('idle-seconds') ? { idleSeconds: Number(flag('idle-seconds')) } : {}),
+        ...(flag('idle-poll-max-ms') ? { idlePollMaxMs: Number(flag('idle-poll-max-ms')) } : {}),
+        ...(flag('org-labels') === 'false' ? { metricsOrgLabels: false } : {}),
+        kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
+        schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL!,
+        redisUrl: process.env.REDIS_URL!,
+      });
+      log(out, 'orgs');
     }
   } finally {
     await services?.stop();

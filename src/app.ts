@@ -342,7 +342,13 @@ async function start(
       beforeStart: () => directory.checkState(),
       ...options.pipeline?.sourceLease,
     },
-    initliveSource: { ...options.pipeline?.initliveSource, webhook: { secret: webhookSecret } },
+    initliveSource: {
+      ...(config.INITLIVE_IDLE_POLL_MAX_MS
+        ? { idlePollMaxMs: config.INITLIVE_IDLE_POLL_MAX_MS }
+        : {}),
+      ...options.pipeline?.initliveSource,
+      webhook: { secret: webhookSecret },
+    },
     salesforceSink: {
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
       bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,

@@ -1,4 +1,4 @@
-export { InitLiveSource, initLivePositionName } from './initlive-source';
+export { InitLiveSource, idlePollDelayMs, initLivePositionName } from './initlive-source';
 export type {
   InitLiveSourceOptions,
   InitLiveSourceStats,

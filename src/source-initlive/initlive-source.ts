@@ -20,6 +20,14 @@ import type {
 export interface InitLiveSourceOptions {
   /** Wait between feed reads once the feed is drained; webhooks cut it short. Default 1000. */
   pollIntervalMs?: number;
+  /**
+   * The longest wait between reads of a feed that keeps coming back empty: the wait doubles
+   * from `pollIntervalMs` after each empty read, up to this, and is back at `pollIntervalMs`
+   * as soon as a read finds changes. Webhooks cut any wait short. Default `pollIntervalMs`
+   * (no backoff). Each streaming organization costs one request per wait, to InitLive and in
+   * CPU here, which is what a higher value saves (docs/scaling.md).
+   */
+  idlePollMaxMs?: number;
   /** Feed entries per read, 1..1000. Default 500. */
   pageSize?: number;
   /** Enables `handleWebhook` / `webhookHttpHandler`; without it they answer 404. */
@@ -52,6 +60,21 @@ export interface InitLiveSourceStatus {
 
 export interface InitLiveSourceStats {
   webhooks: WebhookStats;
+}
+
+/**
+ * The wait before the next read after `emptyReads` empty reads in a row (0: the last read
+ * found changes): `pollIntervalMs` for the first, then doubling, at most `idlePollMaxMs`.
+ */
+export function idlePollDelayMs(
+  emptyReads: number,
+  pollIntervalMs: number,
+  idlePollMaxMs: number,
+): number {
+  const ceiling = Math.max(pollIntervalMs, idlePollMaxMs);
+  if (emptyReads <= 1) return pollIntervalMs;
+  // 2^30 is past any ceiling already: no overflow for a feed idle for years.
+  return Math.min(ceiling, pollIntervalMs * 2 ** Math.min(30, emptyReads - 1));
 }
 
 const defaultErrorBackoff: RetryPolicy = {
@@ -235,6 +258,9 @@ export class InitLiveSource {
 class OrgReader {
   private readonly name: string;
   private readonly pollIntervalMs: number;
+  private readonly idlePollMaxMs: number;
+  /** Reads in a row that found nothing (the feed is idle): the poll backs off. */
+  private emptyReads = 0;
   private readonly pageSize: number;
   private readonly backoff: RetryPolicy;
   private readonly log: PipelineDeps['logger'];
@@ -257,6 +283,7 @@ class OrgReader {
   ) {
     this.name = initLivePositionName(orgId);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.idlePollMaxMs = options.idlePollMaxMs ?? this.pollIntervalMs;
     this.pageSize = options.pageSize ?? 500;
     this.backoff = options.errorBackoff ?? defaultErrorBackoff;
     this.log = deps.logger.child({ component: 'source-initlive', orgId });
@@ -325,7 +352,9 @@ class OrgReader {
       let wakeable = true;
       try {
         this.wakeRequested = false;
-        await this.drain(org);
+        const read = await this.drain(org);
+        this.emptyReads = read > 0 ? 0 : this.emptyReads + 1;
+        delayMs = idlePollDelayMs(this.emptyReads, this.pollIntervalMs, this.idlePollMaxMs);
         this.state.consecutiveFailures = 0;
         this.state.lastError = null;
         this.state.retryAt = null;
@@ -369,8 +398,12 @@ class OrgReader {
     return { delayMs, wakeable: false };
   }
 
-  /** Reads pages until the feed has nothing more right now, committing after each. */
-  private async drain(org: OrgRuntime): Promise<void> {
+  /**
+   * Reads pages until the feed has nothing more right now, committing after each. Answers
+   * how many entries it read.
+   */
+  private async drain(org: OrgRuntime): Promise<number> {
+    let read = 0;
     while (!this.stopRequested) {
       let stored = await this.deps.positions.get(this.name);
       if (stored === null && this.state.position !== null) {
@@ -386,6 +419,7 @@ class OrgReader {
       const page = await org.initlive.readChanges(after, this.pageSize);
       const observedAt = this.deps.now();
       this.state.lastReadAt = observedAt;
+      read += page.changes.length;
       if (page.changes.length > 0) {
         const records = page.changes.map((entry) =>
           staffChangeFromFeed(this.orgId, entry, org.settings.mapping, observedAt),
@@ -428,8 +462,9 @@ class OrgReader {
           }
         }
       }
-      if (!page.hasMore) return;
+      if (!page.hasMore) return read;
     }
+    return read;
   }
 
   /**

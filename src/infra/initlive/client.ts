@@ -129,6 +129,18 @@ function toWireOperation(op: BatchOperation): Record<string, unknown> {
 }
 
 /**
+ * What a request that got no answer ran into (`timeout`, `ECONNRESET`, `UND_ERR_SOCKET`...),
+ * from the fetch error kept as the SyncError's cause; undefined for an answered request.
+ */
+function transportFailure(err: unknown): string | undefined {
+  if (!isSyncError(err) || err.code !== 'UPSTREAM_UNAVAILABLE') return undefined;
+  const cause = err.cause as
+    { name?: string; code?: string; cause?: { code?: string } } | undefined;
+  if (cause?.name === 'TimeoutError') return 'timeout';
+  return cause?.cause?.code ?? cause?.code ?? cause?.name;
+}
+
+/**
  * The InitLive adapter. Every call authenticates with the integration key, and every write
  * carries `X-Change-Origin: <changeOrigin>`. 429 (waiting at least `Retry-After`), 5xx,
  * timeouts and network failures are retried with backoff per `retryPolicy`; every other
@@ -233,6 +245,7 @@ export function createInitLiveClient(options: InitLiveClientOptions): InitLiveAp
             attempt: attemptNo,
             delayMs,
             code: isSyncError(err) ? err.code : undefined,
+            reason: transportFailure(err),
           }),
       },
     );
