@@ -93,6 +93,8 @@ interface Entry {
   /** Everything but the access token: when it differs the runtime is rebuilt. */
   shape: string;
   runtime: OrgRuntime | null;
+  /** When this process last applied it (a count of applies, not a clock). */
+  appliedAt: number;
 }
 
 export interface ConnectOptions {
@@ -146,6 +148,7 @@ export class ManagedOrgDirectory
   private stateEpoch: StateEpoch | null = null;
   private checking: Promise<boolean> | null = null;
   private readonly lastMiss = new Map<string, number>();
+  private applies = 0;
 
   constructor(private readonly deps: ManagedOrgDirectoryDeps) {
     super();
@@ -475,17 +478,21 @@ export class ManagedOrgDirectory
   }
 
   private async read(orgId?: string): Promise<void> {
+    // A record applied while the store was being read (a connect here, another read) is newer
+    // than what the read brings back: a read of 1,000 records takes long enough to lose one.
+    const since = this.applies;
+    const fresher = (id: string): boolean => (this.entries.get(id)?.appliedAt ?? 0) > since;
     const records =
       orgId === undefined ? await this.deps.store.list() : [await this.deps.store.get(orgId)];
     const seen = new Set<string>();
     for (const r of records) {
       if (!r) continue;
       seen.add(r.orgId);
-      this.apply(r, 'reloaded');
+      if (!fresher(r.orgId)) this.apply(r, 'reloaded');
     }
     if (orgId === undefined) {
       for (const id of [...this.entries.keys()]) {
-        if (seen.has(id)) continue;
+        if (seen.has(id) || fresher(id)) continue;
         this.entries.delete(id);
         this.emit('changed', id, { state: 'disconnected', kind: 'reloaded', reason: 'removed' });
       }
@@ -495,9 +502,11 @@ export class ManagedOrgDirectory
   private apply(record: OrgConnection, kind: OrgChangeKind): void {
     const prev = this.entries.get(record.orgId);
     const shape = shapeOf(record);
+    const appliedAt = ++this.applies;
     if (prev && prev.shape === shape) {
       // Only the access token moved (a refresh here or in another process): no restart.
       prev.record = record;
+      prev.appliedAt = appliedAt;
       const token = record.salesforce?.accessToken;
       if (token && prev.runtime?.salesforce && prev.runtime.salesforce.accessToken !== token) {
         this.deps.logger.redact(token);
@@ -506,7 +515,7 @@ export class ManagedOrgDirectory
       return;
     }
     const runtime = this.build(record);
-    this.entries.set(record.orgId, { record, shape, runtime });
+    this.entries.set(record.orgId, { record, shape, runtime, appliedAt });
     this.emit('changed', record.orgId, { state: record.state, kind, reason: record.reason });
   }
 
