@@ -352,6 +352,7 @@ async function start(
     salesforceSink: {
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
       bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,
+      parked: stores.parked,
       ...options.pipeline?.salesforceSink,
     },
   });

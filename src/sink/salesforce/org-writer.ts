@@ -61,6 +61,13 @@ export interface OrgWriterOptions {
    * producing them; without it they gather only until the partitions go quiet.
    */
   waitingInTopic?: () => Promise<number>;
+  /**
+   * When the org is held, fail its ops with a held error (see `isHeld`) instead of waiting, so
+   * the sink parks them and its partitions move on; the hold still probes and reports.
+   */
+  parkWhenHeld?: boolean;
+  /** Writes of this org the sink has parked (counted in its held writes). */
+  parkedCount?: () => number;
 }
 
 /** Options of one `submit`. */
@@ -134,6 +141,12 @@ const QUIET_MS = 1_000;
 
 /** Context reason of the signal that a held call's writes were re-planned (see learnContacts). */
 const REROUTED = 'rerouted';
+const HELD = 'org-held';
+
+/** True for the error a `parkWhenHeld` writer fails ops with while its org is held. */
+export function isHeld(err: unknown): boolean {
+  return err instanceof Error && (err as SyncError).context?.reason === HELD;
+}
 
 /** Item failures of a delete that mean the record is already gone: the goal is met. */
 const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
@@ -229,7 +242,7 @@ export class OrgWriter {
   heldWrites(): number {
     let queued = 0;
     for (const e of this.queue) queued += e.op.sources.length;
-    return queued + this.flushing;
+    return queued + this.flushing + (this.options.parkedCount?.() ?? 0);
   }
 
   /** Queues ops; resolves when all have an outcome, rejects when they must be redelivered. */
@@ -813,7 +826,13 @@ export class OrgWriter {
   /** Holds until the org can take writes again (see OrgHold); refused at once when stopping. */
   private hold(reason: PauseReason, cause: SyncError): Promise<void> {
     if (this.stopping) return Promise.reject(cause);
-    return this.orgHold.hold(reason, cause);
+    const holding = this.orgHold.hold(reason, cause);
+    if (!this.options.parkWhenHeld) return holding;
+    // The hold probes on its own; a stop ends it with its cause, which nobody waits for here.
+    holding.catch(() => undefined);
+    return Promise.reject(
+      new SyncError(cause.code, cause.message, { cause, context: { reason: HELD, held: reason } }),
+    );
   }
 
   private reportUsage(api: SalesforceApi): void {
