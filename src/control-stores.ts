@@ -39,6 +39,7 @@ import type { Membership } from './pipeline/membership';
 import type { RecordStatusStore } from './outcomes/record-status-store';
 import type { WriteHoldStore } from './sink/write-holds';
 import type { ParkedWriteStore } from './sink/parked-writes';
+import type { Side } from './core/pair-state';
 
 /**
  * The control plane's stores (connections, dead letters, runs, locks, record status, console
@@ -58,7 +59,7 @@ export interface ControlStores {
   /** Which processes' sinks hold which organizations' writes. */
   holds: WriteHoldStore;
   /** Writes of held organizations, parked so the partitions they share move on. */
-  parked: ParkedWriteStore;
+  parked: Record<Side, ParkedWriteStore>;
   /** Console sign-in sessions (src/admin/session-store.ts). */
   sessions: SessionStore;
   /** Per-organization API tokens (src/admin/token-store.ts). */
@@ -85,7 +86,10 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         membership: new MemoryMembership(),
         statuses: new MemoryRecordStatusStore(statusLimits),
         holds: new MemoryWriteHoldStore(),
-        parked: new MemoryParkedWriteStore(),
+        parked: {
+          salesforce: new MemoryParkedWriteStore(),
+          initlive: new MemoryParkedWriteStore(),
+        },
         sessions: new MemorySessionStore(),
         tokens: new MemoryApiTokenStore(),
         audit: new MemoryAuditLog({ maxEntries: config.AUDIT_LOG_MAX_ENTRIES }),
@@ -106,7 +110,10 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       membership: new RedisMembership({ redis, keyPrefix }),
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
       holds: new RedisWriteHoldStore({ redis, keyPrefix }),
-      parked: new RedisParkedWriteStore({ redis, keyPrefix }),
+      parked: {
+        salesforce: new RedisParkedWriteStore({ redis, keyPrefix, sink: 'salesforce' }),
+        initlive: new RedisParkedWriteStore({ redis, keyPrefix, sink: 'initlive' }),
+      },
       sessions: new RedisSessionStore({ redis, keyPrefix }),
       tokens: new RedisApiTokenStore({ redis, keyPrefix }),
       audit: new RedisAuditLog({ redis, keyPrefix, maxEntries: config.AUDIT_LOG_MAX_ENTRIES }),
@@ -125,7 +132,8 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.membership.close(),
         stores.statuses.close(),
         stores.holds.close(),
-        stores.parked.close(),
+        stores.parked.salesforce.close(),
+        stores.parked.initlive.close(),
         stores.sessions.close(),
         stores.tokens.close(),
         stores.audit.close(),

@@ -23,7 +23,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { WritePark } from './salesforce/write-park';
+import { WritePark } from './write-park';
 
 export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
@@ -111,7 +111,7 @@ const DEFAULT_LINGER_MS = 350;
  */
 export class SalesforceSink {
   private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor' | 'parked'>>;
-  private readonly park: WritePark | null;
+  private readonly park: WritePark<WriteEnvelope> | null;
   private readonly apiFor: (conn: Connection) => SalesforceApi;
   private readonly bulkFor: (conn: Connection) => BulkContactWriter;
   private readonly apis = new WeakMap<Connection, SalesforceApi>();
@@ -150,6 +150,7 @@ export class SalesforceSink {
     this.park = options.parked
       ? new WritePark({
           store: options.parked,
+          sink: 'salesforce',
           logger: this.logger,
           heldFor: (orgId) => this.pausedFor(orgId),
           decode: (record) => this.decode(record),

@@ -25,6 +25,6 @@ describeWriteHoldStoreConformance('redis', async () => {
 describeParkedWriteStoreConformance('redis', async () => {
   const scope = redisScope('parked');
   const make = (): RedisParkedWriteStore =>
-    new RedisParkedWriteStore({ redis: scope.open(), keyPrefix: scope.prefix });
+    new RedisParkedWriteStore({ redis: scope.open(), keyPrefix: scope.prefix, sink: 'salesforce' });
   return { store: make(), openAnother: async () => make(), cleanup: scope.cleanup };
 });

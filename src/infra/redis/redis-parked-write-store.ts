@@ -7,29 +7,34 @@ export interface RedisParkedWriteStoreDeps {
   redis: Redis;
   /** Prepended to every key, e.g. "ils:". */
   keyPrefix: string;
+  /** Whose writes: each sink parks in its own lists ("salesforce", "initlive"). */
+  sink: string;
   /** When true, close() also closes the client. */
   ownsClient?: boolean;
 }
 
 /**
- * ParkedWriteStore on Redis: one list per organization, `<prefix>parked:{org}`, a JSON entry
+ * ParkedWriteStore on Redis: one list per sink and organization, `<prefix>parked:<sink>:{org}`,
+ * a JSON entry
  * per record. RPUSH, LRANGE and LTRIM are each atomic, so a park that lands while a drain drops
  * what it wrote keeps its records behind the dropped ones.
  */
 export class RedisParkedWriteStore implements ParkedWriteStore {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly sink: string;
   private readonly ownsClient: boolean;
   private closed = false;
 
   constructor(deps: RedisParkedWriteStoreDeps) {
     this.redis = deps.redis;
     this.prefix = deps.keyPrefix;
+    this.sink = deps.sink;
     this.ownsClient = deps.ownsClient ?? false;
   }
 
   private key(orgId: string): string {
-    return `${this.prefix}parked:{${orgId}}`;
+    return `${this.prefix}parked:${this.sink}:{${orgId}}`;
   }
 
   private op<T>(op: string, orgId: string, fn: () => Promise<T>): Promise<T> {

@@ -22,6 +22,7 @@ import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
+import { heldError } from '../write-park';
 import { OrgHold } from './org-hold';
 import type { PauseReason } from './org-hold';
 import { ResultRecorder } from './result-recorder';
@@ -62,7 +63,7 @@ export interface OrgWriterOptions {
    */
   waitingInTopic?: () => Promise<number>;
   /**
-   * When the org is held, fail its ops with a held error (see `isHeld`) instead of waiting, so
+   * When the org is held, fail its ops with a held error (write-park.ts `isHeld`) instead of waiting, so
    * the sink parks them and its partitions move on; the hold still probes and reports.
    */
   parkWhenHeld?: boolean;
@@ -141,12 +142,6 @@ const QUIET_MS = 1_000;
 
 /** Context reason of the signal that a held call's writes were re-planned (see learnContacts). */
 const REROUTED = 'rerouted';
-const HELD = 'org-held';
-
-/** True for the error a `parkWhenHeld` writer fails ops with while its org is held. */
-export function isHeld(err: unknown): boolean {
-  return err instanceof Error && (err as SyncError).context?.reason === HELD;
-}
 
 /** Item failures of a delete that mean the record is already gone: the goal is met. */
 const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', 'NOT_FOUND']);
@@ -830,9 +825,7 @@ export class OrgWriter {
     if (!this.options.parkWhenHeld) return holding;
     // The hold probes on its own; a stop ends it with its cause, which nobody waits for here.
     holding.catch(() => undefined);
-    return Promise.reject(
-      new SyncError(cause.code, cause.message, { cause, context: { reason: HELD, held: reason } }),
-    );
+    return Promise.reject(heldError(cause, reason));
   }
 
   private reportUsage(api: SalesforceApi): void {

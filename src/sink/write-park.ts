@@ -1,25 +1,55 @@
-import type { ConsumedRecord } from '../../core/transport';
-import { toSyncError } from '../../errors';
-import type { Logger } from '../../logger';
-import { sleep } from '../../retry';
-import { fromParked, toParked } from '../parked-writes';
-import type { ParkedWriteStore } from '../parked-writes';
-import { isHeld } from './org-writer';
-import type { WriteEnvelope } from './plan';
+import type { ConsumedRecord } from '../core/transport';
+import { SyncError, toSyncError } from '../errors';
+import type { Logger } from '../logger';
+import { backoffDelayMs, sleep } from '../retry';
+import type { RetryPolicy } from '../retry';
+import { fromParked, toParked } from './parked-writes';
+import type { ParkedWriteStore } from './parked-writes';
 
-export interface WriteParkDeps {
+const HELD = 'org-held';
+
+/**
+ * The error a sink fails an organization's writes with when that organization cannot take
+ * them (its own fault: revoked grant, package, allocation, its InitLive answering 429/5xx):
+ * WritePark parks them instead of letting the batch wait. Keeps the cause's code.
+ */
+export function heldError(cause: SyncError, reason: string): SyncError {
+  return new SyncError(cause.code, cause.message, {
+    cause,
+    context: { reason: HELD, held: reason },
+  });
+}
+
+export function isHeld(err: unknown): boolean {
+  return err instanceof Error && (err as SyncError).context?.reason === HELD;
+}
+
+/** What a sink's writes carry that WritePark needs: the consumed record. */
+export interface Parkable {
+  record: ConsumedRecord;
+}
+
+export interface WriteParkDeps<E extends Parkable> {
   store: ParkedWriteStore;
+  /** Names the sink in logs. */
+  sink: string;
   logger: Logger;
   /** Why the org's writes are held right now, or null. */
   heldFor: (orgId: string) => string | null;
   /** Decodes a parked record (one that no longer decodes goes to dead letters: null). */
-  decode: (record: ConsumedRecord) => Promise<WriteEnvelope | null>;
+  decode: (record: ConsumedRecord) => Promise<E | null>;
   /** Writes envelopes as a backlog; rejects with a held error (isHeld) if the org is held again. */
-  write: (orgId: string, envs: WriteEnvelope[]) => Promise<void>;
+  write: (orgId: string, envs: E[]) => Promise<void>;
   /** Records per drain step: enough for one Bulk job when the backlog is big. */
   drainStep: number;
   /** Wait after a drain step failed for another reason than a hold. */
   retryMs: number;
+  /**
+   * Set when nothing else says the hold ended (InitLive has no probe): the drain then runs
+   * while the org is held, trying the head of the list again after each wait of this policy.
+   * Without it the drain starts at `drain()` (the sink's resume) and stops at a hold.
+   */
+  probeBackoff?: RetryPolicy;
 }
 
 interface OrgPark {
@@ -40,12 +70,13 @@ interface OrgPark {
  * each step is dropped only once written. New writes of the org park behind the list until it
  * is empty, so each pair's writes keep their order.
  */
-export class WritePark {
+export class WritePark<E extends Parkable> {
   private readonly orgs = new Map<string, OrgPark>();
   private readonly checked = new Set<string>();
   private stopped = false;
+  private abort = new AbortController();
 
-  constructor(private readonly deps: WriteParkDeps) {}
+  constructor(private readonly deps: WriteParkDeps<E>) {}
 
   /** Parked writes of the org known to this process. */
   countOf(orgId: string): number {
@@ -76,7 +107,7 @@ export class WritePark {
   }
 
   /** Writes envelopes of one org now, or parks them if the org is or becomes held. */
-  async submit(orgId: string, envs: WriteEnvelope[], write: () => Promise<void>): Promise<void> {
+  async submit(orgId: string, envs: E[], write: () => Promise<void>): Promise<void> {
     if (this.parks(orgId)) return this.park(orgId, envs);
     try {
       await write();
@@ -87,7 +118,7 @@ export class WritePark {
   }
 
   /** Appends envelopes' records to the org's list; resolves once they are durable. */
-  async park(orgId: string, envs: readonly WriteEnvelope[]): Promise<void> {
+  async park(orgId: string, envs: readonly E[]): Promise<void> {
     const state = this.state(orgId);
     state.parking++;
     state.parks++;
@@ -99,14 +130,15 @@ export class WritePark {
     } finally {
       state.parking--;
     }
-    this.deps.logger.info('salesforce writes parked while the org is held', {
+    this.deps.logger.info('writes parked while the org is held', {
+      sink: this.deps.sink,
       orgId,
       parked: envs.length,
       waiting: state.count,
       reason: this.deps.heldFor(orgId),
     });
     // The hold may have ended while these were parked: nothing else would start the drain.
-    if (this.deps.heldFor(orgId) === null) this.drain(orgId);
+    if (this.deps.probeBackoff || this.deps.heldFor(orgId) === null) this.drain(orgId);
   }
 
   /** Writes the org's parked list once it is not held; one drain per org at a time. */
@@ -121,11 +153,13 @@ export class WritePark {
   /** Drains may start again (the sink started after a stop). */
   start(): void {
     this.stopped = false;
+    this.abort = new AbortController();
   }
 
   /** No drain starts after this; resolves once those under way ended. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     await Promise.allSettled([...this.orgs.values()].map((s) => s.draining));
   }
 
@@ -139,8 +173,9 @@ export class WritePark {
   }
 
   private async drainLoop(orgId: string, state: OrgPark): Promise<void> {
-    const { store, logger } = this.deps;
-    while (!this.stopped && this.deps.heldFor(orgId) === null) {
+    const { store, logger, probeBackoff, sink } = this.deps;
+    for (let heldTries = 0; !this.stopped;) {
+      if (!probeBackoff && this.deps.heldFor(orgId) !== null) return;
       try {
         const parksBefore = state.parks;
         const parked = await store.peek(orgId, this.deps.drainStep);
@@ -148,33 +183,43 @@ export class WritePark {
           // A park that began after the peek lands behind it: look again rather than forget it.
           if (state.parking === 0 && state.parks === parksBefore) {
             this.orgs.delete(orgId);
-            logger.info('parked salesforce writes all written', { orgId });
+            logger.info('parked writes all written', { sink, orgId });
             return;
           }
           await sleep(10);
           continue;
         }
-        const envs = (await Promise.all(parked.map((p) => this.deps.decode(fromParked(p))))).filter(
-          (e): e is WriteEnvelope => e !== null,
-        );
+        const envs: E[] = [];
+        for (const env of await Promise.all(parked.map((p) => this.deps.decode(fromParked(p))))) {
+          if (env) envs.push(env);
+        }
         await this.deps.write(orgId, envs);
+        heldTries = 0;
         state.count = await store.drop(orgId, parked.length);
-        logger.info('parked salesforce writes written', {
+        logger.info('parked writes written', {
+          sink,
           orgId,
           written: parked.length,
           waiting: state.count,
         });
       } catch (err) {
-        // Held again: the next resume drains the rest.
-        if (isHeld(err)) return;
+        if (isHeld(err)) {
+          // Held again: the next resume drains the rest, or the next probe tries again.
+          if (!probeBackoff) return;
+          await sleep(backoffDelayMs(probeBackoff, ++heldTries), this.abort.signal).catch(
+            () => undefined,
+          );
+          continue;
+        }
         const e = toSyncError(err);
-        logger.warn('parked salesforce writes not written; trying again', {
+        logger.warn('parked writes not written; trying again', {
+          sink,
           orgId,
           code: e.code,
           reason: e.message,
         });
         if (this.stopped) return;
-        await sleep(this.deps.retryMs);
+        await sleep(this.deps.retryMs, this.abort.signal).catch(() => undefined);
       }
     }
   }
