@@ -226,4 +226,24 @@ describe('organization isolation: one org’s fault leaves the others streaming'
       await letters.stop();
     }
   });
+  it('an expired replay position asks a recovery for that org only; the others keep streaming', async () => {
+    const source = pipeline.salesforceSource;
+    const c = sfOrgs.get(C)!.control;
+    c.createContact({ LastName: 'Seen', Email: `seen-${id}@example.org` });
+    await eventually(() => expect(source.status(C).lastReplayId).not.toBeNull());
+    await source.stopOrg(C);
+    // Events C's stream never read, then gone from the retention window.
+    c.createContact({ LastName: 'Missed', Email: `missed-${id}@example.org` });
+    c.purgeReplayRetention();
+    await source.startOrg(C);
+    await eventually(() => expect(source.status(C).lastResync?.reason).toBe('replay_id_invalid'));
+    await othersStream();
+    for (const orgId of [A, B]) {
+      expect(source.status(orgId)).toMatchObject({ state: 'streaming', lastResync: null });
+      expect(source.status(orgId).lastError?.code).not.toBe('POSITION_EXPIRED');
+    }
+    // C streams again from now on: a new volunteer of C still lands.
+    const after = newVolunteers([C]).get(C)!;
+    await eventually(() => expect(contactOf(C, after)).toBeDefined());
+  });
 });
