@@ -13,6 +13,8 @@ import { createRuntime, type Runtime } from '../../src/pipeline/runtime';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox, type SalesforceSandbox } from '../../src/sandbox/salesforce';
 import type { SandboxOrg } from '../../src/sandbox/salesforce/server';
+import { recordKey } from '../../src/core/topics';
+import { produce } from '../../src/pipeline/deps';
 import { collect } from '../fixtures/pipeline-deps';
 import { CLIENT_TAG, IL_ORIGIN, eventually, passwordToken } from '../fixtures/e2e';
 
@@ -245,5 +247,58 @@ describe('organization isolation: one org’s fault leaves the others streaming'
     // C streams again from now on: a new volunteer of C still lands.
     const after = newVolunteers([C]).get(C)!;
     await eventually(() => expect(contactOf(C, after)).toBeDefined());
+  });
+  it('a Contact read refused for an exhausted allocation dead-letters that change only; the reconciler moves on', async () => {
+    const letters = await collect(runtime.deps, 'deadLetters');
+    const c = sfOrgs.get(C)!.control;
+    try {
+      // A Contact no pair knows (C's stream is stopped), then a CDC update naming part of it:
+      // the reconciler must read it whole, and C has no calls left.
+      await pipeline.salesforceSource.stopOrg(C);
+      const contact = c.createContact({ LastName: 'Unknown', Email: `unknown-${id}@example.org` });
+      c.exhaustApiLimit();
+      const contactId = String(contact.Id);
+      await produce(runtime.deps, 'contactChanges', [
+        {
+          key: recordKey(C, contactId),
+          value: {
+            orgId: C,
+            salesforceId: contactId,
+            initliveId: null,
+            operation: 'UPDATE',
+            changedFields: ['phone'],
+            values: { phone: '+1 555 0100' },
+            sourceVersion: Date.now(),
+            sourcePosition: 'test:1',
+            origin: null,
+            commitUser: null,
+            transactionKey: null,
+            sequenceNumber: null,
+            observedAt: Date.now(),
+            occurredAt: Date.now(),
+            runId: null,
+          },
+        },
+      ]);
+      await eventually(() =>
+        expect(
+          letters.records.filter(
+            (l: DeadLetter) => l.orgId === C && l.errorCode === 'API_LIMIT_EXCEEDED',
+          ),
+        ).toHaveLength(1),
+      );
+      // Committed past it: nothing of any org waits behind it in the partition.
+      await eventually(async () => {
+        const lag = await runtime.deps.transport.lag(`iso-${id}.reconciler`, [
+          runtime.deps.topics.contactChanges,
+        ]);
+        expect(lag.reduce((sum, p) => sum + p.lag, 0)).toBe(0);
+      });
+      await othersStream();
+    } finally {
+      c.resetApiUsage();
+      await pipeline.salesforceSource.startOrg(C);
+      await letters.stop();
+    }
   });
 });
