@@ -160,7 +160,9 @@ export class WritePark<E extends Parkable> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    await Promise.allSettled([...this.orgs.values()].map((s) => s.draining));
+    const draining: Array<Promise<void>> = [];
+    for (const s of this.orgs.values()) if (s.draining) draining.push(s.draining);
+    await Promise.allSettled(draining);
   }
 
   private state(orgId: string): OrgPark {
