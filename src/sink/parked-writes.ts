@@ -29,8 +29,12 @@ export interface ParkedWriteStore {
   park(orgId: string, records: readonly ParkedRecord[]): Promise<number>;
   /** Up to `max` records from the head, oldest first. */
   peek(orgId: string, max: number): Promise<ParkedRecord[]>;
-  /** Removes `count` records from the head; returns how many are left. */
-  drop(orgId: string, count: number): Promise<number>;
+  /**
+   * Removes `count` records from the head, only if the list still starts with `head` (what the
+   * caller peeked and wrote): two drains of one list never drop more than was written. Returns
+   * how many are left.
+   */
+  drop(orgId: string, count: number, head: ParkedRecord): Promise<number>;
   count(orgId: string): Promise<number>;
   close(): Promise<void>;
 }

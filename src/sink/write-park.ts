@@ -197,7 +197,7 @@ export class WritePark<E extends Parkable> {
         }
         await this.deps.write(orgId, envs);
         heldTries = 0;
-        state.count = await store.drop(orgId, parked.length);
+        state.count = await store.drop(orgId, parked.length, parked[0]!);
         logger.info('parked writes written', {
           sink,
           orgId,

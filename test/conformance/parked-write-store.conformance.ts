@@ -43,16 +43,19 @@ export function describeParkedWriteStoreConformance(
       expect(await fx.store.peek(org, 10)).toEqual([rec(1), rec(2), rec(3)]);
       expect(await other.peek(org, 2)).toEqual([rec(1), rec(2)]);
       expect(await fx.store.count(`${org}-b`)).toBe(1);
-      await fx.store.drop(`${org}-b`, 1);
+      await fx.store.drop(`${org}-b`, 1, rec(9));
     });
 
     it('drops only from the head, keeping what was parked meanwhile', async () => {
       await fx.store.park(org, [rec(1), rec(2), rec(3)]);
       const head = await fx.store.peek(org, 2);
       await fx.store.park(org, [rec(4)]);
-      expect(await fx.store.drop(org, head.length)).toBe(2);
+      expect(await fx.store.drop(org, head.length, head[0]!)).toBe(2);
       expect(await fx.store.peek(org, 10)).toEqual([rec(3), rec(4)]);
-      expect(await fx.store.drop(org, 5)).toBe(0);
+      // A second drain that wrote the same head drops nothing more.
+      expect(await (await fx.openAnother()).drop(org, head.length, head[0]!)).toBe(2);
+      expect(await fx.store.peek(org, 10)).toEqual([rec(3), rec(4)]);
+      expect(await fx.store.drop(org, 5, rec(3))).toBe(0);
       expect(await fx.store.peek(org, 10)).toEqual([]);
       expect(await fx.store.count(org)).toBe(0);
     });

@@ -100,7 +100,7 @@ describe('SalesforceSink parks a held organization’s writes', () => {
     await startSink();
     await produceWrites(p.deps, writes(HELD, 10, 1));
     await waitFor('all contacts', () => held.control.listContacts().length === 11);
-    expect(await parked.count(HELD)).toBe(0);
+    await waitUntil('parked list drained', async () => (await parked.count(HELD)) === 0);
   });
 
   it('sends a big parked backlog by Bulk when the org is released', async () => {

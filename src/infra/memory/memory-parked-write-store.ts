@@ -18,10 +18,11 @@ export class MemoryParkedWriteStore implements ParkedWriteStore {
     return (this.lists.get(orgId) ?? []).slice(0, Math.max(0, max));
   }
 
-  async drop(orgId: string, count: number): Promise<number> {
+  async drop(orgId: string, count: number, head: ParkedRecord): Promise<number> {
     assertKeyParts({ orgId });
     const list = this.lists.get(orgId) ?? [];
-    list.splice(0, Math.max(0, count));
+    if (list[0] && JSON.stringify(list[0]) === JSON.stringify(head))
+      list.splice(0, Math.max(0, count));
     if (list.length === 0) this.lists.delete(orgId);
     return list.length;
   }

@@ -2,6 +2,8 @@ import type Redis from 'ioredis';
 import { assertKeyParts } from '../../core/version-store';
 import type { ParkedRecord, ParkedWriteStore } from '../../sink/parked-writes';
 import { closeRedis, redisOp } from './connect';
+import type { ScriptCall } from './lua-scripts';
+import { defineScript } from './lua-scripts';
 
 export interface RedisParkedWriteStoreDeps {
   redis: Redis;
@@ -16,8 +18,8 @@ export interface RedisParkedWriteStoreDeps {
 /**
  * ParkedWriteStore on Redis: one list per sink and organization, `<prefix>parked:<sink>:{org}`,
  * a JSON entry
- * per record. RPUSH, LRANGE and LTRIM are each atomic, so a park that lands while a drain drops
- * what it wrote keeps its records behind the dropped ones.
+ * per record. RPUSH and LRANGE are atomic, and a drop checks the head and trims in one script
+ * (drop-parked-1.lua), so a park that lands meanwhile keeps its records behind the dropped ones.
  */
 export class RedisParkedWriteStore implements ParkedWriteStore {
   private readonly redis: Redis;
@@ -25,12 +27,14 @@ export class RedisParkedWriteStore implements ParkedWriteStore {
   private readonly sink: string;
   private readonly ownsClient: boolean;
   private closed = false;
+  private readonly dropScript: ScriptCall;
 
   constructor(deps: RedisParkedWriteStoreDeps) {
     this.redis = deps.redis;
     this.prefix = deps.keyPrefix;
     this.sink = deps.sink;
     this.ownsClient = deps.ownsClient ?? false;
+    this.dropScript = defineScript(this.redis, 'drop-parked-1.lua');
   }
 
   private key(orgId: string): string {
@@ -57,12 +61,10 @@ export class RedisParkedWriteStore implements ParkedWriteStore {
     });
   }
 
-  drop(orgId: string, count: number): Promise<number> {
-    return this.op('drop', orgId, async () => {
-      const key = this.key(orgId);
-      if (count > 0) await this.redis.ltrim(key, count, -1);
-      return this.redis.llen(key);
-    });
+  drop(orgId: string, count: number, head: ParkedRecord): Promise<number> {
+    return this.op('drop', orgId, async () =>
+      Number(await this.dropScript([this.key(orgId)], [Math.max(0, count), JSON.stringify(head)])),
+    );
   }
 
   count(orgId: string): Promise<number> {
