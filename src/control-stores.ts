@@ -17,6 +17,7 @@ import { MemoryRecordStatusStore } from './infra/memory/memory-record-status-sto
 import { MemoryRunQueue } from './infra/memory/memory-run-queue';
 import { MemoryRunStore } from './infra/memory/memory-run-store';
 import { MemoryWriteHoldStore } from './infra/memory/memory-write-hold-store';
+import { MemoryParkedWriteStore } from './infra/memory/memory-parked-write-store';
 import { MemorySessionStore } from './infra/memory/memory-session-store';
 import { MemoryApiTokenStore } from './infra/memory/memory-api-token-store';
 import { closeRedis, createRedis } from './infra/redis/connect';
@@ -28,6 +29,7 @@ import { RedisRecordStatusStore } from './infra/redis/redis-record-status-store'
 import { RedisRunQueue } from './infra/redis/redis-run-queue';
 import { RedisRunStore } from './infra/redis/redis-run-store';
 import { RedisWriteHoldStore } from './infra/redis/redis-write-hold-store';
+import { RedisParkedWriteStore } from './infra/redis/redis-parked-write-store';
 import { RedisSessionStore } from './infra/redis/redis-session-store';
 import { RedisApiTokenStore } from './infra/redis/redis-api-token-store';
 import { createSecretBox, generateEncryptionKey } from './infra/secrets';
@@ -36,6 +38,8 @@ import type { ConnectionStore } from './orgs/connection-store';
 import type { Membership } from './pipeline/membership';
 import type { RecordStatusStore } from './outcomes/record-status-store';
 import type { WriteHoldStore } from './sink/write-holds';
+import type { ParkedWriteStore } from './sink/parked-writes';
+import type { Side } from './core/pair-state';
 
 /**
  * The control plane's stores (connections, dead letters, runs, locks, record status, console
@@ -54,6 +58,8 @@ export interface ControlStores {
   statuses: RecordStatusStore;
   /** Which processes' sinks hold which organizations' writes. */
   holds: WriteHoldStore;
+  /** Writes of held organizations, parked so the partitions they share move on. */
+  parked: Record<Side, ParkedWriteStore>;
   /** Console sign-in sessions (src/admin/session-store.ts). */
   sessions: SessionStore;
   /** Per-organization API tokens (src/admin/token-store.ts). */
@@ -80,6 +86,10 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         membership: new MemoryMembership(),
         statuses: new MemoryRecordStatusStore(statusLimits),
         holds: new MemoryWriteHoldStore(),
+        parked: {
+          salesforce: new MemoryParkedWriteStore(),
+          initlive: new MemoryParkedWriteStore(),
+        },
         sessions: new MemorySessionStore(),
         tokens: new MemoryApiTokenStore(),
         audit: new MemoryAuditLog({ maxEntries: config.AUDIT_LOG_MAX_ENTRIES }),
@@ -100,6 +110,10 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
       membership: new RedisMembership({ redis, keyPrefix }),
       statuses: new RedisRecordStatusStore({ redis, keyPrefix, ...statusLimits }),
       holds: new RedisWriteHoldStore({ redis, keyPrefix }),
+      parked: {
+        salesforce: new RedisParkedWriteStore({ redis, keyPrefix, sink: 'salesforce' }),
+        initlive: new RedisParkedWriteStore({ redis, keyPrefix, sink: 'initlive' }),
+      },
       sessions: new RedisSessionStore({ redis, keyPrefix }),
       tokens: new RedisApiTokenStore({ redis, keyPrefix }),
       audit: new RedisAuditLog({ redis, keyPrefix, maxEntries: config.AUDIT_LOG_MAX_ENTRIES }),
@@ -118,6 +132,8 @@ export function createControlStores(config: Config, logger: Logger): ControlStor
         stores.membership.close(),
         stores.statuses.close(),
         stores.holds.close(),
+        stores.parked.salesforce.close(),
+        stores.parked.initlive.close(),
         stores.sessions.close(),
         stores.tokens.close(),
         stores.audit.close(),

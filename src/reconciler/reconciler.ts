@@ -180,8 +180,11 @@ export class Reconciler {
       await this.reconcile(org, received, outputs);
     } catch (err) {
       // Transient trouble (store, registry) must not turn into a dead letter: let the batch
-      // fail and be redelivered.
-      if (isSyncError(err) && err.retriable) throw err;
+      // fail and be redelivered. One org's used-up API allocation (a Contact read) is no
+      // passing trouble: redelivering would hold every org's changes in the partition for up
+      // to a day, so that change goes to the dead letters with its reason (retried from there).
+      const ownLimit = isSyncError(err) && err.code === 'API_LIMIT_EXCEEDED' && orgId !== null;
+      if (isSyncError(err) && err.retriable && !ownLimit) throw err;
       const letter = await sendToDeadLetters(this.deps, {
         orgId,
         original: record,

@@ -26,6 +26,8 @@ import { lacksAddressParts, planWrites, writesAnswers } from './initlive/plan';
 import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection, duplicateHolder } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
+import type { ParkedWriteStore } from './parked-writes';
+import { WritePark, heldError } from './write-park';
 
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
@@ -49,6 +51,12 @@ export interface InitLiveSinkOptions {
    * rejected key), growing per attempt; the sink holds its batch and never gives up.
    */
   holdBackoff?: RetryPolicy;
+  /**
+   * Where an org's writes wait while its InitLive refuses them (429/5xx, a rejected key), so
+   * the partitions it shares with other orgs move on; each wait of `holdBackoff` then tries
+   * the head of its list again. Without it the org's batch waits here, uncommitted.
+   */
+  parked?: ParkedWriteStore;
 }
 
 export interface InitLiveSinkStats {
@@ -80,6 +88,9 @@ const LINK_CAUSE = 'initlive-sink:link';
 function holdable(err: SyncError): boolean {
   return err.retriable || err.code === 'AUTH_FAILED';
 }
+
+/** Failures of one organization's InitLive (not of the shared transport or store): parked. */
+const ORG_FAULTS = new Set(['RATE_LIMITED', 'UPSTREAM_UNAVAILABLE', 'AUTH_FAILED']);
 
 function orgIdOfKey(key: string): string | null {
   const slash = key.indexOf('/');
@@ -128,6 +139,7 @@ export class InitLiveSink {
   /** Writes of each organization in the batches being handled (held with them in a pause). */
   private readonly inHand = new Map<string, number>();
   private readonly backoff: RetryPolicy;
+  private readonly park: WritePark<DecodedWrite> | null;
   private readonly log: PipelineDeps['logger'];
   private readonly counters: InitLiveSinkStats = {
     written: 0,
@@ -144,6 +156,19 @@ export class InitLiveSink {
   ) {
     this.backoff = options.holdBackoff ?? defaultHoldBackoff;
     this.log = deps.logger.child({ component: 'sink-initlive' });
+    this.park = options.parked
+      ? new WritePark({
+          store: options.parked,
+          sink: 'initlive',
+          logger: this.log,
+          heldFor: (orgId) => this.pausedFor(orgId),
+          decode: (record) => this.decode(record),
+          write: (orgId, writes) => this.writeCounted(orgId, writes),
+          drainStep: options.maxBatchSize ?? 1000,
+          retryMs: 1_000,
+          probeBackoff: this.backoff,
+        })
+      : null;
   }
 
   get groupId(): string {
@@ -154,6 +179,7 @@ export class InitLiveSink {
   async start(): Promise<void> {
     if (this.subscription) return;
     this.abort = new AbortController();
+    this.park?.start();
     this.subscription = await this.deps.transport.subscribe({
       groupId: this.groupId,
       topics: [this.deps.topics.initliveWrites],
@@ -183,6 +209,7 @@ export class InitLiveSink {
     this.subscription = null;
     this.abort.abort(new SyncError('CONFLICT', 'InitLive sink is stopping', { retriable: false }));
     await subscription.stop();
+    await this.park?.stop();
   }
 
   stats(): InitLiveSinkStats {
@@ -202,29 +229,41 @@ export class InitLiveSink {
   async handleBatch(batch: RecordBatch): Promise<void> {
     const byOrg = new Map<string, DecodedWrite[]>();
     for (const record of batch.records) {
-      let write;
-      try {
-        write = await this.deps.codec.decode('InitLiveWrite', record.value);
-      } catch (err) {
-        // A registry outage is not the record's fault: redeliver rather than dead-letter.
-        if (isRetriable(err)) throw err;
-        await this.deadLetter(orgIdOfKey(record.key), record, err, null, 1);
-        continue;
-      }
-      const list = byOrg.get(write.orgId) ?? [];
-      list.push({ write, record });
-      byOrg.set(write.orgId, list);
+      const decoded = await this.decode(record);
+      if (!decoded) continue;
+      const list = byOrg.get(decoded.write.orgId) ?? [];
+      list.push(decoded);
+      byOrg.set(decoded.write.orgId, list);
     }
+    await this.park?.prepare([...byOrg.keys()]);
     await Promise.all(
-      [...byOrg].map(async ([orgId, writes]) => {
-        this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) + writes.length);
-        try {
-          await this.writeOrg(orgId, writes);
-        } finally {
-          this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) - writes.length);
-        }
-      }),
+      [...byOrg].map(([orgId, writes]) =>
+        this.park
+          ? this.park.submit(orgId, writes, () => this.writeCounted(orgId, writes))
+          : this.writeCounted(orgId, writes),
+      ),
     );
+  }
+
+  /** The write in a record, or null when it went to dead letters. */
+  private async decode(record: ConsumedRecord): Promise<DecodedWrite | null> {
+    try {
+      return { write: await this.deps.codec.decode('InitLiveWrite', record.value), record };
+    } catch (err) {
+      // A registry outage is not the record's fault: redeliver rather than dead-letter.
+      if (isRetriable(err)) throw err;
+      await this.deadLetter(orgIdOfKey(record.key), record, err, null, 1);
+      return null;
+    }
+  }
+
+  private async writeCounted(orgId: string, writes: DecodedWrite[]): Promise<void> {
+    this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) + writes.length);
+    try {
+      await this.writeOrg(orgId, writes);
+    } finally {
+      this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) - writes.length);
+    }
   }
 
   private async writeOrg(orgId: string, writes: DecodedWrite[]): Promise<void> {
@@ -747,8 +786,12 @@ export class InitLiveSink {
         untilMs: this.deps.now() + delayMs,
         since: pause.since,
         code,
-        heldWrites: this.inHand.get(orgId) ?? 0,
+        heldWrites: (this.inHand.get(orgId) ?? 0) + (this.park?.countOf(orgId) ?? 0),
       });
+    }
+    if (this.park && orgId !== null && err && ORG_FAULTS.has(err.code)) {
+      // The org's writes park (WritePark), and its drain is what tries again after the wait.
+      throw heldError(err, err.code);
     }
     this.log.warn('InitLive sink waiting before retrying', {
       orgId,

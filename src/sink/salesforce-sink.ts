@@ -22,6 +22,8 @@ import type { PauseReason } from './salesforce/org-writer';
 import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
+import type { ParkedWriteStore } from './parked-writes';
+import { WritePark } from './write-park';
 
 export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
@@ -74,6 +76,12 @@ export interface SalesforceSinkOptions {
   fromBeginning?: boolean;
   /** Builds the API of a connection (tests wrap it); default: the jsforce adapter. */
   apiFor?: (conn: Connection) => SalesforceApi;
+  /**
+   * Where a held org's writes wait (see WritePark), so the partitions it shares with other
+   * orgs keep moving. Without it a held org's batches wait in the sink, uncommitted, and hold
+   * every org's writes behind them in those partitions.
+   */
+  parked?: ParkedWriteStore;
 }
 
 const MAX_COLLECTION = 200;
@@ -97,11 +105,13 @@ const DEFAULT_LINGER_MS = 350;
  * are committed only after that, and a batch held by a paused org (API budget, auth, missing
  * package) is neither committed nor dropped: a crash or stop meanwhile redelivers it.
  *
- * Note that a held org holds its partitions, including other orgs' records queued behind it
- * there; they land (idempotently) once it resumes.
+ * With a `parked` store, a held org's records are parked instead (WritePark) and its batches
+ * commit, so other orgs' records in its partitions go on; without one, a held org holds its
+ * partitions, including other orgs' records queued behind it there, until it resumes.
  */
 export class SalesforceSink {
-  private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor'>>;
+  private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor' | 'parked'>>;
+  private readonly park: WritePark<WriteEnvelope> | null;
   private readonly apiFor: (conn: Connection) => SalesforceApi;
   private readonly bulkFor: (conn: Connection) => BulkContactWriter;
   private readonly apis = new WeakMap<Connection, SalesforceApi>();
@@ -137,6 +147,19 @@ export class SalesforceSink {
       return api;
     };
     this.logger = deps.logger.child({ component: 'sink-salesforce' });
+    this.park = options.parked
+      ? new WritePark({
+          store: options.parked,
+          sink: 'salesforce',
+          logger: this.logger,
+          heldFor: (orgId) => this.pausedFor(orgId),
+          decode: (record) => this.decode(record),
+          write: (orgId, envs) =>
+            this.writer(orgId).submit(coalesceWrites(envs).flat(), { backlog: true }),
+          drainStep: Math.max(this.options.maxBatchSize, 10_000),
+          retryMs: 1_000,
+        })
+      : null;
   }
 
   get groupId(): string {
@@ -154,6 +177,9 @@ export class SalesforceSink {
   }
 
   private readonly onWake = (e: { orgId: string }): void => this.wake(e.orgId);
+  private readonly onResumed = (e: { sink: string; orgId: string }): void => {
+    if (e.sink === 'salesforce') this.park?.drain(e.orgId);
+  };
 
   /** Joins the consumer group; resolves once partitions are assigned. */
   async start(): Promise<void> {
@@ -162,6 +188,8 @@ export class SalesforceSink {
     if (this.stopping) await this.stopping;
     if (this.subscription) return;
     this.deps.events.on('sink.wake', this.onWake);
+    this.deps.events.on('sink.resumed', this.onResumed);
+    this.park?.start();
     this.subscription = await this.deps.transport.subscribe({
       groupId: this.groupId,
       topics: [this.deps.topics.salesforceWrites],
@@ -189,8 +217,10 @@ export class SalesforceSink {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.deps.events.off('sink.wake', this.onWake);
+      this.deps.events.off('sink.resumed', this.onResumed);
       for (const w of this.writers.values()) w.beginStop();
       await this.subscription?.stop();
+      await this.park?.stop();
       for (const w of this.writers.values()) w.close();
       this.writers.clear();
       this.subscription = null;
@@ -227,15 +257,18 @@ export class SalesforceSink {
     const saturated =
       batch.records.length >= this.options.maxBatchSize ||
       (batch.behind ?? 0) >= this.options.flushSize;
+    await this.park?.prepare([...byOrg.keys()]);
     const outcomes = await Promise.allSettled(
-      [...byOrg].map(([orgId, envs]) =>
-        this.writer(orgId).submit(coalesceWrites(envs).flat(), {
-          backlog,
-          saturated,
-          // A full sync's writes go by Bulk even when they arrive at the reconciler's pace.
-          run: envs.some((e) => Boolean(e.write.runId)),
-        }),
-      ),
+      [...byOrg].map(([orgId, envs]) => {
+        const write = (): Promise<void> =>
+          this.writer(orgId).submit(coalesceWrites(envs).flat(), {
+            backlog,
+            saturated,
+            // A full sync's writes go by Bulk even when they arrive at the reconciler's pace.
+            run: envs.some((e) => Boolean(e.write.runId)),
+          });
+        return this.park ? this.park.submit(orgId, envs, write) : write();
+      }),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -249,6 +282,8 @@ export class SalesforceSink {
         recordsPerCall: this.options.flushSize * MAX_COLLECTIONS_PER_COMPOSITE,
         apiFor: this.apiFor,
         bulkFor: this.bulkFor,
+        parkWhenHeld: this.park !== null,
+        parkedCount: () => this.park?.countOf(orgId) ?? 0,
         waitingInTopic: async () => {
           const lag = await this.deps.transport.lag(this.groupId, [
             this.deps.topics.salesforceWrites,

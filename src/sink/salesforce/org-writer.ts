@@ -22,6 +22,7 @@ import { FieldDrift } from './field-drift';
 import type { Refused } from './field-drift';
 import { callRecords, planRounds, routeOf } from './plan';
 import type { OpRoute, PairOp } from './plan';
+import { heldError } from '../write-park';
 import { OrgHold } from './org-hold';
 import type { PauseReason } from './org-hold';
 import { ResultRecorder } from './result-recorder';
@@ -61,6 +62,13 @@ export interface OrgWriterOptions {
    * producing them; without it they gather only until the partitions go quiet.
    */
   waitingInTopic?: () => Promise<number>;
+  /**
+   * When the org is held, fail its ops with a held error (write-park.ts `isHeld`) instead of waiting, so
+   * the sink parks them and its partitions move on; the hold still probes and reports.
+   */
+  parkWhenHeld?: boolean;
+  /** Writes of this org the sink has parked (counted in its held writes). */
+  parkedCount?: () => number;
 }
 
 /** Options of one `submit`. */
@@ -229,7 +237,7 @@ export class OrgWriter {
   heldWrites(): number {
     let queued = 0;
     for (const e of this.queue) queued += e.op.sources.length;
-    return queued + this.flushing;
+    return queued + this.flushing + (this.options.parkedCount?.() ?? 0);
   }
 
   /** Queues ops; resolves when all have an outcome, rejects when they must be redelivered. */
@@ -813,7 +821,11 @@ export class OrgWriter {
   /** Holds until the org can take writes again (see OrgHold); refused at once when stopping. */
   private hold(reason: PauseReason, cause: SyncError): Promise<void> {
     if (this.stopping) return Promise.reject(cause);
-    return this.orgHold.hold(reason, cause);
+    const holding = this.orgHold.hold(reason, cause);
+    if (!this.options.parkWhenHeld) return holding;
+    // The hold probes on its own; a stop ends it with its cause, which nobody waits for here.
+    holding.catch(() => undefined);
+    return Promise.reject(heldError(cause, reason));
   }
 
   private reportUsage(api: SalesforceApi): void {

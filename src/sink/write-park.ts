@@ -1,0 +1,228 @@
+import type { ConsumedRecord } from '../core/transport';
+import { SyncError, toSyncError } from '../errors';
+import type { Logger } from '../logger';
+import { backoffDelayMs, sleep } from '../retry';
+import type { RetryPolicy } from '../retry';
+import { fromParked, toParked } from './parked-writes';
+import type { ParkedWriteStore } from './parked-writes';
+
+const HELD = 'org-held';
+
+/**
+ * The error a sink fails an organization's writes with when that organization cannot take
+ * them (its own fault: revoked grant, package, allocation, its InitLive answering 429/5xx):
+ * WritePark parks them instead of letting the batch wait. Keeps the cause's code.
+ */
+export function heldError(cause: SyncError, reason: string): SyncError {
+  return new SyncError(cause.code, cause.message, {
+    cause,
+    context: { reason: HELD, held: reason },
+  });
+}
+
+export function isHeld(err: unknown): boolean {
+  return err instanceof Error && (err as SyncError).context?.reason === HELD;
+}
+
+/** What a sink's writes carry that WritePark needs: the consumed record. */
+export interface Parkable {
+  record: ConsumedRecord;
+}
+
+export interface WriteParkDeps<E extends Parkable> {
+  store: ParkedWriteStore;
+  /** Names the sink in logs. */
+  sink: string;
+  logger: Logger;
+  /** Why the org's writes are held right now, or null. */
+  heldFor: (orgId: string) => string | null;
+  /** Decodes a parked record (one that no longer decodes goes to dead letters: null). */
+  decode: (record: ConsumedRecord) => Promise<E | null>;
+  /** Writes envelopes as a backlog; rejects with a held error (isHeld) if the org is held again. */
+  write: (orgId: string, envs: E[]) => Promise<void>;
+  /** Records per drain step: enough for one Bulk job when the backlog is big. */
+  drainStep: number;
+  /** Wait after a drain step failed for another reason than a hold. */
+  retryMs: number;
+  /**
+   * Set when nothing else says the hold ended (InitLive has no probe): the drain then runs
+   * while the org is held, trying the head of the list again after each wait of this policy.
+   * Without it the drain starts at `drain()` (the sink's resume) and stops at a hold.
+   */
+  probeBackoff?: RetryPolicy;
+}
+
+interface OrgPark {
+  /** Parked records as the store last counted them. */
+  count: number;
+  /** Parks under way, and parks begun so far (a drain that found the list empty checks both). */
+  parking: number;
+  parks: number;
+  draining: Promise<void> | null;
+}
+
+/**
+ * Keeps a held organization's writes out of the partitions it shares with other organizations.
+ * While an org is held, or still has parked writes, each batch's records of that org are
+ * appended to its list in the ParkedWriteStore (durably, before the batch commits) instead of
+ * waiting in the sink; when the hold ends, the list is written from its head in steps of
+ * `drainStep` as a backlog (so a big one goes by Bulk, as a consumer that is behind does), and
+ * each step is dropped only once written. New writes of the org park behind the list until it
+ * is empty, so each pair's writes keep their order.
+ */
+export class WritePark<E extends Parkable> {
+  private readonly orgs = new Map<string, OrgPark>();
+  private readonly checked = new Set<string>();
+  private stopped = false;
+  private abort = new AbortController();
+
+  constructor(private readonly deps: WriteParkDeps<E>) {}
+
+  /** Parked writes of the org known to this process. */
+  countOf(orgId: string): number {
+    return this.orgs.get(orgId)?.count ?? 0;
+  }
+
+  /**
+   * Looks once per process whether each org has writes parked by an earlier run or another
+   * process; those are drained first, and the org's new writes park behind them.
+   */
+  async prepare(orgIds: readonly string[]): Promise<void> {
+    const fresh = orgIds.filter((o) => !this.checked.has(o));
+    await Promise.all(
+      fresh.map(async (orgId) => {
+        const count = await this.deps.store.count(orgId);
+        this.checked.add(orgId);
+        if (count > 0 && !this.orgs.has(orgId)) {
+          this.state(orgId).count = count;
+          this.drain(orgId);
+        }
+      }),
+    );
+  }
+
+  /** True when the org's writes must park: it is held, or older writes of it are parked. */
+  parks(orgId: string): boolean {
+    return this.orgs.has(orgId) || this.deps.heldFor(orgId) !== null;
+  }
+
+  /** Writes envelopes of one org now, or parks them if the org is or becomes held. */
+  async submit(orgId: string, envs: E[], write: () => Promise<void>): Promise<void> {
+    if (this.parks(orgId)) return this.park(orgId, envs);
+    try {
+      await write();
+    } catch (err) {
+      if (!isHeld(err)) throw err;
+      await this.park(orgId, envs);
+    }
+  }
+
+  /** Appends envelopes' records to the org's list; resolves once they are durable. */
+  async park(orgId: string, envs: readonly E[]): Promise<void> {
+    const state = this.state(orgId);
+    state.parking++;
+    state.parks++;
+    try {
+      state.count = await this.deps.store.park(
+        orgId,
+        envs.map((e) => toParked(e.record)),
+      );
+    } finally {
+      state.parking--;
+    }
+    this.deps.logger.info('writes parked while the org is held', {
+      sink: this.deps.sink,
+      orgId,
+      parked: envs.length,
+      waiting: state.count,
+      reason: this.deps.heldFor(orgId),
+    });
+    // The hold may have ended while these were parked: nothing else would start the drain.
+    if (this.deps.probeBackoff || this.deps.heldFor(orgId) === null) this.drain(orgId);
+  }
+
+  /** Writes the org's parked list once it is not held; one drain per org at a time. */
+  drain(orgId: string): void {
+    const state = this.orgs.get(orgId);
+    if (!state || state.draining || this.stopped) return;
+    state.draining = this.drainLoop(orgId, state).finally(() => {
+      state.draining = null;
+    });
+  }
+
+  /** Drains may start again (the sink started after a stop). */
+  start(): void {
+    this.stopped = false;
+    this.abort = new AbortController();
+  }
+
+  /** No drain starts after this; resolves once those under way ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    const draining: Array<Promise<void>> = [];
+    for (const s of this.orgs.values()) if (s.draining) draining.push(s.draining);
+    await Promise.allSettled(draining);
+  }
+
+  private state(orgId: string): OrgPark {
+    let state = this.orgs.get(orgId);
+    if (!state) {
+      state = { count: 0, parking: 0, parks: 0, draining: null };
+      this.orgs.set(orgId, state);
+    }
+    return state;
+  }
+
+  private async drainLoop(orgId: string, state: OrgPark): Promise<void> {
+    const { store, logger, probeBackoff, sink } = this.deps;
+    for (let heldTries = 0; !this.stopped;) {
+      if (!probeBackoff && this.deps.heldFor(orgId) !== null) return;
+      try {
+        const parksBefore = state.parks;
+        const parked = await store.peek(orgId, this.deps.drainStep);
+        if (parked.length === 0) {
+          // A park that began after the peek lands behind it: look again rather than forget it.
+          if (state.parking === 0 && state.parks === parksBefore) {
+            this.orgs.delete(orgId);
+            logger.info('parked writes all written', { sink, orgId });
+            return;
+          }
+          await sleep(10);
+          continue;
+        }
+        const envs: E[] = [];
+        for (const env of await Promise.all(parked.map((p) => this.deps.decode(fromParked(p))))) {
+          if (env) envs.push(env);
+        }
+        await this.deps.write(orgId, envs);
+        heldTries = 0;
+        state.count = await store.drop(orgId, parked.length, parked[0]!);
+        logger.info('parked writes written', {
+          sink,
+          orgId,
+          written: parked.length,
+          waiting: state.count,
+        });
+      } catch (err) {
+        if (isHeld(err)) {
+          // Held again: the next resume drains the rest, or the next probe tries again.
+          if (!probeBackoff) return;
+          await sleep(backoffDelayMs(probeBackoff, ++heldTries), this.abort.signal).catch(
+            () => undefined,
+          );
+          continue;
+        }
+        const e = toSyncError(err);
+        logger.warn('parked writes not written; trying again', {
+          sink,
+          orgId,
+          code: e.code,
+          reason: e.message,
+        });
+        if (this.stopped) return;
+        await sleep(this.deps.retryMs, this.abort.signal).catch(() => undefined);
+      }
+    }
+  }
+}
