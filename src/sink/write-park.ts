@@ -72,7 +72,6 @@ interface OrgPark {
  */
 export class WritePark<E extends Parkable> {
   private readonly orgs = new Map<string, OrgPark>();
-  private readonly checked = new Set<string>();
   private stopped = false;
   private abort = new AbortController();
 
@@ -84,15 +83,17 @@ export class WritePark<E extends Parkable> {
   }
 
   /**
-   * Looks once per process whether each org has writes parked by an earlier run or another
-   * process; those are drained first, and the org's new writes park behind them.
+   * Looks, before each batch is written, whether its orgs have writes parked by an earlier run
+   * or another process; those are drained first, and the org's new writes park behind them.
+   * Every batch, not once: a partition that moved here from a process that parked a pair's
+   * older writes must not write that pair's newer ones past them. The list is durable before
+   * the other process committed, so this look sees it.
    */
   async prepare(orgIds: readonly string[]): Promise<void> {
-    const fresh = orgIds.filter((o) => !this.checked.has(o));
+    const unknown = orgIds.filter((o) => !this.orgs.has(o));
     await Promise.all(
-      fresh.map(async (orgId) => {
+      unknown.map(async (orgId) => {
         const count = await this.deps.store.count(orgId);
-        this.checked.add(orgId);
         if (count > 0 && !this.orgs.has(orgId)) {
           this.state(orgId).count = count;
           this.drain(orgId);
