@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { startServices, type RunningServices } from '../test/harness/services';
 import { DEPLOYED_ENV, DEPLOYED_HEAP_FLAG } from './deployed';
 import { benchFullSync, type FullSyncBenchOptions, type FullSyncBenchResult } from './full-sync';
+import { benchFairness } from './fairness';
 import { benchOrgs } from './orgs';
 import {
   burstInitLiveToSalesforce,
@@ -26,6 +27,11 @@ import {
  *                                      `--change-seconds=`, `--idle-seconds=`,
  *                                      `--idle-poll-max-ms=`, `--org-labels=false`); only when
  *                                      asked for, never part of "everything"
+ *   npm run bench -- --only=fairness   one organization's 100,000 x 100,000 full sync while 200
+ *                                      others stream 200 changes/s (`--big-records=`,
+ *                                      `--streaming-orgs=`, `--rate=`, `--processes=`,
+ *                                      `--staff=`, `--phase-seconds=`, `--full-sync-rate=`);
+ *                                      only when asked for
  *
  * `split` is the steady run with two connector processes in one consumer group: how the
  * decisions and writes divide between them.
@@ -43,7 +49,7 @@ async function main(): Promise<void> {
     // process then holds only the sandboxes, whose history grows with the run's length.
     const connectorElsewhere =
       only !== undefined &&
-      only.split(',').every((p) => p === 'steady' || p === 'split' || p === 'orgs');
+      only.split(',').every((p) => ['steady', 'split', 'orgs', 'fairness'].includes(p));
     const heapFlag = connectorElsewhere ? '--max-old-space-size=4096' : DEPLOYED_HEAP_FLAG;
     const run = spawnSync(
       process.execPath,
@@ -153,6 +159,27 @@ async function main(): Promise<void> {
         redisUrl: process.env.REDIS_URL!,
       });
       log(out, 'orgs');
+    }
+    if (only?.split(',').includes('fairness')) {
+      if (memory) throw new Error('--only=fairness runs connector processes: not with --memory');
+      out.fairness = await benchFairness({
+        bigRecords: Number(flag('big-records') ?? (quick ? 10_000 : 100_000)),
+        streamingOrgs: Number(flag('streaming-orgs') ?? (quick ? 20 : 200)),
+        rate: Number(flag('rate') ?? 200),
+        processes: Number(flag('processes') ?? 1),
+        ...(flag('staff') ? { staff: Number(flag('staff')) } : {}),
+        ...(flag('phase-seconds') ? { phaseSeconds: Number(flag('phase-seconds')) } : {}),
+        // The many-organization settings (docs/scaling.md).
+        idlePollMaxMs: Number(flag('idle-poll-max-ms') ?? 15_000),
+        metricsOrgLabels: flag('org-labels') === 'true',
+        extraEnv: flag('full-sync-rate')
+          ? { FULL_SYNC_RECORDS_PER_SECOND: flag('full-sync-rate')! }
+          : {},
+        kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
+        schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL!,
+        redisUrl: process.env.REDIS_URL!,
+      });
+      log(out, 'fairness');
     }
   } finally {
     await services?.stop();

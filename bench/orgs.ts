@@ -37,10 +37,9 @@ import { percentiles, type Percentiles } from './streaming';
  *    must be held by the others within the lease plus 10 s, and no change may be lost.
  */
 
-export interface OrgsBenchOptions {
+export interface OrgsBenchOptions extends ConnectorSettings {
   orgs: number;
   staff: number;
-  processes: number;
   /** Changes per second in total. Default 200. */
   changeRate?: number;
   /** How many random organizations the changes go to. Default 100. */
@@ -53,21 +52,13 @@ export interface OrgsBenchOptions {
   failover?: boolean;
   /** Admin connections in flight at once. Default 8. */
   connectConcurrency?: number;
-  /** Passed to the connector processes; default the product's. */
-  sourceLeaseMs?: number;
-  metricsOrgLabels?: boolean;
-  /** INITLIVE_IDLE_POLL_MAX_MS of the connector processes; unset: the product's default. */
-  idlePollMaxMs?: number;
-  kafkaBrokers: string[];
-  schemaRegistryUrl: string;
-  redisUrl: string;
 }
 
-const ADMIN_TOKEN = `bench-${randomBytes(12).toString('hex')}`;
+export const ADMIN_TOKEN = `bench-${randomBytes(12).toString('hex')}`;
 const DEFAULT_LEASE_MS = 15_000;
 const FINISHED = new Set(['succeeded', 'partially_succeeded', 'failed', 'cancelled']);
 
-interface BenchOrg {
+export interface BenchOrg {
   /** The InitLive organization id, which is the connector's organization id. */
   orgId: string;
   initliveKey: string;
@@ -117,61 +108,14 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
   const procs: ConnectorMain[] = [];
   try {
     // --- the organizations, in both sandboxes, through their control APIs -------------------
-    const orgs: BenchOrg[] = await mapLimit(range(n), 8, async (i) => {
-      const sfOrg = await postJson<{ orgId: string; username: string }>(
-        `${sf.url}/__sandbox/orgs`,
-        { 'X-Sandbox-Secret': sf.clientSecret },
-        {},
-      );
-      const ilOrg = await postJson<{ id: string; apiKey: string }>(
-        `${il.url}/__sandbox/orgs`,
-        { Authorization: 'Bearer sandbox-key' },
-        { staffCount: staffPerOrg, seed: i + 1 },
-      );
-      return {
-        orgId: ilOrg.id,
-        initliveKey: ilOrg.apiKey,
-        sfOrgId: sfOrg.orgId,
-        sfUsername: sfOrg.username,
-        via: i % p,
-        runId: null,
-      };
-    });
+    const orgs: BenchOrg[] = await mapLimit(range(n), 8, (i) =>
+      createBenchOrg(sf, il, i % p, { staffCount: staffPerOrg, seed: i + 1 }),
+    );
     report('sandboxOrgsCreatedMs', Date.now() - t);
 
     // --- the connector processes ----------------------------------------------------------
     t = Date.now();
-    const ports = await freePorts(p);
-    const encryptionKey = randomBytes(32).toString('base64');
-    const logDir = tmpdir();
-    for (let i = 0; i < p; i++) {
-      const port = ports[i]!;
-      const env: Record<string, string> = {
-        PORT: String(port),
-        PUBLIC_URL: `http://127.0.0.1:${port}`,
-        LOG_LEVEL: 'warn',
-        ADMIN_TOKEN,
-        ENCRYPTION_KEY: encryptionKey,
-        KAFKA_BROKERS: options.kafkaBrokers.join(','),
-        KAFKA_CLIENT_ID: `${prefix}-${i}`,
-        KAFKA_GROUP_ID: prefix,
-        TOPIC_PREFIX: prefix,
-        SCHEMA_REGISTRY_URL: options.schemaRegistryUrl,
-        SCHEMA_SUBJECT_PREFIX: prefix,
-        REDIS_URL: options.redisUrl,
-        REDIS_KEY_PREFIX: `${prefix}:`,
-        SANDBOX: 'off',
-        SALESFORCE_LOGIN_URL: sf.loginUrl,
-        SALESFORCE_CLIENT_ID: sf.clientId,
-        SALESFORCE_CLIENT_SECRET: sf.clientSecret,
-        SOURCE_LEASE_MS: String(leaseMs),
-        ...(options.metricsOrgLabels === false ? { METRICS_ORG_LABELS: 'false' } : {}),
-        ...(options.idlePollMaxMs
-          ? { INITLIVE_IDLE_POLL_MAX_MS: String(options.idlePollMaxMs) }
-          : {}),
-      };
-      procs.push(await startConnectorMain(i, env, join(logDir, `bench-orgs-${prefix}-${i}.log`)));
-    }
+    procs.push(...(await startConnectors(options, prefix, sf, `bench-orgs-${prefix}`)));
     report('processesStartedMs', Date.now() - t);
     out.logs = procs.map((c) => c.logFile);
     await sleep(5_000);
@@ -268,8 +212,96 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
   return out;
 }
 
+/**
+ * One organization in both sandboxes, through their control APIs: `initlive` is the InitLive
+ * sandbox's org body (`staffCount`, `seed`), `salesforce` the Salesforce one's (`contactCount`...).
+ */
+export async function createBenchOrg(
+  sf: Awaited<ReturnType<typeof startSalesforceSandbox>>,
+  il: Awaited<ReturnType<typeof startInitLiveSandbox>>,
+  via: number,
+  initlive: Record<string, unknown>,
+  salesforce: Record<string, unknown> = {},
+): Promise<BenchOrg> {
+  const sfOrg = await postJson<{ orgId: string; username: string }>(
+    `${sf.url}/__sandbox/orgs`,
+    { 'X-Sandbox-Secret': sf.clientSecret },
+    salesforce,
+  );
+  const ilOrg = await postJson<{ id: string; apiKey: string }>(
+    `${il.url}/__sandbox/orgs`,
+    { Authorization: 'Bearer sandbox-key' },
+    initlive,
+  );
+  return {
+    orgId: ilOrg.id,
+    initliveKey: ilOrg.apiKey,
+    sfOrgId: sfOrg.orgId,
+    sfUsername: sfOrg.username,
+    via,
+    runId: null,
+  };
+}
+
+/** What the connector processes need: the shared services and their settings. */
+export interface ConnectorSettings {
+  processes: number;
+  /** Passed to the connector processes; default the product's. */
+  sourceLeaseMs?: number;
+  metricsOrgLabels?: boolean;
+  /** INITLIVE_IDLE_POLL_MAX_MS of the connector processes; unset: the product's default. */
+  idlePollMaxMs?: number;
+  /** More of the connectors' environment (e.g. FULL_SYNC_RECORDS_PER_SECOND). */
+  extraEnv?: Record<string, string>;
+  kafkaBrokers: string[];
+  schemaRegistryUrl: string;
+  redisUrl: string;
+}
+
+/** `processes` connector processes as deployed, one consumer group under `prefix`. */
+export async function startConnectors(
+  options: ConnectorSettings,
+  prefix: string,
+  sf: Awaited<ReturnType<typeof startSalesforceSandbox>>,
+  logName: string,
+): Promise<ConnectorMain[]> {
+  const procs: ConnectorMain[] = [];
+  const ports = await freePorts(options.processes);
+  const encryptionKey = randomBytes(32).toString('base64');
+  for (let i = 0; i < options.processes; i++) {
+    const port = ports[i]!;
+    const env: Record<string, string> = {
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      LOG_LEVEL: 'warn',
+      ADMIN_TOKEN,
+      ENCRYPTION_KEY: encryptionKey,
+      KAFKA_BROKERS: options.kafkaBrokers.join(','),
+      KAFKA_CLIENT_ID: `${prefix}-${i}`,
+      KAFKA_GROUP_ID: prefix,
+      TOPIC_PREFIX: prefix,
+      SCHEMA_REGISTRY_URL: options.schemaRegistryUrl,
+      SCHEMA_SUBJECT_PREFIX: prefix,
+      REDIS_URL: options.redisUrl,
+      REDIS_KEY_PREFIX: `${prefix}:`,
+      SANDBOX: 'off',
+      SALESFORCE_LOGIN_URL: sf.loginUrl,
+      SALESFORCE_CLIENT_ID: sf.clientId,
+      SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+      SOURCE_LEASE_MS: String(options.sourceLeaseMs ?? DEFAULT_LEASE_MS),
+      ...(options.metricsOrgLabels === false ? { METRICS_ORG_LABELS: 'false' } : {}),
+      ...(options.idlePollMaxMs
+        ? { INITLIVE_IDLE_POLL_MAX_MS: String(options.idlePollMaxMs) }
+        : {}),
+      ...options.extraEnv,
+    };
+    procs.push(await startConnectorMain(i, env, join(tmpdir(), `${logName}-${i}.log`)));
+  }
+  return procs;
+}
+
 /** POST .../connect, the browser's round trip through Salesforce's authorize page, settings, Sync now. */
-async function connectThroughAdmin(
+export async function connectThroughAdmin(
   base: string,
   org: BenchOrg,
   initliveUrl: string,
@@ -318,7 +350,7 @@ async function connectThroughAdmin(
 }
 
 /** Polls each organization's initial run until it ended (or 30 minutes). */
-async function awaitInitialSyncs(procs: ConnectorMain[], orgs: BenchOrg[], since: number) {
+export async function awaitInitialSyncs(procs: ConnectorMain[], orgs: BenchOrg[], since: number) {
   const ended = new Map<string, { status: string; startedAt: number; endedAt: number }>();
   const deadline = Date.now() + 30 * 60_000;
   while (ended.size < orgs.length && Date.now() < deadline) {
@@ -430,7 +462,7 @@ interface CpuSnapshot {
   connectors: Map<number, number>;
 }
 
-async function cpuSnapshot(procs: ConnectorMain[]): Promise<CpuSnapshot> {
+export async function cpuSnapshot(procs: ConnectorMain[]): Promise<CpuSnapshot> {
   const alive = procs.filter((c) => !c.exited());
   const samples = await Promise.all(alive.map((c) => sampleProcess(c.pid)));
   const own = process.cpuUsage();
@@ -442,7 +474,7 @@ async function cpuSnapshot(procs: ConnectorMain[]): Promise<CpuSnapshot> {
 }
 
 /** CPU time per wall time since `from` (1 = one core busy), per connector and for this process. */
-async function coresSince(from: CpuSnapshot, procs: ConnectorMain[]) {
+export async function coresSince(from: CpuSnapshot, procs: ConnectorMain[]) {
   const now = await cpuSnapshot(procs);
   const wall = Math.max(1, now.at - from.at);
   const share = (ms: number): number => Math.round((ms / wall) * 100) / 100;
@@ -541,7 +573,7 @@ function perOrgCost(base: IdleSample, now: IdleSample, orgs: number) {
  * our write of that phone commits on the organization's Contact in Salesforce. A person with
  * an edit still on its way is not edited again, so every edit lands as its own write.
  */
-class ChangeStream {
+export class ChangeStream {
   readonly changes: Change[] = [];
   private readonly waiting = new Map<string, Change>();
   /** The change on its way for each person (`<orgId>/<staffId>`, the topics' record key). */
@@ -671,7 +703,7 @@ class ChangeStream {
   }
 }
 
-function summarize(changes: Change[], drainMs: number) {
+export function summarize(changes: Change[], drainMs: number) {
   const landed = changes.filter((c) => c.landedAt !== null);
   return {
     changes: changes.length,
@@ -748,7 +780,7 @@ async function failover(
 }
 
 /** Calls `onRecord(key, timestamp)` for each record put on `topic` from now on. */
-async function traceTopic(
+export async function traceTopic(
   brokers: string[],
   topic: string,
   onRecord: (key: string, at: number) => void,
@@ -771,7 +803,7 @@ async function traceTopic(
   return consumer;
 }
 
-async function postJson<T>(
+export async function postJson<T>(
   url: string,
   headers: Record<string, string>,
   body: unknown,
@@ -788,7 +820,7 @@ async function postJson<T>(
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */
-async function mapLimit<T, R>(
+export async function mapLimit<T, R>(
   items: T[],
   limit: number,
   fn: (item: T) => Promise<R>,
@@ -805,12 +837,12 @@ async function mapLimit<T, R>(
   return results;
 }
 
-function range(count: number): number[] {
+export function range(count: number): number[] {
   return Array.from({ length: count }, (_, i) => i);
 }
 
 /** `count` of `items`, drawn without replacement by a seeded generator (the same each run). */
-function pick<T>(items: T[], count: number, seed: number): T[] {
+export function pick<T>(items: T[], count: number, seed: number): T[] {
   const random = mulberry32(seed);
   const pool = [...items];
   for (let i = pool.length - 1; i > 0; i--) {
