@@ -3,7 +3,7 @@ import { loadavg } from 'node:os';
 import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
 import { startInitLiveSandbox } from '../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../src/sandbox/salesforce';
-import { sleep, type ConnectorMain } from './org-processes';
+import { countSeries, sleep, type ConnectorMain } from './org-processes';
 import {
   ADMIN_TOKEN,
   ChangeStream,
@@ -45,7 +45,9 @@ export interface FairnessBenchOptions extends ConnectorSettings {
   bucketSeconds?: number;
 }
 
-export async function benchFairness(options: FairnessBenchOptions): Promise<Record<string, unknown>> {
+export async function benchFairness(
+  options: FairnessBenchOptions,
+): Promise<Record<string, unknown>> {
   const prefix = `bf${randomUUID().slice(0, 8)}`;
   const phaseSeconds = options.phaseSeconds ?? 30;
   const out: Record<string, unknown> = {
@@ -113,10 +115,15 @@ export async function benchFairness(options: FairnessBenchOptions): Promise<Reco
       await connectThroughAdmin(procs[big.via]!.url, big, il.url, {});
       let ended = false;
       const watching = awaitInitialSyncs(procs, [big], bigStartedAt).finally(() => (ended = true));
+      watching.catch(() => undefined); // awaited below
       const during: typeof before = [];
+      // The connectors' longest event-loop stall between scrapes (every 5 s) while it runs.
+      const loopLagMaxMs: Array<number | null> = [];
       while (!ended) {
         if (small.length > 0) during.push(...(await stream.run(options.rate, 5)));
-        else await sleep(1_000);
+        else await sleep(5_000);
+        const scraped = await Promise.all(procs.map((c) => countSeries(c.url).catch(() => null)));
+        loopLagMaxMs.push(Math.max(...scraped.map((x) => x?.eventLoopLagMaxMs ?? NaN)));
       }
       const bigRun = await watching;
       const bigEndedAt = Date.now();
@@ -134,6 +141,7 @@ export async function benchFairness(options: FairnessBenchOptions): Promise<Reco
         after: { ...summarize(after, drainMs), coresUsed: coresAfter },
         duringTimeline: timeline(during, bigStartedAt, (options.bucketSeconds ?? 15) * 1000),
         bigRunWallMs: bigEndedAt - bigStartedAt,
+        connectorLoopLagMaxMsEvery5s: loopLagMaxMs,
       });
       const during99 = percentiles(
         during.filter((c) => c.landedAt !== null).map((c) => c.landedAt! - c.sentAt),
@@ -187,6 +195,13 @@ function timeline(changes: ChangeStream['changes'], from: number, bucketMs: numb
     .sort((a, b) => a - b)
     .map((b) => {
       const p = percentiles(buckets.get(b)!);
-      return { fromS: (b * bucketMs) / 1000, n: buckets.get(b)!.length, p50: p.p50, p99: p.p99, max: p.max, lost: lost.get(b) ?? 0 };
+      return {
+        fromS: (b * bucketMs) / 1000,
+        n: buckets.get(b)!.length,
+        p50: p.p50,
+        p99: p.p99,
+        max: p.max,
+        lost: lost.get(b) ?? 0,
+      };
     });
 }

@@ -19,6 +19,7 @@ import {
  *   npm run bench                      everything, full size
  *   npm run bench -- --quick           smaller bursts and a 15 s steady run (a smoke check)
  *   npm run bench -- --only=full-sync  one part: raw, burst, steady, split, full-sync
+ *                                      (full-sync: `--records=`)
  *   npm run bench -- --only=steady --steady-seconds=300   a longer steady run (memory)
  *   npm run bench -- --only=full-sync-scale   full syncs of 10,000, 50,000 and 200,000 a side
  *                                             (`--scale-sizes=` to choose)
@@ -30,7 +31,7 @@ import {
  *   npm run bench -- --only=fairness   one organization's 100,000 x 100,000 full sync while 200
  *                                      others stream 200 changes/s (`--big-records=`,
  *                                      `--streaming-orgs=`, `--rate=`, `--processes=`,
- *                                      `--staff=`, `--phase-seconds=`, `--full-sync-rate=`);
+ *                                      `--staff=`, `--phase-seconds=`);
  *                                      only when asked for
  *
  * `split` is the steady run with two connector processes in one consumer group: how the
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     }
     if (want('full-sync')) {
       out.fullSync = await benchFullSync({
-        records: quick ? 5_000 : 50_000,
+        records: Number(flag('records') ?? (quick ? 5_000 : 50_000)),
         overlap: 0.2,
         ...stores(memory),
       });
@@ -172,9 +173,6 @@ async function main(): Promise<void> {
         // The many-organization settings (docs/scaling.md).
         idlePollMaxMs: Number(flag('idle-poll-max-ms') ?? 15_000),
         metricsOrgLabels: flag('org-labels') === 'true',
-        extraEnv: flag('full-sync-rate')
-          ? { FULL_SYNC_RECORDS_PER_SECOND: flag('full-sync-rate')! }
-          : {},
         kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
         schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL!,
         redisUrl: process.env.REDIS_URL!,

@@ -359,8 +359,8 @@ export async function awaitInitialSyncs(procs: ConnectorMain[], orgs: BenchOrg[]
       const res = await fetch(
         `${procs[org.via]!.url}/api/orgs/${org.orgId}/salesforce/runs/${org.runId}`,
         { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } },
-      );
-      if (res.status !== 200) return;
+      ).catch(() => null); // a busy process may drop a poll: ask again next round
+      if (res?.status !== 200) return;
       const run = (await res.json()) as { status: string; startedAt: unknown; endedAt: unknown };
       if (FINISHED.has(run.status)) {
         ended.set(org.orgId, {
