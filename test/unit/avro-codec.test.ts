@@ -38,6 +38,41 @@ describe('embedded Avro codec', () => {
     });
   });
 
+  it('frames records of any size, and each encode returns its own bytes', async () => {
+    const codec = createEmbeddedCodec();
+    const small = sampleRecords.InitLiveStaffChange;
+    // Larger than the codec's first scratch buffer (4 KiB), then larger again.
+    const big = { ...small, values: { ...small.values, tags: Array(2_000).fill('Greeter') } };
+    const bigger = { ...small, values: { ...small.values, tags: Array(9_000).fill('Greeter') } };
+    const a = await codec.encode('InitLiveStaffChange', small);
+    const b = await codec.encode('InitLiveStaffChange', big);
+    const c = await codec.encode('InitLiveStaffChange', bigger);
+    const d = await codec.encode('InitLiveStaffChange', small);
+    expect(b.length).toBeGreaterThan(4096);
+    expect(c.length).toBeGreaterThan(2 * 4096);
+    expect(d).toEqual(a);
+    expect(await codec.decode('InitLiveStaffChange', a)).toEqual(small);
+    expect(await codec.decode('InitLiveStaffChange', b)).toEqual(big);
+    expect(await codec.decode('InitLiveStaffChange', c)).toEqual(bigger);
+  });
+
+  it('rejects a record with trailing bytes or cut short', async () => {
+    const codec = createEmbeddedCodec();
+    const bytes = await codec.encode('InitLiveStaffChange', sampleRecords.InitLiveStaffChange);
+    await expect(
+      codec.decode('InitLiveStaffChange', Buffer.concat([bytes, Buffer.from([0])])),
+    ).rejects.toMatchObject({
+      code: 'SCHEMA_MISMATCH',
+      message: expect.stringContaining('trailing'),
+    });
+    await expect(
+      codec.decode('InitLiveStaffChange', bytes.subarray(0, bytes.length - 3)),
+    ).rejects.toMatchObject({
+      code: 'SCHEMA_MISMATCH',
+      message: expect.stringContaining('truncated'),
+    });
+  });
+
   it('decodes a record written before an optional field was added', async () => {
     const source = new MemorySchemaSource();
     const current = loadSchemas().InitLiveStaffChange as { fields: Array<{ name: string }> };

@@ -33,6 +33,8 @@ export class AvroCodec implements RecordCodec {
   private readonly writers: Record<RecordTypeName, { type: avro.Type; text: string }>;
   private readonly writerIds = new Map<RecordTypeName, Promise<number>>();
   private readonly resolvers = new Map<string, Promise<avro.Resolver>>();
+  /** Where records are framed before being copied out; grows to the largest record seen. */
+  private scratch = Buffer.allocUnsafe(4096);
 
   constructor(
     private readonly source: SchemaSource,
@@ -70,12 +72,14 @@ export class AvroCodec implements RecordCodec {
 
   async encode<T extends RecordTypeName>(type: T, value: RecordTypes[T]): Promise<Buffer> {
     const writer = this.writers[type].type;
-    const problems: string[] = [];
-    writer.isValid(value, {
-      errorHook: (path: string[], v: unknown) =>
-        problems.push(`${path.join('.') || '(record)'} = ${JSON.stringify(v)}`),
-    });
-    if (problems.length > 0) {
+    // The check without a hook is avsc's compiled fast path, which stops at the first problem;
+    // only a value that fails it is walked again to name every problem.
+    if (!writer.isValid(value)) {
+      const problems: string[] = [];
+      writer.isValid(value, {
+        errorHook: (path: string[], v: unknown) =>
+          problems.push(`${path.join('.') || '(record)'} = ${JSON.stringify(v)}`),
+      });
       throw new SyncError(
         'SCHEMA_MISMATCH',
         `${type} does not match its Avro schema: ${problems.slice(0, 5).join('; ')}`,
@@ -85,11 +89,20 @@ export class AvroCodec implements RecordCodec {
       );
     }
     const id = await this.writerId(type);
-    const body = writer.toBuffer(value);
-    const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-    out.writeUInt8(MAGIC_BYTE, 0);
-    out.writeUInt32BE(id, 1);
-    body.copy(out, HEADER_BYTES);
+    // Framed in a scratch buffer, then copied once into a buffer of the exact size (toBuffer
+    // would copy the body out of its own scratch buffer first, and the frame copy it again).
+    // Nothing awaits between writing the scratch buffer and copying it out.
+    let end = writer.encode(value, this.scratch, HEADER_BYTES);
+    if (end < 0) {
+      this.scratch = Buffer.allocUnsafe(
+        Math.max(2 * this.scratch.length, this.scratch.length - end),
+      );
+      end = writer.encode(value, this.scratch, HEADER_BYTES);
+    }
+    this.scratch.writeUInt8(MAGIC_BYTE, 0);
+    this.scratch.writeUInt32BE(id, 1);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
     return out;
   }
 
@@ -106,10 +119,12 @@ export class AvroCodec implements RecordCodec {
     const id = bytes.readUInt32BE(1);
     const resolver = await this.resolver(type, id);
     try {
-      return this.readers[type].fromBuffer(
-        bytes.subarray(HEADER_BYTES),
-        resolver,
-      ) as RecordTypes[T];
+      // decode() reads in place (fromBuffer would need a view of the body first); the checks
+      // are fromBuffer's: a truncated body and trailing bytes are both errors.
+      const { value, offset } = this.readers[type].decode(bytes, HEADER_BYTES, resolver);
+      if (offset < 0) throw new Error('truncated buffer');
+      if (offset !== bytes.length) throw new Error('trailing data');
+      return value as RecordTypes[T];
     } catch (err) {
       throw new SyncError(
         'SCHEMA_MISMATCH',
