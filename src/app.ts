@@ -352,10 +352,13 @@ async function start(
     salesforceSink: {
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
       bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,
-      parked: stores.parked.salesforce,
+      ...(config.PARK_HELD_WRITES ? { parked: stores.parked.salesforce } : {}),
       ...options.pipeline?.salesforceSink,
     },
-    initliveSink: { parked: stores.parked.initlive, ...options.pipeline?.initliveSink },
+    initliveSink: {
+      ...(config.PARK_HELD_WRITES ? { parked: stores.parked.initlive } : {}),
+      ...options.pipeline?.initliveSink,
+    },
   });
 
   const runStore = stores.runs;

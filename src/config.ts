@@ -144,6 +144,12 @@ export const configShape = {
     .describe(
       'Label per-organization metrics with the organization (`org`), a few series each. false leaves totals only, for deployments with thousands of organizations: no series names one, states count organizations (e.g. how many need to reconnect), amounts are summed; the dashboard and alerts work either way, per organization or for the deployment as a whole (docs/scaling.md).',
     ),
+  PARK_HELD_WRITES: z
+    .stringbool()
+    .default(false)
+    .describe(
+      "Park the writes of an organization that cannot take them (revoked grant, package removed, API allocation used up, its InitLive refusing) in Redis, so the partitions it shares with other organizations move on (docs/scaling.md, Isolation). Off by default until the oldest-unapplied-change metric counts parked writes: with it on, a held organization's waiting changes do not show there.",
+    ),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])
     .default('auto')

@@ -20,14 +20,23 @@ describe('RedisMembership specifics', () => {
     const scope = redisScope('membership');
     const membership = new RedisMembership({ redis: scope.open(), keyPrefix: scope.prefix });
     try {
-      await membership.heartbeat('sources', 'a', 200);
-      await membership.heartbeat('sources', 'b', 400);
+      // Lifetimes far apart, and waits that poll: a paused test process (GC, a busy machine)
+      // must not see b's heartbeat run out before it looked.
+      await membership.heartbeat('sources', 'a', 300);
+      await membership.heartbeat('sources', 'b', 3_000);
       expect(await scope.keys()).toEqual([`${scope.prefix}members:sources`]);
-      await new Promise((r) => setTimeout(r, 250));
+      const until = async (what: () => Promise<boolean>): Promise<void> => {
+        const deadline = Date.now() + 5_000;
+        while (!(await what())) {
+          if (Date.now() > deadline) throw new Error('timed out');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await until(async () => (await membership.members('sources')).length === 1);
       // Still there for b.
       expect(await membership.members('sources')).toEqual(['b']);
       expect(await scope.keys()).toHaveLength(1);
-      await new Promise((r) => setTimeout(r, 250));
+      await until(async () => (await scope.keys()).length === 0);
       expect(await scope.keys()).toEqual([]);
     } finally {
       await scope.cleanup();

@@ -215,6 +215,7 @@ describe('Lua script files', () => {
       'compare-and-apply-6.lua',
       'compare-and-set-1.lua',
       'delete-pair-4.lua',
+      'drop-parked-1.lua',
       'email-claim-1.lua',
       'hash-put-unique-1.lua',
       'heartbeat-member-1.lua',
