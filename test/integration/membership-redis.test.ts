@@ -23,10 +23,10 @@ describe('RedisMembership specifics', () => {
       // Lifetimes far apart, and waits that poll: a paused test process (GC, a busy machine)
       // must not see b's heartbeat run out before it looked.
       await membership.heartbeat('sources', 'a', 300);
-      await membership.heartbeat('sources', 'b', 3_000);
+      await membership.heartbeat('sources', 'b', 30_000);
       expect(await scope.keys()).toEqual([`${scope.prefix}members:sources`]);
       const until = async (what: () => Promise<boolean>): Promise<void> => {
-        const deadline = Date.now() + 5_000;
+        const deadline = Date.now() + 20_000;
         while (!(await what())) {
           if (Date.now() > deadline) throw new Error('timed out');
           await new Promise((r) => setTimeout(r, 50));
@@ -36,6 +36,8 @@ describe('RedisMembership specifics', () => {
       // Still there for b.
       expect(await membership.members('sources')).toEqual(['b']);
       expect(await scope.keys()).toHaveLength(1);
+      // b's last heartbeat is short: the key goes when it runs out.
+      await membership.heartbeat('sources', 'b', 300);
       await until(async () => (await scope.keys()).length === 0);
       expect(await scope.keys()).toEqual([]);
     } finally {
