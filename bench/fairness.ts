@@ -19,6 +19,7 @@ import {
   traceTopic,
   type BenchOrg,
   type ConnectorSettings,
+  reporter,
 } from './orgs';
 import { percentiles } from './streaming';
 
@@ -61,11 +62,7 @@ export async function benchFairness(
     connectorEnv: options.extraEnv ?? {},
     loadAverageAtStart: loadavg().map((x) => Math.round(x * 10) / 10),
   };
-  const report = (key: string, value: unknown): void => {
-    out[key] = value;
-    const at = new Date().toISOString().slice(11, 19);
-    process.stderr.write(`[bench fairness ${at}] ${key}: ${JSON.stringify(value)}\n`);
-  };
+  const report = reporter('fairness', out);
 
   let t = Date.now();
   const sf = await startSalesforceSandbox({ apiDailyMax: 10_000_000 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
+import { createPrng } from '../src/sandbox/demo-people';
 import { startInitLiveSandbox } from '../src/sandbox/initlive';
 import { startSalesforceSandbox, type ContactWriteEvent } from '../src/sandbox/salesforce';
 import { freePorts } from '../test/harness/ports';
@@ -95,11 +96,7 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
     // The machine is shared: what else ran shows in the load.
     loadAverageAtStart: loadavg().map((x) => Math.round(x * 10) / 10),
   };
-  const report = (key: string, value: unknown): void => {
-    out[key] = value;
-    const at = new Date().toISOString().slice(11, 19);
-    process.stderr.write(`[bench orgs ${at}] ${key}: ${JSON.stringify(value)}\n`);
-  };
+  const report = reporter('orgs', out);
 
   let t = Date.now();
   const sf = await startSalesforceSandbox({ apiDailyMax: 1_000_000 });
@@ -216,6 +213,18 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
  * One organization in both sandboxes, through their control APIs: `initlive` is the InitLive
  * sandbox's org body (`staffCount`, `seed`), `salesforce` the Salesforce one's (`contactCount`...).
  */
+/** Keeps a figure in `out` and prints it as it comes, for a bench that runs for many minutes. */
+export function reporter(
+  bench: string,
+  out: Record<string, unknown>,
+): (key: string, value: unknown) => void {
+  return (key, value) => {
+    out[key] = value;
+    const at = new Date().toISOString().slice(11, 19);
+    process.stderr.write(`[bench ${bench} ${at}] ${key}: ${JSON.stringify(value)}\n`);
+  };
+}
+
 export async function createBenchOrg(
   sf: Awaited<ReturnType<typeof startSalesforceSandbox>>,
   il: Awaited<ReturnType<typeof startInitLiveSandbox>>,
@@ -251,7 +260,7 @@ export interface ConnectorSettings {
   metricsOrgLabels?: boolean;
   /** INITLIVE_IDLE_POLL_MAX_MS of the connector processes; unset: the product's default. */
   idlePollMaxMs?: number;
-  /** More of the connectors' environment (e.g. FULL_SYNC_RECORDS_PER_SECOND). */
+  /** More of the connectors' environment (any setting of src/config.ts). */
   extraEnv?: Record<string, string>;
   kafkaBrokers: string[];
   schemaRegistryUrl: string;
@@ -581,7 +590,7 @@ export class ChangeStream {
   private readonly staff = new Map<string, string[]>();
   private readonly offs: Array<() => void> = [];
   private seq = 0;
-  private readonly random = mulberry32(7);
+  private readonly random = createPrng(7);
 
   constructor(
     private readonly sf: Awaited<ReturnType<typeof startSalesforceSandbox>>,
@@ -843,24 +852,13 @@ export function range(count: number): number[] {
 
 /** `count` of `items`, drawn without replacement by a seeded generator (the same each run). */
 export function pick<T>(items: T[], count: number, seed: number): T[] {
-  const random = mulberry32(seed);
+  const random = createPrng(seed);
   const pool = [...items];
   for (let i = pool.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, count);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export type { Percentiles };
