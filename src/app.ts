@@ -349,6 +349,11 @@ async function start(
       ...options.pipeline?.initliveSource,
       webhook: { secret: webhookSecret },
     },
+    // Only the process reading an organization needs InitLive's nudges: one webhook each.
+    onSources: {
+      started: (orgId) => webhooks.register(orgId),
+      stopped: (orgId) => webhooks.unregister(orgId),
+    },
     salesforceSink: {
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
       bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,
@@ -404,7 +409,14 @@ async function start(
     ...(pipeline.sourceLease ? { sourceLeases: pipeline.sourceLease } : {}),
     runs: runStore,
     deadLetters: stores.deadLetters,
-    pendingChanges: runtime.pendingChanges,
+    // A held organization's parked writes wait as surely as a batch in hand.
+    pendingChanges: {
+      oldest: () => [
+        ...runtime.pendingChanges.oldest(),
+        ...pipeline.salesforceSink.parkedOldest(),
+        ...pipeline.initliveSink.parkedOldest(),
+      ],
+    },
     orgLabels: config.METRICS_ORG_LABELS,
   });
   closers.add('metrics', () => metrics.close());
@@ -503,6 +515,7 @@ async function start(
     secret: webhookSecret,
   });
   closers.add('webhooks', () => webhooks.removeAll());
+  const readsHere = (orgId: string): boolean => pipeline.sourceLease?.holds(orgId) ?? true;
 
   // Directory changes (connect, disconnect, settings, needs_reauth) restart that org's
   // sources and reset its schedule, one change at a time per org.
@@ -523,7 +536,7 @@ async function start(
       kind: change.kind,
     });
     await pipeline.restartSources(orgId);
-    await webhooks.register(orgId);
+    if (readsHere(orgId)) await webhooks.register(orgId);
   };
   const onChanged = (orgId: string, change: OrgChange): void => {
     const next = (chains.get(orgId) ?? Promise.resolve())
@@ -603,7 +616,9 @@ async function start(
   await scheduler.start();
   closers.add('scheduler', () => scheduler.stop());
   started = true;
-  for (const org of directory.list()) await webhooks.register(org.orgId);
+  for (const org of directory.list()) {
+    if (readsHere(org.orgId)) await webhooks.register(org.orgId);
+  }
 
   // A first full sync links the people both demo systems already share and copies the rest,
   // so the demo starts from linked data. Only when the org has never run one.

@@ -146,9 +146,9 @@ export const configShape = {
     ),
   PARK_HELD_WRITES: z
     .stringbool()
-    .default(false)
+    .default(true)
     .describe(
-      "Park the writes of an organization that cannot take them (revoked grant, package removed, API allocation used up, its InitLive refusing) in Redis, so the partitions it shares with other organizations move on (docs/scaling.md, Isolation). Off by default until the oldest-unapplied-change metric counts parked writes: with it on, a held organization's waiting changes do not show there.",
+      'Park the writes of an organization that cannot take them (revoked grant, package removed, API allocation used up, its InitLive refusing) in Redis (in memory without Redis), so the partitions it shares with other organizations move on (docs/scaling.md, Isolation). Parked writes count as waiting in the status and in initlive_sync_oldest_unapplied_change_timestamp_seconds. false keeps them in the sink, holding their partitions.',
     ),
   SANDBOX: z
     .enum(['auto', 'on', 'off'])

@@ -22,6 +22,11 @@ export interface PipelineOptions {
    * unit tests, tools).
    */
   sourceLease?: SourceLeaseOptions;
+  /**
+   * Told when the lease starts and stops an organization's sources here (not called without
+   * a lease): what only the reading process should hold, such as InitLive's webhook.
+   */
+  onSources?: { started(orgId: string): Promise<void>; stopped(orgId: string): Promise<void> };
 }
 
 export interface Pipeline {
@@ -61,8 +66,10 @@ export function createPipeline(deps: ReconcilerDeps, options: PipelineOptions = 
         {
           start: async (orgId) => {
             await Promise.all([initliveSource.startOrg(orgId), salesforceSource.startOrg(orgId)]);
+            await options.onSources?.started(orgId);
           },
           stop: async (orgId) => {
+            await options.onSources?.stopped(orgId);
             await Promise.all([initliveSource.stopOrg(orgId), salesforceSource.stopOrg(orgId)]);
           },
         },

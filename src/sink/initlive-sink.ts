@@ -27,7 +27,7 @@ import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection, duplicateHolder } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { WritePark, heldError } from './write-park';
+import { WritePark, type ParkedOldest, heldError } from './write-park';
 
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
@@ -175,11 +175,17 @@ export class InitLiveSink {
     return `${this.deps.groupPrefix}.sink-initlive`;
   }
 
+  /** Per organization with writes parked here, its oldest (see WritePark.oldest). */
+  parkedOldest(): ParkedOldest[] {
+    return this.park?.oldest() ?? [];
+  }
+
   /** Joins the consumer group on the InitLive writes topic. Idempotent. */
   async start(): Promise<void> {
     if (this.subscription) return;
     this.abort = new AbortController();
     this.park?.start();
+    this.park?.recover(this.deps.orgs.list().map((o) => o.orgId));
     this.subscription = await this.deps.transport.subscribe({
       groupId: this.groupId,
       topics: [this.deps.topics.initliveWrites],

@@ -23,7 +23,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { WritePark } from './write-park';
+import { WritePark, type ParkedOldest } from './write-park';
 
 export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
@@ -181,6 +181,11 @@ export class SalesforceSink {
     if (e.sink === 'salesforce') this.park?.drain(e.orgId);
   };
 
+  /** Per organization with writes parked here, its oldest (see WritePark.oldest). */
+  parkedOldest(): ParkedOldest[] {
+    return this.park?.oldest() ?? [];
+  }
+
   /** Joins the consumer group; resolves once partitions are assigned. */
   async start(): Promise<void> {
     // A stop in progress finishes first; the sink can then be started again (disconnect and
@@ -190,6 +195,7 @@ export class SalesforceSink {
     this.deps.events.on('sink.wake', this.onWake);
     this.deps.events.on('sink.resumed', this.onResumed);
     this.park?.start();
+    this.park?.recover(this.deps.orgs.list().map((o) => o.orgId));
     this.subscription = await this.deps.transport.subscribe({
       groupId: this.groupId,
       topics: [this.deps.topics.salesforceWrites],

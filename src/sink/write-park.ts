@@ -52,9 +52,19 @@ export interface WriteParkDeps<E extends Parkable> {
   probeBackoff?: RetryPolicy;
 }
 
+/** The oldest write an organization has parked, as the pending-changes view reports it. */
+export interface ParkedOldest {
+  orgId: string;
+  topic: string;
+  /** When the write was put on its topic (epoch ms). */
+  timestamp: number;
+}
+
 interface OrgPark {
   /** Parked records as the store last counted them. */
   count: number;
+  /** The head of the list as last parked or peeked here; null until known. */
+  oldest: { topic: string; timestamp: number } | null;
   /** Parks under way, and parks begun so far (a drain that found the list empty checks both). */
   parking: number;
   parks: number;
@@ -83,6 +93,18 @@ export class WritePark<E extends Parkable> {
   }
 
   /**
+   * Per organization with parked writes known here, the oldest: a parked write is a change
+   * taken off its topic and not yet applied, so the oldest-unapplied-change gauge counts it.
+   */
+  oldest(): ParkedOldest[] {
+    const out: ParkedOldest[] = [];
+    for (const [orgId, state] of this.orgs) {
+      if (state.oldest && state.count > 0) out.push({ orgId, ...state.oldest });
+    }
+    return out;
+  }
+
+  /**
    * Looks, before each batch is written, whether its orgs have writes parked by an earlier run
    * or another process; those are drained first, and the org's new writes park behind them.
    * Every batch, not once: a partition that moved here from a process that parked a pair's
@@ -94,12 +116,31 @@ export class WritePark<E extends Parkable> {
     await Promise.all(
       unknown.map(async (orgId) => {
         const count = await this.deps.store.count(orgId);
-        if (count > 0 && !this.orgs.has(orgId)) {
-          this.state(orgId).count = count;
-          this.drain(orgId);
-        }
+        if (count === 0 || this.orgs.has(orgId)) return;
+        // Its age shows while the org is still held and no drain peeks.
+        const [head] = await this.deps.store.peek(orgId, 1);
+        if (this.orgs.has(orgId)) return;
+        const state = this.state(orgId);
+        state.count = count;
+        if (head) state.oldest = { topic: head.topic, timestamp: head.timestamp };
+        this.drain(orgId);
       }),
     );
+  }
+
+  /**
+   * At start: lists parked before this process ran are drained (and their age shown) without
+   * waiting for the organization's next write. Best effort; each batch looks again anyway.
+   */
+  recover(orgIds: readonly string[]): void {
+    this.prepare(orgIds).catch((err) => {
+      const e = toSyncError(err);
+      this.deps.logger.warn('parked writes not looked up at start', {
+        sink: this.deps.sink,
+        code: e.code,
+        reason: e.message,
+      });
+    });
   }
 
   /** True when the org's writes must park: it is held, or older writes of it are parked. */
@@ -123,6 +164,9 @@ export class WritePark<E extends Parkable> {
     const state = this.state(orgId);
     state.parking++;
     state.parks++;
+    // Appended behind what is parked already: the head changes only when the list was empty.
+    const first = envs[0]?.record;
+    if (!state.oldest && first) state.oldest = { topic: first.topic, timestamp: first.timestamp };
     try {
       state.count = await this.deps.store.park(
         orgId,
@@ -169,7 +213,7 @@ export class WritePark<E extends Parkable> {
   private state(orgId: string): OrgPark {
     let state = this.orgs.get(orgId);
     if (!state) {
-      state = { count: 0, parking: 0, parks: 0, draining: null };
+      state = { count: 0, oldest: null, parking: 0, parks: 0, draining: null };
       this.orgs.set(orgId, state);
     }
     return state;
@@ -182,6 +226,8 @@ export class WritePark<E extends Parkable> {
       try {
         const parksBefore = state.parks;
         const parked = await store.peek(orgId, this.deps.drainStep);
+        const head = parked[0];
+        if (head) state.oldest = { topic: head.topic, timestamp: head.timestamp };
         if (parked.length === 0) {
           // A park that began after the peek lands behind it: look again rather than forget it.
           if (state.parking === 0 && state.parks === parksBefore) {

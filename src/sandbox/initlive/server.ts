@@ -236,7 +236,7 @@ export async function startInitLiveSandbox(
 
   const dispatcher = new WebhookDispatcher(
     { ...defaultWebhookDeliveryOptions, ...options.webhooks },
-    (hook) => store.orgIds().some((id) => store.webhooks(id).some((h) => h.id === hook.id)),
+    (orgId, hook) => store.hasWebhook(orgId, hook.id),
     logger,
   );
   store.onChange((orgId, change) => {

@@ -394,6 +394,11 @@ export class InitLiveStore {
     }
   }
 
+  /** One lookup, no copies: asked before every delivery attempt. */
+  hasWebhook(orgId: string, id: string): boolean {
+    return this.orgs.get(orgId)?.webhooks.has(id) ?? false;
+  }
+
   webhooks(orgId: string): WebhookSubscription[] {
     return [...this.state(orgId).webhooks.values()].map((w) => ({ ...w }));
   }

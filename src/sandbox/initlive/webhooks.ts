@@ -3,6 +3,8 @@ import { WEBHOOK_SIGNATURE_HEADER, signWebhookBody } from '../../infra/initlive/
 import type { Logger } from '../../logger';
 import type { FeedEntry, WebhookSubscription } from './model';
 
+const ATTEMPTS_KEPT = 10_000;
+
 /**
  * Webhook delivery as InitLive would do it: one signed POST per change per subscription,
  * at least once, retried with exponential backoff while the receiver answers non-2xx, given up
@@ -87,8 +89,8 @@ export class WebhookDispatcher {
 
   constructor(
     private readonly options: WebhookDeliveryOptions,
-    /** Whether a subscription still exists; an unregistered hook gets no more attempts. */
-    private readonly isRegistered: (hook: WebhookSubscription) => boolean,
+    /** Whether a subscription of the org still exists; an unregistered hook gets no more attempts. */
+    private readonly isRegistered: (orgId: string, hook: WebhookSubscription) => boolean,
     private readonly logger: Logger,
   ) {}
 
@@ -108,7 +110,7 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Every attempt so far, oldest first. */
+  /** The attempts so far (the newest 10,000 to 20,000), oldest first. */
   attempts(): DeliveryAttempt[] {
     return this.log.map((a) => ({ ...a }));
   }
@@ -163,7 +165,7 @@ export class WebhookDispatcher {
     attempt: number,
   ): Promise<void> {
     if (this.closed) return;
-    if (!this.isRegistered(hook)) return this.done();
+    if (!this.isRegistered(event.orgId, hook)) return this.done();
     const body = JSON.stringify(event);
     const signature = signWebhookBody(
       body,
@@ -193,6 +195,8 @@ export class WebhookDispatcher {
     if (this.closed) return;
     const ok = status !== null && status >= 200 && status < 300;
     this.counters.attempts++;
+    // The newest attempts only: a long run must not keep every one.
+    if (this.log.length >= 2 * ATTEMPTS_KEPT) this.log.splice(0, this.log.length - ATTEMPTS_KEPT);
     this.log.push({
       webhookId: hook.id,
       url: hook.url,
