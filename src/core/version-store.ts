@@ -70,14 +70,6 @@ export interface VersionStore {
   /** The pair that holds `recordId` on `side`, or null. */
   findPairId(orgId: string, side: Side, recordId: string): Promise<string | null>;
   /**
-   * findPairId for many records of one org in one round trip: one entry per lookup, in the
-   * same order. Not a snapshot across records.
-   */
-  findPairIds(
-    orgId: string,
-    lookups: ReadonlyArray<{ side: Side; recordId: string }>,
-  ): Promise<Array<string | null>>;
-  /**
    * Atomically: when the stored revision equals `expectedRev` (0: the pair must not exist),
    * stores `next` under revision expectedRev + 1 and points the link index (side, record id ->
    * pair id) at next.initliveId / next.salesforceId, dropping links of ids the pair no longer

@@ -66,16 +66,6 @@ interface Outputs {
   outcomes: OutcomeBatch;
 }
 
-type Change = InitLiveStaffChange | SalesforceContactChange;
-
-/** A record of the batch decoded ahead of its turn (or why it could not be), and its link. */
-interface Ahead {
-  change?: Change;
-  error?: unknown;
-  /** The pair its record was linked to when read ahead; undefined when not read. */
-  link?: string | null;
-}
-
 /** A change as decoded, with what its outcome needs to know about where it came from. */
 interface Received {
   change: InitLiveStaffChange | SalesforceContactChange;
@@ -153,9 +143,8 @@ export class Reconciler {
       else byKey.set(r.key, [r]);
     }
     const groups = [...byKey.values()];
-    const ahead = await this.lookAhead(groups);
     await forEachLimit(groups, this.options.concurrency ?? DEFAULT_CONCURRENCY, async (group) => {
-      for (const record of group) await this.handleRecord(record, outputs, ahead.get(record));
+      for (const record of group) await this.handleRecord(record, outputs);
     });
     // Outcomes first: whoever counts a run's writes must meet each decision before its writes.
     await outputs.outcomes.produce(this.deps);
@@ -165,69 +154,16 @@ export class Reconciler {
     ]);
   }
 
-  private sideOf(record: ConsumedRecord): Side {
-    return record.topic === this.deps.topics.staffChanges ? 'initlive' : 'salesforce';
-  }
-
-  private decode(record: ConsumedRecord): Promise<Change> {
-    return this.sideOf(record) === 'initlive'
-      ? this.deps.codec.decode('InitLiveStaffChange', record.value)
-      : this.deps.codec.decode('SalesforceContactChange', record.value);
-  }
-
-  /**
-   * Decodes the batch and reads, in one store call per organization, the pair each group's
-   * first record is linked to: one round trip instead of one per record. Later records of a
-   * group read their own, as the earlier ones may link them. A link read here is as good as
-   * one read at the record's turn: compare-and-apply settles any race either way. A failed
-   * read leaves the records to read their own (and fail the batch if the store is down).
-   */
-  private async lookAhead(groups: ConsumedRecord[][]): Promise<Map<ConsumedRecord, Ahead>> {
-    const ahead = new Map<ConsumedRecord, Ahead>();
-    await Promise.all(
-      groups.flat().map(async (record) => {
-        try {
-          ahead.set(record, { change: await this.decode(record) });
-        } catch (error) {
-          ahead.set(record, { error });
-        }
-      }),
-    );
-    const byOrg = new Map<string, Array<{ entry: Ahead; side: Side; recordId: string }>>();
-    for (const group of groups) {
-      const entry = ahead.get(group[0]!)!;
-      if (!entry.change) continue;
-      const side = this.sideOf(group[0]!);
-      const recordId =
-        side === 'initlive'
-          ? (entry.change as InitLiveStaffChange).initliveId
-          : entry.change.salesforceId;
-      if (typeof recordId !== 'string' || recordId === '') continue;
-      const list = byOrg.get(entry.change.orgId) ?? [];
-      list.push({ entry, side, recordId });
-      byOrg.set(entry.change.orgId, list);
-    }
-    await Promise.all(
-      [...byOrg].map(async ([orgId, lookups]) => {
-        const pairIds = await this.deps.store.findPairIds(orgId, lookups).catch(() => null);
-        if (pairIds) lookups.forEach((l, i) => (l.entry.link = pairIds[i] ?? null));
-      }),
-    );
-    return ahead;
-  }
-
-  private async handleRecord(
-    record: ConsumedRecord,
-    outputs: Outputs,
-    ahead?: Ahead,
-  ): Promise<void> {
-    const side = this.sideOf(record);
+  private async handleRecord(record: ConsumedRecord, outputs: Outputs): Promise<void> {
+    const side: Side = record.topic === this.deps.topics.staffChanges ? 'initlive' : 'salesforce';
     const recordType = side === 'initlive' ? 'InitLiveStaffChange' : 'SalesforceContactChange';
     let orgId: string | null = null;
     let received: Received | null = null;
     try {
-      if (ahead && 'error' in ahead) throw ahead.error;
-      const change = ahead?.change ?? (await this.decode(record));
+      const change =
+        side === 'initlive'
+          ? await this.deps.codec.decode('InitLiveStaffChange', record.value)
+          : await this.deps.codec.decode('SalesforceContactChange', record.value);
       orgId = change.orgId;
       const org = await this.deps.orgs.resolve(change.orgId);
       const observed =
@@ -241,7 +177,7 @@ export class Reconciler {
           `organization ${change.orgId} is not connected to this deployment`,
         );
       }
-      await this.reconcile(org, received, outputs, ahead?.link);
+      await this.reconcile(org, received, outputs);
     } catch (err) {
       // Transient trouble (store, registry) must not turn into a dead letter: let the batch
       // fail and be redelivered. One org's used-up API allocation (a Contact read) is no
@@ -293,16 +229,10 @@ export class Reconciler {
     });
   }
 
-  /** `knownLink`: the pair the record was linked to a moment ago, when read ahead (see lookAhead). */
-  private async reconcile(
-    org: OrgRuntime,
-    received: Received,
-    outputs: Outputs,
-    knownLink?: string | null,
-  ): Promise<void> {
+  private async reconcile(org: OrgRuntime, received: Received, outputs: Outputs): Promise<void> {
     const change = received.observed;
     if (change.op === 'delete' && !change.otherId) {
-      const named = await this.nameDeletedCounterpart(org, change, knownLink);
+      const named = await this.nameDeletedCounterpart(org, change);
       if (named) return this.reconcile(org, { ...received, observed: named }, outputs);
     }
     const now = this.deps.now();
@@ -324,11 +254,7 @@ export class Reconciler {
     };
     for (let attempt = 1; ; attempt++) {
       let fresh: boolean;
-      ({ pairId, claimed, fresh, foundBy } = await this.findPair(
-        org.orgId,
-        change,
-        attempt === 1 ? knownLink : undefined,
-      ));
+      ({ pairId, claimed, fresh, foundBy } = await this.findPair(org.orgId, change));
       let taken = false;
       try {
         const decidePair = (current: StoredPair | null): Decision<true> | null => {
@@ -504,14 +430,9 @@ export class Reconciler {
   private async nameDeletedCounterpart(
     org: OrgRuntime,
     change: ObservedChange,
-    knownLink: string | null | undefined,
   ): Promise<ObservedChange | null> {
     if (!org.salesforce) return null;
-    const linked =
-      knownLink !== undefined
-        ? knownLink
-        : await this.deps.store.findPairId(org.orgId, change.side, change.recordId);
-    if (linked) return null;
+    if (await this.deps.store.findPairId(org.orgId, change.side, change.recordId)) return null;
     const { mapping } = org.settings;
     const field = mapping.find((m) => m.field === 'initliveId')?.salesforceField;
     if (!field) return null;
@@ -567,7 +488,6 @@ export class Reconciler {
   private async findPair(
     orgId: string,
     change: ObservedChange,
-    knownLink: string | null | undefined,
   ): Promise<{
     pairId: string;
     claimed: string | null;
@@ -575,10 +495,7 @@ export class Reconciler {
     foundBy: 'link' | 'email' | 'new';
   }> {
     const { store } = this.deps;
-    const linked =
-      knownLink !== undefined
-        ? knownLink
-        : await store.findPairId(orgId, change.side, change.recordId);
+    const linked = await store.findPairId(orgId, change.side, change.recordId);
     if (linked) return { pairId: linked, claimed: null, fresh: false, foundBy: 'link' };
     if (change.otherId) {
       const byExternalId = await store.findPairId(orgId, otherSide(change.side), change.otherId);

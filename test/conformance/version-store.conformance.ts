@@ -122,20 +122,6 @@ export function describeVersionStoreConformance(
       await store.compareAndApply(pair(org, 'p1', { initliveId: 'B', salesforceId: null }), 3);
       expect(await store.findPairId(org, 'salesforce', 'S')).toBeNull();
       expect(await store.findPairId(org, 'initlive', 'B')).toBe('p1');
-      await store.compareAndApply(pair(org, 'p3', { initliveId: 'C', salesforceId: 'T' }), 0);
-      expect(
-        await store.findPairIds(org, [
-          { side: 'initlive', recordId: 'B' },
-          { side: 'salesforce', recordId: 'S' },
-          { side: 'salesforce', recordId: 'T' },
-          { side: 'salesforce', recordId: 'B' },
-          { side: 'initlive', recordId: 'C' },
-        ]),
-      ).toEqual(['p1', null, 'p3', null, 'p3']);
-      expect(await store.findPairIds(org, [])).toEqual([]);
-      expect(await store.findPairIds(newOrg(), [{ side: 'initlive', recordId: 'B' }])).toEqual([
-        null,
-      ]);
 
       // A freed id can be taken by another pair.
       expect(
@@ -560,7 +546,6 @@ export function describeVersionStoreConformance(
         getMany: (o, ids) => inner.getMany(o, ids),
         getLinks: (o, ids) => inner.getLinks(o, ids),
         findPairId: (o, side, id) => inner.findPairId(o, side, id),
-        findPairIds: (o, lookups) => inner.findPairIds(o, lookups),
         link: (o, p, side, id) => inner.link(o, p, side, id),
         delete: (o, p, rev) => inner.delete(o, p, rev),
         listPairIds: (o, cursor, count) => inner.listPairIds(o, cursor, count),

@@ -22,7 +22,6 @@ function overTheWire(inner: VersionStore): VersionStore {
     getMany: (o, ids) => call(() => inner.getMany(o, ids)),
     getLinks: (o, ids) => call(() => inner.getLinks(o, ids)),
     findPairId: (o, side, id) => call(() => inner.findPairId(o, side, id)),
-    findPairIds: (o, lookups) => call(() => inner.findPairIds(o, lookups)),
     compareAndApply: (next, rev) => call(() => inner.compareAndApply(next, rev)),
     link: (o, p, side, id) => call(() => inner.link(o, p, side, id)),
     delete: (o, p, rev) => call(() => inner.delete(o, p, rev)),

@@ -124,17 +124,6 @@ export class MemoryVersionStore implements VersionStore {
     return this.orgs.get(orgId)?.links[side].get(recordId) ?? null;
   }
 
-  async findPairIds(
-    orgId: string,
-    lookups: ReadonlyArray<{ side: Side; recordId: string }>,
-  ): Promise<Array<string | null>> {
-    assertKeyParts({ orgId });
-    for (const { recordId } of lookups) assertKeyParts({ recordId });
-    this.checkOpen('findPairIds');
-    const links = this.orgs.get(orgId)?.links;
-    return lookups.map((l) => links?.[l.side].get(l.recordId) ?? null);
-  }
-
   async compareAndApply(next: PairState, expectedRev: number): Promise<ApplyResult> {
     assertPairState(next);
     assertRev(expectedRev);

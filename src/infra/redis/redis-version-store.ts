@@ -175,19 +175,6 @@ export class RedisVersionStore implements VersionStore {
     );
   }
 
-  async findPairIds(
-    orgId: string,
-    lookups: ReadonlyArray<{ side: Side; recordId: string }>,
-  ): Promise<Array<string | null>> {
-    assertKeyParts({ orgId });
-    for (const { recordId } of lookups) assertKeyParts({ recordId });
-    if (lookups.length === 0) return [];
-    // The keys share the org's hash tag, so one MGET serves them on a cluster too.
-    return this.run('findPairIds', { orgId, count: lookups.length }, () =>
-      this.redis.mget(lookups.map((l) => this.linkKey(orgId, l.side, l.recordId))),
-    );
-  }
-
   async compareAndApply(next: PairState, expectedRev: number): Promise<ApplyResult> {
     assertPairState(next);
     assertRev(expectedRev);
