@@ -5,8 +5,9 @@ import type { OrgDirectory } from '../orgs/org-directory';
 
 /**
  * The InitLive webhooks this process registered, one per organization whose sources it reads
- * (all streaming ones without a source lease), removed when the sources move on and at stop. Webhooks only shorten the wait for a change: the feed poll carries on without them,
- * so a registration that fails is logged and left.
+ * (all streaming ones without a source lease), removed when the sources move on and at stop.
+ * Webhooks only shorten the wait for a change: the feed poll carries on without them, so a
+ * registration that fails is logged and left.
  */
 export class WebhookRegistrations {
   private readonly hooks = new Map<string, { api: InitLiveApi; id: string }>();
