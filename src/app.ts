@@ -42,6 +42,7 @@ import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
 import { WriteHoldBoard } from './sink/write-holds';
 import { WebhookRegistrations } from './source-initlive/webhook-registrations';
+import { idlePollCeilingMs } from './source-initlive/initlive-source';
 
 /**
  * The whole connector, wired from one Config: stores, transport, the streaming pipeline, the
@@ -228,6 +229,11 @@ async function start(
   }
   const sandboxSalesforce = useSandbox && config.SALESFORCE_LOGIN_URL === undefined;
   const sandboxInitLive = useSandbox && config.INITLIVE_BASE_URL === undefined;
+  // The same condition as the webhook base URL below.
+  const idlePollMaxMs = idlePollCeilingMs(
+    config.INITLIVE_IDLE_POLL_MAX_MS,
+    config.PUBLIC_URL !== undefined || sandboxInitLive,
+  );
 
   const oauth: AdminOAuthSettings =
     sandboxSalesforce && sandboxes
@@ -343,9 +349,7 @@ async function start(
       ...options.pipeline?.sourceLease,
     },
     initliveSource: {
-      ...(config.INITLIVE_IDLE_POLL_MAX_MS
-        ? { idlePollMaxMs: config.INITLIVE_IDLE_POLL_MAX_MS }
-        : {}),
+      ...(idlePollMaxMs ? { idlePollMaxMs } : {}),
       ...options.pipeline?.initliveSource,
       webhook: { secret: webhookSecret },
     },

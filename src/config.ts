@@ -328,7 +328,7 @@ export const configShape = {
     .max(300_000)
     .optional()
     .describe(
-      "Longest wait between reads of an organization's InitLive change feed while it stays empty: the wait doubles from 1 s after each empty read up to this, and is back at 1 s once a read finds changes. Unset: every second, whatever the feed. Each streaming organization costs a request per wait (to InitLive, and CPU here), so with many organizations set it (e.g. 15000) together with PUBLIC_URL: webhooks then bring changes at once and the poll only catches a lost one (docs/scaling.md).",
+      "Longest wait between reads of an organization's InitLive change feed while it stays empty: the wait doubles from 1 s after each empty read up to this, and is back at 1 s once a read finds changes. Unset: 15000 where webhooks are registered (PUBLIC_URL set, or the InitLive sandbox), since they bring changes at once and the poll only catches a lost one; every second otherwise. Each streaming organization costs a request per wait (to InitLive, and CPU here; docs/scaling.md).",
     ),
   PUBLIC_URL: optionalUrl.describe(
     'Base URL at which InitLive can reach this server. When set (and always with the InitLive sandbox), a signed webhook is registered per organization at start, so changes arrive without waiting for the next feed poll.',

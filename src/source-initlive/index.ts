@@ -1,4 +1,9 @@
-export { InitLiveSource, idlePollDelayMs, initLivePositionName } from './initlive-source';
+export {
+  InitLiveSource,
+  idlePollCeilingMs,
+  idlePollDelayMs,
+  initLivePositionName,
+} from './initlive-source';
 export type {
   InitLiveSourceOptions,
   InitLiveSourceStats,

@@ -77,6 +77,18 @@ export function idlePollDelayMs(
   return Math.min(ceiling, pollIntervalMs * 2 ** Math.min(30, emptyReads - 1));
 }
 
+/**
+ * The idle-poll ceiling a deployment gets: the configured one, else 15 s where webhooks are
+ * registered (they bring changes at once; the poll only catches a lost one, and polling each
+ * organization every second costs a core per thousand), else none (every `pollIntervalMs`).
+ */
+export function idlePollCeilingMs(
+  configured: number | undefined,
+  webhooksRegistered: boolean,
+): number | undefined {
+  return configured ?? (webhooksRegistered ? 15_000 : undefined);
+}
+
 const defaultErrorBackoff: RetryPolicy = {
   maxAttempts: Number.POSITIVE_INFINITY,
   initialDelayMs: 500,

@@ -1,5 +1,5 @@
 import type { InitLiveStaffChange } from '../../src/core/records';
-import { InitLiveSource, idlePollDelayMs } from '../../src/source-initlive';
+import { InitLiveSource, idlePollCeilingMs, idlePollDelayMs } from '../../src/source-initlive';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import type { InitLiveSandbox } from '../../src/sandbox/initlive';
 import {
@@ -26,6 +26,14 @@ describe('InitLive feed poll backoff', () => {
     // No ceiling above the interval: no backoff (the default).
     expect([1, 5, 50].map((n) => idlePollDelayMs(n, 1_000, 1_000))).toEqual([1_000, 1_000, 1_000]);
     expect(idlePollDelayMs(5, 1_000, 10)).toBe(1_000);
+  });
+
+  test('a deployment whose webhooks are registered polls an idle feed every 15 s at most; without them, every second', () => {
+    expect(idlePollCeilingMs(undefined, true)).toBe(15_000);
+    expect(idlePollCeilingMs(undefined, false)).toBeUndefined();
+    // A configured ceiling wins either way.
+    expect(idlePollCeilingMs(4_000, true)).toBe(4_000);
+    expect(idlePollCeilingMs(60_000, false)).toBe(60_000);
   });
 
   describe('a reader', () => {
