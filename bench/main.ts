@@ -4,6 +4,7 @@ import { DEPLOYED_ENV, DEPLOYED_HEAP_FLAG } from './deployed';
 import { benchFullSync, type FullSyncBenchOptions, type FullSyncBenchResult } from './full-sync';
 import { benchFairness } from './fairness';
 import { benchOrgs } from './orgs';
+import { benchSchedules } from './schedules';
 import {
   burstInitLiveToSalesforce,
   burstSalesforceToInitLive,
@@ -33,6 +34,13 @@ import {
  *                                      `--streaming-orgs=`, `--rate=`, `--processes=`,
  *                                      `--staff=`, `--phase-seconds=`);
  *                                      only when asked for
+ *   npm run bench -- --only=schedules  300 organizations x 20 staff over 3 connector processes,
+ *                                      every one scheduled daily at the same minute: the
+ *                                      scheduled-run limit, none skipped, the order
+ *                                      (`--orgs=`, `--staff=`, `--processes=`, `--concurrency=`
+ *                                      (SCHEDULED_RUN_CONCURRENCY; default the product's),
+ *                                      `--timezone=`, `--lead-seconds=`, `--timeout-minutes=`);
+ *                                      only when asked for
  *
  * `split` is the steady run with two connector processes in one consumer group: how the
  * decisions and writes divide between them.
@@ -50,7 +58,9 @@ async function main(): Promise<void> {
     // process then holds only the sandboxes, whose history grows with the run's length.
     const connectorElsewhere =
       only !== undefined &&
-      only.split(',').every((p) => ['steady', 'split', 'orgs', 'fairness'].includes(p));
+      only
+        .split(',')
+        .every((p) => ['steady', 'split', 'orgs', 'fairness', 'schedules'].includes(p));
     const heapFlag = connectorElsewhere ? '--max-old-space-size=4096' : DEPLOYED_HEAP_FLAG;
     const run = spawnSync(
       process.execPath,
@@ -178,6 +188,24 @@ async function main(): Promise<void> {
         redisUrl: process.env.REDIS_URL!,
       });
       log(out, 'fairness');
+    }
+    if (only?.split(',').includes('schedules')) {
+      if (memory) throw new Error('--only=schedules runs connector processes: not with --memory');
+      out.schedules = await benchSchedules({
+        orgs: Number(flag('orgs') ?? (quick ? 20 : 300)),
+        staff: Number(flag('staff') ?? 20),
+        processes: Number(flag('processes') ?? 3),
+        ...(flag('concurrency') ? { concurrency: Number(flag('concurrency')) } : {}),
+        ...(flag('timezone') ? { timezone: flag('timezone')! } : {}),
+        ...(flag('lead-seconds') ? { leadSeconds: Number(flag('lead-seconds')) } : {}),
+        ...(flag('timeout-minutes') ? { timeoutMinutes: Number(flag('timeout-minutes')) } : {}),
+        // The many-organization setting (docs/scaling.md).
+        idlePollMaxMs: Number(flag('idle-poll-max-ms') ?? 15_000),
+        kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
+        schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL!,
+        redisUrl: process.env.REDIS_URL!,
+      });
+      log(out, 'schedules');
     }
   } finally {
     await services?.stop();
