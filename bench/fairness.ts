@@ -1,9 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { loadavg } from 'node:os';
-import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
-import { startInitLiveSandbox } from '../src/sandbox/initlive';
-import { startSalesforceSandbox } from '../src/sandbox/salesforce';
-import { countSeries, sleep, type ConnectorMain } from './org-processes';
+import { countSeries, sleep } from './org-processes';
 import {
   ADMIN_TOKEN,
   ChangeStream,
@@ -12,6 +8,8 @@ import {
   coresSince,
   cpuSnapshot,
   createBenchOrg,
+  loadAverage,
+  openBenchWorld,
   mapLimit,
   range,
   startConnectors,
@@ -60,15 +58,13 @@ export async function benchFairness(
     idlePollMaxMs: options.idlePollMaxMs ?? null,
     metricsOrgLabels: options.metricsOrgLabels ?? true,
     connectorEnv: options.extraEnv ?? {},
-    loadAverageAtStart: loadavg().map((x) => Math.round(x * 10) / 10),
+    loadAverageAtStart: loadAverage(),
   };
   const report = reporter('fairness', out);
 
   let t = Date.now();
-  const sf = await startSalesforceSandbox({ apiDailyMax: 10_000_000 });
-  const il = await startInitLiveSandbox({});
-  const redis = createRedis(options.redisUrl, { connectionName: `${prefix}-bench` });
-  const procs: ConnectorMain[] = [];
+  const world = await openBenchWorld(options.redisUrl, prefix, 10_000_000);
+  const { sf, il, procs } = world;
   try {
     const p = options.processes;
     const small = await mapLimit(range(options.streamingOrgs), 8, (i) =>
@@ -155,11 +151,8 @@ export async function benchFairness(
       await trace.disconnect();
     }
   } finally {
-    out.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 10) / 10);
-    await Promise.all(procs.map((c) => c.stop().catch(() => undefined)));
-    await deleteByPrefix(redis, `${prefix}:`).catch(() => 0);
-    await closeRedis(redis);
-    await Promise.all([sf.close(), il.close()]);
+    out.loadAverageAtEnd = loadAverage();
+    await world.close();
   }
   return out;
 }

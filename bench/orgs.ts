@@ -80,6 +80,44 @@ interface Change {
   landedAt: number | null;
 }
 
+/** The 1, 5 and 15 minute load averages to a tenth: the machine is shared, and they show it. */
+export function loadAverage(): number[] {
+  return loadavg().map((x) => Math.round(x * 10) / 10);
+}
+
+/** Both sandboxes, the bench's Redis client and the connector processes started on them. */
+export interface BenchWorld {
+  sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
+  il: Awaited<ReturnType<typeof startInitLiveSandbox>>;
+  redis: Redis;
+  procs: ConnectorMain[];
+  /** Stops the processes, deletes the run's keys (`<prefix>:`) and closes the rest. */
+  close(): Promise<void>;
+}
+
+export async function openBenchWorld(
+  redisUrl: string,
+  prefix: string,
+  apiDailyMax: number,
+): Promise<BenchWorld> {
+  const sf = await startSalesforceSandbox({ apiDailyMax });
+  const il = await startInitLiveSandbox({});
+  const redis = createRedis(redisUrl, { connectionName: `${prefix}-bench` });
+  const procs: ConnectorMain[] = [];
+  return {
+    sf,
+    il,
+    redis,
+    procs,
+    close: async () => {
+      await Promise.all(procs.map((c) => c.stop().catch(() => undefined)));
+      await deleteByPrefix(redis, `${prefix}:`).catch(() => 0);
+      await closeRedis(redis);
+      await Promise.all([sf.close(), il.close()]);
+    },
+  };
+}
+
 export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<string, unknown>> {
   const n = options.orgs;
   const staffPerOrg = options.staff;
@@ -94,15 +132,13 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
     metricsOrgLabels: options.metricsOrgLabels ?? true,
     idlePollMaxMs: options.idlePollMaxMs ?? null,
     // The machine is shared: what else ran shows in the load.
-    loadAverageAtStart: loadavg().map((x) => Math.round(x * 10) / 10),
+    loadAverageAtStart: loadAverage(),
   };
   const report = reporter('orgs', out);
 
   let t = Date.now();
-  const sf = await startSalesforceSandbox({ apiDailyMax: 1_000_000 });
-  const il = await startInitLiveSandbox({});
-  const redis = createRedis(options.redisUrl, { connectionName: `${prefix}-bench` });
-  const procs: ConnectorMain[] = [];
+  const world = await openBenchWorld(options.redisUrl, prefix, 1_000_000);
+  const { sf, il, redis, procs } = world;
   try {
     // --- the organizations, in both sandboxes, through their control APIs -------------------
     const orgs: BenchOrg[] = await mapLimit(range(n), 8, (i) =>
@@ -200,11 +236,8 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
       await Promise.all(procs.filter((c) => !c.exited()).map((c) => countSeries(c.url))),
     );
   } finally {
-    out.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 10) / 10);
-    await Promise.all(procs.map((c) => c.stop().catch(() => undefined)));
-    await deleteByPrefix(redis, `${prefix}:`).catch(() => 0);
-    await closeRedis(redis);
-    await Promise.all([sf.close(), il.close()]);
+    out.loadAverageAtEnd = loadAverage();
+    await world.close();
   }
   return out;
 }

@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { configShape } from '../src/config';
 import { nextFireAt, wallTime, type SyncSchedule } from '../src/core/schedule';
-import { closeRedis, createRedis, deleteByPrefix } from '../src/infra/redis/connect';
-import { startInitLiveSandbox } from '../src/sandbox/initlive';
-import { startSalesforceSandbox } from '../src/sandbox/salesforce';
 import { sleep, type ConnectorMain } from './org-processes';
 import {
   ADMIN_TOKEN,
@@ -16,6 +13,8 @@ import {
   coresSince,
   cpuSnapshot,
   createBenchOrg,
+  loadAverage,
+  openBenchWorld,
   mapLimit,
   range,
   reporter,
@@ -105,15 +104,13 @@ export async function benchSchedules(
     limitOverall: limit,
     timezone,
     idlePollMaxMs: options.idlePollMaxMs ?? null,
-    loadAverageAtStart: loadavg().map((x) => Math.round(x * 10) / 10),
+    loadAverageAtStart: loadAverage(),
   };
   const report = reporter('schedules', out);
 
   let t = Date.now();
-  const sf = await startSalesforceSandbox({ apiDailyMax: 1_000_000 });
-  const il = await startInitLiveSandbox({});
-  const redis = createRedis(options.redisUrl, { connectionName: `${prefix}-bench` });
-  const procs: ConnectorMain[] = [];
+  const world = await openBenchWorld(options.redisUrl, prefix, 1_000_000);
+  const { sf, il, redis, procs } = world;
   try {
     const orgs = await mapLimit(range(n), 8, (i) =>
       createBenchOrg(sf, il, i % p, { staffCount: options.staff, seed: i + 1 }),
@@ -256,11 +253,8 @@ export async function benchSchedules(
     };
     report('target', { ...checks, allPass: Object.values(checks).every(Boolean) });
   } finally {
-    out.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 10) / 10);
-    await Promise.all(procs.map((c) => c.stop().catch(() => undefined)));
-    await deleteByPrefix(redis, `${prefix}:`).catch(() => 0);
-    await closeRedis(redis);
-    await Promise.all([sf.close(), il.close()]);
+    out.loadAverageAtEnd = loadAverage();
+    await world.close();
   }
   return out;
 }
