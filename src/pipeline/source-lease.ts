@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import type { Lock } from '../batch/lock';
 import { sourceLockName } from '../batch/lock';
 import { rendezvousAssign } from '../core/rendezvous';

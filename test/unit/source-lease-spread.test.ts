@@ -9,21 +9,48 @@ import { StaticOrgDirectory } from '../../src/orgs/org-directory';
 import { SOURCE_MEMBERS_GROUP } from '../../src/pipeline/membership';
 import { SourceLease } from '../../src/pipeline/source-lease';
 import type { LeasedReaders } from '../../src/pipeline/source-lease';
-import { eventually, orgRuntime } from './source-initlive-helpers';
+import { orgRuntime } from './source-initlive-helpers';
 import { ControllableLock, ControllableMembership } from './source-lease-helpers';
 
 /**
  * Source leases spread over several "processes" (SourceLease instances) sharing one
  * MemoryLock and one MemoryMembership, as processes share Redis. One board records who runs
  * which organization's readers, and any start while another member still runs them.
+ *
+ * The clock is driven: on a loaded machine wall-clock timers fire late, a surviving member's
+ * heartbeat lapses, and more moves than the lease logic makes.
  */
-
-jest.setTimeout(30_000);
 
 const LEASE_MS = 600;
 const THIRD_MS = LEASE_MS / 3;
-/** Timer and event-loop slack allowed on every timing assertion. */
-const SLACK_MS = 500;
+/** Allowed for the in-memory calls' own timers on every timing assertion. */
+const SLACK_MS = 50;
+
+/** Advances the driven clock in small steps until `check` holds, or fails after `timeoutMs`. */
+async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await jest.advanceTimersByTimeAsync(10);
+  }
+}
+
+const sleep = (ms: number) => jest.advanceTimersByTimeAsync(ms);
+
+/** Awaits work that waits on timers, driving the clock until it settles. */
+async function driven<T>(work: Promise<T>): Promise<T> {
+  let settled = false;
+  const watched = work.finally(() => {
+    settled = true;
+  });
+  while (!settled) await jest.advanceTimersByTimeAsync(10);
+  return watched;
+}
 const ORG_COUNT = 30;
 const ORGS = Array.from({ length: ORG_COUNT }, (_, i) => `org_${i}`);
 
@@ -92,6 +119,7 @@ describe('SourceLease spread over members', () => {
   };
 
   beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
     lock = new MemoryLock();
     membership = new MemoryMembership();
     board = new Board();
@@ -102,12 +130,13 @@ describe('SourceLease spread over members', () => {
       h.lock.thaw();
       h.membership.thaw();
     }
-    await Promise.all(started.splice(0).map((l) => l.stop()));
+    await driven(Promise.all(started.splice(0).map((l) => l.stop())));
+    jest.useRealTimers();
   });
 
   it('a single member reads every organization', async () => {
     const a = member('a');
-    await a.lease.start();
+    await driven(a.lease.start());
     expect(board.share('a')).toBe(ORG_COUNT);
     expect(a.lease.states().every((s) => s.state === 'held')).toBe(true);
     expect(await membership.members(SOURCE_MEMBERS_GROUP)).toEqual(['a']);
@@ -115,11 +144,15 @@ describe('SourceLease spread over members', () => {
 
   it('three members split the organizations within ±20%, hand them over without overlap, and then stay put', async () => {
     const a = member('a');
-    await a.lease.start();
+    await driven(a.lease.start());
     expect(board.share('a')).toBe(ORG_COUNT);
-    await member('b').lease.start();
-    await member('c').lease.start();
-    await eventually(() => board.spread(['a', 'b', 'c']), 'an even spread over a, b, c', 10_000);
+    await driven(member('b').lease.start());
+    await driven(member('c').lease.start());
+    await eventually(
+      () => board.spread(['a', 'b', 'c']),
+      'an even spread over a, b, c',
+      10 * LEASE_MS,
+    );
     expect(board.overlaps).toEqual([]);
     // The lock agrees with the readers.
     for (const orgId of ORGS) {
@@ -127,7 +160,7 @@ describe('SourceLease spread over members', () => {
     }
     // Several leases later nothing has moved: no member hands over to another and back.
     const startsSoFar = board.starts.length;
-    await new Promise((r) => setTimeout(r, 3 * LEASE_MS));
+    await sleep(3 * LEASE_MS);
     expect(board.starts.length).toBe(startsSoFar);
     expect(board.spread(['a', 'b', 'c'])).toBe(true);
     // Those it does not hold it reports as standby (another process reads them).
@@ -138,14 +171,22 @@ describe('SourceLease spread over members', () => {
 
   it('a member cut off (its lock and membership never answer) has its organizations taken by the others within a lease and two thirds', async () => {
     const members = ['a', 'b', 'c'].map((o) => member(o));
-    for (const m of members) await m.lease.start();
-    await eventually(() => board.spread(['a', 'b', 'c']), 'an even spread over a, b, c', 10_000);
+    for (const m of members) await driven(m.lease.start());
+    await eventually(
+      () => board.spread(['a', 'b', 'c']),
+      'an even spread over a, b, c',
+      10 * LEASE_MS,
+    );
     const c = members[2]!;
     const cOrgs = ORGS.filter((o) => board.running.get(o) === 'c');
     c.lock.mode = 'freeze';
     c.membership.frozen = true;
     const cutAt = Date.now();
-    await eventually(() => board.spread(['a', 'b']), "c's organizations taken by a and b", 10_000);
+    await eventually(
+      () => board.spread(['a', 'b']),
+      "c's organizations taken by a and b",
+      10 * LEASE_MS,
+    );
     const takenAt = Math.max(
       ...cOrgs.map((o) => board.starts.filter((s) => s.orgId === o).pop()!.at),
     );
@@ -158,12 +199,12 @@ describe('SourceLease spread over members', () => {
   });
 
   it('a joiner receives its share; about the fewest organizations move', async () => {
-    await member('a').lease.start();
-    await member('b').lease.start();
-    await eventually(() => board.spread(['a', 'b']), 'an even spread over a and b', 10_000);
+    await driven(member('a').lease.start());
+    await driven(member('b').lease.start());
+    await eventually(() => board.spread(['a', 'b']), 'an even spread over a and b', 10 * LEASE_MS);
     const before = new Map(board.running);
-    await member('c').lease.start();
-    await eventually(() => board.spread(['a', 'b', 'c']), 'c receiving its share', 10_000);
+    await driven(member('c').lease.start());
+    await eventually(() => board.spread(['a', 'b', 'c']), 'c receiving its share', 10 * LEASE_MS);
     const movedCount = ORGS.filter((o) => board.running.get(o) !== before.get(o)).length;
     // At least c's share; bounded loads may move a couple more between a and b.
     expect(movedCount).toBeGreaterThanOrEqual(board.share('c'));
@@ -173,13 +214,21 @@ describe('SourceLease spread over members', () => {
 
   it('a clean stop leaves the membership and releases, and the others take its organizations', async () => {
     const members = ['a', 'b', 'c'].map((o) => member(o));
-    for (const m of members) await m.lease.start();
-    await eventually(() => board.spread(['a', 'b', 'c']), 'an even spread over a, b, c', 10_000);
+    for (const m of members) await driven(m.lease.start());
+    await eventually(
+      () => board.spread(['a', 'b', 'c']),
+      'an even spread over a, b, c',
+      10 * LEASE_MS,
+    );
     const stoppedAt = Date.now();
-    await members[0]!.lease.stop();
+    await driven(members[0]!.lease.stop());
     expect(await membership.members(SOURCE_MEMBERS_GROUP)).toEqual(['b', 'c']);
     expect(board.share('a')).toBe(0);
-    await eventually(() => board.spread(['b', 'c']), "a's organizations taken by b and c", 10_000);
+    await eventually(
+      () => board.spread(['b', 'c']),
+      "a's organizations taken by b and c",
+      10 * LEASE_MS,
+    );
     const lastStart = Math.max(...board.starts.map((s) => s.at));
     // No waiting for a lease to run out: they were released.
     expect(lastStart - stoppedAt).toBeLessThanOrEqual(LEASE_MS + SLACK_MS);
@@ -191,19 +240,19 @@ describe('SourceLease spread over members', () => {
     const orgId = 'org_7';
     const meantFor = rendezvousAssign(ORGS, owners).get(orgId)!;
     const members = owners.map((o) => member(o, o === meantFor ? new Set([orgId]) : undefined));
-    for (const m of members) await m.lease.start();
+    for (const m of members) await driven(m.lease.start());
     // The member it is meant for tries, fails, and another takes it after that.
     await eventually(
       () =>
         board.failed.length > 0 &&
         board.starts.some((s) => s.orgId === orgId && s.at >= board.failed[0]!.at),
       `${orgId} read by a member other than ${meantFor} after ${meantFor} failed`,
-      10_000,
+      10 * LEASE_MS,
     );
     const taker = board.running.get(orgId)!;
     const startsSoFar = board.starts.filter((s) => s.orgId === orgId).length;
     // Kept, not bounced back to the member that cannot start it.
-    await new Promise((r) => setTimeout(r, 3 * LEASE_MS));
+    await sleep(3 * LEASE_MS);
     expect(board.running.get(orgId)).toBe(taker);
     expect(board.starts.filter((s) => s.orgId === orgId)).toHaveLength(startsSoFar);
     expect(taker).not.toBe(meantFor);
