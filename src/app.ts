@@ -380,7 +380,6 @@ async function start(
   );
   const scheduler = new Scheduler({
     runner,
-    lock: stores.lock,
     queue: stores.runQueue,
     concurrency: config.SCHEDULED_RUN_CONCURRENCY,
     logger: logger.child({ component: 'scheduler' }),

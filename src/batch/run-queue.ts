@@ -5,6 +5,9 @@ export interface QueuedRun {
   dueAt: number;
 }
 
+/** What became of a schedule's fire: see `RunQueue.queueFire`. */
+export type FireQueued = 'queued' | 'slot-taken' | 'already-queued';
+
 /**
  * Scheduled runs waiting to start, shared by every process that shares the backend, so a run
  * queued by a process that then dies is started by another. Order: earliest `dueAt` first,
@@ -18,6 +21,13 @@ export interface QueuedRun {
 export interface RunQueue {
   /** Queues `orgId`; false (nothing changed, its first `dueAt` kept) when it is queued already. */
   enqueue(orgId: string, dueAt: number): Promise<boolean>;
+  /**
+   * Claims the fire slot (`orgId`, `dueAt`) for `slotMs` and queues the run, in one step:
+   * 'slot-taken' when any caller claimed that slot before (so its run is queued or taken
+   * already: every process firing the same schedule gets one run), 'already-queued' when the
+   * org still waits from an earlier slot, else 'queued'.
+   */
+  queueFire(orgId: string, dueAt: number, slotMs: number): Promise<FireQueued>;
   /**
    * Removes and returns the first run, claimed by `owner` for `leaseMs`, atomically: two takers
    * never get the same one. Expired claims are put back first.

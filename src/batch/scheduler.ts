@@ -4,7 +4,6 @@ import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import type { Clock } from './clock';
 import { systemClock } from './clock';
-import type { Lock } from './lock';
 import type { QueuedRun, RunQueue } from './run-queue';
 import type { SyncTrigger } from './run-types';
 
@@ -17,12 +16,11 @@ export interface ScheduledRunner extends SyncTrigger {
 export interface SchedulerDeps {
   runner: ScheduledRunner;
   /**
-   * Where processes agree that a fire slot was taken: the first process to claim
-   * `schedule:<org>:<instant>` starts the run, so a run finishing early is not followed by a
-   * second one from a process whose timer fired a moment later.
+   * Shared by every process. A fire claims its slot and queues its run here in one step, so
+   * a slot is one run however many processes fire it (a run finishing early is not followed
+   * by a second from a process whose timer fired a moment later), and a claimer's death
+   * loses none.
    */
-  lock: Lock;
-  /** Claimed slots wait here for a free run slot; shared, so a claimer's death loses none. */
   queue: RunQueue;
   /** Scheduled runs this process runs at once. Default 2. */
   concurrency?: number;
@@ -62,10 +60,13 @@ export interface ScheduledStart {
 
 /**
  * Fires scheduled full syncs. Each org has at most one timer, armed for the next instant its
- * schedule fires (src/core/schedule.ts). A fire claims the slot (so every process running a
- * Scheduler agrees the slot is one run) and puts the org on the shared RunQueue; each process
- * takes from the queue, first due first, while fewer than `concurrency` of its scheduled runs
- * are going, and asks the SyncRunner to start it. An org already queued is not queued twice;
+ * schedule fires (src/core/schedule.ts). A fire claims the slot and puts the org on the shared
+ * RunQueue in one step (so every process running a Scheduler agrees the slot is one run); each
+ * process takes from the queue, first due first, while fewer than `concurrency` of its
+ * scheduled runs are going, and asks the SyncRunner to start it. A process reads the queue
+ * only once its own fires due by now have landed: each process fires every org's slot, so by
+ * then every run due is queued, and the first free slots go by the queue's order rather than
+ * to whichever fires landed first. An org already queued is not queued twice;
  * one taken while a run is going is dropped with a log line (the running one covers it).
  * Settings changes call `set`; disconnect calls `remove`.
  */
@@ -82,6 +83,8 @@ export class Scheduler {
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private pollTimer: unknown = null;
+  /** Fires begun here whose slot has not been claimed (or found taken) yet. */
+  private firing = 0;
 
   constructor(
     private readonly deps: SchedulerDeps,
@@ -189,6 +192,8 @@ export class Scheduler {
    */
   private pump(): void {
     if (!this.started) return;
+    // The last of them pumps when it lands.
+    if (this.firesPending()) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
@@ -221,6 +226,14 @@ export class Scheduler {
       this.pumping = null;
       if (this.pumpAgain) this.pump();
     });
+  }
+
+  /** Whether a fire due by now has not landed: begun and unanswered, or its timer late. */
+  private firesPending(): boolean {
+    if (this.firing > 0) return true;
+    const now = this.clock.now();
+    for (const e of this.entries.values()) if (e.nextAt !== null && e.nextAt <= now) return true;
+    return false;
   }
 
   /** Starts one taken run; false when the queue should be left alone until the next poll. */
@@ -290,16 +303,11 @@ export class Scheduler {
     // The next slot counts from the one that fired, not from "now": a late timer does not
     // shift the schedule, and a slot is never fired twice.
     this.arm(orgId, Math.max(at, this.clock.now()));
+    this.firing++;
     let outcome: ScheduledFire['outcome'];
     try {
-      const claimed = await this.deps.lock.tryAcquire(
-        `schedule:${orgId}:${at}`,
-        this.owner,
-        SLOT_CLAIM_MS,
-      );
-      if (!claimed) outcome = { skipped: 'slot-taken' };
-      else if (await this.deps.queue.enqueue(orgId, at)) outcome = { queued: true };
-      else outcome = { skipped: 'already-queued' };
+      const queued = await this.deps.queue.queueFire(orgId, at, SLOT_CLAIM_MS);
+      outcome = queued === 'queued' ? { queued: true } : { skipped: queued };
     } catch (err) {
       const e = toSyncError(err);
       outcome = { error: `${e.code}: ${e.message}` };
@@ -308,6 +316,8 @@ export class Scheduler {
         code: e.code,
         reason: e.message,
       });
+    } finally {
+      this.firing--;
     }
     if ('skipped' in outcome && outcome.skipped === 'already-queued') {
       this.log.info('scheduled run not queued again: it is waiting already', { orgId, at });

@@ -112,6 +112,41 @@ export function describeRunQueueConformance(
       expect(await queue.position('org_a')).toBeNull();
     });
 
+    it('claims a fire slot once across processes and queues its run in the same step', async () => {
+      const other = await fx.openAnother();
+      const fires = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? queue : other).queueFire('org_a', 1_000, 60_000),
+        ),
+      );
+      expect(fires.filter((f) => f === 'queued')).toHaveLength(1);
+      expect(fires.filter((f) => f === 'slot-taken')).toHaveLength(9);
+      // Whoever heard "taken" finds the run queued already.
+      expect(await other.list()).toEqual([{ orgId: 'org_a', dueAt: 1_000 }]);
+      // Taken and started, the slot is still claimed: a late fire does not queue a second run.
+      expect(await queue.take('p', 60_000)).toEqual({ orgId: 'org_a', dueAt: 1_000 });
+      expect(await other.queueFire('org_a', 1_000, 60_000)).toBe('slot-taken');
+      expect(await queue.list()).toEqual([]);
+      // Another org's slot at the same instant, and this org's next slot, are their own.
+      expect(await other.queueFire('org_b', 1_000, 60_000)).toBe('queued');
+      expect(await queue.queueFire('org_a', 2_000, 60_000)).toBe('queued');
+    });
+
+    it('claims the slot but queues no second run for an org still waiting from an earlier one', async () => {
+      expect(await queue.queueFire('org_a', 1_000, 60_000)).toBe('queued');
+      expect(await queue.queueFire('org_a', 2_000, 60_000)).toBe('already-queued');
+      expect(await queue.queueFire('org_a', 2_000, 60_000)).toBe('slot-taken');
+      expect(await queue.list()).toEqual([{ orgId: 'org_a', dueAt: 1_000 }]);
+    });
+
+    it('forgets a claimed fire slot once its time has passed', async () => {
+      expect(await queue.queueFire('org_a', 1_000, 200)).toBe('queued');
+      await queue.take('p', 60_000);
+      expect(await queue.queueFire('org_a', 1_000, 200)).toBe('slot-taken');
+      await fx.pass(400);
+      expect(await queue.queueFire('org_a', 1_000, 200)).toBe('queued');
+    });
+
     it('refuses an empty org id and a due instant that is not an integer', async () => {
       await expect(queue.enqueue('', 1)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       await expect(queue.enqueue('org_a', Number.NaN)).rejects.toMatchObject({
@@ -119,6 +154,13 @@ export function describeRunQueueConformance(
       });
       await expect(queue.take('', 1000)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
       await expect(queue.take('a', 0)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(queue.queueFire('', 1, 1000)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(queue.queueFire('org_a', 1.5, 1000)).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+      await expect(queue.queueFire('org_a', 1, 0)).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
     });
   });
 }

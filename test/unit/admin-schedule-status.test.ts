@@ -1,6 +1,5 @@
 import { ManualClock } from '../../src/batch/clock';
 import { Scheduler } from '../../src/batch/scheduler';
-import { MemoryLock } from '../../src/infra/memory/memory-lock';
 import { MemoryRunQueue } from '../../src/infra/memory/memory-run-queue';
 import { silentLogger } from '../../src/logger';
 import type { AdminFixture } from './admin-fixture';
@@ -27,7 +26,6 @@ describe('admin status: the scheduled run', () => {
         requestRun: async () => ({ runId: 'run_1' }),
         whenIdle: () => new Promise<void>(() => undefined),
       },
-      lock: new MemoryLock({ now: () => clock.now() }),
       queue,
       concurrency: 1,
       logger: silentLogger,

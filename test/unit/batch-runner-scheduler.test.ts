@@ -212,7 +212,6 @@ describe('Scheduler', () => {
     const runner = new RecordingTrigger();
     const scheduler = new Scheduler({
       runner,
-      lock: new MemoryLock({ now: () => clock.now() }),
       queue: new MemoryRunQueue(),
       logger: silentLogger,
       clock,
@@ -243,7 +242,6 @@ describe('Scheduler', () => {
     const runner = new RecordingTrigger();
     const scheduler = new Scheduler({
       runner,
-      lock: new MemoryLock({ now: () => clock.now() }),
       queue: new MemoryRunQueue(),
       logger: silentLogger,
       clock,
@@ -288,13 +286,12 @@ describe('Scheduler', () => {
       const runnerB = secondProcess(w, clock);
       const queue = new MemoryRunQueue();
       const schedA = new Scheduler(
-        { runner: runnerA, lock: w.deps.lock, queue, logger: silentLogger, clock },
+        { runner: runnerA, queue, logger: silentLogger, clock },
         'proc-a',
       );
       const schedB = new Scheduler(
         {
           runner: runnerB,
-          lock: new MemoryLock({ sharedWith: w.deps.lock }),
           queue: new MemoryRunQueue({ sharedWith: queue }),
           logger: silentLogger,
           clock,

@@ -3,7 +3,6 @@ import type { ScheduledRunner } from '../../src/batch/scheduler';
 import { Scheduler } from '../../src/batch/scheduler';
 import type { RunTrigger } from '../../src/batch/run-types';
 import { SyncError } from '../../src/errors';
-import { MemoryLock } from '../../src/infra/memory/memory-lock';
 import { MemoryRunQueue } from '../../src/infra/memory/memory-run-queue';
 import { silentLogger } from '../../src/logger';
 
@@ -51,8 +50,26 @@ class GatedRunner implements ScheduledRunner {
 }
 
 /** Lets every promise chain started so far settle (memory adapters resolve in microtasks). */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}
+
+/**
+ * Wraps a store so each call is answered some turns of the event loop after it was sent, in
+ * no particular order: a busy process's event loop, a script reloaded after NOSCRIPT, another
+ * process's clock a little behind.
+ */
+function slowed<T extends object>(store: T, turns: () => number): T {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || key === 'close') return value;
+      return async (...args: unknown[]) => {
+        for (let n = turns(); n > 0; n--) await new Promise((r) => setImmediate(r));
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+      };
+    },
+  });
 }
 
 const T0 = Date.parse('2026-01-01T01:00:00Z');
@@ -61,15 +78,17 @@ const AT_0200 = Date.parse('2026-01-01T02:00:00Z');
 function makeScheduler(
   runner: ScheduledRunner,
   clock: ManualClock,
-  shared: { lock: MemoryLock; queue: MemoryRunQueue },
+  shared: { queue: MemoryRunQueue },
   owner: string,
   concurrency = 2,
+  turns?: () => number,
 ): Scheduler {
+  const queue = new MemoryRunQueue({ sharedWith: shared.queue });
+  const via = <T extends object>(store: T): T => (turns ? slowed(store, turns) : store);
   return new Scheduler(
     {
       runner,
-      lock: new MemoryLock({ sharedWith: shared.lock }),
-      queue: new MemoryRunQueue({ sharedWith: shared.queue }),
+      queue: via(queue),
       concurrency,
       logger: silentLogger,
       clock,
@@ -78,9 +97,8 @@ function makeScheduler(
   );
 }
 
-function sharedStores(clock: ManualClock): { lock: MemoryLock; queue: MemoryRunQueue } {
+function sharedStores(clock: ManualClock): { queue: MemoryRunQueue } {
   return {
-    lock: new MemoryLock({ now: () => clock.now() }),
     queue: new MemoryRunQueue({ now: () => clock.now() }),
   };
 }
@@ -171,6 +189,8 @@ describe('Scheduler queue', () => {
     a.set('org_a', { mode: 'daily', at: '02:00', timezone: 'UTC' });
     a.set('org_b', { mode: 'daily', at: '02:00', timezone: 'UTC' });
     await a.start();
+    // B looks a millisecond after each minute, not at the instant A's fires land.
+    clock.advance(1);
     await b.start();
     clock.advanceTo(AT_0200 - 1);
     await settle();
@@ -202,14 +222,19 @@ describe('Scheduler queue', () => {
     const b = makeScheduler(runnerB, clock, shared, 'proc-b', 1);
     a.set('org_a', { mode: 'daily', at: '02:00', timezone: 'UTC' });
     await a.start();
+    // B looks a millisecond after each minute, not at the instant A's fire lands.
+    clock.advance(1);
     await b.start();
+    // Up to the minute first, so B's looks so far have landed.
+    clock.advanceTo(AT_0200 - 1);
+    await settle();
     clock.advanceTo(AT_0200);
     await settle();
     expect(await shared.queue.list()).toEqual([]);
     clock.advance(60_000); // B looks, but A's claim still holds
     await settle();
     expect(runnerB.started).toEqual([]);
-    clock.advance(60_000); // the claim ran out: back in its place, and B takes it
+    clock.advance(60_001); // the claim ran out at 02:02: back in its place, and B takes it
     await settle();
     expect(runnerB.started).toEqual([
       { orgId: 'org_a', reason: 'schedule@2026-01-01T02:00:00.000Z' },
@@ -234,6 +259,45 @@ describe('Scheduler queue', () => {
     expect(runner.started.map((s) => s.orgId)).toEqual(['org_a']);
     expect(scheduler.starts().map((s) => Object.keys(s.outcome)[0])).toEqual(['error', 'runId']);
     await scheduler.stop();
+  });
+
+  it('three processes firing 300 orgs at one minute start them in queue order', async () => {
+    const clock = new ManualClock(T0);
+    const shared = sharedStores(clock);
+    const runner = new GatedRunner();
+    // Each store call takes a few turns of the event loop, as a Redis round trip does, so
+    // the processes' fires land interleaved and in no particular order.
+    let seed = 7;
+    const turns = (): number => {
+      seed = (seed * 48271) % 2147483647;
+      return 1 + (seed % 30);
+    };
+    const processes = ['proc-a', 'proc-b', 'proc-c'].map((owner) =>
+      makeScheduler(runner, clock, shared, owner, 2, turns),
+    );
+    const orgs = Array.from({ length: 300 }, (_, i) => `org_${String(i).padStart(3, '0')}`);
+    // Each process learned the schedules in its own order, so fires in its own order.
+    for (const p of processes) {
+      const order = orgs.map((o) => ({ o, k: turns() })).sort((x, y) => x.k - y.k);
+      for (const { o } of order) p.set(o, { mode: 'daily', at: '02:00', timezone: 'UTC' });
+      await p.start();
+    }
+    clock.advanceTo(AT_0200);
+    await settle(4000);
+    for (let round = 0; round < 400 && runner.running.size > 0; round++) {
+      expect(runner.running.size).toBeLessThanOrEqual(6);
+      runner.end([...runner.running.keys()][0]!);
+      await settle(40);
+    }
+    expect(runner.running.size).toBe(0);
+    const startOrder = runner.started.map((s) => s.orgId);
+    expect([...startOrder].sort()).toEqual(orgs);
+    // Each starts within the six slots of its turn: earlier ones may still be starting.
+    const late = startOrder
+      .map((orgId, place) => ({ orgId, off: Math.abs(place - orgs.indexOf(orgId)) }))
+      .filter((r) => r.off >= 6);
+    expect(late).toEqual([]);
+    for (const p of processes) await p.stop();
   });
 
   it('refuses a concurrency below 1', () => {

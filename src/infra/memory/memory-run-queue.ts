@@ -1,4 +1,4 @@
-import type { QueuedRun, RunQueue } from '../../batch/run-queue';
+import type { FireQueued, QueuedRun, RunQueue } from '../../batch/run-queue';
 import { SyncError } from '../../errors';
 
 function before(a: QueuedRun, b: QueuedRun): number {
@@ -11,6 +11,17 @@ function checkClaim(owner: string, leaseMs?: number): void {
   if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)) {
     throw new SyncError('INVALID_INPUT', 'leaseMs must be a positive integer', {
       context: { leaseMs },
+    });
+  }
+}
+
+function checkFire(dueAt: number, slotMs: number): void {
+  if (!Number.isSafeInteger(dueAt)) {
+    throw new SyncError('INVALID_INPUT', 'dueAt must be an integer', { context: { dueAt } });
+  }
+  if (!Number.isSafeInteger(slotMs) || slotMs <= 0) {
+    throw new SyncError('INVALID_INPUT', 'slotMs must be a positive integer', {
+      context: { slotMs },
     });
   }
 }
@@ -28,12 +39,15 @@ interface Claim {
 export class MemoryRunQueue implements RunQueue {
   private readonly entries: Map<string, number>;
   private readonly claims: Map<string, Claim>;
+  /** Claimed fire slots, `<orgId> <dueAt>` -> when the claim is forgotten. */
+  private readonly slots: Map<string, number>;
   private readonly now: () => number;
   private closed = false;
 
   constructor(options: { sharedWith?: MemoryRunQueue; now?: () => number } = {}) {
     this.entries = options.sharedWith?.entries ?? new Map();
     this.claims = options.sharedWith?.claims ?? new Map();
+    this.slots = options.sharedWith?.slots ?? new Map();
     this.now = options.now ?? options.sharedWith?.now ?? Date.now;
   }
 
@@ -56,6 +70,17 @@ export class MemoryRunQueue implements RunQueue {
     if (this.entries.has(orgId)) return false;
     this.entries.set(orgId, dueAt);
     return true;
+  }
+
+  async queueFire(orgId: string, dueAt: number, slotMs: number): Promise<FireQueued> {
+    this.check(orgId);
+    checkFire(dueAt, slotMs);
+    const now = this.now();
+    for (const [slot, until] of this.slots) if (until <= now) this.slots.delete(slot);
+    const slot = `${orgId} ${dueAt}`;
+    if (this.slots.has(slot)) return 'slot-taken';
+    this.slots.set(slot, now + slotMs);
+    return (await this.enqueue(orgId, dueAt)) ? 'queued' : 'already-queued';
   }
 
   async take(owner: string, leaseMs: number): Promise<QueuedRun | null> {

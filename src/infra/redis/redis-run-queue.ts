@@ -1,9 +1,20 @@
 import type Redis from 'ioredis';
-import type { QueuedRun, RunQueue } from '../../batch/run-queue';
+import type { FireQueued, QueuedRun, RunQueue } from '../../batch/run-queue';
 import { SyncError } from '../../errors';
 import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
 import { defineScript } from './lua-scripts';
+
+function checkFire(dueAt: number, slotMs: number): void {
+  if (!Number.isSafeInteger(dueAt)) {
+    throw new SyncError('INVALID_INPUT', 'dueAt must be an integer', { context: { dueAt } });
+  }
+  if (!Number.isSafeInteger(slotMs) || slotMs <= 0) {
+    throw new SyncError('INVALID_INPUT', 'slotMs must be a positive integer', {
+      context: { slotMs },
+    });
+  }
+}
 
 function checkClaim(owner: string, leaseMs?: number): void {
   if (owner === '') throw new SyncError('INVALID_INPUT', 'owner must be non-empty');
@@ -25,8 +36,9 @@ export interface RedisRunQueueDeps {
 /**
  * RunQueue on Redis: one sorted set, `<prefix>run-queue`, member = org id, score = due
  * instant; Redis orders equal scores by member, which is the tie-break the port promises, and
- * ZADD NX queues an org once. Claims live in the hash `<prefix>run-queue:claims`; take and
- * settle are Lua scripts (take-run-2, settle-run-1) so claim and queue change together.
+ * ZADD NX queues an org once. Claims live in the hash `<prefix>run-queue:claims`, claimed fire
+ * slots in `<prefix>run-queue:slot:<org>:<dueAt>` keys that expire; take, settle and queueFire
+ * are Lua scripts (take-run-2, settle-run-1, queue-fire-2) so claim and queue change together.
  */
 export class RedisRunQueue implements RunQueue {
   private readonly redis: Redis;
@@ -35,6 +47,8 @@ export class RedisRunQueue implements RunQueue {
   private readonly ownsClient: boolean;
   private readonly takeScript: ScriptCall;
   private readonly settleScript: ScriptCall;
+  private readonly fireScript: ScriptCall;
+  private readonly prefix: string;
   private closed = false;
 
   constructor(deps: RedisRunQueueDeps) {
@@ -44,6 +58,8 @@ export class RedisRunQueue implements RunQueue {
     this.ownsClient = deps.ownsClient ?? false;
     this.takeScript = defineScript(this.redis, 'take-run-2.lua');
     this.settleScript = defineScript(this.redis, 'settle-run-1.lua');
+    this.fireScript = defineScript(this.redis, 'queue-fire-2.lua');
+    this.prefix = deps.keyPrefix;
   }
 
   private async run<T>(op: string, orgId: string | null, fn: () => Promise<T>): Promise<T> {
@@ -57,6 +73,14 @@ export class RedisRunQueue implements RunQueue {
     }
     return this.run('enqueue', orgId, async () => {
       return (await this.redis.zadd(this.key, 'NX', dueAt, orgId)) === 1;
+    });
+  }
+
+  async queueFire(orgId: string, dueAt: number, slotMs: number): Promise<FireQueued> {
+    checkFire(dueAt, slotMs);
+    return this.run('queueFire', orgId, async () => {
+      const slotKey = `${this.prefix}run-queue:slot:${orgId}:${dueAt}`;
+      return (await this.fireScript([this.key, slotKey], [orgId, dueAt, slotMs])) as FireQueued;
     });
   }
 
