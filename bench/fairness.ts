@@ -14,7 +14,7 @@ import {
   range,
   startConnectors,
   summarize,
-  traceTopic,
+  traceChanges,
   type BenchOrg,
   type ConnectorSettings,
   reporter,
@@ -94,11 +94,7 @@ export async function benchFairness(
     }
 
     const stream = new ChangeStream(sf, il, small);
-    const trace = await traceTopic(
-      options.kafkaBrokers,
-      `${prefix}.initlive.staff-changes`,
-      (key, at) => stream.read(key, at),
-    );
+    const trace = await traceChanges(options.kafkaBrokers, prefix, stream);
     try {
       const before = small.length > 0 ? await stream.run(options.rate, phaseSeconds) : [];
 

@@ -77,10 +77,15 @@ interface Change {
   sentAt: number;
   /** When the source put it on the staff-changes topic (the record's Kafka timestamp). */
   readAt: number | null;
+  /** When the reconciler put its Contact write on the Salesforce writes topic. */
+  decidedAt: number | null;
   landedAt: number | null;
 }
 
 /** The 1, 5 and 15 minute load averages to a tenth: the machine is shared, and they show it. */
+/** The phone numbers the change stream writes. */
+const PHONE = /\+1 \d{9}/g;
+
 export function loadAverage(): number[] {
   return loadavg().map((x) => Math.round(x * 10) / 10);
 }
@@ -192,11 +197,7 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
     if (seconds === 0) return out;
     const chosen = pick(orgs, Math.min(options.changeOrgs ?? 100, n), 20);
     const stream = new ChangeStream(sf, il, chosen);
-    const trace = await traceTopic(
-      options.kafkaBrokers,
-      `${prefix}.initlive.staff-changes`,
-      (key, at) => stream.read(key, at),
-    );
+    const trace = await traceChanges(options.kafkaBrokers, prefix, stream);
     try {
       cpu = await cpuSnapshot(procs);
       const loop = monitorEventLoopDelay({ resolution: 20 });
@@ -658,6 +659,17 @@ export class ChangeStream {
     if (change && change.readAt === null && at >= change.sentAt) change.readAt = at;
   }
 
+  /**
+   * A record on the Salesforce writes topic: the reconciler decided by `at` the writes of the
+   * changes whose phone numbers it carries (Avro keeps strings as their UTF-8 bytes).
+   */
+  decided(value: Buffer, at: number): void {
+    for (const phone of value.toString('latin1').match(PHONE) ?? []) {
+      const change = this.waiting.get(phone);
+      if (change && change.decidedAt === null) change.decidedAt = at;
+    }
+  }
+
   /** `rate` edits a second for `seconds`, in 20 ms slices (catching up when one ran late). */
   async run(rate: number, seconds: number, at?: { ms: number; fn: () => void }): Promise<Change[]> {
     const mine: Change[] = [];
@@ -689,13 +701,14 @@ export class ChangeStream {
       const key = `${org.orgId}/${staffId}`;
       if (this.outstanding.has(key)) continue;
       this.seq += 1;
-      const phone = `+1 ${String(this.seq).padStart(9, '0')}`;
+      const phone = `+1 ${String(this.seq).padStart(9, '0')}`; // PHONE finds it again
       const change: Change = {
         orgId: org.orgId,
         staffId,
         phone,
         sentAt: Date.now(),
         readAt: null,
+        decidedAt: null,
         landedAt: null,
       };
       this.outstanding.set(key, change);
@@ -754,9 +767,14 @@ export function summarize(changes: Change[], drainMs: number) {
     drainMs,
     latencyMs: percentiles(landed.map((c) => c.landedAt! - c.sentAt)),
     // Where it went: from the edit until the source put it on the topic, and from there until
-    // the Contact's write committed (reconciler and sink).
+    // the Contact's write committed (reconciler and sink), split where the reconciler put the
+    // write on the writes topic.
     sourceMs: percentiles(landed.filter((c) => c.readAt).map((c) => c.readAt! - c.sentAt)),
     downstreamMs: percentiles(landed.filter((c) => c.readAt).map((c) => c.landedAt! - c.readAt!)),
+    reconcilerMs: percentiles(
+      landed.filter((c) => c.readAt && c.decidedAt).map((c) => c.decidedAt! - c.readAt!),
+    ),
+    sinkMs: percentiles(landed.filter((c) => c.decidedAt).map((c) => c.landedAt! - c.decidedAt!)),
   };
 }
 
@@ -821,11 +839,29 @@ async function failover(
   };
 }
 
-/** Calls `onRecord(key, timestamp)` for each record put on `topic` from now on. */
+/**
+ * Follows a change stream through the pipeline: each staff change as the source puts it on its
+ * topic, and each Contact write as the reconciler puts it on the writes topic.
+ */
+export async function traceChanges(
+  brokers: string[],
+  prefix: string,
+  stream: ChangeStream,
+): Promise<{ disconnect(): Promise<void> }> {
+  const traces = await Promise.all([
+    traceTopic(brokers, `${prefix}.initlive.staff-changes`, (key, at) => stream.read(key, at)),
+    traceTopic(brokers, `${prefix}.salesforce.writes`, (_key, at, value) => {
+      if (value) stream.decided(value, at);
+    }),
+  ]);
+  return { disconnect: async () => void (await Promise.all(traces.map((t) => t.disconnect()))) };
+}
+
+/** Calls `onRecord(key, timestamp, value)` for each record put on `topic` from now on. */
 export async function traceTopic(
   brokers: string[],
   topic: string,
-  onRecord: (key: string, at: number) => void,
+  onRecord: (key: string, at: number, value: Buffer | null) => void,
 ): Promise<Consumer> {
   const kafka = new Kafka({ clientId: `${topic}-trace`, brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `${topic}-trace-${randomUUID().slice(0, 6)}` });
@@ -837,7 +873,7 @@ export async function traceTopic(
   await consumer.run({
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
-        if (m.key) onRecord(m.key.toString(), Number(m.timestamp));
+        if (m.key) onRecord(m.key.toString(), Number(m.timestamp), m.value);
       }
     },
   });
