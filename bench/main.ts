@@ -26,7 +26,7 @@ import {
  *                                             (`--scale-sizes=` to choose)
  *   npm run bench -- --only=orgs       1,000 organizations x 100 staff over 3 connector
  *                                      processes (`--orgs=`, `--staff=`, `--processes=`,
- *                                      `--change-seconds=`, `--idle-seconds=`,
+ *                                      `--change-seconds=`, `--rate=`, `--change-orgs=`, `--idle-seconds=`,
  *                                      `--idle-poll-max-ms=`, `--org-labels=false`); only when
  *                                      asked for, never part of "everything"
  *   npm run bench -- --only=fairness   one organization's 100,000 x 100,000 full sync while 200
@@ -162,6 +162,8 @@ async function main(): Promise<void> {
         staff: Number(flag('staff') ?? (quick ? 20 : 100)),
         processes: Number(flag('processes') ?? 3),
         ...(flag('change-seconds') ? { changeSeconds: Number(flag('change-seconds')) } : {}),
+        ...(flag('rate') ? { changeRate: Number(flag('rate')) } : {}),
+        ...(flag('change-orgs') ? { changeOrgs: Number(flag('change-orgs')) } : {}),
         ...(flag('idle-seconds') ? { idleSeconds: Number(flag('idle-seconds')) } : {}),
         ...(flag('idle-poll-max-ms') ? { idlePollMaxMs: Number(flag('idle-poll-max-ms')) } : {}),
         ...(flag('org-labels') === 'false' ? { metricsOrgLabels: false } : {}),

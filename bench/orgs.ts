@@ -337,6 +337,13 @@ export async function startConnectors(
         ? { INITLIVE_IDLE_POLL_MAX_MS: String(options.idlePollMaxMs) }
         : {}),
       ...options.extraEnv,
+      // e.g. BENCH_CONNECTOR_ENV="TOPIC_PARTITIONS=24" to try a setting without a flag.
+      ...Object.fromEntries(
+        (process.env.BENCH_CONNECTOR_ENV ?? '')
+          .split(' ')
+          .filter((kv) => kv.includes('='))
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      ),
     };
     procs.push(await startConnectorMain(i, env, join(tmpdir(), `${logName}-${i}.log`)));
   }
