@@ -25,6 +25,10 @@ export interface MissingPage {
  * from its side was learnt from our own create, and a Contact observed since the run started is
  * one of our writes or a live edit. Ids and versions are read first (cheap); whole states only
  * for pairs that may hold a record gone missing, which after a healthy run is none.
+ *
+ * A recovery run (the store may have lost its links) also checks volunteers never observed: a
+ * Contact naming one this run did not read was linked before the loss, so InitLive deleting them
+ * for good is the one way they went missing (a Contact already marked deleted is left alone).
  */
 export async function findMissingPage(
   deps: { store: VersionStore; runStore: RunStore },
@@ -50,12 +54,14 @@ export async function findMissingPage(
   ]);
   const unseenIds = { initlive: new Set(ilCandidates), salesforce: new Set(sfCandidates) };
   const startedAt = record.startedAt;
+  // Volunteers never observed count too after a loss (see above); InitLive is asked either way.
+  const unobserved = (side: Side): boolean => side === 'initlive' && record.trigger === 'recovery';
   // The versions kept beside the ids let most pairs skip reading their state.
   const mayBeGone = (l: PairLinks, side: Side): boolean => {
     const id = side === 'initlive' ? l.initliveId : l.salesforceId;
     if (!id || !unseenIds[side].has(id)) return false;
     if (!l.seen) return true;
-    if (l.seen[side] === 0) return false;
+    if (l.seen[side] === 0) return unobserved(side);
     return !(side === 'salesforce' && startedAt !== null && l.seen[side] >= startedAt);
   };
   const suspectPairs = page.pairIds.filter((_, i) => {
@@ -68,9 +74,12 @@ export async function findMissingPage(
     const out = new Map<string, StoredPair>();
     for (const p of pairs) {
       const id = side === 'initlive' ? p.state.initliveId : p.state.salesforceId;
-      if (!id || p.state.status === 'deleted' || p.state.merge?.exists[side] === false) continue;
+      if (!id || p.state.status === 'deleted') continue;
       const seen = p.state.seen[side];
-      if (seen === 0) continue;
+      // Named by its Contact only: not known to exist, which is why it is asked about.
+      if (seen === 0) {
+        if (!unobserved(side) || markedDeleted(p)) continue;
+      } else if (p.state.merge?.exists[side] === false) continue;
       if (side === 'salesforce' && startedAt !== null && seen >= startedAt) continue;
       out.set(id, p);
     }
@@ -96,6 +105,11 @@ export async function findMissingPage(
     }
   }
   return { staffGone, contactsGone, cursor: page.cursor };
+}
+
+/** The pair's Contact already carries the deletion (the archive policy's status). */
+function markedDeleted(p: StoredPair): boolean {
+  return p.state.merge?.current.salesforce?.status === 'deleted';
 }
 
 async function staffIsGone(org: OrgRuntime, id: string): Promise<boolean> {

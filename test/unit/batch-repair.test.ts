@@ -157,4 +157,35 @@ describe('full sync after the store lost its links', () => {
     // The others are linked again, not duplicated.
     expect(w.il.control.listStaff()).toHaveLength(6);
   });
+
+  it('a volunteer deleted in InitLive just before the loss archives their Contact, as the link would have', async () => {
+    const w = await converged('two_way', 'initlive');
+    const { staffId, contactId } = linked(w, 3);
+    expect(w.sf.control.getContact(contactId)).toMatchObject({
+      InitLive_Staff_Id__c: staffId,
+      InitLive_Status__c: 'active',
+    });
+    // Deleted for good (not archived): InitLive keeps nothing of them. The deletion's write to
+    // the Contact was lost with the store (parked in Redis while the org was held).
+    w.il.control.deleteStaff(staffId);
+    forgetEverything(w);
+
+    const run = await w.job().run(ORG_ID, newRunId(), { trigger: 'recovery' });
+    await w.drained();
+    expect(run.status).toBe('succeeded');
+    // The delete policy (archive): the Contact stays, marked deleted, naming whose it was.
+    expect(w.sf.control.getContact(contactId)).toMatchObject({
+      InitLive_Staff_Id__c: staffId,
+      InitLive_Status__c: 'deleted',
+    });
+    expect(run.counts.created).toEqual({ initlive: 0, salesforce: 0 });
+    expect(w.il.control.listStaff()).toHaveLength(5);
+    // A later recovery run finds the mark and writes nothing more to that Contact.
+    const marked = w.sf.control.getContact(contactId)!.LastModifiedDate;
+    forgetEverything(w);
+    const again = await w.job().run(ORG_ID, newRunId(), { trigger: 'recovery' });
+    await w.drained();
+    expect(again.status).toBe('succeeded');
+    expect(w.sf.control.getContact(contactId)!.LastModifiedDate).toBe(marked);
+  });
 });
