@@ -1,3 +1,5 @@
+import { SyncError } from '../errors';
+
 /** A scheduled run waiting for a free slot. */
 export interface QueuedRun {
   orgId: string;
@@ -42,4 +44,26 @@ export interface RunQueue {
   /** Drops `orgId` (disconnect); false when it was not queued. */
   remove(orgId: string): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Refuses an empty claim owner, and a lease that is not a positive integer (both adapters). */
+export function checkClaim(owner: string, leaseMs?: number): void {
+  if (owner === '') throw new SyncError('INVALID_INPUT', 'owner must be non-empty');
+  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)) {
+    throw new SyncError('INVALID_INPUT', 'leaseMs must be a positive integer', {
+      context: { leaseMs },
+    });
+  }
+}
+
+/** Refuses a due instant that is not an integer, and a slot time that is not positive (both adapters). */
+export function checkFire(dueAt: number, slotMs: number): void {
+  if (!Number.isSafeInteger(dueAt)) {
+    throw new SyncError('INVALID_INPUT', 'dueAt must be an integer', { context: { dueAt } });
+  }
+  if (!Number.isSafeInteger(slotMs) || slotMs <= 0) {
+    throw new SyncError('INVALID_INPUT', 'slotMs must be a positive integer', {
+      context: { slotMs },
+    });
+  }
 }

@@ -1,29 +1,10 @@
+import { checkClaim, checkFire } from '../../batch/run-queue';
 import type { FireQueued, QueuedRun, RunQueue } from '../../batch/run-queue';
 import { SyncError } from '../../errors';
 
 function before(a: QueuedRun, b: QueuedRun): number {
   if (a.dueAt !== b.dueAt) return a.dueAt - b.dueAt;
   return a.orgId < b.orgId ? -1 : a.orgId > b.orgId ? 1 : 0;
-}
-
-function checkClaim(owner: string, leaseMs?: number): void {
-  if (owner === '') throw new SyncError('INVALID_INPUT', 'owner must be non-empty');
-  if (leaseMs !== undefined && (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)) {
-    throw new SyncError('INVALID_INPUT', 'leaseMs must be a positive integer', {
-      context: { leaseMs },
-    });
-  }
-}
-
-function checkFire(dueAt: number, slotMs: number): void {
-  if (!Number.isSafeInteger(dueAt)) {
-    throw new SyncError('INVALID_INPUT', 'dueAt must be an integer', { context: { dueAt } });
-  }
-  if (!Number.isSafeInteger(slotMs) || slotMs <= 0) {
-    throw new SyncError('INVALID_INPUT', 'slotMs must be a positive integer', {
-      context: { slotMs },
-    });
-  }
 }
 
 interface Claim {
