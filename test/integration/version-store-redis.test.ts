@@ -221,6 +221,7 @@ describe('Lua script files', () => {
       'heartbeat-member-1.lua',
       'link-2.lua',
       'live-members-1.lua',
+      'queue-fire-2.lua',
       'record-status-1.lua',
       'release-lock-1.lua',
       'renew-lock-1.lua',
