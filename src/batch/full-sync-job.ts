@@ -13,7 +13,7 @@ import type { ContactRow } from '../infra/salesforce/salesforce-api';
 import type { Logger } from '../logger';
 import type { OrgRuntime } from '../orgs/org-directory';
 import { produce } from '../pipeline/deps';
-import type { PipelineDeps } from '../pipeline/deps';
+import type { PipelineDeps, RoleRecord } from '../pipeline/deps';
 import { sleep } from '../retry';
 import { findMissingPage } from './missing-records';
 import { deletedCounterparts } from './recycle-bin';
@@ -51,12 +51,14 @@ export interface FullSyncOptions {
   /** How often to look at the run's tally while settling. Default 50 ms. */
   settlePollMs?: number;
   /**
-   * Records the run may put on a change topic ahead of the reconciler; a page waits until the
-   * reconciler's lag is below it. Bounds what a run holds in flight (in the in-memory
-   * transport, all of it is heap) and leaves room on the topics for live changes. Default
-   * 20,000.
+   * The run's own records that may wait on the change topics for the reconciler: each chunk of
+   * a page waits until fewer of them are undecided. Counted from the run's tally, so other
+   * organizations' streaming neither slows the run nor waits behind more than this many of its
+   * records (docs/scaling.md, Fair sharing). Default 2,000.
    */
   maxAhead?: number;
+  /** Records per produce while a page is put on a change topic, each paced by maxAhead. Default 1,000. */
+  produceChunk?: number;
   /** Called after each checkpoint is stored (tests and progress reporting). */
   onCheckpoint?: (checkpoint: FullSyncCheckpoint) => void;
   /**
@@ -146,7 +148,8 @@ export class FullSyncJob {
       missingPageSize: options.missingPageSize ?? 2000,
       settleTimeoutMs: options.settleTimeoutMs ?? 600_000,
       settlePollMs: options.settlePollMs ?? 50,
-      maxAhead: Math.max(1, options.maxAhead ?? 20_000),
+      maxAhead: Math.max(1, options.maxAhead ?? 2_000),
+      produceChunk: Math.max(1, options.produceChunk ?? 1_000),
       apiReserve: options.apiReserve ?? defaultApiReserve,
       onCheckpoint: options.onCheckpoint,
     };
@@ -200,7 +203,7 @@ export class FullSyncJob {
       await step('reading-initlive', async () => {
         // Let the reconciler take in every Contact first: a staff member decided before the
         // Contact of the same person is known would be created in Salesforce a second time.
-        await this.reconcilerCaughtUp([this.deps.topics.contactChanges], init.signal);
+        await this.runWithin(record, cp, 0, init.signal);
         await this.readInitLive(org, record, cp, init.signal);
       });
       await step('finding-missing', () => this.findMissing(org, conn, record, cp, init.signal));
@@ -372,9 +375,9 @@ export class FullSyncJob {
         'staff-contact',
         fresh.map((s) => s.id),
       );
-      await this.reconcilerWithin([this.deps.topics.staffChanges], this.o.maxAhead, signal);
-      await produce(
-        this.deps,
+      await this.emitPaced(
+        record,
+        cp,
         'staffChanges',
         fresh.map((s, i) => ({
           key: recordKey(org.orgId, s.id),
@@ -384,9 +387,9 @@ export class FullSyncJob {
             ...(matched[i] ? { matchedBy: 'email' } : {}),
           },
         })),
+        signal,
       );
       cp.read.initlive += fresh.length;
-      cp.emitted += fresh.length;
       await this.checkpoint(record, cp);
     }
   }
@@ -422,10 +425,10 @@ export class FullSyncJob {
       signal?.throwIfAborted();
       this.checkReserve(conn);
       const matched = await this.matchByEmail(org, record.runId, page.records);
-      await this.reconcilerWithin([this.deps.topics.contactChanges], this.o.maxAhead, signal);
       const now = this.deps.now();
-      await produce(
-        this.deps,
+      await this.emitPaced(
+        record,
+        cp,
         'contactChanges',
         page.records.map((row) => {
           const value = contactSnapshotOf(org.orgId, record.runId, row, org.settings.mapping, now);
@@ -435,6 +438,7 @@ export class FullSyncJob {
             value: byEmail ? { ...value, initliveId: byEmail, matchedBy: 'email' } : value,
           };
         }),
+        signal,
       );
       await this.deps.runStore.markSeen(
         org.orgId,
@@ -444,7 +448,6 @@ export class FullSyncJob {
       );
       cp.salesforce = page.cursor;
       cp.read.salesforce += page.records.length;
-      cp.emitted += page.records.length;
       await this.checkpoint(record, cp);
     }
   }
@@ -460,7 +463,7 @@ export class FullSyncJob {
     record: RunRecord,
     cp: FullSyncCheckpoint,
   ): Promise<void> {
-    await this.reconcilerCaughtUp([this.deps.topics.contactChanges]);
+    await this.runWithin(record, cp, 0);
     this.checkReserve(conn);
     const fields = contactFieldsFor(org.settings.mapping);
     const rows = await deletedCounterparts(this.deps, org.orgId, conn, fields);
@@ -587,28 +590,54 @@ export class FullSyncJob {
     if (tally) record.counts = { read: record.counts.read, ...countsOfTally(tally) };
   }
 
-  /** Waits until the reconciler's consumer group has no lag on `topics`. */
-  private reconcilerCaughtUp(topics: string[], signal?: AbortSignal): Promise<boolean> {
-    return this.reconcilerWithin(topics, 0, signal);
+  /**
+   * Puts records on a change topic in chunks of produceChunk, each once fewer than maxAhead of
+   * the run's records wait undecided, and counts them emitted.
+   */
+  private async emitPaced<R extends 'staffChanges' | 'contactChanges'>(
+    record: RunRecord,
+    cp: FullSyncCheckpoint,
+    topic: R,
+    messages: Array<{ key: string; value: RoleRecord<R> }>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    for (let i = 0; i < messages.length; i += this.o.produceChunk) {
+      const chunk = messages.slice(i, i + this.o.produceChunk);
+      await this.runWithin(record, cp, Math.max(0, this.o.maxAhead - chunk.length), signal);
+      await produce(this.deps, topic, chunk);
+      cp.emitted += chunk.length;
+    }
   }
 
   /**
-   * Waits until the reconciler's consumer group (it may run in another process) has at most
-   * `maxLag` records left on `topics`. Bounded: after two minutes, or settleTimeoutMs if
-   * shorter, the run goes on.
+   * Waits until at most `max` of the records this run emitted are still undecided (its tally,
+   * shared by every process). Only the run's own records count: other organizations' changes
+   * on the same topics neither hold it back nor let it run further ahead. Bounded: when the
+   * count has not moved for two minutes (settleTimeoutMs if shorter), the run goes on.
    */
-  private async reconcilerWithin(
-    topics: string[],
-    maxLag: number,
+  private async runWithin(
+    record: RunRecord,
+    cp: FullSyncCheckpoint,
+    max: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
-    const deadline = Date.now() + Math.min(this.o.settleTimeoutMs, 120_000);
-    const groupId = `${this.deps.groupPrefix}.reconciler`;
+    const patienceMs = Math.min(this.o.settleTimeoutMs, 120_000);
+    let last = -1;
+    let movedAt = Date.now();
     for (;;) {
-      const lag = await this.deps.transport.lag(groupId, topics).catch(() => null);
-      if (lag && lag.reduce((sum, p) => sum + p.lag, 0) <= maxLag) return true;
-      if (Date.now() > deadline) {
-        this.log.warn('the reconciler is still behind; the run goes on', { topics, maxLag });
+      const tally = await this.deps.runStore.tally(record.orgId, record.runId).catch(() => null);
+      if (tally) {
+        const undecided = outstandingOf(tally, cp.emitted).decisions;
+        if (undecided <= max) return true;
+        if (undecided !== last) [last, movedAt] = [undecided, Date.now()];
+      }
+      if (Date.now() - movedAt > patienceMs) {
+        this.log.warn("the run's records are still undecided; the run goes on", {
+          orgId: record.orgId,
+          runId: record.runId,
+          undecided: last,
+          max,
+        });
         return false;
       }
       await sleep(this.o.settlePollMs, signal);

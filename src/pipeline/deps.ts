@@ -30,7 +30,7 @@ export interface PipelineDeps {
   fields?: ContactFieldWatch;
 }
 
-type RoleRecord<R extends TopicRole> = RecordTypes[(typeof topicRoles)[R]];
+export type RoleRecord<R extends TopicRole> = RecordTypes[(typeof topicRoles)[R]];
 
 /**
  * Encodes records with their topic's schema and produces them; resolves once the broker has

@@ -27,7 +27,7 @@ import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection, duplicateHolder } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { WritePark, type ParkedOldest, heldError } from './write-park';
+import { InHand, WritePark, type ParkedOldest, heldError, overflowOf } from './write-park';
 
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
@@ -57,6 +57,12 @@ export interface InitLiveSinkOptions {
    * the head of its list again. Without it the org's batch waits here, uncommitted.
    */
   parked?: ParkedWriteStore;
+  /**
+   * With `parked` and more than one organization: the writes of one organization this sink
+   * holds straight from its partitions at most; more, and any full sync's writes, are parked
+   * and written from there (as the Salesforce sink's `orgShare`). Default 2,000.
+   */
+  orgShare?: number;
 }
 
 export interface InitLiveSinkStats {
@@ -137,7 +143,7 @@ export class InitLiveSink {
   /** Organizations whose writes are held: why (an error code) and since when. */
   private readonly paused = new Map<string, { code: string; since: number }>();
   /** Writes of each organization in the batches being handled (held with them in a pause). */
-  private readonly inHand = new Map<string, number>();
+  private readonly inHand = new InHand();
   private readonly backoff: RetryPolicy;
   private readonly park: WritePark<DecodedWrite> | null;
   private readonly log: PipelineDeps['logger'];
@@ -245,10 +251,25 @@ export class InitLiveSink {
     await Promise.all(
       [...byOrg].map(([orgId, writes]) =>
         this.park
-          ? this.park.submit(orgId, writes, () => this.writeCounted(orgId, writes))
+          ? this.park.submit(
+              orgId,
+              writes,
+              () => this.writeCounted(orgId, writes),
+              this.overflow(orgId, writes),
+            )
           : this.writeCounted(orgId, writes),
       ),
     );
+  }
+
+  private overflow(orgId: string, writes: readonly DecodedWrite[]): string | null {
+    return overflowOf({
+      run: writes.some((w) => Boolean(w.write.runId)),
+      inHand: this.inHand.of(orgId),
+      count: writes.length,
+      share: this.options.orgShare ?? 2_000,
+      organizations: () => this.deps.orgs.list().length,
+    });
   }
 
   /** The write in a record, or null when it went to dead letters. */
@@ -264,12 +285,7 @@ export class InitLiveSink {
   }
 
   private async writeCounted(orgId: string, writes: DecodedWrite[]): Promise<void> {
-    this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) + writes.length);
-    try {
-      await this.writeOrg(orgId, writes);
-    } finally {
-      this.inHand.set(orgId, (this.inHand.get(orgId) ?? 0) - writes.length);
-    }
+    await this.inHand.around(orgId, writes.length, () => this.writeOrg(orgId, writes));
   }
 
   private async writeOrg(orgId: string, writes: DecodedWrite[]): Promise<void> {
@@ -792,7 +808,7 @@ export class InitLiveSink {
         untilMs: this.deps.now() + delayMs,
         since: pause.since,
         code,
-        heldWrites: (this.inHand.get(orgId) ?? 0) + (this.park?.countOf(orgId) ?? 0),
+        heldWrites: this.inHand.of(orgId) + (this.park?.countOf(orgId) ?? 0),
       });
     }
     if (this.park && orgId !== null && err && ORG_FAULTS.has(err.code)) {

@@ -23,7 +23,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { WritePark, type ParkedOldest } from './write-park';
+import { InHand, WritePark, overflowOf, type ParkedOldest } from './write-park';
 
 export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
@@ -82,6 +82,13 @@ export interface SalesforceSinkOptions {
    * every org's writes behind them in those partitions.
    */
   parked?: ParkedWriteStore;
+  /**
+   * With `parked` and more than one organization: the writes of one organization this sink
+   * holds straight from its partitions at most; more, and any full sync's writes, are parked
+   * and written from there, so one organization's backlog does not hold the partitions it
+   * shares with the others (docs/scaling.md, Fair sharing). Default 2,000.
+   */
+  orgShare?: number;
 }
 
 const MAX_COLLECTION = 200;
@@ -111,6 +118,7 @@ const DEFAULT_LINGER_MS = 350;
  */
 export class SalesforceSink {
   private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor' | 'parked'>>;
+  private readonly orgInHand = new InHand();
   private readonly park: WritePark<WriteEnvelope> | null;
   private readonly apiFor: (conn: Connection) => SalesforceApi;
   private readonly bulkFor: (conn: Connection) => BulkContactWriter;
@@ -138,6 +146,7 @@ export class SalesforceSink {
       bulkLingerMs: Math.max(0, options.bulkLingerMs ?? 5_000),
       runLingerMs: Math.max(0, options.runLingerMs ?? 15_000),
       bulkPollMs: Math.max(1, options.bulkPollMs ?? 500),
+      orgShare: Math.max(1, options.orgShare ?? 2_000),
     };
     this.bulkFor = options.bulkFor ?? ((conn) => bulkContactWriter(conn, this.options.bulkPollMs));
     const build = options.apiFor ?? ((conn: Connection) => createSalesforceApi(conn));
@@ -266,14 +275,25 @@ export class SalesforceSink {
     await this.park?.prepare([...byOrg.keys()]);
     const outcomes = await Promise.allSettled(
       [...byOrg].map(([orgId, envs]) => {
+        const run = envs.some((e) => Boolean(e.write.runId));
         const write = (): Promise<void> =>
-          this.writer(orgId).submit(coalesceWrites(envs).flat(), {
-            backlog,
-            saturated,
-            // A full sync's writes go by Bulk even when they arrive at the reconciler's pace.
-            run: envs.some((e) => Boolean(e.write.runId)),
-          });
-        return this.park ? this.park.submit(orgId, envs, write) : write();
+          this.orgInHand.around(orgId, envs.length, () =>
+            this.writer(orgId).submit(coalesceWrites(envs).flat(), {
+              backlog,
+              saturated,
+              // A full sync's writes go by Bulk even when they arrive at the reconciler's pace.
+              run,
+            }),
+          );
+        if (!this.park) return write();
+        const overflow = overflowOf({
+          run,
+          inHand: this.orgInHand.of(orgId),
+          count: envs.length,
+          share: this.options.orgShare,
+          organizations: () => this.deps.orgs.list().length,
+        });
+        return this.park.submit(orgId, envs, write, overflow);
       }),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');

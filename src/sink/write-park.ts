@@ -148,9 +148,18 @@ export class WritePark<E extends Parkable> {
     return this.orgs.has(orgId) || this.deps.heldFor(orgId) !== null;
   }
 
-  /** Writes envelopes of one org now, or parks them if the org is or becomes held. */
-  async submit(orgId: string, envs: E[], write: () => Promise<void>): Promise<void> {
-    if (this.parks(orgId)) return this.park(orgId, envs);
+  /**
+   * Writes envelopes of one org now, or parks them if the org is or becomes held. `overflow`
+   * names why they should leave their partitions although the org is not held (a full sync's
+   * writes, a backlog over the org's share): they are parked and drained at once.
+   */
+  async submit(
+    orgId: string,
+    envs: E[],
+    write: () => Promise<void>,
+    overflow: string | null = null,
+  ): Promise<void> {
+    if (overflow !== null || this.parks(orgId)) return this.park(orgId, envs, overflow);
     try {
       await write();
     } catch (err) {
@@ -160,7 +169,7 @@ export class WritePark<E extends Parkable> {
   }
 
   /** Appends envelopes' records to the org's list; resolves once they are durable. */
-  async park(orgId: string, envs: readonly E[]): Promise<void> {
+  async park(orgId: string, envs: readonly E[], overflow: string | null = null): Promise<void> {
     const state = this.state(orgId);
     state.parking++;
     state.parks++;
@@ -175,13 +184,17 @@ export class WritePark<E extends Parkable> {
     } finally {
       state.parking--;
     }
-    this.deps.logger.info('writes parked while the org is held', {
+    const held = this.deps.heldFor(orgId);
+    const fields = {
       sink: this.deps.sink,
       orgId,
       parked: envs.length,
       waiting: state.count,
-      reason: this.deps.heldFor(orgId),
-    });
+      reason: held ?? overflow ?? 'behind parked writes',
+    };
+    // A full sync parks every batch: only holds are worth a line each.
+    if (held === null) this.deps.logger.debug('writes parked', fields);
+    else this.deps.logger.info('writes parked while the org is held', fields);
     // The hold may have ended while these were parked: nothing else would start the drain.
     if (this.deps.probeBackoff || this.deps.heldFor(orgId) === null) this.drain(orgId);
   }
@@ -272,4 +285,41 @@ export class WritePark<E extends Parkable> {
       }
     }
   }
+}
+
+/** Per organization, the writes a sink holds that it took straight from its partitions. */
+export class InHand {
+  private readonly counts = new Map<string, number>();
+
+  of(orgId: string): number {
+    return this.counts.get(orgId) ?? 0;
+  }
+
+  async around<T>(orgId: string, n: number, work: () => Promise<T>): Promise<T> {
+    this.counts.set(orgId, this.of(orgId) + n);
+    try {
+      return await work();
+    } finally {
+      const left = this.of(orgId) - n;
+      if (left > 0) this.counts.set(orgId, left);
+      else this.counts.delete(orgId);
+    }
+  }
+}
+
+/**
+ * Why an org's writes should leave the partitions it shares with other organizations although
+ * it is not held (WritePark.submit's `overflow`): they are a full sync's, or with them more
+ * than `share` of its writes would be in hand. Alone, an organization shares with nobody.
+ */
+export function overflowOf(w: {
+  run: boolean;
+  inHand: number;
+  count: number;
+  share: number;
+  organizations: () => number;
+}): string | null {
+  if (!w.run && w.inHand + w.count <= w.share) return null;
+  if (w.organizations() < 2) return null;
+  return w.run ? 'full-sync' : 'over-share';
 }

@@ -1,3 +1,4 @@
+import { outstandingOf } from '../../src/core/outcomes';
 import { linkedMarkerName } from '../../src/core/position-store';
 import { ORG_ID, newRunId, peopleOf, startWorld } from './batch-fixture';
 import type { World } from './batch-fixture';
@@ -76,5 +77,33 @@ describe('full sync', () => {
     expect(again.counts.unchanged).toBe(180);
     expect(await written()).toBe(seenWrites);
     expect(peopleOf(w)).toEqual(before);
+  });
+
+  it('keeps at most maxAhead of its own records waiting for the reconciler', async () => {
+    w = await startWorld({ staff: 1200, contacts: 1000, shared: 300 }, { sfPageSize: 500 });
+    const world = w;
+    const runId = newRunId();
+    const { transport, topics, runStore } = world.deps;
+    const changeTopics = new Set([topics.staffChanges, topics.contactChanges]);
+    const send = transport.send.bind(transport);
+    let emitted = 0;
+    let chunks = 0;
+    let mostAhead = 0;
+    // Read as each chunk goes out: the tally only grows after the run's own look, so this
+    // count is never below what the run saw.
+    jest.spyOn(transport, 'send').mockImplementation(async (topic, records) => {
+      if (changeTopics.has(topic)) {
+        const undecided = outstandingOf(await runStore.tally(ORG_ID, runId), emitted).decisions;
+        mostAhead = Math.max(mostAhead, undecided + records.length);
+        emitted += records.length;
+        chunks++;
+      }
+      return send(topic, records);
+    });
+    const record = await world.job({ maxAhead: 250, produceChunk: 100 }).run(ORG_ID, runId);
+    expect(record.status).toBe('succeeded');
+    expect(emitted).toBe(2200);
+    expect(chunks).toBe(22);
+    expect(mostAhead).toBeLessThanOrEqual(250);
   });
 });
