@@ -131,6 +131,8 @@ function freshCheckpoint(): FullSyncCheckpoint {
  */
 export class FullSyncJob {
   private readonly log: Logger;
+  /** Runs whose writes stopped landing while pacing (a held sink): they pace on decisions only. */
+  private readonly writesStalled = new Set<string>();
   private readonly o: Required<Omit<FullSyncOptions, 'onCheckpoint'>> &
     Pick<FullSyncOptions, 'onCheckpoint'>;
 
@@ -234,6 +236,7 @@ export class FullSyncJob {
       record.error = `${e.code}: ${e.message}`;
       log.warn('full sync failed', { code: e.code, reason: e.message, phase: cp.phase });
     }
+    this.writesStalled.delete(runId);
     record.endedAt = this.deps.now();
     this.countFrom(record, await this.deps.runStore.tally(orgId, runId).catch(() => null));
     record.progress = progressOf('done', cp);
@@ -592,7 +595,7 @@ export class FullSyncJob {
 
   /**
    * Puts records on a change topic in chunks of produceChunk, each once fewer than maxAhead of
-   * the run's records wait undecided, and counts them emitted.
+   * the run's records are outstanding (see runWithin), and counts them emitted.
    */
   private async emitPaced<R extends 'staffChanges' | 'contactChanges'>(
     record: RunRecord,
@@ -603,7 +606,8 @@ export class FullSyncJob {
   ): Promise<void> {
     for (let i = 0; i < messages.length; i += this.o.produceChunk) {
       const chunk = messages.slice(i, i + this.o.produceChunk);
-      await this.runWithin(record, cp, Math.max(0, this.o.maxAhead - chunk.length), signal);
+      const max = Math.max(0, this.o.maxAhead - chunk.length);
+      await this.runWithin(record, cp, max, signal, this.deps.orgs.list().length > 1);
       await produce(this.deps, topic, chunk);
       cp.emitted += chunk.length;
     }
@@ -611,33 +615,45 @@ export class FullSyncJob {
 
   /**
    * Waits until at most `max` of the records this run emitted are still undecided (its tally,
-   * shared by every process). Only the run's own records count: other organizations' changes
-   * on the same topics neither hold it back nor let it run further ahead. Bounded: when the
-   * count has not moved for two minutes (settleTimeoutMs if shorter), the run goes on.
+   * shared by every process), and with `writes` also counting the writes they caused that no
+   * sink has answered yet. Only the run's own work counts: other organizations' changes on the
+   * same topics neither hold it back nor let it run further ahead. Writes count only when other
+   * organizations share the sinks: there they bound how much of the run's writes, and of their
+   * echoes on the change topics, others wait behind; alone, the run's writes gather into Bulk
+   * jobs instead. Bounded: when the count has not moved for two minutes (settleTimeoutMs if
+   * shorter), the run goes on, and stops counting writes if they were what did not move (a held
+   * sink).
    */
   private async runWithin(
     record: RunRecord,
     cp: FullSyncCheckpoint,
     max: number,
     signal?: AbortSignal,
+    writes = false,
   ): Promise<boolean> {
     const patienceMs = Math.min(this.o.settleTimeoutMs, 120_000);
+    const countWrites = writes && !this.writesStalled.has(record.runId);
     let last = -1;
     let movedAt = Date.now();
     for (;;) {
       const tally = await this.deps.runStore.tally(record.orgId, record.runId).catch(() => null);
       if (tally) {
-        const undecided = outstandingOf(tally, cp.emitted).decisions;
-        if (undecided <= max) return true;
-        if (undecided !== last) [last, movedAt] = [undecided, Date.now()];
-      }
-      if (Date.now() - movedAt > patienceMs) {
-        this.log.warn("the run's records are still undecided; the run goes on", {
-          orgId: record.orgId,
-          runId: record.runId,
-          undecided: last,
-          max,
-        });
+        const o = outstandingOf(tally, cp.emitted);
+        const ahead = o.decisions + (countWrites ? o.writes.initlive + o.writes.salesforce : 0);
+        if (ahead <= max) return true;
+        if (ahead !== last) [last, movedAt] = [ahead, Date.now()];
+        if (Date.now() - movedAt > patienceMs) {
+          if (countWrites && o.decisions <= max) this.writesStalled.add(record.runId);
+          this.log.warn("the run's records are still outstanding; the run goes on", {
+            orgId: record.orgId,
+            runId: record.runId,
+            undecided: o.decisions,
+            writes: countWrites ? o.writes.initlive + o.writes.salesforce : null,
+            max,
+          });
+          return false;
+        }
+      } else if (Date.now() - movedAt > patienceMs) {
         return false;
       }
       await sleep(this.o.settlePollMs, signal);

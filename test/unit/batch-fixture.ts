@@ -7,6 +7,7 @@ import type { FullSyncOptions } from '../../src/batch/full-sync-job';
 import { createInitLiveClient } from '../../src/infra/initlive';
 import type { InitLiveApi } from '../../src/infra/initlive';
 import { MemoryLock } from '../../src/infra/memory/memory-lock';
+import { MemoryParkedWriteStore } from '../../src/infra/memory/memory-parked-write-store';
 import { MemoryRecordStatusStore } from '../../src/infra/memory/memory-record-status-store';
 import { MemoryRunStore } from '../../src/infra/memory/memory-run-store';
 import { createSalesforceConnection } from '../../src/infra/salesforce/connection';
@@ -114,7 +115,13 @@ export interface World {
 
 export async function startWorld(
   seed: Seed,
-  options: { settings?: Partial<ReconcileSettings>; sinks?: boolean; sfPageSize?: number } = {},
+  options: {
+    settings?: Partial<ReconcileSettings>;
+    sinks?: boolean;
+    sfPageSize?: number;
+    /** Sinks park as deployed (PARK_HELD_WRITES), in memory. */
+    parked?: boolean;
+  } = {},
 ): Promise<World> {
   const il = await startInitLiveSandbox({ rateLimit: false });
   seedStaff(il, seed);
@@ -153,9 +160,11 @@ export async function startWorld(
   const statuses = new MemoryRecordStatusStore();
   const tracker = new OutcomeTracker({ ...deps, runs: deps.runStore, statuses });
   await tracker.start();
+  const parked = (): { parked?: MemoryParkedWriteStore } =>
+    options.parked ? { parked: new MemoryParkedWriteStore() } : {};
   const sinks = {
-    salesforce: new SalesforceSink(deps, { lingerMs: 20 }),
-    initlive: new InitLiveSink(deps),
+    salesforce: new SalesforceSink(deps, { lingerMs: 20, ...parked() }),
+    initlive: new InitLiveSink(deps, parked()),
   };
   if (options.sinks !== false)
     await Promise.all([sinks.salesforce.start(), sinks.initlive.start()]);
