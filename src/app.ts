@@ -375,7 +375,11 @@ async function start(
     { ...deps, runStore, lock: stores.lock },
     {
       ...options.runner,
-      job: { settleTimeoutMs: config.RUN_SETTLE_TIMEOUT_MS, ...options.runner?.job },
+      job: {
+        settleTimeoutMs: config.RUN_SETTLE_TIMEOUT_MS,
+        sharedRate: config.FULL_SYNC_SHARED_RATE,
+        ...options.runner?.job,
+      },
     },
   );
   const scheduler = new Scheduler({

@@ -111,6 +111,15 @@ export const configShape = {
     .describe(
       "Lease on each organization's sources (InitLive feed poller, Salesforce CDC subscription): only the process holding it reads the organization. Renewed, and retried by the other processes, every third of it; also the time to live of each process's membership heartbeat, by which the organizations are spread evenly over the processes (docs/scaling.md). After a crash another process takes over within the lease and two thirds of it, after a clean stop within about two thirds.",
     ),
+  FULL_SYNC_SHARED_RATE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(0)
+    .describe(
+      "While more than one organization is connected, the records a second one full sync puts on the change topics (InitLive staff and Contacts together), so a big organization's run leaves CPU and topics to the others' live changes (docs/scaling.md, Fair sharing). 0 for no limit. A run of N staff and M Contacts then takes at least (N + M) / rate seconds.",
+    ),
   RUN_SETTLE_TIMEOUT_MS: z.coerce
     .number()
     .int()

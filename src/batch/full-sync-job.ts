@@ -59,6 +59,11 @@ export interface FullSyncOptions {
   maxAhead?: number;
   /** Records per produce while a page is put on a change topic, each paced by maxAhead. Default 1,000. */
   produceChunk?: number;
+  /**
+   * While other organizations share the deployment, the records a second the run puts on the
+   * change topics (FULL_SYNC_SHARED_RATE); 0 for no limit. Default 0.
+   */
+  sharedRate?: number;
   /** Called after each checkpoint is stored (tests and progress reporting). */
   onCheckpoint?: (checkpoint: FullSyncCheckpoint) => void;
   /**
@@ -66,6 +71,13 @@ export interface FullSyncOptions {
    * run stops (failed, keeping its checkpoint) rather than read on. Default 5%.
    */
   apiReserve?: ApiReserve;
+}
+
+interface Pacing {
+  /** Its writes stopped landing while it paced (a held sink): it paces on decisions only. */
+  writesStalled: boolean;
+  /** When its next chunk may go, under sharedRate (epoch ms). */
+  nextAt: number;
 }
 
 export type FullSyncPhase =
@@ -131,8 +143,8 @@ function freshCheckpoint(): FullSyncCheckpoint {
  */
 export class FullSyncJob {
   private readonly log: Logger;
-  /** Runs whose writes stopped landing while pacing (a held sink): they pace on decisions only. */
-  private readonly writesStalled = new Set<string>();
+  /** Per run under way here: how it paces (see emitPaced). */
+  private readonly pacing = new Map<string, Pacing>();
   private readonly o: Required<Omit<FullSyncOptions, 'onCheckpoint'>> &
     Pick<FullSyncOptions, 'onCheckpoint'>;
 
@@ -152,6 +164,7 @@ export class FullSyncJob {
       settlePollMs: options.settlePollMs ?? 50,
       maxAhead: Math.max(1, options.maxAhead ?? 2_000),
       produceChunk: Math.max(1, options.produceChunk ?? 1_000),
+      sharedRate: Math.max(0, options.sharedRate ?? 0),
       apiReserve: options.apiReserve ?? defaultApiReserve,
       onCheckpoint: options.onCheckpoint,
     };
@@ -236,7 +249,7 @@ export class FullSyncJob {
       record.error = `${e.code}: ${e.message}`;
       log.warn('full sync failed', { code: e.code, reason: e.message, phase: cp.phase });
     }
-    this.writesStalled.delete(runId);
+    this.pacing.delete(runId);
     record.endedAt = this.deps.now();
     this.countFrom(record, await this.deps.runStore.tally(orgId, runId).catch(() => null));
     record.progress = progressOf('done', cp);
@@ -595,7 +608,9 @@ export class FullSyncJob {
 
   /**
    * Puts records on a change topic in chunks of produceChunk, each once fewer than maxAhead of
-   * the run's records are outstanding (see runWithin), and counts them emitted.
+   * the run's records are outstanding (see runWithin), and counts them emitted. Beside other
+   * organizations, at most `sharedRate` records a second (both sides together), in chunks of a
+   * quarter second's worth so the others' changes do not queue behind a burst.
    */
   private async emitPaced<R extends 'staffChanges' | 'contactChanges'>(
     record: RunRecord,
@@ -604,13 +619,29 @@ export class FullSyncJob {
     messages: Array<{ key: string; value: RoleRecord<R> }>,
     signal?: AbortSignal,
   ): Promise<void> {
-    for (let i = 0; i < messages.length; i += this.o.produceChunk) {
-      const chunk = messages.slice(i, i + this.o.produceChunk);
+    const shared = this.deps.orgs.list().length > 1;
+    const rate = shared ? this.o.sharedRate : 0;
+    const size =
+      rate > 0 ? Math.min(this.o.produceChunk, Math.ceil(rate / 4)) : this.o.produceChunk;
+    const pacing = this.pacingOf(record.runId);
+    for (let i = 0; i < messages.length; i += size) {
+      const chunk = messages.slice(i, i + size);
       const max = Math.max(0, this.o.maxAhead - chunk.length);
-      await this.runWithin(record, cp, max, signal, this.deps.orgs.list().length > 1);
+      await this.runWithin(record, cp, max, signal, shared);
+      if (rate > 0) {
+        const waitMs = pacing.nextAt - Date.now();
+        if (waitMs > 0) await sleep(waitMs, signal);
+        pacing.nextAt = Math.max(Date.now(), pacing.nextAt) + (chunk.length * 1000) / rate;
+      }
       await produce(this.deps, topic, chunk);
       cp.emitted += chunk.length;
     }
+  }
+
+  private pacingOf(runId: string): Pacing {
+    let p = this.pacing.get(runId);
+    if (!p) this.pacing.set(runId, (p = { writesStalled: false, nextAt: 0 }));
+    return p;
   }
 
   /**
@@ -632,7 +663,7 @@ export class FullSyncJob {
     writes = false,
   ): Promise<boolean> {
     const patienceMs = Math.min(this.o.settleTimeoutMs, 120_000);
-    const countWrites = writes && !this.writesStalled.has(record.runId);
+    const countWrites = writes && !this.pacingOf(record.runId).writesStalled;
     let last = -1;
     let movedAt = Date.now();
     for (;;) {
@@ -643,7 +674,7 @@ export class FullSyncJob {
         if (ahead <= max) return true;
         if (ahead !== last) [last, movedAt] = [ahead, Date.now()];
         if (Date.now() - movedAt > patienceMs) {
-          if (countWrites && o.decisions <= max) this.writesStalled.add(record.runId);
+          if (countWrites && o.decisions <= max) this.pacingOf(record.runId).writesStalled = true;
           this.log.warn("the run's records are still outstanding; the run goes on", {
             orgId: record.orgId,
             runId: record.runId,

@@ -132,4 +132,28 @@ describe('full sync', () => {
     expect(w.il.control.listStaff()).toHaveLength(1900);
     expect(w.sf.control.listContacts()).toHaveLength(1900);
   });
+
+  it('beside other organizations, puts at most FULL_SYNC_SHARED_RATE records a second on the topics', async () => {
+    w = await startWorld(
+      { staff: 1200, contacts: 1000, shared: 300 },
+      { sfPageSize: 500, parked: true },
+    );
+    (w.deps.orgs as StaticOrgDirectory).set({ ...w.org, orgId: 'org_other' });
+    const { transport, topics } = w.deps;
+    const changeTopics = new Set([topics.staffChanges, topics.contactChanges]);
+    const send = transport.send.bind(transport);
+    const sends: Array<{ at: number; n: number }> = [];
+    jest.spyOn(transport, 'send').mockImplementation(async (topic, records) => {
+      if (changeTopics.has(topic)) sends.push({ at: Date.now(), n: records.length });
+      return send(topic, records);
+    });
+    const record = await w.job({ sharedRate: 2_000 }).run(ORG_ID, newRunId());
+    expect(record.status).toBe('succeeded');
+    // A quarter second's worth at a time: 500 records.
+    expect(Math.max(...sends.map((x) => x.n))).toBe(500);
+    expect(sends.reduce((n, x) => n + x.n, 0)).toBe(2200);
+    // Each chunk after the first waited its turn: all but the last at 2,000 a second.
+    const last = sends[sends.length - 1]!;
+    expect(last.at - sends[0]!.at).toBeGreaterThanOrEqual(((2200 - last.n) / 2_000) * 1000);
+  });
 });
