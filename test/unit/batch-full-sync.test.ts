@@ -1,6 +1,5 @@
 import { outstandingOf } from '../../src/core/outcomes';
 import { linkedMarkerName } from '../../src/core/position-store';
-import type { StaticOrgDirectory } from '../../src/orgs/org-directory';
 import { ORG_ID, newRunId, peopleOf, startWorld } from './batch-fixture';
 import type { World } from './batch-fixture';
 
@@ -123,7 +122,7 @@ describe('full sync', () => {
       { staff: 1200, contacts: 1000, shared: 300 },
       { sfPageSize: 500, parked: true },
     );
-    (w.deps.orgs as StaticOrgDirectory).set({ ...w.org, orgId: 'org_other' });
+    w.deps.orgs.set({ ...w.org, orgId: 'org_other' });
     const most = await pacedRun(w);
     expect(most.chunks).toBe(22);
     expect(most.all).toBeLessThanOrEqual(250);
@@ -138,7 +137,7 @@ describe('full sync', () => {
       { staff: 1200, contacts: 1000, shared: 300 },
       { sfPageSize: 500, parked: true },
     );
-    (w.deps.orgs as StaticOrgDirectory).set({ ...w.org, orgId: 'org_other' });
+    w.deps.orgs.set({ ...w.org, orgId: 'org_other' });
     const { transport, topics } = w.deps;
     const changeTopics = new Set([topics.staffChanges, topics.contactChanges]);
     const send = transport.send.bind(transport);
