@@ -58,6 +58,7 @@ export async function benchFairness(
     idlePollMaxMs: options.idlePollMaxMs ?? null,
     metricsOrgLabels: options.metricsOrgLabels ?? true,
     connectorEnv: options.extraEnv ?? {},
+    benchConnectorEnv: process.env.BENCH_CONNECTOR_ENV ?? null,
     loadAverageAtStart: loadAverage(),
   };
   const report = reporter('fairness', out);
