@@ -241,6 +241,7 @@ export class FullSyncJob {
     } catch (err) {
       if (init.signal?.aborted) {
         log.info('full sync interrupted; it resumes from its checkpoint', { phase: cp.phase });
+        this.pacing.delete(runId);
         await this.saveRecord(record, cp);
         throw init.signal.reason;
       }
@@ -629,8 +630,8 @@ export class FullSyncJob {
       const max = Math.max(0, this.o.maxAhead - chunk.length);
       await this.runWithin(record, cp, max, signal, shared);
       if (rate > 0) {
-        const waitMs = pacing.nextAt - Date.now();
-        if (waitMs > 0) await sleep(waitMs, signal);
+        // A timer may fire a millisecond early by Date.now(): wait until the turn has come.
+        while (Date.now() < pacing.nextAt) await sleep(pacing.nextAt - Date.now(), signal);
         pacing.nextAt = Math.max(Date.now(), pacing.nextAt) + (chunk.length * 1000) / rate;
       }
       await produce(this.deps, topic, chunk);

@@ -27,7 +27,14 @@ import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection, duplicateHolder } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { InHand, WritePark, type ParkedOldest, heldError, overflowOf } from './write-park';
+import {
+  DEFAULT_ORG_SHARE,
+  InHand,
+  WritePark,
+  type ParkedOldest,
+  heldError,
+  overflowOf,
+} from './write-park';
 
 /** InitLive's ceiling per batch request. */
 export const INITLIVE_BATCH_SIZE = 200;
@@ -267,7 +274,7 @@ export class InitLiveSink {
       run: writes.some((w) => Boolean(w.write.runId)),
       inHand: this.inHand.of(orgId),
       count: writes.length,
-      share: this.options.orgShare ?? 2_000,
+      share: Math.max(1, this.options.orgShare ?? DEFAULT_ORG_SHARE),
       organizations: () => this.deps.orgs.list().length,
     });
   }

@@ -23,7 +23,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
-import { InHand, WritePark, overflowOf, type ParkedOldest } from './write-park';
+import { DEFAULT_ORG_SHARE, InHand, WritePark, overflowOf, type ParkedOldest } from './write-park';
 
 export type { ApiReserve } from '../core/api-reserve';
 export type { BulkContactWriter } from './salesforce/bulk-writer';
@@ -146,7 +146,7 @@ export class SalesforceSink {
       bulkLingerMs: Math.max(0, options.bulkLingerMs ?? 5_000),
       runLingerMs: Math.max(0, options.runLingerMs ?? 15_000),
       bulkPollMs: Math.max(1, options.bulkPollMs ?? 500),
-      orgShare: Math.max(1, options.orgShare ?? 2_000),
+      orgShare: Math.max(1, options.orgShare ?? DEFAULT_ORG_SHARE),
     };
     this.bulkFor = options.bulkFor ?? ((conn) => bulkContactWriter(conn, this.options.bulkPollMs));
     const build = options.apiFor ?? ((conn: Connection) => createSalesforceApi(conn));

@@ -307,6 +307,9 @@ export class InHand {
   }
 }
 
+/** Default of the sinks' `orgShare`: one organization's writes a sink takes from its partitions at once. */
+export const DEFAULT_ORG_SHARE = 2_000;
+
 /**
  * Why an org's writes should leave the partitions it shares with other organizations although
  * it is not held (WritePark.submit's `overflow`): they are a full sync's, or with them more

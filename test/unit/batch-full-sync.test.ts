@@ -1,4 +1,5 @@
 import { outstandingOf } from '../../src/core/outcomes';
+import * as pipelineDeps from '../../src/pipeline/deps';
 import { linkedMarkerName } from '../../src/core/position-store';
 import { ORG_ID, newRunId, peopleOf, startWorld } from './batch-fixture';
 import type { World } from './batch-fixture';
@@ -138,13 +139,15 @@ describe('full sync', () => {
       { sfPageSize: 500, parked: true },
     );
     w.deps.orgs.set({ ...w.org, orgId: 'org_other' });
-    const { transport, topics } = w.deps;
-    const changeTopics = new Set([topics.staffChanges, topics.contactChanges]);
-    const send = transport.send.bind(transport);
+    // Timed where the run hands a chunk over, before encoding: a send is later by the chunk's
+    // encoding, which is longest for the first (the schema is looked up then).
+    const produce = pipelineDeps.produce;
     const sends: Array<{ at: number; n: number }> = [];
-    jest.spyOn(transport, 'send').mockImplementation(async (topic, records) => {
-      if (changeTopics.has(topic)) sends.push({ at: Date.now(), n: records.length });
-      return send(topic, records);
+    jest.spyOn(pipelineDeps, 'produce').mockImplementation(async (deps, role, records) => {
+      if ((role === 'staffChanges' || role === 'contactChanges') && records.length > 0) {
+        sends.push({ at: Date.now(), n: records.length });
+      }
+      return produce(deps, role, records);
     });
     const record = await w.job({ sharedRate: 2_000 }).run(ORG_ID, newRunId());
     expect(record.status).toBe('succeeded');
