@@ -19,6 +19,7 @@ import {
   type ConnectorSettings,
   reporter,
 } from './orgs';
+import type { SandboxCounters } from '../src/sandbox/salesforce/control';
 import { percentiles } from './streaming';
 
 /**
@@ -101,6 +102,8 @@ export async function benchFairness(
 
       // --- the big organization's first full sync, while the others stream ---------------
       let cpu = await cpuSnapshot(procs);
+      const bigControl = sf.org(big.sfOrgId)!.control;
+      const callsBefore = bigControl.counters();
       const bigStartedAt = Date.now();
       await connectThroughAdmin(procs[big.via]!.url, big, il.url, {});
       let ended = false;
@@ -118,7 +121,11 @@ export async function benchFairness(
       const bigRun = await watching;
       const bigEndedAt = Date.now();
       const coresDuring = await coresSince(cpu, procs);
-      report('bigRun', { ...bigRun, run: await runSummary(procs[big.via]!.url, big) });
+      report('bigRun', {
+        ...bigRun,
+        run: await runSummary(procs[big.via]!.url, big),
+        salesforceApi: apiCallsSince(callsBefore, bigControl.counters()),
+      });
 
       cpu = await cpuSnapshot(procs);
       const after = small.length > 0 ? await stream.run(options.rate, phaseSeconds) : [];
@@ -163,6 +170,16 @@ async function runSummary(base: string, org: BenchOrg): Promise<Record<string, u
   return Object.fromEntries(
     Object.entries(run).filter(([, v]) => !Array.isArray(v) || v.length <= 10),
   );
+}
+
+/** The big organization's Salesforce API calls over its run, in total and by endpoint. */
+function apiCallsSince(before: SandboxCounters, after: SandboxCounters) {
+  const byEndpoint: Record<string, number> = {};
+  for (const [name, n] of Object.entries(after.endpoints)) {
+    const d = n - (before.endpoints[name] ?? 0);
+    if (d > 0) byEndpoint[name] = d;
+  }
+  return { calls: after.apiCallsUsed - before.apiCallsUsed, byEndpoint };
 }
 
 /** Latency by when the edit was made, in buckets of `bucketMs` from `from`. */
