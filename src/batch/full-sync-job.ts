@@ -13,12 +13,13 @@ import type { ContactRow } from '../infra/salesforce/salesforce-api';
 import type { Logger } from '../logger';
 import type { OrgRuntime } from '../orgs/org-directory';
 import { produce } from '../pipeline/deps';
-import type { PipelineDeps, RoleRecord } from '../pipeline/deps';
+import type { PipelineDeps } from '../pipeline/deps';
 import { sleep } from '../retry';
 import { findMissingPage } from './missing-records';
 import { deletedCounterparts } from './recycle-bin';
 import type { RunStore } from './run-store';
 import { describeOutstanding, kindOf, progressOf, runEventOf } from './run-events';
+import { RunPacer } from './run-pacer';
 import type { PerSide, RunRecord } from './run-types';
 import { isFinished, queuedRun } from './run-types';
 import { countContacts, readContacts } from './salesforce-reader';
@@ -71,13 +72,6 @@ export interface FullSyncOptions {
    * run stops (failed, keeping its checkpoint) rather than read on. Default 5%.
    */
   apiReserve?: ApiReserve;
-}
-
-interface Pacing {
-  /** Its writes stopped landing while it paced (a held sink): it paces on decisions only. */
-  writesStalled: boolean;
-  /** When its next chunk may go, under sharedRate (epoch ms). */
-  nextAt: number;
 }
 
 export type FullSyncPhase =
@@ -143,8 +137,7 @@ function freshCheckpoint(): FullSyncCheckpoint {
  */
 export class FullSyncJob {
   private readonly log: Logger;
-  /** Per run under way here: how it paces (see emitPaced). */
-  private readonly pacing = new Map<string, Pacing>();
+  private readonly pacer: RunPacer;
   private readonly o: Required<Omit<FullSyncOptions, 'onCheckpoint'>> &
     Pick<FullSyncOptions, 'onCheckpoint'>;
 
@@ -168,6 +161,18 @@ export class FullSyncJob {
       apiReserve: options.apiReserve ?? defaultApiReserve,
       onCheckpoint: options.onCheckpoint,
     };
+    this.pacer = new RunPacer(
+      deps,
+      {
+        maxAhead: this.o.maxAhead,
+        produceChunk: this.o.produceChunk,
+        sharedRate: this.o.sharedRate,
+        pollMs: this.o.settlePollMs,
+        // Two minutes, or settleTimeoutMs if shorter.
+        patienceMs: Math.min(this.o.settleTimeoutMs, 120_000),
+      },
+      this.log,
+    );
   }
 
   /**
@@ -218,7 +223,7 @@ export class FullSyncJob {
       await step('reading-initlive', async () => {
         // Let the reconciler take in every Contact first: a staff member decided before the
         // Contact of the same person is known would be created in Salesforce a second time.
-        await this.runWithin(record, cp, 0, init.signal);
+        await this.pacer.within(record, cp, 0, init.signal);
         await this.readInitLive(org, record, cp, init.signal);
       });
       await step('finding-missing', () => this.findMissing(org, conn, record, cp, init.signal));
@@ -241,7 +246,7 @@ export class FullSyncJob {
     } catch (err) {
       if (init.signal?.aborted) {
         log.info('full sync interrupted; it resumes from its checkpoint', { phase: cp.phase });
-        this.pacing.delete(runId);
+        this.pacer.forget(runId);
         await this.saveRecord(record, cp);
         throw init.signal.reason;
       }
@@ -250,7 +255,7 @@ export class FullSyncJob {
       record.error = `${e.code}: ${e.message}`;
       log.warn('full sync failed', { code: e.code, reason: e.message, phase: cp.phase });
     }
-    this.pacing.delete(runId);
+    this.pacer.forget(runId);
     record.endedAt = this.deps.now();
     this.countFrom(record, await this.deps.runStore.tally(orgId, runId).catch(() => null));
     record.progress = progressOf('done', cp);
@@ -392,7 +397,7 @@ export class FullSyncJob {
         'staff-contact',
         fresh.map((s) => s.id),
       );
-      await this.emitPaced(
+      await this.pacer.emit(
         record,
         cp,
         'staffChanges',
@@ -443,7 +448,7 @@ export class FullSyncJob {
       this.checkReserve(conn);
       const matched = await this.matchByEmail(org, record.runId, page.records);
       const now = this.deps.now();
-      await this.emitPaced(
+      await this.pacer.emit(
         record,
         cp,
         'contactChanges',
@@ -480,7 +485,7 @@ export class FullSyncJob {
     record: RunRecord,
     cp: FullSyncCheckpoint,
   ): Promise<void> {
-    await this.runWithin(record, cp, 0);
+    await this.pacer.within(record, cp, 0);
     this.checkReserve(conn);
     const fields = contactFieldsFor(org.settings.mapping);
     const rows = await deletedCounterparts(this.deps, org.orgId, conn, fields);
@@ -605,91 +610,6 @@ export class FullSyncJob {
   /** The run's counts from its tally (kept as they were when the tally cannot be read). */
   private countFrom(record: RunRecord, tally: RunTally | null): void {
     if (tally) record.counts = { read: record.counts.read, ...countsOfTally(tally) };
-  }
-
-  /**
-   * Puts records on a change topic in chunks of produceChunk, each once fewer than maxAhead of
-   * the run's records are outstanding (see runWithin), and counts them emitted. Beside other
-   * organizations, at most `sharedRate` records a second (both sides together), in chunks of a
-   * quarter second's worth so the others' changes do not queue behind a burst.
-   */
-  private async emitPaced<R extends 'staffChanges' | 'contactChanges'>(
-    record: RunRecord,
-    cp: FullSyncCheckpoint,
-    topic: R,
-    messages: Array<{ key: string; value: RoleRecord<R> }>,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const shared = this.deps.orgs.list().length > 1;
-    const rate = shared ? this.o.sharedRate : 0;
-    const size =
-      rate > 0 ? Math.min(this.o.produceChunk, Math.ceil(rate / 4)) : this.o.produceChunk;
-    const pacing = this.pacingOf(record.runId);
-    for (let i = 0; i < messages.length; i += size) {
-      const chunk = messages.slice(i, i + size);
-      const max = Math.max(0, this.o.maxAhead - chunk.length);
-      await this.runWithin(record, cp, max, signal, shared);
-      if (rate > 0) {
-        // A timer may fire a millisecond early by Date.now(): wait until the turn has come.
-        while (Date.now() < pacing.nextAt) await sleep(pacing.nextAt - Date.now(), signal);
-        pacing.nextAt = Math.max(Date.now(), pacing.nextAt) + (chunk.length * 1000) / rate;
-      }
-      await produce(this.deps, topic, chunk);
-      cp.emitted += chunk.length;
-    }
-  }
-
-  private pacingOf(runId: string): Pacing {
-    let p = this.pacing.get(runId);
-    if (!p) this.pacing.set(runId, (p = { writesStalled: false, nextAt: 0 }));
-    return p;
-  }
-
-  /**
-   * Waits until at most `max` of the records this run emitted are still undecided (its tally,
-   * shared by every process), and with `writes` also counting the writes they caused that no
-   * sink has answered yet. Only the run's own work counts: other organizations' changes on the
-   * same topics neither hold it back nor let it run further ahead. Writes count only when other
-   * organizations share the sinks: there they bound how much of the run's writes, and of their
-   * echoes on the change topics, others wait behind; alone, the run's writes gather into Bulk
-   * jobs instead. Bounded: when the count has not moved for two minutes (settleTimeoutMs if
-   * shorter), the run goes on, and stops counting writes if they were what did not move (a held
-   * sink).
-   */
-  private async runWithin(
-    record: RunRecord,
-    cp: FullSyncCheckpoint,
-    max: number,
-    signal?: AbortSignal,
-    writes = false,
-  ): Promise<boolean> {
-    const patienceMs = Math.min(this.o.settleTimeoutMs, 120_000);
-    const countWrites = writes && !this.pacingOf(record.runId).writesStalled;
-    let last = -1;
-    let movedAt = Date.now();
-    for (;;) {
-      const tally = await this.deps.runStore.tally(record.orgId, record.runId).catch(() => null);
-      if (tally) {
-        const o = outstandingOf(tally, cp.emitted);
-        const ahead = o.decisions + (countWrites ? o.writes.initlive + o.writes.salesforce : 0);
-        if (ahead <= max) return true;
-        if (ahead !== last) [last, movedAt] = [ahead, Date.now()];
-        if (Date.now() - movedAt > patienceMs) {
-          if (countWrites && o.decisions <= max) this.pacingOf(record.runId).writesStalled = true;
-          this.log.warn("the run's records are still outstanding; the run goes on", {
-            orgId: record.orgId,
-            runId: record.runId,
-            undecided: o.decisions,
-            writes: countWrites ? o.writes.initlive + o.writes.salesforce : null,
-            max,
-          });
-          return false;
-        }
-      } else if (Date.now() - movedAt > patienceMs) {
-        return false;
-      }
-      await sleep(this.o.settlePollMs, signal);
-    }
   }
 
   private async checkpoint(record: RunRecord, cp: FullSyncCheckpoint): Promise<void> {
