@@ -422,9 +422,14 @@ export class WritePark<E extends Parkable> {
           // A park that began after the peek lands behind it: look again rather than forget it.
           if (state.parking === 0 && state.parks === parksBefore) {
             const settled = await this.settle(orgId);
+            if (settled === 'lost') {
+              // This loop drains what the restore puts back.
+              await this.restoring.get(orgId)?.catch(() => undefined);
+              continue;
+            }
             if (settled === 'parked' || state.parking > 0 || state.parks !== parksBefore) continue;
             this.orgs.delete(orgId);
-            if (settled === 'empty') logger.info('parked writes all written', { sink, orgId });
+            logger.info('parked writes all written', { sink, orgId });
             return;
           }
           await sleep(10);
