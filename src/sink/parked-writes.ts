@@ -15,6 +15,9 @@ export interface ParkedRecord {
 /** Partition -> an offset of the sink's topic, as decimal strings are kept. */
 export type PartitionOffsets = Array<[partition: number, offset: string]>;
 
+/** Partitions of the sink's topic read again, each from one offset through another (inclusive). */
+export type PartitionRanges = Array<[partition: number, from: string, through: string]>;
+
 /** What a park or a restore did to an organization's list. */
 export interface ParkResult {
   /** Records in the list after the call. */
@@ -71,15 +74,16 @@ export interface ParkedWriteStore {
   settle(orgId: string, marks: PartitionOffsets): Promise<boolean>;
   /**
    * Puts records read again from the topic, in their order, ahead of the list, in one step:
-   * the records the list holds from the partitions of `through` at or below its offset (the
-   * same records, parked since) are dropped, the rest stay behind in their order. Each
-   * partition's mark goes down to its first record read again; `through` is remembered.
-   * Idempotent: a second restore of the same reading (another process) leaves the same list.
+   * the records the list holds from the partitions read, within the ranges read (the same
+   * records, parked since), are dropped; the rest stay behind in their order. Each partition's
+   * mark goes down to its first record read again, and the offset it was read through is
+   * remembered. Idempotent: a second restore of the same reading (another process) leaves the
+   * same list.
    */
   restore(
     orgId: string,
     records: readonly ParkedRecord[],
-    through: PartitionOffsets,
+    read: PartitionRanges,
   ): Promise<ParkResult>;
   close(): Promise<void>;
 }

@@ -4,8 +4,8 @@ import type { Logger } from '../logger';
 import { backoffDelayMs, sleep } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { fromParked, toParked } from './parked-writes';
-import type { ParkedWriteStore, PartitionOffsets } from './parked-writes';
-import type { ParkMarks } from './park-marks';
+import type { ParkedWriteStore, PartitionOffsets, PartitionRanges } from './parked-writes';
+import type { ParkMark, ParkMarks } from './park-marks';
 
 const HELD = 'org-held';
 
@@ -178,8 +178,14 @@ export class WritePark<E extends Parkable> {
     const { marks, sink, logger } = this.deps;
     if (!marks || !this.deps.reread) return;
     try {
-      const orgIds = new Set((await marks.marksOf(sink)).map((m) => m.orgId));
-      await Promise.all([...orgIds].map((orgId) => this.restore(orgId)));
+      const kept = await marks.marksOf(sink);
+      // One organization after the other: each reading joins a group of its own.
+      for (const orgId of new Set(kept.map((m) => m.orgId))) {
+        await this.restore(
+          orgId,
+          kept.filter((m) => m.orgId === orgId),
+        );
+      }
     } catch (err) {
       logger.error('parked writes not read again after the store lost them', {
         sink,
@@ -196,22 +202,22 @@ export class WritePark<E extends Parkable> {
    * (ParkedWriteStore.restore drops those parked since). Meanwhile the org's writes park here.
    * At-least-once: a record written before the loss may be written again, in order. Idempotent,
    * so each process that finds the loss may run it: the second finds the marks gone or reads
-   * the same records. One per org at a time here.
+   * the same records. One per org at a time here. `kept`: the org's marks, if just read.
    */
-  restore(orgId: string): Promise<void> {
+  restore(orgId: string, kept?: readonly ParkMark[]): Promise<void> {
     let running = this.restoring.get(orgId);
     if (!running) {
-      running = this.restoreOnce(orgId).finally(() => this.restoring.delete(orgId));
+      running = this.restoreOnce(orgId, kept).finally(() => this.restoring.delete(orgId));
       this.restoring.set(orgId, running);
     }
     return running;
   }
 
-  private async restoreOnce(orgId: string): Promise<void> {
+  private async restoreOnce(orgId: string, kept?: readonly ParkMark[]): Promise<void> {
     const { marks, reread, store, sink, logger } = this.deps;
     if (!marks || !reread) return;
     const current = (await store.marks(orgId)).generation;
-    const stale = (await marks.marksOf(sink)).filter(
+    const stale = (kept ?? (await marks.marksOf(sink))).filter(
       (m) => m.orgId === orgId && m.generation !== current,
     );
     if (stale.length === 0) return;
@@ -222,11 +228,14 @@ export class WritePark<E extends Parkable> {
     }
     const prefix = `${orgId}/`;
     const read = await reread(from, (r) => r.key.startsWith(prefix));
-    const through: PartitionOffsets = [];
+    const ranges: PartitionRanges = [];
     for (const [partition, end] of read.ends) {
-      if (BigInt(end) > 0n) through.push([partition, String(BigInt(end) - 1n)]);
+      const start = from.get(partition);
+      if (start !== undefined && BigInt(end) > BigInt(start)) {
+        ranges.push([partition, start, String(BigInt(end) - 1n)]);
+      }
     }
-    const result = await store.restore(orgId, read.records.map(toParked), through);
+    const result = await store.restore(orgId, read.records.map(toParked), ranges);
     this.generations.set(orgId, result.generation);
     await this.record(orgId, result.generation, result.marks);
     // The lost generations' marks go only once the new ones are kept.

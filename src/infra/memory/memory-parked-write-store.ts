@@ -5,6 +5,7 @@ import type {
   ParkedRecord,
   ParkedWriteStore,
   PartitionOffsets,
+  PartitionRanges,
 } from '../../sink/parked-writes';
 
 interface OrgList {
@@ -71,17 +72,17 @@ export class MemoryParkedWriteStore implements ParkedWriteStore {
   async restore(
     orgId: string,
     records: readonly ParkedRecord[],
-    through: PartitionOffsets,
+    read: PartitionRanges,
   ): Promise<ParkResult> {
     const list = this.list(orgId);
-    const read = new Map(through);
-    for (const [partition, offset] of through) {
+    const ranges = new Map(read.map(([p, from, through]) => [p, { from, through }]));
+    for (const [partition, , through] of read) {
       const was = list.through.get(partition);
-      if (was === undefined || after(offset, was)) list.through.set(partition, offset);
+      if (was === undefined || after(through, was)) list.through.set(partition, through);
     }
     const kept = list.records.filter((r) => {
-      const t = read.get(r.partition);
-      return t === undefined || after(r.offset, t);
+      const range = ranges.get(r.partition);
+      return !range || after(range.from, r.offset) || after(r.offset, range.through);
     });
     for (const r of records) {
       const mark = list.marks.get(r.partition);

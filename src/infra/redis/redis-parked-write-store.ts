@@ -6,6 +6,7 @@ import type {
   ParkedRecord,
   ParkedWriteStore,
   PartitionOffsets,
+  PartitionRanges,
 } from '../../sink/parked-writes';
 import { closeRedis, redisOp } from './connect';
 import type { ScriptCall } from './lua-scripts';
@@ -112,14 +113,14 @@ export class RedisParkedWriteStore implements ParkedWriteStore {
   restore(
     orgId: string,
     records: readonly ParkedRecord[],
-    through: PartitionOffsets,
+    read: PartitionRanges,
   ): Promise<ParkResult> {
     return this.op('restore', orgId, async () =>
       resultOf(
         await this.restoreScript(this.keys(orgId), [
           randomUUID(),
-          String(through.length),
-          ...through.flat().map(String),
+          String(read.length),
+          ...read.flat().map(String),
           ...recordArgs(records),
         ]),
       ),
