@@ -98,6 +98,8 @@ export class WritePark<E extends Parkable> {
   private readonly generations = new Map<string, string>();
   /** Per org, the marks this process knows the witness holds (`<generation>/<partition>` -> offset). */
   private readonly marked = new Map<string, Map<string, string>>();
+  /** Lost generations this process has read again already (a second trigger skips them). */
+  private readonly restored = new Set<string>();
   /** Per org, a restore under way here: the org's writes park meanwhile. */
   private readonly restoring = new Map<string, Promise<void>>();
   private stopped = false;
@@ -218,7 +220,10 @@ export class WritePark<E extends Parkable> {
     if (!marks || !reread) return;
     const current = (await store.marks(orgId)).generation;
     const stale = (kept ?? (await marks.marksOf(sink))).filter(
-      (m) => m.orgId === orgId && m.generation !== current,
+      (m) =>
+        m.orgId === orgId &&
+        m.generation !== current &&
+        !this.restored.has(`${orgId}/${m.generation}`),
     );
     if (stale.length === 0) return;
     const from = new Map<number, string>();
@@ -238,6 +243,7 @@ export class WritePark<E extends Parkable> {
     const result = await store.restore(orgId, read.records.map(toParked), ranges);
     this.generations.set(orgId, result.generation);
     await this.record(orgId, result.generation, result.marks);
+    for (const m of stale) this.restored.add(`${orgId}/${m.generation}`);
     // The lost generations' marks go only once the new ones are kept.
     const byGeneration = new Map<string, number[]>();
     for (const m of stale) {

@@ -13,7 +13,6 @@ import { createLogger, silentLogger } from '../../src/logger';
 import { stateWitnessTopic } from '../../src/pipeline/state-witness';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
-import type { SandboxOrg } from '../../src/sandbox/salesforce/server';
 import { eventually } from '../fixtures/e2e';
 import { http, type Json } from '../fixtures/http';
 import { integrationEnv, uniqueName } from '../harness/env';
@@ -23,9 +22,9 @@ import type { StartedService } from '../harness/started-service';
 
 /**
  * Writes parked for a held organization, when Redis comes back empty (docs/reliability.md,
- * "Redis comes back empty"; chaos seed 20261206). One connector (`startConnector`) on the real
- * Kafka and registry, with a `redis-server` of this test's own, serves two organizations, so
- * parking is on. Organization A runs out of API calls; meanwhile people are created, edited and
+ * "Redis comes back empty"; chaos seed 20261206). One connector (`startConnector`), then two,
+ * on the real Kafka and registry, with a `redis-server` of this test's own, serve two
+ * organizations, so parking is on. Organization A runs out of API calls; meanwhile people are created, edited and
  * deleted for good in its InitLive, and created and edited in its Salesforce. Their Salesforce
  * writes park in Redis; Redis restarts empty; the allocation comes back. Every person must end
  * right on both sides (the deleted volunteer's Contact archived with their last phone), nobody
@@ -47,77 +46,97 @@ interface Run extends Json {
 
 describe('parked writes when Redis comes back empty', () => {
   const env = integrationEnv();
-  const name = uniqueName('parklost');
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'park-lost-'));
   const logFile = process.env.TEST_LOG;
   const logger = logFile
     ? createLogger({ level: 'debug', write: (line) => fs.appendFileSync(logFile, line + '\n') })
     : silentLogger;
-  let redis: StartedService | null = null;
-  let connector: Connector | null = null;
-  let sf: Awaited<ReturnType<typeof startSalesforceSandbox>>;
-  let il: Awaited<ReturnType<typeof startInitLiveSandbox>>;
-  let sfB: SandboxOrg;
+  const names: string[] = [];
+  const connectors: Connector[] = [];
+  const redises: StartedService[] = [];
+  const sandboxes: Array<{ close(): Promise<void> }> = [];
 
   afterAll(async () => {
-    await connector?.stop().catch(() => undefined);
-    await redis?.stop();
+    await Promise.allSettled(connectors.map((c) => c.stop()));
+    await Promise.allSettled(redises.map((r) => r.stop()));
     fs.rmSync(home, { recursive: true, force: true });
-    await Promise.allSettled([sf?.close(), il?.close()]);
-    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-    await transport
-      .deleteTopics([...Object.values(topicNames(name)), stateWitnessTopic(name)])
-      .catch(() => undefined);
-    await transport.close();
-    await Promise.all(
-      Object.keys(recordSchemaFiles).map((type) =>
-        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
-          method: 'DELETE',
-        }).catch(() => undefined),
-      ),
-    );
+    await Promise.allSettled(sandboxes.map((x) => x.close()));
+    for (const name of names) {
+      const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
+      await transport
+        .deleteTopics([...Object.values(topicNames(name)), stateWitnessTopic(name)])
+        .catch(() => undefined);
+      await transport.close();
+      await Promise.all(
+        Object.keys(recordSchemaFiles).map((type) =>
+          fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
+            method: 'DELETE',
+          }).catch(() => undefined),
+        ),
+      );
+    }
   });
 
   it('parks them again from the writes topic: every person ends right, nobody twice, B streams', async () => {
-    sf = await startSalesforceSandbox({ port: 0 });
-    il = await startInitLiveSandbox({ port: 0, rateLimit: false });
-    sfB = sf.createOrg({ username: `admin@${name}-b.sandbox.test` });
+    await scenario(1);
+  });
+
+  it('the same with two connector processes, either of which may find the loss', async () => {
+    await scenario(2);
+  });
+
+  async function scenario(processes: number): Promise<void> {
+    const name = uniqueName('parklost');
+    names.push(name);
+    const sf = await startSalesforceSandbox({ port: 0 });
+    const il = await startInitLiveSandbox({ port: 0, rateLimit: false });
+    sandboxes.push(sf, il);
+    const sfB = sf.createOrg({ username: `admin@${name}-b.sandbox.test` });
     const ilB = il.control.createOrg({ id: B });
-    const [port, redisPort] = await freePorts(2);
-    redis = await startRedisServer(home, redisPort!);
-    const c = await startConnector(
-      loadConfig({
-        KAFKA_BROKERS: env.kafkaBrokers.join(','),
-        SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
-        SCHEMA_SUBJECT_PREFIX: `${name}.`,
-        REDIS_URL: redis.address,
-        REDIS_KEY_PREFIX: `${name}:`,
-        TOPIC_PREFIX: name,
-        TOPIC_PARTITIONS: '3',
-        KAFKA_GROUP_ID: name,
-        KAFKA_CLIENT_ID: name,
-        ENCRYPTION_KEY: generateEncryptionKey(),
-        PORT: String(port),
-        SOURCE_LEASE_MS: '3000',
-        SALESFORCE_LOGIN_URL: sf.loginUrl,
-        SALESFORCE_CLIENT_ID: sf.clientId,
-        SALESFORCE_CLIENT_SECRET: sf.clientSecret,
-        SALESFORCE_REDIRECT_URI: `http://127.0.0.1:${port}/oauth/salesforce/callback`,
-        INITLIVE_BASE_URL: il.baseUrl,
-        INITLIVE_API_KEY: 'sandbox-key',
-        INITLIVE_ORG_ID: A,
-      }),
-      logger,
-      {
-        print: () => undefined,
-        directoryPollMs: 500,
-        pipeline: {
-          initliveSource: { pollIntervalMs: 200 },
-          salesforceSink: { lingerMs: 30, pauseCheckMs: 300 },
+    const ports = await freePorts(processes + 1);
+    const redisPort = ports[processes]!;
+    let redis = await startRedisServer(path.join(home, name), redisPort);
+    redises.push(redis);
+    const key = generateEncryptionKey();
+    const procs: Connector[] = [];
+    for (let i = 0; i < processes; i++) {
+      const port = ports[i]!;
+      const started = await startConnector(
+        loadConfig({
+          KAFKA_BROKERS: env.kafkaBrokers.join(','),
+          SCHEMA_REGISTRY_URL: env.schemaRegistryUrl,
+          SCHEMA_SUBJECT_PREFIX: `${name}.`,
+          REDIS_URL: redis.address,
+          REDIS_KEY_PREFIX: `${name}:`,
+          TOPIC_PREFIX: name,
+          TOPIC_PARTITIONS: '3',
+          KAFKA_GROUP_ID: name,
+          KAFKA_CLIENT_ID: `${name}-${i}`,
+          ENCRYPTION_KEY: key,
+          PORT: String(port),
+          SOURCE_LEASE_MS: '3000',
+          SALESFORCE_LOGIN_URL: sf.loginUrl,
+          SALESFORCE_CLIENT_ID: sf.clientId,
+          SALESFORCE_CLIENT_SECRET: sf.clientSecret,
+          SALESFORCE_REDIRECT_URI: `http://127.0.0.1:${ports[0]!}/oauth/salesforce/callback`,
+          INITLIVE_BASE_URL: il.baseUrl,
+          INITLIVE_API_KEY: 'sandbox-key',
+          INITLIVE_ORG_ID: A,
+        }),
+        logger.child({ process: i }),
+        {
+          print: () => undefined,
+          directoryPollMs: 500,
+          pipeline: {
+            initliveSource: { pollIntervalMs: 200 },
+            salesforceSink: { lingerMs: 30, pauseCheckMs: 300 },
+          },
         },
-      },
-    );
-    connector = c;
+      );
+      procs.push(started);
+      connectors.push(started);
+    }
+    const c = procs[0]!;
     const api = (org: string, route: string, init: { method?: string; body?: unknown } = {}) =>
       http(`${c.url}/api/orgs/${org}/salesforce${route}`, { token: c.token, ...init });
 
@@ -186,7 +205,9 @@ describe('parked writes when Redis comes back empty', () => {
         email: `new${i}@example.org`,
       }),
     );
-    await eventually(() => expect(c.pipeline.salesforceSink.pausedFor(A)).toBe('api_limit'));
+    await eventually(() =>
+      expect(procs.map((p) => p.pipeline.salesforceSink.pausedFor(A))).toContain('api_limit'),
+    );
     il.control.updateStaff(gone.id, { phone: '+1 604 555 0199' });
     // The phone edit is decided before the deletion, as a person's two edits seconds apart are.
     const raw = createRedis(redis.address, { connectionName: `${name}-test` });
@@ -209,11 +230,14 @@ describe('parked writes when Redis comes back empty', () => {
       await bStreams();
       const before = await parked();
 
-      // Redis restarts with nothing in it, and the allocation comes back.
+      // Redis restarts with nothing in it, and the allocation comes back at once: the repair
+      // run, asked for once the loss is found (after a read of the state witness), must not
+      // meet the hold; that run failing is another matter (docs/reliability.md).
       await redis.stop();
-      redis = await startRedisServer(home, redisPort!);
-      await bStreams();
+      redis = await startRedisServer(path.join(home, name), redisPort);
+      redises.push(redis);
       sf.control.resetApiUsage();
+      await bStreams();
       expect(before).toBeGreaterThanOrEqual(6);
     } finally {
       raw.disconnect();
@@ -252,5 +276,5 @@ describe('parked writes when Redis comes back empty', () => {
         Phone: '+1 604 555 0199',
       });
     }, 60_000);
-  });
+  }
 });
