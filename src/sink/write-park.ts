@@ -267,15 +267,28 @@ export class WritePark<E extends Parkable> {
     this.drain(orgId);
   }
 
-  /** Keeps the marks the witness does not hold yet (as far as this process knows). */
+  /**
+   * Keeps the marks the witness does not hold yet (as far as this process knows). A restore in
+   * another process may have lowered a mark in the store and written it to the witness just
+   * before this write of the older value landed: the store is read again after the write, and
+   * a mark that moved meanwhile is written again.
+   */
   private async record(orgId: string, generation: string, marks: PartitionOffsets): Promise<void> {
     if (!this.deps.marks) return;
     const known = this.marked.get(orgId) ?? new Map<string, string>();
-    const fresh = marks.filter(([p, offset]) => known.get(`${generation}/${p}`) !== offset);
-    if (fresh.length === 0) return;
-    await this.deps.marks.mark(this.deps.sink, orgId, generation, fresh);
-    for (const [p, offset] of fresh) known.set(`${generation}/${p}`, offset);
     this.marked.set(orgId, known);
+    let fresh = marks.filter(([p, offset]) => known.get(`${generation}/${p}`) !== offset);
+    while (fresh.length > 0) {
+      await this.deps.marks.mark(this.deps.sink, orgId, generation, fresh);
+      for (const [p, offset] of fresh) known.set(`${generation}/${p}`, offset);
+      const now = await this.deps.store.marks(orgId);
+      if (now.generation !== generation) return;
+      const stored = new Map(now.marks);
+      fresh = fresh
+        .map(([p]): [number, string | undefined] => [p, stored.get(p)])
+        .filter((m): m is [number, string] => m[1] !== undefined)
+        .filter(([p, offset]) => known.get(`${generation}/${p}`) !== offset);
+    }
   }
 
   /**

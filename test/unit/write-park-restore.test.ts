@@ -213,6 +213,40 @@ describe('WritePark after the store lost its data', () => {
     );
   });
 
+  it('a mark written late by a process that parked after the loss does not undo the mark a restore lowered', async () => {
+    const a = park(() => true);
+    await deliver(a, await decided(['org/p1:1', 'org/p1:2']));
+    store.clear();
+    // Process B parks the pair's next write after the loss; its copy of the mark is slow.
+    let release: () => void = () => undefined;
+    let reached: () => void = () => undefined;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: ParkMarks = {
+      mark: async (...args) => {
+        reached();
+        await gate;
+        return witness.mark(...args);
+      },
+      clear: (...args) => witness.clear(...args),
+      marksOf: (sink) => witness.marksOf(sink),
+    };
+    const b = park(() => true, slow);
+    const late = await decided(['org/p1:3']);
+    const parking = deliver(b, late);
+    await atGate;
+    // Meanwhile another process restores: the mark goes down to the first write read again.
+    await park(() => true).restoreAll();
+    const generation = (await store.marks('org')).generation;
+    release();
+    await parking;
+    const first = (await store.peek('org', 1))[0]!;
+    expect(await witness.marksOf(SINK)).toEqual([
+      { orgId: 'org', generation, partition: first.partition, offset: first.offset },
+    ]);
+    expect(BigInt(first.offset)).toBeLessThan(BigInt(late[0]!.record.offset));
+  });
+
   it('a batch whose marks the witness did not take does not commit; delivered again, they are kept', async () => {
     const a = park(() => true, {
       mark: async () => {
