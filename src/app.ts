@@ -362,10 +362,16 @@ async function start(
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
       bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,
       ...(config.PARK_HELD_WRITES ? { parked: stores.parked.salesforce } : {}),
+      ...(config.PARK_HELD_WRITES && runtime.stateWitness
+        ? { parkMarks: runtime.stateWitness }
+        : {}),
       ...options.pipeline?.salesforceSink,
     },
     initliveSink: {
       ...(config.PARK_HELD_WRITES ? { parked: stores.parked.initlive } : {}),
+      ...(config.PARK_HELD_WRITES && runtime.stateWitness
+        ? { parkMarks: runtime.stateWitness }
+        : {}),
       ...options.pipeline?.initliveSink,
     },
   });
@@ -575,6 +581,10 @@ async function start(
       requestStateRecovery(deps, orgIds, epoch).catch((err: unknown) =>
         logger.error('full sync after the state loss not requested', { err: toSyncError(err) }),
       );
+      // Parked writes went with the store: read again from the writes topics (logged there).
+      for (const sink of [pipeline.salesforceSink, pipeline.initliveSink]) {
+        sink.restoreParked().catch(() => undefined);
+      }
     });
   }
   contactFields.start();

@@ -57,6 +57,13 @@ export interface RecordBatch {
   behind?: number;
 }
 
+/** What Transport.readFrom read. */
+export interface PartitionRead {
+  records: ConsumedRecord[];
+  /** Partition -> the offset after the last one the read covered (decimal string). */
+  ends: Map<number, string>;
+}
+
 export interface TopicSpec {
   name: string;
   partitions: number;
@@ -150,6 +157,18 @@ export interface Transport {
    * topic pattern); an unknown topic reads as empty.
    */
   readLatest(topic: string): Promise<Map<string, Buffer>>;
+  /**
+   * Reads partitions of a topic, each from the given offset (or its oldest record held, if
+   * that is later) to its end as of the call, outside any consumer group (nothing is
+   * committed). Returns the records `keep` accepts (all by default), each partition's in
+   * offset order, and per partition the offset after the last one read: what the read
+   * covers, whatever `keep` took. An unknown topic or partition reads as empty.
+   */
+  readFrom(
+    topic: string,
+    from: ReadonlyMap<number, string>,
+    keep?: (record: ConsumedRecord) => boolean,
+  ): Promise<PartitionRead>;
   /** Stops every subscription (each finishing its in-flight batch), then releases clients. */
   close(): Promise<void>;
 }

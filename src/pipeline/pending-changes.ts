@@ -74,6 +74,8 @@ export class PendingChangeTransport implements Transport, PendingChangesView {
     return this.inner.readLatest(topic);
   }
 
+  readFrom: Transport['readFrom'] = (topic, from, keep) => this.inner.readFrom(topic, from, keep);
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -27,6 +27,7 @@ import type { DecodedWrite, KnownPair, PlannedOp } from './initlive/plan';
 import { describeRejection, duplicateHolder } from './initlive/rejection';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
+import type { ParkMarks } from './park-marks';
 import {
   DEFAULT_ORG_SHARE,
   InHand,
@@ -64,6 +65,11 @@ export interface InitLiveSinkOptions {
    * the head of its list again. Without it the org's batch waits here, uncommitted.
    */
   parked?: ParkedWriteStore;
+  /**
+   * With `parked`: where the parked writes' positions in the topic are kept outside the store
+   * (the state witness), so that a store that comes back empty loses none (WritePark.restore).
+   */
+  parkMarks?: ParkMarks;
   /**
    * With `parked` and more than one organization: the writes of one organization this sink
    * holds straight from its partitions at most; more, and any full sync's writes, are parked
@@ -179,6 +185,9 @@ export class InitLiveSink {
           write: (orgId, writes) => this.writeCounted(orgId, writes),
           drainStep: options.maxBatchSize ?? 1000,
           retryMs: 1_000,
+          ...(options.parkMarks ? { marks: options.parkMarks } : {}),
+          reread: (from, keep) =>
+            this.deps.transport.readFrom(this.deps.topics.initliveWrites, from, keep),
           probeBackoff: this.backoff,
         })
       : null;
@@ -186,6 +195,15 @@ export class InitLiveSink {
 
   get groupId(): string {
     return `${this.deps.groupPrefix}.sink-initlive`;
+  }
+
+  /**
+   * The state store lost its data: reads again from the topic the parked writes it held, for
+   * every organization whose marks the state witness keeps (WritePark.restoreAll). Resolves
+   * once they are parked again; may run before start().
+   */
+  restoreParked(): Promise<void> {
+    return this.park?.restoreAll() ?? Promise.resolve();
   }
 
   /** Per organization with writes parked here, its oldest (see WritePark.oldest). */

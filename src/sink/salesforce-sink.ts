@@ -23,6 +23,7 @@ import { coalesceWrites, writeProblem } from './salesforce/plan';
 import type { WriteEnvelope } from './salesforce/plan';
 import { failureOf, writeOutcome } from './write-outcomes';
 import type { ParkedWriteStore } from './parked-writes';
+import type { ParkMarks } from './park-marks';
 import { DEFAULT_ORG_SHARE, InHand, WritePark, overflowOf, type ParkedOldest } from './write-park';
 
 export type { ApiReserve } from '../core/api-reserve';
@@ -83,6 +84,11 @@ export interface SalesforceSinkOptions {
    */
   parked?: ParkedWriteStore;
   /**
+   * With `parked`: where the parked writes' positions in the topic are kept outside the store
+   * (the state witness), so that a store that comes back empty loses none (WritePark.restore).
+   */
+  parkMarks?: ParkMarks;
+  /**
    * With `parked` and more than one organization: the writes of one organization this sink
    * holds straight from its partitions at most; more, and any full sync's writes, are parked
    * and written from there, so one organization's backlog does not hold the partitions it
@@ -117,7 +123,9 @@ const DEFAULT_LINGER_MS = 350;
  * partitions, including other orgs' records queued behind it there, until it resumes.
  */
 export class SalesforceSink {
-  private readonly options: Required<Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor' | 'parked'>>;
+  private readonly options: Required<
+    Omit<SalesforceSinkOptions, 'apiFor' | 'bulkFor' | 'parked' | 'parkMarks'>
+  >;
   private readonly orgInHand = new InHand();
   private readonly park: WritePark<WriteEnvelope> | null;
   private readonly apiFor: (conn: Connection) => SalesforceApi;
@@ -167,6 +175,9 @@ export class SalesforceSink {
             this.writer(orgId).submit(coalesceWrites(envs).flat(), { backlog: true }),
           drainStep: Math.max(this.options.maxBatchSize, 10_000),
           retryMs: 1_000,
+          ...(options.parkMarks ? { marks: options.parkMarks } : {}),
+          reread: (from, keep) =>
+            this.deps.transport.readFrom(this.deps.topics.salesforceWrites, from, keep),
         })
       : null;
   }
@@ -189,6 +200,15 @@ export class SalesforceSink {
   private readonly onResumed = (e: { sink: string; orgId: string }): void => {
     if (e.sink === 'salesforce') this.park?.drain(e.orgId);
   };
+
+  /**
+   * The state store lost its data: reads again from the topic the parked writes it held, for
+   * every organization whose marks the state witness keeps (WritePark.restoreAll). Resolves
+   * once they are parked again; may run before start().
+   */
+  restoreParked(): Promise<void> {
+    return this.park?.restoreAll() ?? Promise.resolve();
+  }
 
   /** Per organization with writes parked here, its oldest (see WritePark.oldest). */
   parkedOldest(): ParkedOldest[] {

@@ -1,10 +1,11 @@
-import type { ConsumedRecord } from '../core/transport';
+import type { ConsumedRecord, PartitionRead } from '../core/transport';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import { backoffDelayMs, sleep } from '../retry';
 import type { RetryPolicy } from '../retry';
 import { fromParked, toParked } from './parked-writes';
-import type { ParkedWriteStore } from './parked-writes';
+import type { ParkedWriteStore, PartitionOffsets, PartitionRanges } from './parked-writes';
+import type { ParkMark, ParkMarks } from './park-marks';
 
 const HELD = 'org-held';
 
@@ -50,6 +51,17 @@ export interface WriteParkDeps<E extends Parkable> {
    * Without it the drain starts at `drain()` (the sink's resume) and stops at a hold.
    */
   probeBackoff?: RetryPolicy;
+  /**
+   * Where the marks of the parked writes (where they start in the sink's topic) are kept
+   * outside the store: the state witness. With `reread`, a store that comes back empty loses
+   * no parked write (`restore`). Without them, parked writes share the store's fate.
+   */
+  marks?: ParkMarks;
+  /** Reads the sink's topic again (Transport.readFrom on it). */
+  reread?: (
+    from: ReadonlyMap<number, string>,
+    keep: (record: ConsumedRecord) => boolean,
+  ) => Promise<PartitionRead>;
 }
 
 /** The oldest write an organization has parked, as the pending-changes view reports it. */
@@ -82,6 +94,14 @@ interface OrgPark {
  */
 export class WritePark<E extends Parkable> {
   private readonly orgs = new Map<string, OrgPark>();
+  /** Per org, the list's generation this process parked in or restored last. */
+  private readonly generations = new Map<string, string>();
+  /** Per org, the marks this process knows the witness holds (`<generation>/<partition>` -> offset). */
+  private readonly marked = new Map<string, Map<string, string>>();
+  /** Lost generations this process has read again already (a second trigger skips them). */
+  private readonly restored = new Set<string>();
+  /** Per org, a restore under way here: the org's writes park meanwhile. */
+  private readonly restoring = new Map<string, Promise<void>>();
   private stopped = false;
   private abort = new AbortController();
 
@@ -141,11 +161,181 @@ export class WritePark<E extends Parkable> {
         reason: e.message,
       });
     });
+    // Parked writes a store lost while no process ran (or while one was restoring them).
+    this.restoreAll().catch(() => undefined);
   }
 
-  /** True when the org's writes must park: it is held, or older writes of it are parked. */
+  /** True when the org's writes must park: it is held, older writes of it are parked, or a restore of them is under way. */
   parks(orgId: string): boolean {
-    return this.orgs.has(orgId) || this.deps.heldFor(orgId) !== null;
+    return this.orgs.has(orgId) || this.restoring.has(orgId) || this.deps.heldFor(orgId) !== null;
+  }
+
+  /**
+   * After the store lost its data (the state epoch says so, or a list came back with another
+   * generation): for every organization whose marks the witness keeps for a generation the
+   * store does not hold, reads the sink's topic again from them and restores the list
+   * (`restore`). Resolves once done; a failure is logged and rejects.
+   */
+  async restoreAll(): Promise<void> {
+    const { marks, sink, logger } = this.deps;
+    if (!marks || !this.deps.reread) return;
+    try {
+      const kept = await marks.marksOf(sink);
+      // One organization after the other: each reading joins a group of its own.
+      for (const orgId of new Set(kept.map((m) => m.orgId))) {
+        await this.restore(
+          orgId,
+          kept.filter((m) => m.orgId === orgId),
+        );
+      }
+    } catch (err) {
+      logger.error('parked writes not read again after the store lost them', {
+        sink,
+        err: toSyncError(err),
+      });
+      throw err;
+    }
+  }
+
+  /**
+   * Restores the org's parked writes the store lost: the witness's marks of generations other
+   * than the store's name where its lost lists started in each partition; the topic is read
+   * again from there to its end, and the org's records put ahead of its list in their order
+   * (ParkedWriteStore.restore drops those parked since). Meanwhile the org's writes park here.
+   * At-least-once: a record written before the loss may be written again, in order. Idempotent,
+   * so each process that finds the loss may run it: the second finds the marks gone or reads
+   * the same records. One per org at a time here. `kept`: the org's marks, if just read.
+   */
+  restore(orgId: string, kept?: readonly ParkMark[]): Promise<void> {
+    let running = this.restoring.get(orgId);
+    if (!running) {
+      running = this.restoreOnce(orgId, kept).finally(() => this.restoring.delete(orgId));
+      this.restoring.set(orgId, running);
+    }
+    return running;
+  }
+
+  private async restoreOnce(orgId: string, kept?: readonly ParkMark[]): Promise<void> {
+    const { marks, reread, store, sink, logger } = this.deps;
+    if (!marks || !reread) return;
+    const current = (await store.marks(orgId)).generation;
+    const stale = (kept ?? (await marks.marksOf(sink))).filter(
+      (m) =>
+        m.orgId === orgId &&
+        m.generation !== current &&
+        !this.restored.has(`${orgId}/${m.generation}`),
+    );
+    if (stale.length === 0) return;
+    const from = new Map<number, string>();
+    for (const m of stale) {
+      const was = from.get(m.partition);
+      if (was === undefined || BigInt(m.offset) < BigInt(was)) from.set(m.partition, m.offset);
+    }
+    const prefix = `${orgId}/`;
+    const read = await reread(from, (r) => r.key.startsWith(prefix));
+    const ranges: PartitionRanges = [];
+    for (const [partition, end] of read.ends) {
+      const start = from.get(partition);
+      if (start !== undefined && BigInt(end) > BigInt(start)) {
+        ranges.push([partition, start, String(BigInt(end) - 1n)]);
+      }
+    }
+    const result = await store.restore(orgId, read.records.map(toParked), ranges);
+    this.generations.set(orgId, result.generation);
+    await this.record(orgId, result.generation, result.marks);
+    for (const m of stale) this.restored.add(`${orgId}/${m.generation}`);
+    // The lost generations' marks go only once the new ones are kept.
+    const byGeneration = new Map<string, number[]>();
+    for (const m of stale) {
+      byGeneration.set(m.generation, [...(byGeneration.get(m.generation) ?? []), m.partition]);
+    }
+    for (const [generation, partitions] of byGeneration) {
+      await marks.clear(sink, orgId, generation, partitions);
+    }
+    logger.warn('parked writes read again from the topic after the store lost them', {
+      sink,
+      orgId,
+      partitions: from.size,
+      records: read.records.length,
+      waiting: result.count,
+    });
+    if (result.count === 0) return;
+    const state = this.state(orgId);
+    state.count = result.count;
+    const head = read.records[0];
+    if (head) state.oldest = { topic: head.topic, timestamp: head.timestamp };
+    this.drain(orgId);
+  }
+
+  /**
+   * Keeps the marks the witness does not hold yet (as far as this process knows). A restore in
+   * another process may have lowered a mark in the store and written it to the witness just
+   * before this write of the older value landed: the store is read again after the write, and
+   * a mark that moved meanwhile is written again.
+   */
+  private async record(orgId: string, generation: string, marks: PartitionOffsets): Promise<void> {
+    if (!this.deps.marks) return;
+    const known = this.marked.get(orgId) ?? new Map<string, string>();
+    this.marked.set(orgId, known);
+    let fresh = marks.filter(([p, offset]) => known.get(`${generation}/${p}`) !== offset);
+    while (fresh.length > 0) {
+      await this.deps.marks.mark(this.deps.sink, orgId, generation, fresh);
+      for (const [p, offset] of fresh) known.set(`${generation}/${p}`, offset);
+      const now = await this.deps.store.marks(orgId);
+      if (now.generation !== generation) return;
+      const stored = new Map(now.marks);
+      fresh = fresh
+        .map(([p]): [number, string | undefined] => [p, stored.get(p)])
+        .filter((m): m is [number, string] => m[1] !== undefined)
+        .filter(([p, offset]) => known.get(`${generation}/${p}`) !== offset);
+    }
+  }
+
+  /**
+   * The list looked empty: forgets its marks, in the store and on the witness, unless a park
+   * came since ('parked': its marks are kept again). 'lost' when the store answers with another
+   * generation than this process parked in: it lost its data, and the parked writes are
+   * restored from the topic instead of being taken for written.
+   */
+  private async settle(orgId: string): Promise<'empty' | 'parked' | 'lost'> {
+    const { store, marks, sink } = this.deps;
+    for (;;) {
+      const now = await store.marks(orgId);
+      const known = this.generations.get(orgId);
+      if (known !== undefined && now.generation !== known) {
+        this.lost(orgId);
+        return 'lost';
+      }
+      if (now.marks.length === 0) return (await store.count(orgId)) === 0 ? 'empty' : 'parked';
+      if (marks && now.generation !== null) {
+        await marks.clear(
+          sink,
+          orgId,
+          now.generation,
+          now.marks.map(([p]) => p),
+        );
+        const memo = this.marked.get(orgId);
+        for (const [p] of now.marks) memo?.delete(`${now.generation}/${p}`);
+      }
+      if (!(await store.settle(orgId, now.marks))) {
+        // Parked since: the witness must hold those marks again (the clear may have come after).
+        if (now.generation !== null) {
+          await this.record(orgId, now.generation, (await store.marks(orgId)).marks);
+        }
+        return 'parked';
+      }
+      // Marks set since the read, of records written since: forgotten the same way.
+    }
+  }
+
+  /** The store lost the org's list: read it again from the topic. */
+  private lost(orgId: string): void {
+    this.generations.delete(orgId);
+    this.deps.logger.error(
+      'parked writes gone from the store (it lost its data); reading them again from the topic',
+      { sink: this.deps.sink, orgId },
+    );
+    this.restore(orgId).catch(() => undefined);
   }
 
   /**
@@ -177,10 +367,25 @@ export class WritePark<E extends Parkable> {
     const first = envs[0]?.record;
     if (!state.oldest && first) state.oldest = { topic: first.topic, timestamp: first.timestamp };
     try {
-      state.count = await this.deps.store.park(
+      const result = await this.deps.store.park(
         orgId,
         envs.map((e) => toParked(e.record)),
       );
+      state.count = result.count;
+      // Kept outside the store before the batch commits.
+      await this.record(orgId, result.generation, result.marks);
+      const known = this.generations.get(orgId);
+      this.generations.set(orgId, result.generation);
+      if (known !== undefined && known !== result.generation) {
+        this.deps.logger.error(
+          'parked writes gone from the store (it lost its data); reading them again',
+          {
+            sink: this.deps.sink,
+            orgId,
+          },
+        );
+        this.restore(orgId).catch(() => undefined);
+      }
     } finally {
       state.parking--;
     }
@@ -244,6 +449,13 @@ export class WritePark<E extends Parkable> {
         if (parked.length === 0) {
           // A park that began after the peek lands behind it: look again rather than forget it.
           if (state.parking === 0 && state.parks === parksBefore) {
+            const settled = await this.settle(orgId);
+            if (settled === 'lost') {
+              // This loop drains what the restore puts back.
+              await this.restoring.get(orgId)?.catch(() => undefined);
+              continue;
+            }
+            if (settled === 'parked' || state.parking > 0 || state.parks !== parksBefore) continue;
             this.orgs.delete(orgId);
             logger.info('parked writes all written', { sink, orgId });
             return;

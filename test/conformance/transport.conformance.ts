@@ -315,6 +315,54 @@ export function describeTransportConformance(
       expect((await transport.readLatest(topic)).get('k0')!.toString()).toBe('k0:2');
     });
 
+    it('readFrom reads partitions from given offsets to their end outside any group, keeping what is asked', async () => {
+      const topic = await newTopic(3);
+      expect(await transport.readFrom(`${topic}.missing`, new Map([[0, '0']]))).toEqual({
+        records: [],
+        ends: new Map(),
+      });
+      const keys = Array.from({ length: 30 }, (_, i) => `${i % 2 === 0 ? 'a' : 'b'}/${i}`);
+      await transport.send(
+        topic,
+        keys.map((key) => ({ key, value: Buffer.from(key), headers: { h: key } })),
+      );
+      const partitions = [0, 1, 2].map((p) => keys.filter((k) => partitionForKey(k, 3) === p));
+      // Partition 0 from its third record, partition 1 from its start, partition 2 not at all.
+      const read = await transport.readFrom(
+        topic,
+        new Map([
+          [0, '2'],
+          [1, '0'],
+        ]),
+        (r) => r.key.startsWith('a/'),
+      );
+      const want = [...partitions[0]!.slice(2), ...partitions[1]!].filter((k) =>
+        k.startsWith('a/'),
+      );
+      expect(read.records.map((r) => r.key)).toEqual(want);
+      for (const r of read.records) {
+        expect(r.value.toString()).toBe(r.key);
+        expect(r.headers).toEqual({ h: r.key });
+        expect(r.topic).toBe(topic);
+      }
+      const offsets = (p: number) =>
+        read.records.filter((r) => r.partition === p).map((r) => Number(r.offset));
+      for (const p of [0, 1]) {
+        const got = offsets(p);
+        expect([...got].sort((x, y) => x - y)).toEqual(got);
+      }
+      expect(read.ends).toEqual(
+        new Map([
+          [0, String(partitions[0]!.length)],
+          [1, String(partitions[1]!.length)],
+        ]),
+      );
+      // Past the end: nothing, and the end is where it was asked from.
+      const past = await transport.readFrom(topic, new Map([[2, String(partitions[2]!.length)]]));
+      expect(past.records).toEqual([]);
+      expect(past.ends).toEqual(new Map([[2, String(partitions[2]!.length)]]));
+    });
+
     it('sends records of one key whose sizes together exceed a broker request, in order', async () => {
       // 30 records of 200 KB for one partition: 6 MB, far over Kafka's 1 MiB message.max.bytes
       // for one request's batch (one organization's outcomes all go to one partition).

@@ -101,6 +101,7 @@ export class SpyTransport implements Transport {
   send: Transport['send'] = (topic, records) => this.inner.send(topic, records);
   lag: Transport['lag'] = (group, topics) => this.inner.lag(group, topics);
   readLatest: Transport['readLatest'] = (topic) => this.inner.readLatest(topic);
+  readFrom: Transport['readFrom'] = (topic, from, keep) => this.inner.readFrom(topic, from, keep);
   close: Transport['close'] = () => this.inner.close();
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {

@@ -43,6 +43,7 @@ export class FlakyTransport implements Transport {
   subscribe: Transport['subscribe'] = (o) => this.inner.subscribe(o);
   lag: Transport['lag'] = (g, t) => this.inner.lag(g, t);
   readLatest: Transport['readLatest'] = (topic) => this.inner.readLatest(topic);
+  readFrom: Transport['readFrom'] = (topic, from, keep) => this.inner.readFrom(topic, from, keep);
   close: Transport['close'] = () => this.inner.close();
 
   async send(topic: string, records: OutgoingRecord[]): Promise<void> {

@@ -303,3 +303,38 @@ describe('a source lease taken on a store that lost its data', () => {
     }
   });
 });
+
+describe('state witness: the sinks’ parked-write marks', () => {
+  it('keeps marks per sink, organization, generation and partition; a cleared mark reads as gone', async () => {
+    const transport = new MemoryTransport();
+    const topic = stateWitnessTopic('marks');
+    await transport.ensureTopics([stateWitnessTopicSpec(topic)]);
+    const witness = new StateWitness({ transport, topic, logger: silentLogger });
+    await witness.mark('salesforce', 'org/with-slash', 'gen-1', [
+      [0, '12'],
+      [2, '40'],
+    ]);
+    await witness.mark('initlive', 'org_b', 'gen-2', [[1, '7']]);
+    await witness.mark('salesforce', 'org_b', 'gen-3', [[1, '9']]);
+    await witness.clear('salesforce', 'org/with-slash', 'gen-1', [2]);
+    expect(await witness.marksOf('salesforce')).toEqual([
+      { orgId: 'org/with-slash', generation: 'gen-1', partition: 0, offset: '12' },
+      { orgId: 'org_b', generation: 'gen-3', partition: 1, offset: '9' },
+    ]);
+    expect(await witness.marksOf('initlive')).toEqual([
+      { orgId: 'org_b', generation: 'gen-2', partition: 1, offset: '7' },
+    ]);
+    // The epoch, connections and positions read as before beside them.
+    expect((await witness.read()).epoch).toBeNull();
+    await transport.close();
+  });
+
+  it('rejects a mark the topic did not take (unlike its best-effort writes)', async () => {
+    const transport = new MemoryTransport();
+    const witness = new StateWitness({ transport, topic: 'nowhere', logger: silentLogger });
+    await transport.close();
+    await expect(witness.mark('salesforce', 'org', 'gen', [[0, '1']])).rejects.toBeDefined();
+    // The best-effort writes only log.
+    await expect(witness.recordEpoch('epoch_x')).resolves.toBeUndefined();
+  });
+});

@@ -5,8 +5,6 @@ import type {
   Consumer,
   EachBatchPayload,
   ICustomPartitioner,
-  IHeaders,
-  KafkaMessage,
   Producer,
   RetryOptions,
 } from 'kafkajs';
@@ -20,6 +18,7 @@ import type {
   ConsumedRecord,
   OutgoingRecord,
   PartitionLag,
+  PartitionRead,
   SubscribeOptions,
   Subscription,
   TopicInfo,
@@ -33,7 +32,8 @@ import {
   unpositionedPartitionsWithAdmin,
 } from './kafka-admin';
 import { rootErrorType, toTransportError } from './kafka-errors';
-import { readLatestWithConsumer } from './kafka-log-reader';
+import { readFromWithConsumer, readLatestWithConsumer } from './kafka-log-reader';
+import { toConsumedRecord } from './kafka-records';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-logger';
 
 /**
@@ -300,6 +300,29 @@ export class KafkaTransport implements Transport {
       });
     } catch (err) {
       throw toTransportError(err, 'readLatest', { topic });
+    }
+  }
+
+  async readFrom(
+    topic: string,
+    from: ReadonlyMap<number, string>,
+    keep: (record: ConsumedRecord) => boolean = () => true,
+  ): Promise<PartitionRead> {
+    this.assertOpen();
+    try {
+      return await readFromWithConsumer(
+        this.kafka,
+        await this.connectedAdmin(),
+        topic,
+        from,
+        keep,
+        {
+          groupId: `${this.clientId}.read.${randomUUID()}`,
+          tuning: this.tuning,
+        },
+      );
+    } catch (err) {
+      throw toTransportError(err, 'readFrom', { topic });
     }
   }
 
@@ -637,32 +660,4 @@ class KafkaSubscription implements Subscription {
       // An observer's failure must not stop consumption.
     }
   }
-}
-
-function headerValue(v: IHeaders[string]): string | undefined {
-  const first = Array.isArray(v) ? v[0] : v;
-  if (first === undefined) return undefined;
-  return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-}
-
-/** Shared by every record without headers (most): a sink may hold tens of thousands. */
-const NO_HEADERS: Record<string, string> = Object.freeze({});
-
-function toConsumedRecord(topic: string, partition: number, m: KafkaMessage): ConsumedRecord {
-  let headers = NO_HEADERS;
-  for (const [name, raw] of Object.entries(m.headers ?? {})) {
-    const value = headerValue(raw);
-    if (value === undefined) continue;
-    if (headers === NO_HEADERS) headers = {};
-    headers[name] = value;
-  }
-  return {
-    topic,
-    partition,
-    offset: m.offset,
-    key: m.key ? m.key.toString('utf8') : '',
-    value: m.value ?? Buffer.alloc(0),
-    headers,
-    timestamp: Number(m.timestamp),
-  };
 }

@@ -8,6 +8,7 @@ import type {
   ConsumedRecord,
   OutgoingRecord,
   PartitionLag,
+  PartitionRead,
   RecordBatch,
   SubscribeOptions,
   Subscription,
@@ -245,6 +246,36 @@ export class MemoryTransport implements Transport {
       }
     }
     return latest;
+  }
+
+  async readFrom(
+    topic: string,
+    from: ReadonlyMap<number, string>,
+    keep: (record: ConsumedRecord) => boolean = () => true,
+  ): Promise<PartitionRead> {
+    this.assertOpen();
+    const out: PartitionRead = { records: [], ends: new Map() };
+    const logs = this.topics.get(topic)?.partitions ?? [];
+    for (const [partition, offset] of from) {
+      const log = logs[partition];
+      if (!log) continue;
+      const start = Math.max(Number(offset), log.base);
+      const end = log.end;
+      for (const [i, r] of log.read(start, Math.max(0, end - start)).entries()) {
+        const record: ConsumedRecord = {
+          topic,
+          partition,
+          offset: String(start + i),
+          key: r.key,
+          value: Buffer.from(r.value),
+          headers: { ...r.headers },
+          timestamp: r.timestamp,
+        };
+        if (keep(record)) out.records.push(record);
+      }
+      out.ends.set(partition, String(Math.max(end, start)));
+    }
+    return out;
   }
 
   async close(): Promise<void> {
