@@ -1,5 +1,5 @@
 import type { Connection } from 'jsforce';
-import { defaultApiReserve, reserveRefusal } from '../core/api-reserve';
+import { belowReserve, defaultApiReserve, reserveRefusal } from '../core/api-reserve';
 import type { ApiReserve } from '../core/api-reserve';
 import { normalizeEmail } from '../core/email-index';
 import { linkedMarkerName } from '../core/position-store';
@@ -424,7 +424,7 @@ export class FullSyncJob {
     signal?: AbortSignal,
   ): Promise<void> {
     if (!cp.salesforce) {
-      this.checkReserve(conn);
+      await this.checkReserve(conn);
       const total = await countContacts(conn);
       cp.sizes.salesforce = total;
       cp.salesforce = {
@@ -445,7 +445,7 @@ export class FullSyncJob {
     });
     for await (const page of pages) {
       signal?.throwIfAborted();
-      this.checkReserve(conn);
+      await this.checkReserve(conn);
       const matched = await this.matchByEmail(org, record.runId, page.records);
       const now = this.deps.now();
       await this.pacer.emit(
@@ -486,7 +486,7 @@ export class FullSyncJob {
     cp: FullSyncCheckpoint,
   ): Promise<void> {
     await this.pacer.within(record, cp, 0);
-    this.checkReserve(conn);
+    await this.checkReserve(conn);
     const fields = contactFieldsFor(org.settings.mapping);
     const rows = await deletedCounterparts(this.deps, org.orgId, conn, fields);
     if (rows.length === 0) return;
@@ -519,7 +519,7 @@ export class FullSyncJob {
     const api = createSalesforceApi(conn);
     do {
       signal?.throwIfAborted();
-      this.checkReserve(conn);
+      await this.checkReserve(conn);
       const page = await findMissingPage(
         this.deps,
         org,
@@ -595,15 +595,17 @@ export class FullSyncJob {
    * Stops the run (it keeps its checkpoint) when the org's last answer left less of the daily
    * API budget than the reserve for everyone else: a full sync must not use it up.
    */
-  private checkReserve(conn: Connection): void {
+  private async checkReserve(conn: Connection): Promise<void> {
     const usage = conn.limitInfo?.apiUsage;
-    const refusal =
-      usage &&
-      reserveRefusal(
-        { used: usage.used, max: usage.limit },
-        this.o.apiReserve,
-        'the run stopped before reading more',
-      );
+    if (!usage || !belowReserve({ used: usage.used, max: usage.limit }, this.o.apiReserve)) return;
+    // The last answer may date from a hold that has lifted since (a recovery run starting as
+    // the allocation comes back): ask Salesforce once more before stopping the run.
+    const { dailyApiRequests: d } = await createSalesforceApi(conn).limits();
+    const refusal = reserveRefusal(
+      { used: d.max - d.remaining, max: d.max },
+      this.o.apiReserve,
+      'the run stopped before reading more',
+    );
     if (refusal) throw refusal;
   }
 

@@ -21,7 +21,27 @@ describe('the API budget and full syncs', () => {
         /^API_LIMIT_EXCEEDED: .*calls left, below the reserve of 15 left for others; the run stopped/,
       );
       const left = w.sf.control.counters().apiDailyMax - w.sf.control.counters().apiCallsUsed;
-      expect(left).toBeGreaterThanOrEqual(14);
+      // At most one read past the reserve, and one /limits call that confirms it.
+      expect(left).toBeGreaterThanOrEqual(13);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('does not stop on a reading from before the allocation came back: it asks Salesforce again', async () => {
+    const w = await startWorld({ staff: 10, contacts: 10, shared: 5 });
+    try {
+      // The connection's last answer says 10 calls are left, under the reserve of 15 ...
+      w.sf.control.setApiDailyMax(w.sf.control.counters().apiCallsUsed + 11);
+      await w.org.salesforce!.query('SELECT Id FROM Contact LIMIT 1');
+      expect(w.org.salesforce!.limitInfo?.apiUsage?.limit).toBe(
+        w.sf.control.counters().apiDailyMax,
+      );
+      // ... and then the allocation is back (a new day, a raised limit).
+      w.sf.control.setApiDailyMax(1_000_000);
+      const run = await w.job({ apiReserve: { calls: 15 } }).run(ORG_ID, newRunId());
+      expect(run.error ?? null).toBeNull();
+      expect(run.status).toBe('succeeded');
     } finally {
       await w.close();
     }
