@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Batch, Kafka } from 'kafkajs';
 import type { ConsumedRecord, PartitionRead } from '../../core/transport';
 import { toConsumedRecord } from './kafka-records';
 import { SyncError } from '../../errors';
@@ -15,10 +15,7 @@ export async function readLatestWithConsumer(
   kafka: Kafka,
   admin: Admin,
   topic: string,
-  options: {
-    groupId: string;
-    tuning: { sessionTimeoutMs: number; heartbeatIntervalMs: number; maxWaitTimeMs: number };
-  },
+  options: ReaderOptions,
 ): Promise<Map<string, Buffer>> {
   const latest = new Map<string, Buffer>();
   if (!(await admin.listTopics()).includes(topic)) return latest;
@@ -28,53 +25,12 @@ export async function readLatestWithConsumer(
   }
   if (remaining.size === 0) return latest;
 
-  const consumer = kafka.consumer({
-    groupId: options.groupId,
-    sessionTimeout: options.tuning.sessionTimeoutMs,
-    heartbeatInterval: options.tuning.heartbeatIntervalMs,
-    maxWaitTimeInMs: options.tuning.maxWaitTimeMs,
-    allowAutoTopicCreation: false,
+  await readUntilEnds(kafka, admin, topic, remaining, options, { fromBeginning: true }, (batch) => {
+    for (const m of batch.messages) {
+      if (m.key && m.value) latest.set(m.key.toString('utf8'), m.value);
+    }
   });
-  let finish: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new SyncError('TRANSPORT_UNAVAILABLE', `reading ${topic} did not reach its end in time`, {
-            retriable: true,
-            context: { topic },
-          }),
-        ),
-      READ_DEADLINE_MS,
-    );
-  });
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          if (m.key && m.value) latest.set(m.key.toString('utf8'), m.value);
-        }
-        const end = remaining.get(batch.partition);
-        if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
-          remaining.delete(batch.partition);
-          if (remaining.size === 0) finish();
-        }
-      },
-    });
-    await Promise.race([done, deadline]);
-    return latest;
-  } finally {
-    clearTimeout(timer);
-    await consumer.disconnect().catch(() => undefined);
-    await admin.deleteGroups([options.groupId]).catch(() => undefined);
-  }
+  return latest;
 }
 
 /**
@@ -90,10 +46,7 @@ export async function readFromWithConsumer(
   topic: string,
   from: ReadonlyMap<number, string>,
   keep: (record: ConsumedRecord) => boolean,
-  options: {
-    groupId: string;
-    tuning: { sessionTimeoutMs: number; heartbeatIntervalMs: number; maxWaitTimeMs: number };
-  },
+  options: ReaderOptions,
 ): Promise<PartitionRead> {
   const out: PartitionRead = { records: [], ends: new Map() };
   if (from.size === 0 || !(await admin.listTopics()).includes(topic)) return out;
@@ -112,6 +65,53 @@ export async function readFromWithConsumer(
   }
   if (remaining.size === 0) return out;
   const byPartition = new Map<number, ConsumedRecord[]>();
+  await readUntilEnds(
+    kafka,
+    admin,
+    topic,
+    remaining,
+    options,
+    { fromBeginning: false, seek: starts },
+    (batch) => {
+      const start = starts.get(batch.partition)!;
+      const end = remaining.get(batch.partition)!;
+      const list = byPartition.get(batch.partition) ?? [];
+      byPartition.set(batch.partition, list);
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        // A fetch may start before the seek (a compressed batch) or run past the end.
+        if (offset < start || offset >= end) continue;
+        const record = toConsumedRecord(topic, batch.partition, m);
+        if (keep(record)) list.push(record);
+      }
+    },
+  );
+  for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
+    out.records.push(...byPartition.get(partition)!);
+  }
+  return out;
+}
+
+interface ReaderOptions {
+  groupId: string;
+  tuning: { sessionTimeoutMs: number; heartbeatIntervalMs: number; maxWaitTimeMs: number };
+}
+
+/**
+ * Runs a consumer of a group of its own (never committed, deleted after) over `topic`, handing
+ * each batch of the partitions in `ends` to `onBatch`, until every one of them was read to its
+ * end offset; fails (retriable) after READ_DEADLINE_MS. `seek` starts partitions at offsets.
+ */
+async function readUntilEnds(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  ends: ReadonlyMap<number, bigint>,
+  options: ReaderOptions,
+  start: { fromBeginning: boolean; seek?: ReadonlyMap<number, bigint> },
+  onBatch: (batch: Batch) => void,
+): Promise<void> {
+  const remaining = new Map(ends);
   const consumer = kafka.consumer({
     groupId: options.groupId,
     sessionTimeout: options.tuning.sessionTimeoutMs,
@@ -138,36 +138,23 @@ export async function readFromWithConsumer(
   });
   try {
     await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: false });
+    await consumer.subscribe({ topics: [topic], fromBeginning: start.fromBeginning });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        const start = starts.get(batch.partition);
         const end = remaining.get(batch.partition);
-        if (start === undefined || end === undefined) return;
-        const list = byPartition.get(batch.partition) ?? [];
-        byPartition.set(batch.partition, list);
-        for (const m of batch.messages) {
-          const offset = BigInt(m.offset);
-          // A fetch may start before the seek (a compressed batch) or run past the end.
-          if (offset < start || offset >= end) continue;
-          const record = toConsumedRecord(topic, batch.partition, m);
-          if (keep(record)) list.push(record);
-        }
+        if (end === undefined) return;
+        onBatch(batch);
         if (BigInt(batch.lastOffset()) + 1n >= end) {
           remaining.delete(batch.partition);
           if (remaining.size === 0) finish();
         }
       },
     });
-    for (const [partition, offset] of starts) {
+    for (const [partition, offset] of start.seek ?? []) {
       consumer.seek({ topic, partition, offset: String(offset) });
     }
     await Promise.race([done, deadline]);
-    for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
-      out.records.push(...byPartition.get(partition)!);
-    }
-    return out;
   } finally {
     clearTimeout(timer);
     await consumer.disconnect().catch(() => undefined);
