@@ -6,7 +6,7 @@ set another, which stays).
 KEYS[1]  list key   <prefix>parked:<sink>:{org}
 KEYS[2]  meta hash  <prefix>parked:<sink>:{org}:meta
 
-ARGV     pairs: partition, the mark's offset as the caller read it
+ARGV[1], ARGV[2], ...  pairs: partition, the mark's offset as the caller read it
 
 Returns 1 when the list was empty (the marks given are forgotten), 0 when it was not.
 ]]
