@@ -42,8 +42,9 @@ interface Active {
  * One run per org at a time across every connector process: a run starts only after taking
  * the org's lock (`sync:<orgId>`, owner = the run id), renews its lease while it runs, and
  * stops at once (leaving its checkpoint) when a renew fails. A process that crashed mid-run
- * leaves the run `running`; once its lease has expired, `start()` of any process (or the next
- * request for that org) takes the lock under the same run id and resumes from the checkpoint.
+ * leaves the run `running`; once its lease has expired, any process that looked at start (or
+ * at the next request for that org) takes the lock under the same run id and resumes from the
+ * checkpoint.
  */
 export class SyncRunner implements SyncTrigger {
   private readonly active = new Map<string, Active>();
@@ -53,6 +54,7 @@ export class SyncRunner implements SyncTrigger {
   private readonly renewEveryMs: number;
   private subscription: Subscription | null = null;
   private readonly timers = new Set<unknown>();
+  private readonly watching = new Set<string>();
   private stopped = false;
 
   constructor(
@@ -104,6 +106,7 @@ export class SyncRunner implements SyncTrigger {
     this.stopped = true;
     for (const t of this.timers) this.clock.cancelTimer(t);
     this.timers.clear();
+    this.watching.clear();
     const sub = this.subscription;
     this.subscription = null;
     await sub?.stop();
@@ -176,18 +179,41 @@ export class SyncRunner implements SyncTrigger {
 
   /**
    * A run left `running` or `queued` by a process that is gone: take its lock under its own
-   * run id (possible only once the old lease ran out) and go on from its checkpoint.
+   * run id (possible only once the old lease ran out) and go on from its checkpoint. While the
+   * lock is held (the run goes on elsewhere, or its dead holder's lease has not run out) look
+   * again every renew period, so a restart within the lease does not leave the run unfinished.
    */
   private async resumeInterrupted(orgId: string): Promise<void> {
-    if (this.active.has(orgId)) return;
+    if (this.stopped || this.active.has(orgId)) return;
     const recent = await this.deps.runStore.list(orgId, 10);
     for (const run of recent) {
       if (isFinished(run.status)) continue;
-      if (!(await this.deps.lock.tryAcquire(syncLockName(orgId), run.runId, this.leaseMs))) return;
+      if (!(await this.deps.lock.tryAcquire(syncLockName(orgId), run.runId, this.leaseMs))) {
+        this.watchInterrupted(orgId);
+        return;
+      }
       this.log.info('resuming an interrupted run', { orgId, runId: run.runId });
       this.launch(orgId, run.runId, run);
       return;
     }
+  }
+
+  private watchInterrupted(orgId: string): void {
+    if (this.watching.has(orgId)) return;
+    this.watching.add(orgId);
+    const t = this.clock.setTimer(() => {
+      this.timers.delete(t);
+      this.watching.delete(orgId);
+      if (this.stopped || !this.deps.orgs.get(orgId)) return;
+      this.resumeInterrupted(orgId).catch((err: unknown) => {
+        this.log.warn('could not look for an interrupted run', {
+          orgId,
+          reason: toSyncError(err).message,
+        });
+        this.watchInterrupted(orgId);
+      });
+    }, this.renewEveryMs);
+    this.timers.add(t);
   }
 
   /**

@@ -189,6 +189,54 @@ describe('SyncRunner', () => {
     });
     expect(await w.deps.runStore.list(ORG_ID)).toHaveLength(1);
   });
+
+  it('a process restarted within the dead holder lease resumes the run once the lease runs out', async () => {
+    w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
+    const clock = new ManualClock(Date.now());
+    const lock = new MemoryLock({ now: () => clock.now() });
+    const dyingLock: Lock = {
+      tryAcquire: (n, o, l) => lock.tryAcquire(n, o, l),
+      renew: (n, o, l) => lock.renew(n, o, l),
+      holder: (n) => lock.holder(n),
+      release: async () => false,
+      close: async () => undefined,
+    };
+    const crashed: SyncRunner = new SyncRunner(
+      { ...w.deps, lock: dyingLock },
+      {
+        leaseMs: 30_000,
+        consumeRequests: false,
+        clock,
+        job: {
+          initlivePageSize: 10,
+          onCheckpoint: (cp) => void (cp.pages === 3 && crashed.stop()),
+        },
+      },
+    );
+    const started = (await crashed.requestRun(ORG_ID, 'manual')) as { runId: string };
+    await crashed.whenIdle(ORG_ID);
+
+    // Back 5 s after the kill: the lease is still held, so start() cannot take the run.
+    clock.advance(5_000);
+    const restarted = new SyncRunner(
+      { ...w.deps, lock: new MemoryLock({ sharedWith: lock }) },
+      { leaseMs: 30_000, consumeRequests: false, clock, job: { settlePollMs: 10 } },
+    );
+    await restarted.start();
+    expect(restarted.runningHere(ORG_ID)).toBeNull();
+
+    // Nobody asks again: the runner itself looks once the lease has run out.
+    clock.advance(30_000);
+    await until('the interrupted run resumes', () => restarted.runningHere(ORG_ID) !== null);
+    expect(restarted.runningHere(ORG_ID)).toBe(started.runId);
+    await restarted.whenIdle(ORG_ID);
+    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({
+      status: 'succeeded',
+    });
+    // Nothing left to watch once the run has ended.
+    expect(clock.pending).toBe(0);
+    await restarted.stop();
+  });
 });
 
 class RecordingTrigger implements SyncTrigger {
