@@ -1,12 +1,10 @@
 import { startConnector } from '../../src/app';
 import type { Connector } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import { recordSchemaFiles } from '../../src/core/records';
-import { topicNames } from '../../src/core/topics';
-import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
 import { closeRedis, createRedis } from '../../src/infra/redis/connect';
 import { generateEncryptionKey } from '../../src/infra/secrets';
 import { createLogger } from '../../src/logger';
+import { dropDeployment } from '../fixtures/deployment-cleanup';
 import { eventually } from '../fixtures/e2e';
 import { integrationEnv, uniqueName } from '../harness/env';
 import { http } from '../fixtures/http';
@@ -29,20 +27,7 @@ describe('the connector on Kafka, the registry and Redis', () => {
 
   afterAll(async () => {
     await connector?.stop();
-    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-    await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);
-    await transport.close();
-    const redis = createRedis(env.redisUrl);
-    const keys = await redis.keys(`${name}:*`);
-    if (keys.length > 0) await redis.unlink(...keys);
-    await closeRedis(redis);
-    await Promise.all(
-      Object.keys(recordSchemaFiles).map((type) =>
-        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
-          method: 'DELETE',
-        }).catch(() => undefined),
-      ),
-    );
+    await dropDeployment(env, name);
   });
 
   it('starts ready and connected, syncs a change end to end, reports metrics and stops cleanly', async () => {

@@ -4,15 +4,12 @@ import path from 'node:path';
 import { startConnector } from '../../src/app';
 import type { Connector } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import { recordSchemaFiles } from '../../src/core/records';
-import { topicNames } from '../../src/core/topics';
-import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
 import { createRedis } from '../../src/infra/redis/connect';
 import { generateEncryptionKey } from '../../src/infra/secrets';
 import { createLogger, silentLogger } from '../../src/logger';
-import { stateWitnessTopic } from '../../src/pipeline/state-witness';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import { dropDeployment } from '../fixtures/deployment-cleanup';
 import { eventually } from '../fixtures/e2e';
 import { http, type Json } from '../fixtures/http';
 import { integrationEnv, uniqueName } from '../harness/env';
@@ -62,18 +59,7 @@ describe('parked writes when Redis comes back empty', () => {
     fs.rmSync(home, { recursive: true, force: true });
     await Promise.allSettled(sandboxes.map((x) => x.close()));
     for (const name of names) {
-      const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-      await transport
-        .deleteTopics([...Object.values(topicNames(name)), stateWitnessTopic(name)])
-        .catch(() => undefined);
-      await transport.close();
-      await Promise.all(
-        Object.keys(recordSchemaFiles).map((type) =>
-          fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
-            method: 'DELETE',
-          }).catch(() => undefined),
-        ),
-      );
+      await dropDeployment(env, name, { stateWitness: true, sharedRedis: false });
     }
   });
 

@@ -1,14 +1,11 @@
 import { startConnector } from '../../src/app';
 import type { Connector } from '../../src/app';
 import { loadConfig } from '../../src/config';
-import { recordSchemaFiles } from '../../src/core/records';
-import { topicNames } from '../../src/core/topics';
-import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
-import { closeRedis, createRedis, deleteByPrefix } from '../../src/infra/redis/connect';
 import { generateEncryptionKey } from '../../src/infra/secrets';
 import { silentLogger } from '../../src/logger';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import { dropDeployment } from '../fixtures/deployment-cleanup';
 import { eventually } from '../fixtures/e2e';
 import { http, type Json } from '../fixtures/http';
 import { integrationEnv, uniqueName } from '../harness/env';
@@ -34,19 +31,7 @@ describe('an expired replay position across restarts and processes', () => {
   afterAll(async () => {
     for (const c of connectors) await c.stop().catch(() => undefined);
     await Promise.allSettled([sf?.close(), il?.close()]);
-    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-    await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);
-    await transport.close();
-    const redis = createRedis(env.redisUrl);
-    await deleteByPrefix(redis, `${name}:`);
-    await closeRedis(redis);
-    await Promise.all(
-      Object.keys(recordSchemaFiles).map((type) =>
-        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
-          method: 'DELETE',
-        }).catch(() => undefined),
-      ),
-    );
+    await dropDeployment(env, name);
   });
 
   it('asks for one full sync, and restarts after it resume without another', async () => {

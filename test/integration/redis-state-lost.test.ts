@@ -1,13 +1,10 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
-import { recordSchemaFiles } from '../../src/core/records';
-import { topicNames } from '../../src/core/topics';
-import { stateWitnessTopic } from '../../src/pipeline/state-witness';
-import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
 import { generateEncryptionKey } from '../../src/infra/secrets';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import { dropDeployment } from '../fixtures/deployment-cleanup';
 import { eventually } from '../fixtures/e2e';
 import { http, type Json } from '../fixtures/http';
 import { startMainProcess, stopMainProcesses, type MainProcess } from '../fixtures/main-process';
@@ -74,18 +71,7 @@ describe('Redis restarted empty under two connector processes', () => {
     await redis?.stop();
     fs.rmSync(home, { recursive: true, force: true });
     await Promise.allSettled([sf?.close(), il?.close()]);
-    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-    await transport
-      .deleteTopics([...Object.values(topicNames(name)), stateWitnessTopic(name)])
-      .catch(() => undefined);
-    await transport.close();
-    await Promise.all(
-      Object.keys(recordSchemaFiles).map((type) =>
-        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
-          method: 'DELETE',
-        }).catch(() => undefined),
-      ),
-    );
+    await dropDeployment(env, name, { stateWitness: true, sharedRedis: false });
   });
 
   it('keeps the organization connected and repairs through one full sync, with nobody twice', async () => {

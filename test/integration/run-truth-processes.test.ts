@@ -1,10 +1,8 @@
-import { recordSchemaFiles } from '../../src/core/records';
-import { topicNames } from '../../src/core/topics';
-import { KafkaTransport } from '../../src/infra/kafka/kafka-transport';
-import { closeRedis, createRedis, deleteByPrefix } from '../../src/infra/redis/connect';
+import { closeRedis, createRedis } from '../../src/infra/redis/connect';
 import { generateEncryptionKey } from '../../src/infra/secrets';
 import { startInitLiveSandbox } from '../../src/sandbox/initlive';
 import { startSalesforceSandbox } from '../../src/sandbox/salesforce';
+import { dropDeployment } from '../fixtures/deployment-cleanup';
 import { eventually } from '../fixtures/e2e';
 import { http, type Json } from '../fixtures/http';
 import { startMainProcess, stopMainProcesses, type MainProcess } from '../fixtures/main-process';
@@ -75,19 +73,7 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
   afterAll(async () => {
     await stopMainProcesses(procs);
     await Promise.allSettled([sf?.close(), il?.close()]);
-    const transport = new KafkaTransport({ brokers: env.kafkaBrokers, clientId: name });
-    await transport.deleteTopics(Object.values(topicNames(name))).catch(() => undefined);
-    await transport.close();
-    const redis = createRedis(env.redisUrl);
-    await deleteByPrefix(redis, `${name}:`);
-    await closeRedis(redis);
-    await Promise.all(
-      Object.keys(recordSchemaFiles).map((type) =>
-        fetch(`${env.schemaRegistryUrl}/subjects/${name}.com.initlive.sync.${type}`, {
-          method: 'DELETE',
-        }).catch(() => undefined),
-      ),
-    );
+    await dropDeployment(env, name);
   });
 
   // Shared with the access-control test below, which uses the same two processes.
