@@ -301,7 +301,7 @@ export const configShape = {
     .max(60_000)
     .default(350)
     .describe(
-      'How long the Salesforce sink gathers changes before a call (up to 1,000 records a call: five 200-record collections in one Composite request). Lower: less latency; higher: fewer API calls. At 350 ms a steady 500 changes/s costs about 5 calls per 1,000 changes.',
+      'How long the Salesforce sink gathers changes before a call (up to 1,000 records a call: five 200-record collections in one Composite request). Lower: less latency; higher: fewer API calls. At 350 ms a steady 500 changes/s costs about 5 calls per 1,000 changes. A change after four lingers without one does not wait it.',
     ),
   SALESFORCE_BULK_THRESHOLD: z.coerce
     .number()

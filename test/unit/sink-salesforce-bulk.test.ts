@@ -332,6 +332,24 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
     });
   });
 
+  it('a lone write after a quiet spell goes at once; writes that follow it gather', async () => {
+    const lingerMs = 3_000;
+    await startSink({ lingerMs });
+    sb.control.resetApiUsage();
+    let started = Date.now();
+    await produceWrites(p.deps, [upsertWrite(0)]);
+    await waitFor('the first contact', () => sb.control.listContacts().length === 1);
+    expect(Date.now() - started).toBeLessThan(lingerMs - 1_000);
+    const upsertsBefore = sb.control.counters().endpoints[COLLECTION_UPSERT] ?? 0;
+
+    // Right after it: these wait the linger, for whatever else comes.
+    started = Date.now();
+    await produceWrites(p.deps, [upsertWrite(1), upsertWrite(2)]);
+    await waitFor('three contacts', () => sb.control.listContacts().length === 3, 10_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(lingerMs);
+    expect((sb.control.counters().endpoints[COLLECTION_UPSERT] ?? 0) - upsertsBefore).toBe(1);
+  });
+
   it('keeps a trickle on collection calls within the linger', async () => {
     await startSink({ bulkThreshold: 200, lingerMs: 50 });
     sb.control.resetApiUsage();

@@ -113,6 +113,8 @@ interface Entry {
   run: boolean;
   /** Came in while ops arrived at a Bulk job's worth per second (see `arrivedAtBurstRate`). */
   burst: boolean;
+  /** First op after a quiet spell of the org (see LONE_LINGER_MS). */
+  lone?: boolean;
 }
 
 /** Codes whose items are retried in place; everything else non-retriable is a dead letter. */
@@ -137,6 +139,15 @@ const BACKLOG_BULK_MIN = 5_000;
  */
 const BURST_WINDOW_MS = 1_000;
 
+/**
+ * An op that comes after `QUIET_LINGERS` lingers without one waits only LONE_LINGER_MS (for
+ * the other partitions' batches of the same fetch): at an organization's usual pace nothing
+ * else is coming to share its call, and the full linger would be only latency. Ops that follow
+ * it within the quiet spell linger as before, so a stream costs at most one more call per spell.
+ */
+const QUIET_LINGERS = 4;
+const LONE_LINGER_MS = 15;
+
 /** How long the topic must stop growing before a gathering backlog stops waiting for more. */
 const QUIET_MS = 1_000;
 
@@ -148,7 +159,8 @@ const goneCodes = new Set(['ENTITY_IS_DELETED', 'INVALID_CROSS_REFERENCE_KEY', '
 
 /**
  * Writes one org's ops to Salesforce. Ops from any number of batches share one queue, flushed
- * when it holds `recordsPerCall` ops (full calls only) or its oldest op is `lingerMs` old; one
+ * when it holds `recordsPerCall` ops (full calls only) or its oldest op is `lingerMs` old (an
+ * op after a quiet spell: LONE_LINGER_MS); one
  * flush runs at a time, so ops of one pair keep their order. A call is up to five 200-record
  * sObject Collections in one Composite request (see SalesforceApi), which Salesforce counts
  * once: the sink's consumer fetches again only after a flush, so the linger sets how much a
@@ -253,9 +265,15 @@ export class OrgWriter {
       const burst = this.arrivedAtBurstRate(now, ops.length);
       const backlog = options.backlog === true || options.saturated === true || run || burst;
       const saturated = options.saturated === true;
+      const lone =
+        !backlog &&
+        this.queue.length === 0 &&
+        !this.running &&
+        now - this.lastSubmitAt > QUIET_LINGERS * this.options.lingerMs;
       for (const op of ops) {
         this.queue.push({ op, job, enqueuedAt: now, attempts: 0, backlog, saturated, run, burst });
       }
+      if (lone) this.queue[0]!.lone = true;
       this.lastSubmitAt = now;
       this.schedule();
     });
@@ -303,14 +321,15 @@ export class OrgWriter {
       return this.startFlush(Math.floor(this.queue.length / recordsPerCall) * recordsPerCall);
     }
     if (this.timer) return;
-    const oldest = this.queue[0]!.enqueuedAt;
-    this.timerDue = oldest + lingerMs;
+    const head = this.queue[0]!;
+    const linger = head.lone ? Math.min(lingerMs, LONE_LINGER_MS) : lingerMs;
+    this.timerDue = head.enqueuedAt + linger;
     this.timer = setTimeout(
       () => {
         this.timer = null;
         if (!this.running) this.startFlush(this.queue.length);
       },
-      Math.max(0, oldest + lingerMs - Date.now()),
+      Math.max(0, this.timerDue - Date.now()),
     );
   }
 
