@@ -132,7 +132,9 @@ describe('SalesforceSink with Bulk API 2.0 for backlogs', () => {
         Array.from({ length: count }, (_, i) => ({ ...upsertWrite(i), runId })),
       );
       sb.control.resetApiUsage();
-      await startSink({ bulkThreshold: 20_000, maxBatchSize: 6_000 });
+      // The product's linger: the gap between two partitions' batches is the time to decode
+      // one (over 20 ms on a busy machine, which flushed the first alone).
+      await startSink({ bulkThreshold: 20_000, maxBatchSize: 6_000, lingerMs: 350 });
       await waitFor('contacts', () => sb.control.listContacts().length === count, 30_000);
       await committed();
       const { endpoints } = sb.control.counters();
