@@ -300,7 +300,9 @@ export class Workload {
         const contact = view.contactOf(p)!;
         const key = this.next();
         p.values.lastName = `IL${key}`;
-        p.values.phone = `+1 555 ${key}`;
+        // Its own exchange: a create's `+1 555 ${1000 + k}` may equal `+1 555 ${key}`, and an
+        // InitLive "edit" to the phone it has is no edit, so Salesforce's phone rightly wins.
+        p.values.phone = `+1 557 ${key}`;
         this.il.control.updateStaff(p.ilId!, {
           lastName: p.values.lastName,
           phone: p.values.phone,
