@@ -1,6 +1,8 @@
 import type { Outstanding } from '../core/outcomes';
 import type { SyncRunEvent } from '../core/records';
 import type { PerSide, RunRecord, RunStatus } from './run-types';
+import { ErrorCodes } from '../errors';
+import type { ErrorCode } from '../errors';
 
 /** What a run's progress is computed from (its checkpoint). */
 export interface ProgressSource {
@@ -73,10 +75,24 @@ export function kindOf(status: RunStatus): SyncRunEvent['kind'] {
 }
 
 /** What an unsettled run still waited for, in words, for its record's error. */
+const OUTSTANDING = "the run's work stopped landing";
+
+/**
+ * Whether a failed run's error is one another try may not meet: a retriable code (recorded
+ * as `CODE: message`: a rate limit, the API allocation, an outage) or work that stopped landing
+ * behind a hold (describeOutstanding).
+ */
+export function failedForPassingReason(error: string | undefined): boolean {
+  if (!error) return false;
+  if (error.startsWith(OUTSTANDING)) return true;
+  const code = /^([A-Z_]+): /.exec(error)?.[1];
+  return code !== undefined && code in ErrorCodes && ErrorCodes[code as ErrorCode].retriable;
+}
+
 export function describeOutstanding(o: Outstanding, waitedMs: number): string {
   const parts: string[] = [];
   if (o.writes.salesforce > 0) parts.push(`${o.writes.salesforce} writes to Salesforce`);
   if (o.writes.initlive > 0) parts.push(`${o.writes.initlive} writes to InitLive`);
   if (o.decisions > 0) parts.push(`${o.decisions} records not yet decided by the reconciler`);
-  return `the run's work stopped landing for ${Math.round(waitedMs / 1000)} s with ${parts.join(', ')} still outstanding (a sink paused on the API budget, credentials or the package holds writes; see the organization's status)`;
+  return `${OUTSTANDING} for ${Math.round(waitedMs / 1000)} s with ${parts.join(', ')} still outstanding (a sink paused on the API budget, credentials or the package holds writes; see the organization's status)`;
 }

@@ -10,6 +10,7 @@ import type { Lock } from './lock';
 import { syncLockName } from './lock';
 import type { RunRecord, RunTrigger, SyncTrigger } from './run-types';
 import { isFinished, queuedRun } from './run-types';
+import { failedForPassingReason } from './run-events';
 
 export interface SyncRunnerDeps extends FullSyncDeps {
   lock: Lock;
@@ -22,11 +23,20 @@ export interface SyncRunnerOptions {
   renewEveryMs?: number;
   /** Wait before a recovery request that met a running run asks again. Default 60 s. */
   recoveryRetryMs?: number;
+  /**
+   * First wait before a recovery run that failed for a passing reason (a rate limit, the API
+   * allocation, an outage, writes held) is asked again; it doubles each time, at most
+   * MAX_RECOVERY_RETRIES times. Default 5 minutes.
+   */
+  failedRecoveryRetryMs?: number;
   /** Consume REQUESTED events from the sources (syncRuns topic). Default true. */
   consumeRequests?: boolean;
   job?: FullSyncOptions;
   clock?: Clock;
 }
+
+/** Tries of a failed recovery run before it is left failed (its alert stays on). */
+const MAX_RECOVERY_RETRIES = 5;
 
 interface Active {
   runId: string;
@@ -55,6 +65,8 @@ export class SyncRunner implements SyncTrigger {
   private subscription: Subscription | null = null;
   private readonly timers = new Set<unknown>();
   private readonly watching = new Set<string>();
+  /** Per org, recovery runs that failed in a row here. */
+  private readonly recoveryFailures = new Map<string, number>();
   private stopped = false;
 
   constructor(
@@ -107,6 +119,7 @@ export class SyncRunner implements SyncTrigger {
     for (const t of this.timers) this.clock.cancelTimer(t);
     this.timers.clear();
     this.watching.clear();
+    this.recoveryFailures.clear();
     const sub = this.subscription;
     this.subscription = null;
     await sub?.stop();
@@ -279,5 +292,41 @@ export class SyncRunner implements SyncTrigger {
         await this.deps.lock.release(lockName, runId).catch(() => false);
       });
     this.active.set(orgId, { runId, abort, done });
+    void done.then((ended) => this.afterRun(orgId, ended));
+  }
+
+  /**
+   * A recovery run repairs a gap nothing else will: one that failed for a passing reason is
+   * asked again later (as a new run, once the lock is free), so the gap does not wait for an
+   * admin. Only here, in the process that ran it: if this process stops first, the run stays
+   * failed and its alert on, as after the last try.
+   */
+  private afterRun(orgId: string, ended: RunRecord | null): void {
+    if (!ended || ended.trigger !== 'recovery' || this.stopped) return;
+    if (ended.status !== 'failed') {
+      this.recoveryFailures.delete(orgId);
+      return;
+    }
+    if (!failedForPassingReason(ended.error)) return;
+    const tries = (this.recoveryFailures.get(orgId) ?? 0) + 1;
+    if (tries > MAX_RECOVERY_RETRIES) {
+      this.recoveryFailures.delete(orgId);
+      this.log.warn('recovery run failed again; left failed', { orgId, runId: ended.runId });
+      return;
+    }
+    this.recoveryFailures.set(orgId, tries);
+    const waitMs = (this.options.failedRecoveryRetryMs ?? 300_000) * 2 ** (tries - 1);
+    this.log.info('recovery run failed for a passing reason; it will be asked again', {
+      orgId,
+      runId: ended.runId,
+      waitMs,
+      attempt: tries,
+    });
+    const reason = `${ended.reason ?? 'recovery'} (again: ${ended.runId} failed)`;
+    const t = this.clock.setTimer(() => {
+      this.timers.delete(t);
+      void this.recover(orgId, reason, `run_${randomUUID()}`);
+    }, waitMs);
+    this.timers.add(t);
   }
 }

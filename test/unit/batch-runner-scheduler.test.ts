@@ -6,6 +6,7 @@ import { queuedRun } from '../../src/batch/run-types';
 import { SyncRunner } from '../../src/batch/sync-runner';
 import type { RunTrigger, SyncTrigger } from '../../src/batch/run-types';
 import { recordKey } from '../../src/core/topics';
+import { SyncError } from '../../src/errors';
 import { MemoryLock } from '../../src/infra/memory/memory-lock';
 import { MemoryRunQueue } from '../../src/infra/memory/memory-run-queue';
 import { MemoryRunStore } from '../../src/infra/memory/memory-run-store';
@@ -188,6 +189,69 @@ describe('SyncRunner', () => {
       counts: { read: { initlive: 60, salesforce: 40 } },
     });
     expect(await w.deps.runStore.list(ORG_ID)).toHaveLength(1);
+  });
+
+  it('asks again, later, for a recovery run that failed for a passing reason; not for others', async () => {
+    w = await startWorld({ staff: 30, contacts: 20, shared: 5 });
+    const clock = new ManualClock(Date.now());
+    let refuse: SyncError | null = new SyncError('RATE_LIMITED', 'InitLive answered 429');
+    const runner = new SyncRunner(w.deps, {
+      consumeRequests: false,
+      clock,
+      failedRecoveryRetryMs: 60_000,
+      job: {
+        settlePollMs: 10,
+        onCheckpoint: () => {
+          if (refuse) throw refuse;
+        },
+      },
+    });
+    await runner.start();
+    const first = (await runner.requestRun(ORG_ID, 'recovery', 'replay id lost')) as {
+      runId: string;
+    };
+    await runner.whenIdle(ORG_ID);
+    expect(await w.deps.runStore.get(ORG_ID, first.runId)).toMatchObject({ status: 'failed' });
+    await until('the retry is armed', () => clock.pending === 1);
+
+    const ended = async (n: number): Promise<boolean> => {
+      const runs = await w!.deps.runStore.list(ORG_ID);
+      return runs.length === n && runs.every((r) => r.endedAt !== null);
+    };
+    // It fails again: the next wait is twice as long.
+    clock.advance(60_000);
+    await until('the second try ended', () => ended(2));
+    await until('the next retry is armed', () => clock.pending === 1);
+    clock.advance(60_000);
+    await flush();
+    expect(await w.deps.runStore.list(ORG_ID)).toHaveLength(2);
+    refuse = null;
+    clock.advance(60_000);
+    await until('the third try ended', () => ended(3));
+    await runner.whenIdle(ORG_ID);
+    const runs = await w.deps.runStore.list(ORG_ID);
+    expect(runs.map((r) => [r.trigger, r.status])).toEqual([
+      ['recovery', 'succeeded'],
+      ['recovery', 'failed'],
+      ['recovery', 'failed'],
+    ]);
+    expect(runs[0]!.reason).toContain(`again: ${runs[1]!.runId} failed`);
+    expect(clock.pending).toBe(0);
+
+    // A manual run, or a failure another try would meet again, is left to the admin.
+    refuse = new SyncError('RATE_LIMITED', 'InitLive answered 429');
+    await runner.requestRun(ORG_ID, 'manual');
+    await runner.whenIdle(ORG_ID);
+    refuse = new SyncError('INVALID_INPUT', 'a setting InitLive refuses');
+    await runner.requestRun(ORG_ID, 'recovery', 'replay id lost');
+    await runner.whenIdle(ORG_ID);
+    await flush();
+    expect((await w.deps.runStore.list(ORG_ID)).slice(0, 2).map((r) => r.status)).toEqual([
+      'failed',
+      'failed',
+    ]);
+    expect(clock.pending).toBe(0);
+    await runner.stop();
   });
 
   it('a process restarted within the dead holder lease resumes the run once the lease runs out', async () => {
