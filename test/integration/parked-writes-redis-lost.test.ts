@@ -25,7 +25,8 @@ import type { StartedService } from '../harness/started-service';
  * deleted for good in its InitLive, and created and edited in its Salesforce. Their Salesforce
  * writes park in Redis; Redis restarts empty; the allocation comes back. Every person must end
  * right on both sides (the deleted volunteer's Contact archived with their last phone), nobody
- * twice, and organization B must stream throughout.
+ * twice, and organization B must stream throughout. The last two cases do the same for
+ * the InitLive sink: A's InitLive rate-limits it while Contacts change in A's Salesforce.
  *
  * `TEST_LOG=<file>` writes the connector's debug log there.
  */
@@ -71,7 +72,19 @@ describe('parked writes when Redis comes back empty', () => {
     await scenario(2);
   });
 
-  async function scenario(processes: number): Promise<void> {
+  it("the InitLive sink's too: A's InitLive rate-limits it while Contacts are made, edited, deleted", async () => {
+    await initliveScenario(1);
+  });
+
+  it("the InitLive sink's with two connector processes", async () => {
+    await initliveScenario(2);
+  });
+
+  /**
+   * Both sandboxes, a `redis-server` of this test's own, `processes` connectors, and both
+   * organizations connected two-way and linked by a first full sync.
+   */
+  async function deploy(processes: number) {
     const name = uniqueName('parklost');
     names.push(name);
     const sf = await startSalesforceSandbox({ port: 0 });
@@ -83,6 +96,12 @@ describe('parked writes when Redis comes back empty', () => {
     const redisPort = ports[processes]!;
     let redis = await startRedisServer(path.join(home, name), redisPort);
     redises.push(redis);
+    /** Redis restarts with nothing in it. */
+    const restartRedisEmpty = async (): Promise<void> => {
+      await redis.stop();
+      redis = await startRedisServer(path.join(home, name), redisPort);
+      redises.push(redis);
+    };
     const key = generateEncryptionKey();
     const procs: Connector[] = [];
     for (let i = 0; i < processes; i++) {
@@ -164,6 +183,27 @@ describe('parked writes when Redis comes back empty', () => {
       expect(Date.now() - started).toBeLessThan(15_000);
     };
 
+    /** A's list of parked writes of one sink, as Redis holds it (a client of the test's own). */
+    const parkedOf = (sink: 'salesforce' | 'initlive') => {
+      const raw = createRedis(redis.address, { connectionName: `${name}-test` });
+      const key = `${name}:parked:${sink}:{${A}}`;
+      return { count: (): Promise<number> => raw.llen(key), close: () => raw.disconnect() };
+    };
+    /** One repair run for A after the loss, and it ended. */
+    const repaired = (ended = /^(succeeded|partially_succeeded)$/): Promise<void> =>
+      eventually(async () => {
+        const runs = ((await api(A, '/runs?limit=20')).body as { runs: Run[] }).runs;
+        const repairs = runs.filter((r) => r.trigger === 'recovery');
+        expect(repairs).toHaveLength(1);
+        expect(repairs[0]!.status).toMatch(ended);
+      }, 120_000);
+    return { sf, il, procs, contactOfA, bStreams, restartRedisEmpty, parkedOf, repaired };
+  }
+
+  async function scenario(processes: number): Promise<void> {
+    const { sf, il, procs, contactOfA, bStreams, restartRedisEmpty, parkedOf, repaired } =
+      await deploy(processes);
+
     // People of A the connector has linked before the hold.
     const gone = il.control.createStaff({
       firstName: 'Gone',
@@ -196,11 +236,9 @@ describe('parked writes when Redis comes back empty', () => {
     );
     il.control.updateStaff(gone.id, { phone: '+1 604 555 0199' });
     // The phone edit is decided before the deletion, as a person's two edits seconds apart are.
-    const raw = createRedis(redis.address, { connectionName: `${name}-test` });
-    const parkedKey = `${name}:parked:salesforce:{${A}}`;
-    const parked = (): Promise<number> => raw.llen(parkedKey);
+    const parked = parkedOf('salesforce');
     try {
-      await eventually(async () => expect(await parked()).toBeGreaterThanOrEqual(4), 30_000);
+      await eventually(async () => expect(await parked.count()).toBeGreaterThanOrEqual(4), 30_000);
       il.control.deleteStaff(gone.id);
       // Salesforce-side changes (made in its UI, so they cost the connector no calls): a new
       // Contact, whose volunteer is created in InitLive and the link written back (parked), and
@@ -211,31 +249,24 @@ describe('parked writes when Redis comes back empty', () => {
       });
       await eventually(async () => {
         expect(il.control.listStaff().some((s) => s.email === 'newsf@example.org')).toBe(true);
-        expect(await parked()).toBeGreaterThanOrEqual(6);
+        expect(await parked.count()).toBeGreaterThanOrEqual(6);
       }, 30_000);
       await bStreams();
-      const before = await parked();
+      const before = await parked.count();
 
       // Redis restarts with nothing in it, and the allocation comes back at once: the repair
       // run, asked for once the loss is found (after a read of the state witness), must not
       // meet the hold; that run failing is another matter (docs/reliability.md).
-      await redis.stop();
-      redis = await startRedisServer(path.join(home, name), redisPort);
-      redises.push(redis);
+      await restartRedisEmpty();
       sf.control.resetApiUsage();
       await bStreams();
       expect(before).toBeGreaterThanOrEqual(6);
     } finally {
-      raw.disconnect();
+      parked.close();
     }
 
     // One repair run for A (and B), after which everyone is right on both sides.
-    await eventually(async () => {
-      const runs = ((await api(A, '/runs?limit=20')).body as { runs: Run[] }).runs;
-      const repairs = runs.filter((r) => r.trigger === 'recovery');
-      expect(repairs).toHaveLength(1);
-      expect(repairs[0]!.status).toMatch(/^(succeeded|partially_succeeded)$/);
-    }, 120_000);
+    await repaired();
     await bStreams();
     await eventually(() => {
       const contacts = sf.control.listContacts();
@@ -261,6 +292,116 @@ describe('parked writes when Redis comes back empty', () => {
         InitLive_Status__c: 'deleted',
         Phone: '+1 604 555 0199',
       });
+    }, 60_000);
+  }
+
+  /**
+   * The InitLive sink's parked writes. A's InitLive answers 429 to every call of A's key (its
+   * rate limit used up, by another integration sharing the key say, which is how a real
+   * organization meets a hold on this side; a revoked key parks the same way), so the InitLive
+   * sink parks A's writes. Meanwhile, in A's Salesforce, two Contacts are created, one edited,
+   * and one edited and then deleted: their InitLive writes (two creates, two phones, an archive)
+   * park in Redis; Redis restarts empty while the limit lasts; then it lifts. The repair run
+   * asked after the loss meets the limit and fails (as one asked during an allocation hold
+   * stops, docs/reliability.md), so the parked writes, read again from the topic, are what
+   * must bring the changes.
+   */
+  async function initliveScenario(processes: number): Promise<void> {
+    const { sf, il, procs, contactOfA, bStreams, restartRedisEmpty, parkedOf, repaired } =
+      await deploy(processes);
+    const staffOfA = (email: string) => il.control.listStaff().find((s) => s.email === email);
+
+    // People of A the connector has linked before the hold.
+    const edited = il.control.createStaff({
+      firstName: 'Ed',
+      lastName: 'Ited',
+      email: 'ed@example.org',
+      phone: '+1 604 555 0100',
+    });
+    const gone = il.control.createStaff({
+      firstName: 'Gone',
+      lastName: 'Soon',
+      email: 'gone@example.org',
+      phone: '+1 604 555 0100',
+    });
+    await eventually(() => {
+      expect(contactOfA('ed@example.org')?.InitLive_Staff_Id__c).toBe(edited.id);
+      expect(contactOfA('gone@example.org')?.InitLive_Staff_Id__c).toBe(gone.id);
+    }, 30_000);
+    await bStreams();
+
+    // A's key is refused with 429 until the limit lifts; Salesforce-side changes (made in its
+    // UI) become InitLive writes, which park.
+    il.control.failNextWithRateLimit(1_000_000, { orgId: A, retryAfterSeconds: 1 });
+    sf.control.createContact({ FirstName: 'New', LastName: 'SF1', Email: 'newsf1@example.org' });
+    await eventually(
+      () =>
+        expect(procs.map((p) => p.pipeline.initliveSink.pausedFor(A))).toContain('RATE_LIMITED'),
+      90_000,
+    );
+    sf.control.createContact({ FirstName: 'New', LastName: 'SF2', Email: 'newsf2@example.org' });
+    sf.control.updateContact(String(contactOfA('ed@example.org')!.Id), {
+      Phone: '+1 604 555 0177',
+    });
+    const goneContact = String(contactOfA('gone@example.org')!.Id);
+    sf.control.updateContact(goneContact, { Phone: '+1 604 555 0199' });
+    const parked = parkedOf('initlive');
+    try {
+      // The phone edit is decided before the deletion, as a person's two edits seconds apart are.
+      await eventually(async () => expect(await parked.count()).toBeGreaterThanOrEqual(4), 30_000);
+      sf.control.deleteContact(goneContact);
+      await eventually(async () => expect(await parked.count()).toBeGreaterThanOrEqual(5), 30_000);
+      await bStreams();
+      // Nothing of it reached A's InitLive while held.
+      expect(staffOfA('newsf1@example.org')).toBeUndefined();
+      expect(staffOfA('ed@example.org')?.phone).toBe('+1 604 555 0100');
+      expect(staffOfA('gone@example.org')).toMatchObject({
+        status: 'active',
+        phone: '+1 604 555 0100',
+      });
+
+      // Redis restarts with nothing in it while the limit lasts, as a Redis restart has nothing
+      // to do with it: the repair run asked after the loss meets the hold and fails (reading A's
+      // InitLive), so only the parked writes, read again from the topic, can bring the changes.
+      await restartRedisEmpty();
+      await bStreams();
+      await repaired(/^failed$/);
+      il.control.failNextWithRateLimit(0, { orgId: A });
+      await bStreams();
+    } finally {
+      parked.close();
+    }
+
+    await bStreams();
+    await eventually(() => {
+      const contacts = sf.control.listContacts();
+      const staff = il.control.listStaff();
+      const emails = contacts.map((x) => String(x.Email));
+      expect(new Set(emails).size).toBe(emails.length);
+      expect(new Set(staff.map((s) => s.email)).size).toBe(staff.length);
+      for (const s of staff.filter((x) => x.status === 'active')) {
+        expect(contacts.filter((x) => x.InitLive_Staff_Id__c === s.id)).toHaveLength(1);
+      }
+      for (const i of [1, 2]) {
+        const made = staffOfA(`newsf${i}@example.org`);
+        expect(made).toMatchObject({ firstName: 'New', lastName: `SF${i}`, status: 'active' });
+        expect(contactOfA(`newsf${i}@example.org`)?.InitLive_Staff_Id__c).toBe(made?.id);
+      }
+      // The edit made in Salesforce while held, not InitLive's older value.
+      expect(staffOfA('ed@example.org')).toMatchObject({
+        id: edited.id,
+        phone: '+1 604 555 0177',
+        status: 'active',
+      });
+      expect(contactOfA('ed@example.org')?.Phone).toBe('+1 604 555 0177');
+      // The deleted Contact's volunteer: archived (the delete policy), with the phone the Contact
+      // had last, and no Contact made again.
+      expect(staffOfA('gone@example.org')).toMatchObject({
+        id: gone.id,
+        status: 'archived',
+        phone: '+1 604 555 0199',
+      });
+      expect(contactOfA('gone@example.org')).toBeUndefined();
     }, 60_000);
   }
 });
