@@ -41,6 +41,17 @@ function secondProcess(w: World, clock?: ManualClock): SyncRunner {
   );
 }
 
+/** The lock as a process that dies holding it sees it: it never lets go. */
+function neverReleased(lock: MemoryLock): Lock {
+  return {
+    tryAcquire: (n, o, l) => lock.tryAcquire(n, o, l),
+    renew: (n, o, l) => lock.renew(n, o, l),
+    holder: (n) => lock.holder(n),
+    release: async () => false,
+    close: async () => undefined,
+  };
+}
+
 describe('SyncRunner', () => {
   let w: World | null = null;
   afterEach(async () => {
@@ -151,13 +162,7 @@ describe('SyncRunner', () => {
     let now = Date.now();
     const lock = new MemoryLock({ now: () => now });
     // The crashing process dies mid-run: its run stops and it never releases its lease.
-    const dyingLock: Lock = {
-      tryAcquire: (n, o, l) => lock.tryAcquire(n, o, l),
-      renew: (n, o, l) => lock.renew(n, o, l),
-      holder: (n) => lock.holder(n),
-      release: async () => false,
-      close: async () => undefined,
-    };
+    const dyingLock = neverReleased(lock);
     const crashed: SyncRunner = new SyncRunner(
       { ...w.deps, lock: dyingLock },
       {
@@ -258,13 +263,7 @@ describe('SyncRunner', () => {
     w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
     const clock = new ManualClock(Date.now());
     const lock = new MemoryLock({ now: () => clock.now() });
-    const dyingLock: Lock = {
-      tryAcquire: (n, o, l) => lock.tryAcquire(n, o, l),
-      renew: (n, o, l) => lock.renew(n, o, l),
-      holder: (n) => lock.holder(n),
-      release: async () => false,
-      close: async () => undefined,
-    };
+    const dyingLock = neverReleased(lock);
     const crashed: SyncRunner = new SyncRunner(
       { ...w.deps, lock: dyingLock },
       {
