@@ -18,7 +18,7 @@ import { sleep } from '../retry';
 import { findMissingPage } from './missing-records';
 import { deletedCounterparts } from './recycle-bin';
 import type { RunStore } from './run-store';
-import { describeOutstanding, kindOf, progressOf, runEventOf } from './run-events';
+import { describeOutstanding, kindOf, progressOf, runErrorText, runEventOf } from './run-events';
 import { RunPacer } from './run-pacer';
 import type { PerSide, RunRecord } from './run-types';
 import { isFinished, queuedRun } from './run-types';
@@ -252,7 +252,7 @@ export class FullSyncJob {
       }
       const e = toSyncError(err);
       record.status = 'failed';
-      record.error = `${e.code}: ${e.message}`;
+      record.error = runErrorText(e);
       log.warn('full sync failed', { code: e.code, reason: e.message, phase: cp.phase });
     }
     this.pacer.forget(runId);

@@ -2,7 +2,7 @@ import type { Outstanding } from '../core/outcomes';
 import type { SyncRunEvent } from '../core/records';
 import type { PerSide, RunRecord, RunStatus } from './run-types';
 import { ErrorCodes } from '../errors';
-import type { ErrorCode } from '../errors';
+import type { ErrorCode, SyncError } from '../errors';
 
 /** What a run's progress is computed from (its checkpoint). */
 export interface ProgressSource {
@@ -74,13 +74,17 @@ export function kindOf(status: RunStatus): SyncRunEvent['kind'] {
       : 'FAILED';
 }
 
-/** What an unsettled run still waited for, in words, for its record's error. */
 const OUTSTANDING = "the run's work stopped landing";
 
+/** A failed run's error as its record keeps it: `CODE: message`. */
+export function runErrorText(e: SyncError): string {
+  return `${e.code}: ${e.message}`;
+}
+
 /**
- * Whether a failed run's error is one another try may not meet: a retriable code (recorded
- * as `CODE: message`: a rate limit, the API allocation, an outage) or work that stopped landing
- * behind a hold (describeOutstanding).
+ * Whether a failed run's error is one another try may not meet: a retriable code (runErrorText:
+ * a rate limit, the API allocation, an outage) or work that stopped landing behind a hold
+ * (describeOutstanding).
  */
 export function failedForPassingReason(error: string | undefined): boolean {
   if (!error) return false;
@@ -89,6 +93,7 @@ export function failedForPassingReason(error: string | undefined): boolean {
   return code !== undefined && code in ErrorCodes && ErrorCodes[code as ErrorCode].retriable;
 }
 
+/** What an unsettled run still waited for, in words, for its record's error. */
 export function describeOutstanding(o: Outstanding, waitedMs: number): string {
   const parts: string[] = [];
   if (o.writes.salesforce > 0) parts.push(`${o.writes.salesforce} writes to Salesforce`);
