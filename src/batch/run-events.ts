@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Outstanding } from '../core/outcomes';
 import type { SyncRunEvent } from '../core/records';
 import type { PerSide, RunRecord, RunStatus } from './run-types';
@@ -91,6 +92,54 @@ export function failedForPassingReason(error: string | undefined): boolean {
   if (error.startsWith(OUTSTANDING)) return true;
   const code = /^([A-Z_]+): /.exec(error)?.[1];
   return code !== undefined && code in ErrorCodes && ErrorCodes[code as ErrorCode].retriable;
+}
+
+/** Recovery runs in a row that may fail for a passing reason before the last is left failed. */
+export const MAX_RECOVERY_RETRIES = 5;
+
+/** Another try of a recovery run that failed for a passing reason. */
+export interface RecoveryRetry {
+  /** The failed run it follows. */
+  after: string;
+  /** 1 for the first try again. */
+  attempt: number;
+  dueAt: number;
+  /** Derived from `after`: every process that finds the failure names the same run. */
+  runId: string;
+  reason: string;
+}
+
+function isPassingRecoveryFailure(run: RunRecord): boolean {
+  return run.trigger === 'recovery' && run.status === 'failed' && failedForPassingReason(run.error);
+}
+
+/**
+ * The try again a run history asks for, from the shared history alone, so the process that ran
+ * the run, one restarted after it and a survivor all find the same one: when the newest n runs
+ * are recovery runs that failed for a passing reason (n at most MAX_RECOVERY_RETRIES), another
+ * is due `baseMs` × 2^(n-1) after the newest ended. Null otherwise (a run going, one that did
+ * not fail, a manual or scheduled run, too many tries). `recent` is newest first.
+ */
+export function recoveryRetryDue(
+  recent: readonly RunRecord[],
+  baseMs: number,
+): RecoveryRetry | null {
+  const failed: RunRecord[] = [];
+  for (const run of recent) {
+    if (!isPassingRecoveryFailure(run)) break;
+    failed.push(run);
+  }
+  const head = failed[0];
+  if (!head || failed.length > MAX_RECOVERY_RETRIES) return null;
+  const first = failed[failed.length - 1]!;
+  const digest = createHash('sha256').update(`again:${head.runId}`).digest('hex');
+  return {
+    after: head.runId,
+    attempt: failed.length,
+    dueAt: (head.endedAt ?? 0) + baseMs * 2 ** (failed.length - 1),
+    runId: `run_${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`,
+    reason: `${first.reason ?? 'recovery'} (again: ${head.runId} failed)`,
+  };
 }
 
 /** What an unsettled run still waited for, in words, for its record's error. */

@@ -10,7 +10,8 @@ import type { Lock } from './lock';
 import { syncLockName } from './lock';
 import type { RunRecord, RunTrigger, SyncTrigger } from './run-types';
 import { isFinished, queuedRun } from './run-types';
-import { failedForPassingReason } from './run-events';
+import { MAX_RECOVERY_RETRIES, failedForPassingReason, recoveryRetryDue } from './run-events';
+import type { RecoveryRetry } from './run-events';
 
 export interface SyncRunnerDeps extends FullSyncDeps {
   lock: Lock;
@@ -29,14 +30,20 @@ export interface SyncRunnerOptions {
    * MAX_RECOVERY_RETRIES times. Default 5 minutes.
    */
   failedRecoveryRetryMs?: number;
+  /**
+   * How often every organization's recent runs are looked at for a run to resume or a failed
+   * recovery to try again that no event here points to (their process is gone for good).
+   * Default failedRecoveryRetryMs; 0 turns the look off.
+   */
+  sweepMs?: number;
   /** Consume REQUESTED events from the sources (syncRuns topic). Default true. */
   consumeRequests?: boolean;
   job?: FullSyncOptions;
   clock?: Clock;
 }
 
-/** Tries of a failed recovery run before it is left failed (its alert stays on). */
-const MAX_RECOVERY_RETRIES = 5;
+/** Runs read per organization when looking for one to resume or try again. */
+const RECENT = Math.max(10, MAX_RECOVERY_RETRIES + 1);
 
 interface Active {
   runId: string;
@@ -55,6 +62,13 @@ interface Active {
  * leaves the run `running`; once its lease has expired, any process that looked at start (or
  * at the next request for that org) takes the lock under the same run id and resumes from the
  * checkpoint.
+ *
+ * A recovery run that failed for a passing reason is tried again later (recoveryRetryDue). The
+ * try again is read from the shared run history, not held in the process that ran the run: the
+ * process itself arms it when the run ends, a process that starts arms it from history, and
+ * every process looks at every organization's history each `sweepMs` (for a run or a try again
+ * whose process is gone for good). Its run id comes from the failed run's, so however many
+ * processes arm it, it is one run.
  */
 export class SyncRunner implements SyncTrigger {
   private readonly active = new Map<string, Active>();
@@ -65,8 +79,9 @@ export class SyncRunner implements SyncTrigger {
   private subscription: Subscription | null = null;
   private readonly timers = new Set<unknown>();
   private readonly watching = new Set<string>();
-  /** Per org, recovery runs that failed in a row here. */
-  private readonly recoveryFailures = new Map<string, number>();
+  /** Per org, the try again armed here (one at a time). */
+  private readonly retries = new Map<string, { runId: string; timer: unknown }>();
+  private sweepTimer: unknown = null;
   private stopped = false;
 
   constructor(
@@ -85,7 +100,8 @@ export class SyncRunner implements SyncTrigger {
    */
   async start(): Promise<void> {
     this.stopped = false;
-    for (const org of this.deps.orgs.list()) await this.resumeInterrupted(org.orgId);
+    for (const org of this.deps.orgs.list()) await this.lookAt(org.orgId);
+    this.armSweep();
     if (this.options.consumeRequests === false || this.subscription) return;
     this.subscription = await this.deps.transport.subscribe({
       groupId: `${this.deps.groupPrefix}.sync-runner`,
@@ -119,7 +135,8 @@ export class SyncRunner implements SyncTrigger {
     for (const t of this.timers) this.clock.cancelTimer(t);
     this.timers.clear();
     this.watching.clear();
-    this.recoveryFailures.clear();
+    this.retries.clear();
+    this.sweepTimer = null;
     const sub = this.subscription;
     this.subscription = null;
     await sub?.stop();
@@ -196,10 +213,9 @@ export class SyncRunner implements SyncTrigger {
    * lock is held (the run goes on elsewhere, or its dead holder's lease has not run out) look
    * again every renew period, so a restart within the lease does not leave the run unfinished.
    */
-  private async resumeInterrupted(orgId: string): Promise<void> {
+  private async resumeInterrupted(orgId: string, recent?: readonly RunRecord[]): Promise<void> {
     if (this.stopped || this.active.has(orgId)) return;
-    const recent = await this.deps.runStore.list(orgId, 10);
-    for (const run of recent) {
+    for (const run of recent ?? (await this.deps.runStore.list(orgId, RECENT))) {
       if (isFinished(run.status)) continue;
       if (!(await this.deps.lock.tryAcquire(syncLockName(orgId), run.runId, this.leaseMs))) {
         this.watchInterrupted(orgId);
@@ -295,38 +311,100 @@ export class SyncRunner implements SyncTrigger {
     void done.then((ended) => this.afterRun(orgId, ended));
   }
 
-  /**
-   * A recovery run repairs a gap nothing else will: one that failed for a passing reason is
-   * asked again later (as a new run, once the lock is free), so the gap does not wait for an
-   * admin. Only here, in the process that ran it: if this process stops first, the run stays
-   * failed and its alert on, as after the last try.
-   */
-  private afterRun(orgId: string, ended: RunRecord | null): void {
-    if (!ended || ended.trigger !== 'recovery' || this.stopped) return;
-    if (ended.status !== 'failed') {
-      this.recoveryFailures.delete(orgId);
-      return;
-    }
-    if (!failedForPassingReason(ended.error)) return;
-    const tries = (this.recoveryFailures.get(orgId) ?? 0) + 1;
-    if (tries > MAX_RECOVERY_RETRIES) {
-      this.recoveryFailures.delete(orgId);
-      this.log.warn('recovery run failed again; left failed', { orgId, runId: ended.runId });
-      return;
-    }
-    this.recoveryFailures.set(orgId, tries);
-    const waitMs = (this.options.failedRecoveryRetryMs ?? 300_000) * 2 ** (tries - 1);
-    this.log.info('recovery run failed for a passing reason; it will be asked again', {
-      orgId,
-      runId: ended.runId,
-      waitMs,
-      attempt: tries,
-    });
-    const reason = `${ended.reason ?? 'recovery'} (again: ${ended.runId} failed)`;
+  /** Resumes the org's interrupted run, or arms the try again its history asks for. */
+  private async lookAt(orgId: string): Promise<void> {
+    if (this.stopped || this.active.has(orgId)) return;
+    const recent = await this.deps.runStore.list(orgId, RECENT);
+    await this.resumeInterrupted(orgId, recent);
+    if (!this.active.has(orgId)) this.armRetry(orgId, recent);
+  }
+
+  private armSweep(): void {
+    const every = this.options.sweepMs ?? this.retryBaseMs();
+    if (this.stopped || every <= 0 || this.sweepTimer !== null) return;
     const t = this.clock.setTimer(() => {
       this.timers.delete(t);
-      void this.recover(orgId, reason, `run_${randomUUID()}`);
+      this.sweepTimer = null;
+      void this.sweep().finally(() => this.armSweep());
+    }, every);
+    this.sweepTimer = t;
+    this.timers.add(t);
+  }
+
+  /** One org after the other, so a thousand of them are a trickle of reads, not a burst. */
+  private async sweep(): Promise<void> {
+    for (const org of this.deps.orgs.list()) {
+      if (this.stopped) return;
+      if (this.retries.has(org.orgId) || this.watching.has(org.orgId)) continue;
+      await this.lookAt(org.orgId).catch((err: unknown) => {
+        this.log.warn('could not look at recent runs', {
+          orgId: org.orgId,
+          reason: toSyncError(err).message,
+        });
+      });
+    }
+  }
+
+  private retryBaseMs(): number {
+    return this.options.failedRecoveryRetryMs ?? 300_000;
+  }
+
+  /**
+   * A recovery run repairs a gap nothing else will: one that failed for a passing reason is
+   * tried again later, as a new run, so the gap does not wait for an admin.
+   */
+  private async afterRun(orgId: string, ended: RunRecord | null): Promise<void> {
+    if (!ended || ended.trigger !== 'recovery' || ended.status !== 'failed' || this.stopped) return;
+    if (!failedForPassingReason(ended.error)) return;
+    try {
+      const recent = await this.deps.runStore.list(orgId, RECENT);
+      if (!this.armRetry(orgId, recent)) {
+        this.log.warn('recovery run failed again; left failed', { orgId, runId: ended.runId });
+      }
+    } catch (err) {
+      // The sweep finds it.
+      this.log.warn('could not read recent runs', { orgId, reason: toSyncError(err).message });
+    }
+  }
+
+  /** Arms the try again `recent` asks for (unless armed already); false when it asks none. */
+  private armRetry(orgId: string, recent: readonly RunRecord[]): boolean {
+    const due = recoveryRetryDue(recent, this.retryBaseMs());
+    if (!due) return false;
+    if (this.stopped || this.retries.get(orgId)?.runId === due.runId) return true;
+    const old = this.retries.get(orgId);
+    if (old) {
+      this.clock.cancelTimer(old.timer);
+      this.timers.delete(old.timer);
+    }
+    // endedAt, and so dueAt, is on the job's clock.
+    const waitMs = Math.max(0, due.dueAt - this.deps.now());
+    this.log.info('recovery run failed for a passing reason; it will be tried again', {
+      orgId,
+      runId: due.after,
+      waitMs,
+      attempt: due.attempt,
+    });
+    const t = this.clock.setTimer(() => {
+      this.timers.delete(t);
+      if (this.retries.get(orgId)?.timer === t) this.retries.delete(orgId);
+      void this.tryAgain(orgId, due);
     }, waitMs);
     this.timers.add(t);
+    this.retries.set(orgId, { runId: due.runId, timer: t });
+    return true;
+  }
+
+  /** Starts the try again unless the history moved on meanwhile (a run since, here or elsewhere). */
+  private async tryAgain(orgId: string, due: RecoveryRetry): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const recent = await this.deps.runStore.list(orgId, RECENT);
+      if (recoveryRetryDue(recent, this.retryBaseMs())?.runId !== due.runId) return;
+    } catch (err) {
+      this.log.warn('could not read recent runs', { orgId, reason: toSyncError(err).message });
+      return;
+    }
+    await this.recover(orgId, due.reason, due.runId);
   }
 }

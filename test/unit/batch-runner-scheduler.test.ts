@@ -204,6 +204,7 @@ describe('SyncRunner', () => {
       consumeRequests: false,
       clock,
       failedRecoveryRetryMs: 60_000,
+      sweepMs: 0,
       job: {
         settlePollMs: 10,
         onCheckpoint: () => {
@@ -259,6 +260,83 @@ describe('SyncRunner', () => {
     await runner.stop();
   });
 
+  it('a failed recovery is tried again when its process is gone: by a survivor, by a restart, once', async () => {
+    w = await startWorld({ staff: 30, contacts: 20, shared: 5 });
+    const world = w;
+    const clock = new ManualClock(Date.now());
+    let refuse: SyncError | null = new SyncError('RATE_LIMITED', 'InitLive answered 429');
+    const process = (sweepMs: number, shared = true): SyncRunner =>
+      new SyncRunner(
+        // Runs end on the same clock the retries wait on.
+        shared
+          ? {
+              ...world.deps,
+              now: () => clock.now(),
+              runStore: new MemoryRunStore({ sharedWith: world.deps.runStore }),
+              lock: new MemoryLock({ sharedWith: world.deps.lock }),
+            }
+          : { ...world.deps, now: () => clock.now() },
+        {
+          clock,
+          failedRecoveryRetryMs: 60_000,
+          consumeRequests: false,
+          sweepMs,
+          job: {
+            settlePollMs: 10,
+            onCheckpoint: () => {
+              if (refuse) throw refuse;
+            },
+          },
+        },
+      );
+    const ended = async (n: number): Promise<boolean> => {
+      const runs = await world.deps.runStore.list(ORG_ID);
+      return runs.length === n && runs.every((r) => r.endedAt !== null);
+    };
+    const failing = process(0, false);
+    // Started before the failure: only its look at every org's runs can find it.
+    const survivor = process(10_000);
+    await survivor.start();
+    const first = (await failing.requestRun(ORG_ID, 'recovery', 'replay id lost')) as {
+      runId: string;
+    };
+    await failing.whenIdle(ORG_ID);
+    // Its process stops before the try again it armed.
+    await failing.stop();
+    clock.advance(10_000);
+    await flush();
+    expect(await world.deps.runStore.list(ORG_ID)).toHaveLength(1);
+    clock.advance(50_000);
+    await until('the survivor tried again', () => ended(2));
+    await survivor.whenIdle(ORG_ID);
+
+    // The survivor stops too; a process that starts then, and another beside it, find the
+    // next try (twice as late) in the history and make it one run.
+    await survivor.stop();
+    refuse = null;
+    const restarted = process(0);
+    const beside = process(10_000);
+    await Promise.all([restarted.start(), beside.start()]);
+    clock.advance(60_000);
+    await flush();
+    expect(await world.deps.runStore.list(ORG_ID)).toHaveLength(2);
+    clock.advance(60_000);
+    await until('the restart tried again', () => ended(3));
+    await Promise.all([restarted.whenIdle(ORG_ID), beside.whenIdle(ORG_ID)]);
+    clock.advance(120_000);
+    await flush();
+    const runs = await world.deps.runStore.list(ORG_ID);
+    expect(runs.map((r) => [r.trigger, r.status])).toEqual([
+      ['recovery', 'succeeded'],
+      ['recovery', 'failed'],
+      ['recovery', 'failed'],
+    ]);
+    expect(runs[2]!.runId).toBe(first.runId);
+    expect(runs[1]!.reason).toBe(`replay id lost (again: ${first.runId} failed)`);
+    expect(runs[0]!.reason).toBe(`replay id lost (again: ${runs[1]!.runId} failed)`);
+    await Promise.all([restarted.stop(), beside.stop()]);
+  });
+
   it('a process restarted within the dead holder lease resumes the run once the lease runs out', async () => {
     w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
     const clock = new ManualClock(Date.now());
@@ -283,7 +361,7 @@ describe('SyncRunner', () => {
     clock.advance(5_000);
     const restarted = new SyncRunner(
       { ...w.deps, lock: new MemoryLock({ sharedWith: lock }) },
-      { leaseMs: 30_000, consumeRequests: false, clock, job: { settlePollMs: 10 } },
+      { leaseMs: 30_000, consumeRequests: false, clock, sweepMs: 0, job: { settlePollMs: 10 } },
     );
     await restarted.start();
     expect(restarted.runningHere(ORG_ID)).toBeNull();
@@ -299,6 +377,48 @@ describe('SyncRunner', () => {
     // Nothing left to watch once the run has ended.
     expect(clock.pending).toBe(0);
     await restarted.stop();
+  });
+
+  it('a run whose process died for good is resumed by a survivor that nobody asks', async () => {
+    w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
+    const clock = new ManualClock(Date.now());
+    const lock = new MemoryLock({ now: () => clock.now() });
+    const dead: SyncRunner = new SyncRunner(
+      { ...w.deps, lock: neverReleased(lock) },
+      {
+        leaseMs: 30_000,
+        consumeRequests: false,
+        clock,
+        sweepMs: 0,
+        job: {
+          initlivePageSize: 10,
+          onCheckpoint: (cp) => void (cp.pages === 3 && dead.stop()),
+        },
+      },
+    );
+    const survivor = new SyncRunner(
+      { ...w.deps, lock: new MemoryLock({ sharedWith: lock }) },
+      {
+        leaseMs: 30_000,
+        consumeRequests: false,
+        clock,
+        sweepMs: 60_000,
+        job: { settlePollMs: 10 },
+      },
+    );
+    await survivor.start();
+    const started = (await dead.requestRun(ORG_ID, 'manual')) as { runId: string };
+    await dead.whenIdle(ORG_ID);
+    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({ status: 'running' });
+
+    clock.advance(60_000);
+    await until('the survivor resumes the run', () => survivor.runningHere(ORG_ID) !== null);
+    expect(survivor.runningHere(ORG_ID)).toBe(started.runId);
+    await survivor.whenIdle(ORG_ID);
+    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({
+      status: 'succeeded',
+    });
+    await survivor.stop();
   });
 });
 
