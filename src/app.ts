@@ -361,6 +361,7 @@ async function start(
     salesforceSink: {
       lingerMs: config.SALESFORCE_SINK_LINGER_MS,
       bulkThreshold: config.SALESFORCE_BULK_THRESHOLD,
+      parkGatherMs: config.SALESFORCE_PARK_GATHER_MS,
       ...(config.PARK_HELD_WRITES ? { parked: stores.parked.salesforce } : {}),
       ...(config.PARK_HELD_WRITES && runtime.stateWitness
         ? { parkMarks: runtime.stateWitness }

@@ -303,6 +303,15 @@ export const configShape = {
     .describe(
       'How long the Salesforce sink gathers changes before a call (up to 1,000 records a call: five 200-record collections in one Composite request). Lower: less latency; higher: fewer API calls. At 350 ms a steady 500 changes/s costs about 5 calls per 1,000 changes. A change after four lingers without one does not wait it.',
     ),
+  SALESFORCE_PARK_GATHER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(3000)
+    .describe(
+      "With PARK_HELD_WRITES: how long an organization's parked Salesforce writes (a full sync's beside other organizations) wait for company when fewer than 1,000 are parked, counted from the oldest one's arrival. Higher: fewer API calls for a paced run; 0: written as they come. A list parked while the organization was held is written at once.",
+    ),
   SALESFORCE_BULK_THRESHOLD: z.coerce
     .number()
     .int()

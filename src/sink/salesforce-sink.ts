@@ -95,7 +95,11 @@ export interface SalesforceSinkOptions {
    * shares with the others (docs/scaling.md, Fair sharing). Default 2,000.
    */
   orgShare?: number;
+  /** With `parked`: how long a short parked list waits for company (WritePark `gather`). Default 3 s. */
+  parkGatherMs?: number;
 }
+
+const DEFAULT_PARK_GATHER_MS = 3_000;
 
 const MAX_COLLECTION = 200;
 const DEFAULT_MAX_BATCH_SIZE = 4_000;
@@ -152,6 +156,7 @@ export class SalesforceSink {
       fromBeginning: options.fromBeginning ?? true,
       bulkThreshold: Math.max(MAX_COLLECTION, options.bulkThreshold ?? 5_000),
       bulkLingerMs: Math.max(0, options.bulkLingerMs ?? 5_000),
+      parkGatherMs: Math.max(0, options.parkGatherMs ?? DEFAULT_PARK_GATHER_MS),
       runLingerMs: Math.max(0, options.runLingerMs ?? 15_000),
       bulkPollMs: Math.max(1, options.bulkPollMs ?? 500),
       orgShare: Math.max(1, options.orgShare ?? DEFAULT_ORG_SHARE),
@@ -174,6 +179,11 @@ export class SalesforceSink {
           write: (orgId, envs) =>
             this.writer(orgId).submit(coalesceWrites(envs).flat(), { backlog: true }),
           drainStep: Math.max(this.options.maxBatchSize, 10_000),
+          // A Composite call's worth, or as many as came in a few seconds of a paced run.
+          gather: {
+            records: this.options.flushSize * MAX_COLLECTIONS_PER_COMPOSITE,
+            waitMs: this.options.parkGatherMs,
+          },
           retryMs: 1_000,
           ...(options.parkMarks ? { marks: options.parkMarks } : {}),
           reread: (from, keep) =>

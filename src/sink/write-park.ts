@@ -43,6 +43,13 @@ export interface WriteParkDeps<E extends Parkable> {
   write: (orgId: string, envs: E[]) => Promise<void>;
   /** Records per drain step: enough for one Bulk job when the backlog is big. */
   drainStep: number;
+  /**
+   * A list shorter than `records` is written only once its head has waited `waitMs` since it
+   * was put on its topic: a paced full sync parks a few dozen writes at a time, and writing each
+   * few dozen as they come costs a call or more each where one call takes `records`. A list
+   * whose head is older (a hold that ended) is written at once. Unset: at once always.
+   */
+  gather?: { records: number; waitMs: number };
   /** Wait after a drain step failed for another reason than a hold. */
   retryMs: number;
   /**
@@ -81,6 +88,8 @@ interface OrgPark {
   parking: number;
   parks: number;
   draining: Promise<void> | null;
+  /** Ends the drain's wait for company (`gather`) early: the list holds a lot now. */
+  gathered: (() => void) | null;
 }
 
 /**
@@ -372,6 +381,7 @@ export class WritePark<E extends Parkable> {
         envs.map((e) => toParked(e.record)),
       );
       state.count = result.count;
+      if (state.count >= (this.deps.gather?.records ?? Infinity)) state.gathered?.();
       // Kept outside the store before the batch commits.
       await this.record(orgId, result.generation, result.marks);
       const known = this.generations.get(orgId);
@@ -431,10 +441,36 @@ export class WritePark<E extends Parkable> {
   private state(orgId: string): OrgPark {
     let state = this.orgs.get(orgId);
     if (!state) {
-      state = { count: 0, oldest: null, parking: 0, parks: 0, draining: null };
+      state = { count: 0, oldest: null, parking: 0, parks: 0, draining: null, gathered: null };
       this.orgs.set(orgId, state);
     }
     return state;
+  }
+
+  /** How long a list of `count` whose head is from `headAt` should wait for company (`gather`). */
+  private gatherFor(count: number, headAt: number): number {
+    const gather = this.deps.gather;
+    if (!gather || count >= gather.records) return 0;
+    // Capped: a topic timestamp from a clock ahead of this one must not hold the list longer.
+    return Math.min(gather.waitMs, headAt + gather.waitMs - Date.now());
+  }
+
+  /** Waits `ms`, or less if a park fills the lot or the park stops. */
+  private gatherWait(state: OrgPark, ms: number): Promise<void> {
+    const signal = this.abort.signal;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        state.gathered = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+      state.gathered = done;
+      // A park that landed since the peek may have filled the lot already.
+      if (signal.aborted || state.count >= (this.deps.gather?.records ?? Infinity)) done();
+    });
   }
 
   private async drainLoop(orgId: string, state: OrgPark): Promise<void> {
@@ -461,6 +497,11 @@ export class WritePark<E extends Parkable> {
             return;
           }
           await sleep(10);
+          continue;
+        }
+        const gatherMs = this.gatherFor(parked.length, parked[0]!.timestamp);
+        if (gatherMs > 0) {
+          await this.gatherWait(state, gatherMs);
           continue;
         }
         const envs: E[] = [];
