@@ -309,6 +309,15 @@ export function decide(
     mem.pending[side].some((p) => f in p.fields && sameValue(f, v, p.fields[f] ?? null));
   const cur: CanonicalValues = { ...before };
   const concurrent = new Set<MappedFieldName>();
+  // The first read of this side of a pair decided blind (its history lost), last modified well
+  // before the other side's change we are writing to it: it shows what the field held before
+  // that edit, not an edit of its own, so our write still wins it.
+  const otherModified = mem.modified?.[other] ?? null;
+  const predatesOurWrite =
+    (mem.modified?.[side] ?? null) === null &&
+    change.modifiedAt !== undefined &&
+    otherModified !== null &&
+    change.modifiedAt < otherModified - SIMULTANEOUS_EDIT_MS;
   for (const m of settings.mapping) {
     const f = m.field;
     if (!change.full && !(f in incoming)) continue;
@@ -323,6 +332,10 @@ export function decide(
       // Our write to this field has not landed yet: an unchanged or pre-write value is just
       // the old state; our value means it landed; anything else is a concurrent foreign edit.
       if (!isChanged(f) || sameValue(f, v, p.preBase[f] ?? null)) continue;
+      if (predatesOurWrite) {
+        cur[f] = p.fields[f] ?? null;
+        continue;
+      }
       if (!sameValue(f, v, p.fields[f] ?? null)) concurrent.add(f);
     }
     cur[f] = v;

@@ -169,6 +169,40 @@ describe('reconcile: a pair whose history is gone (the store lost its data)', ()
     expect(read.writes[0]!.values).not.toHaveProperty('lastName');
   });
 
+  it("a run's read of the other side from before the streamed change does not undo it", () => {
+    // Chaos seed 20261208: Contacts edited seconds before Redis came back empty were decided
+    // blind after it; the repair run read their volunteers before our writes landed, took the
+    // old last names for InitLive edits in conflict, and the default system put them back on
+    // both sides.
+    const d = step(
+      null,
+      sf(staff({ lastName: 'ChangedInSF' }), {
+        full: true,
+        changed: ['lastName'],
+        modifiedAt: 50_000,
+      }),
+    );
+    const stale = step(d.next, ilRead('Lee', 10_000, { otherId: contactId }));
+    expect(stale.conflicts).toEqual([]);
+    expect(stale.writes).toEqual([]);
+    // Our write lands: its echo is ours, and nothing flows back.
+    const landed = step(
+      stale.next,
+      il(staff({ lastName: 'ChangedInSF' }), {
+        ours: true,
+        changed: ['lastName'],
+        modifiedAt: 51_000,
+      }),
+    );
+    expect(landed.outcome).toBe('echo');
+    expect(landed.writes).toEqual([]);
+    // An InitLive edit made after the Contact's is a conflict, as before: the default system.
+    const edited = step(d.next, ilRead('EditedInIL', 60_000, { otherId: contactId }));
+    expect(edited.conflicts).toEqual([
+      expect.objectContaining({ field: 'lastName', winner: 'initlive' }),
+    ]);
+  });
+
   it('takes the other record to hold the values that did not change, so later changes of either side flow', () => {
     // Found by chaos seed 202: after the loss, the next Salesforce edit met a volunteer whose
     // values were unknown (read as empty), lost to them as the default system, and a Contact
