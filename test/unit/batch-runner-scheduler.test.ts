@@ -41,6 +41,21 @@ function secondProcess(w: World, clock?: ManualClock): SyncRunner {
   );
 }
 
+/** After `ms` on the clock, `runner` resumes the interrupted run `runId` by itself and ends it well. */
+async function resumesAfter(
+  w: World,
+  clock: ManualClock,
+  ms: number,
+  runner: SyncRunner,
+  runId: string,
+): Promise<void> {
+  clock.advance(ms);
+  await until('the interrupted run resumes', () => runner.runningHere(ORG_ID) !== null);
+  expect(runner.runningHere(ORG_ID)).toBe(runId);
+  await runner.whenIdle(ORG_ID);
+  expect(await w.deps.runStore.get(ORG_ID, runId)).toMatchObject({ status: 'succeeded' });
+}
+
 /** The lock as a process that dies holding it sees it: it never lets go. */
 function neverReleased(lock: MemoryLock): Lock {
   return {
@@ -367,13 +382,7 @@ describe('SyncRunner', () => {
     expect(restarted.runningHere(ORG_ID)).toBeNull();
 
     // Nobody asks again: the runner itself looks once the lease has run out.
-    clock.advance(30_000);
-    await until('the interrupted run resumes', () => restarted.runningHere(ORG_ID) !== null);
-    expect(restarted.runningHere(ORG_ID)).toBe(started.runId);
-    await restarted.whenIdle(ORG_ID);
-    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({
-      status: 'succeeded',
-    });
+    await resumesAfter(w, clock, 30_000, restarted, started.runId);
     // Nothing left to watch once the run has ended.
     expect(clock.pending).toBe(0);
     await restarted.stop();
@@ -411,13 +420,7 @@ describe('SyncRunner', () => {
     await dead.whenIdle(ORG_ID);
     expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({ status: 'running' });
 
-    clock.advance(60_000);
-    await until('the survivor resumes the run', () => survivor.runningHere(ORG_ID) !== null);
-    expect(survivor.runningHere(ORG_ID)).toBe(started.runId);
-    await survivor.whenIdle(ORG_ID);
-    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({
-      status: 'succeeded',
-    });
+    await resumesAfter(w, clock, 60_000, survivor, started.runId);
     await survivor.stop();
   });
 });
