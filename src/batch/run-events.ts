@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Outstanding } from '../core/outcomes';
+import { recoveryRunId } from '../core/recovery';
 import type { SyncRunEvent } from '../core/records';
 import type { PerSide, RunRecord, RunStatus } from './run-types';
 import { ErrorCodes } from '../errors';
@@ -104,7 +104,7 @@ export interface RecoveryRetry {
   /** 1 for the first try again. */
   attempt: number;
   dueAt: number;
-  /** Derived from `after`: every process that finds the failure names the same run. */
+  /** Named by `after` (recoveryRunId): every process that finds the failure names the same run. */
   runId: string;
   reason: string;
 }
@@ -132,12 +132,11 @@ export function recoveryRetryDue(
   const head = failed[0];
   if (!head || failed.length > MAX_RECOVERY_RETRIES) return null;
   const first = failed[failed.length - 1]!;
-  const digest = createHash('sha256').update(`again:${head.runId}`).digest('hex');
   return {
     after: head.runId,
     attempt: failed.length,
     dueAt: (head.endedAt ?? 0) + baseMs * 2 ** (failed.length - 1),
-    runId: `run_${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`,
+    runId: recoveryRunId(head.orgId, `again:${head.runId}`),
     reason: `${first.reason ?? 'recovery'} (again: ${head.runId} failed)`,
   };
 }

@@ -381,7 +381,7 @@ export class WritePark<E extends Parkable> {
         envs.map((e) => toParked(e.record)),
       );
       state.count = result.count;
-      if (state.count >= (this.deps.gather?.records ?? Infinity)) state.gathered?.();
+      if (this.lotFilled(state)) state.gathered?.();
       // Kept outside the store before the batch commits.
       await this.record(orgId, result.generation, result.marks);
       const known = this.generations.get(orgId);
@@ -455,6 +455,11 @@ export class WritePark<E extends Parkable> {
     return Math.min(gather.waitMs, headAt + gather.waitMs - Date.now());
   }
 
+  /** Whether the org's list holds a `gather` lot. */
+  private lotFilled(state: OrgPark): boolean {
+    return this.deps.gather !== undefined && state.count >= this.deps.gather.records;
+  }
+
   /** Waits `ms`, or less if a park fills the lot or the park stops. */
   private gatherWait(state: OrgPark, ms: number): Promise<void> {
     const signal = this.abort.signal;
@@ -469,7 +474,7 @@ export class WritePark<E extends Parkable> {
       signal.addEventListener('abort', done);
       state.gathered = done;
       // A park that landed since the peek may have filled the lot already.
-      if (signal.aborted || state.count >= (this.deps.gather?.records ?? Infinity)) done();
+      if (signal.aborted || this.lotFilled(state)) done();
     });
   }
 
