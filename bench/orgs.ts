@@ -18,6 +18,7 @@ import {
   type ProcessSample,
   type SeriesCount,
 } from './org-processes';
+import { ChangeCost } from './change-cost';
 import { percentiles, type Percentiles } from './streaming';
 
 /**
@@ -200,12 +201,18 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
     const trace = await traceChanges(options.kafkaBrokers, prefix, stream);
     try {
       cpu = await cpuSnapshot(procs);
+      const cost = await ChangeCost.start(
+        world,
+        orgs.map((o) => o.sfOrgId),
+      );
       const loop = monitorEventLoopDelay({ resolution: 20 });
       loop.enable();
       const steady = await stream.run(rate, seconds);
       loop.disable();
       const coresUsed = await coresSince(cpu, procs);
       const drained = await stream.drain(60_000);
+      // Every organization's requests, idle ones too: what the change phase cost the servers.
+      const requestsPerChange = await cost.perChange(steady.length);
       report('changes', {
         ratePerSecond: rate,
         seconds,
@@ -218,6 +225,7 @@ export async function benchOrgs(options: OrgsBenchOptions): Promise<Record<strin
           max: Math.round(loop.max / 1e6),
         },
         connectorMetrics: await Promise.all(procs.map((c) => countSeries(c.url))),
+        requestsPerChange,
       });
 
       // --- failover: kill -9 one process mid-stream ---------------------------------------
