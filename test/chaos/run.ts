@@ -46,6 +46,8 @@ export interface ChaosReport {
   deadLetters: { expected: number; missing: string[]; unexpected: string[] };
   consumerLag: number | null;
   runsNotEnded: number;
+  /** Writes still held (`paused` in the status) two minutes after the runs ended. */
+  holdsNotEnded: number;
   idleSalesforceCalls: number | null;
   convergedAfterLastFaultSeconds: number | null;
   latency: { duringFaults: LatencyFigures; outsideFaults: LatencyFigures };
@@ -259,6 +261,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const runsNotEnded =
       (await until(async () => ((await openRuns()) === 0 ? 0 : undefined), 120_000)) ??
       (await openRuns());
+    // A hold checks now and then whether its cause has gone (a limits call for an allocation),
+    // so the idle window starts once nothing is held: a hold that outlives its fault is work.
+    const held = async () => ((await stack.api('')).body.paused as unknown[]).length;
+    const holdsNotEnded =
+      (await until(async () => ((await held()) === 0 ? 0 : undefined), 120_000)) ?? (await held());
     const errors = (await stack.api('/errors?limit=500')).body.items as DeadLetterItem[];
     const letters = checkDeadLetters(errors, workload.people);
 
@@ -306,6 +313,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       },
       consumerLag: lag ?? null,
       runsNotEnded,
+      holdsNotEnded,
       idleSalesforceCalls: idleCalls,
       convergedAfterLastFaultSeconds: converged ? (converged - lastFault) / 1000 : null,
       latency: {
@@ -340,6 +348,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       letters.unexpected.length === 0 &&
       lag === 0 &&
       runsNotEnded === 0 &&
+      holdsNotEnded === 0 &&
       idleCalls === 0 &&
       secretsInLogs.length === 0;
     return report;

@@ -44,6 +44,7 @@ describe('chaos (fixed seed, short)', () => {
         deadLetters: report.deadLetters,
         consumerLag: report.consumerLag,
         runsNotEnded: report.runsNotEnded,
+        holdsNotEnded: report.holdsNotEnded,
         idleSalesforceCalls: report.idleSalesforceCalls,
         secretsInLogs: report.secretsInLogs,
         findings: report.findings,
