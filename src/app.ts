@@ -403,7 +403,7 @@ async function start(
     store: stores.holds,
     process: `${hostname()}:${process.pid}`,
     logger: logger.child({ component: 'write-holds' }),
-    ttlMs: 3 * 60_000,
+    ttlMs: 30_000,
   });
   holdBoard.start();
   closers.add('write holds', () => holdBoard.stop());

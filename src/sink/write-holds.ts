@@ -19,8 +19,8 @@ export interface WriteHold {
 
 /**
  * Where every process says which organizations' writes its sinks hold, so the organization's
- * status shows them whichever process answers. Entries expire unless refreshed (a process that
- * died holds nothing), and a sink refreshes its entry at every look at whether it may write.
+ * status shows them whichever process answers. Entries expire unless put again (a process that
+ * died holds nothing): the WriteHoldBoard puts its process's entries every third of their life.
  *
  * Adapters: RedisWriteHoldStore and MemoryWriteHoldStore, held to one conformance suite
  * (test/conformance/write-hold-store.conformance.ts).
@@ -53,11 +53,17 @@ export function holdAction(side: Side, reason: string): string {
 
 /**
  * Keeps this process's entries of the WriteHoldStore up to date from its sinks' `sink.paused`
- * and `sink.resumed` events. A store that cannot be reached only costs the status its view of
- * the pause: it is logged, never thrown into a sink.
+ * and `sink.resumed` events, and puts them again every third of `ttlMs` while they last: a sink
+ * looks at a hold only every minute or so, and an entry must outlive those looks yet vanish soon
+ * after its process dies, or the status shows writes paused that nobody holds. A store that
+ * cannot be reached only costs the status its view of the pause: it is logged, never thrown
+ * into a sink.
  */
 export class WriteHoldBoard {
   private readonly listeners: Array<() => void> = [];
+  /** This process's holds, by organization and side, as last put. */
+  private readonly held = new Map<string, WriteHold>();
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: {
@@ -65,33 +71,29 @@ export class WriteHoldBoard {
       store: WriteHoldStore;
       process: string;
       logger: Logger;
-      /** How long an entry lives without a refresh; above the sinks' longest probe wait. */
+      /** How long an entry lives without being put again. */
       ttlMs: number;
     },
   ) {}
 
   start(): void {
-    const { events, store, process, ttlMs } = this.deps;
-    const fail = (err: unknown): void =>
-      this.deps.logger.warn('write hold not recorded', { err: err as Error });
+    const { events, store, process } = this.deps;
     const paused = (e: SyncEventMap['sink.paused'][0]): void => {
-      store
-        .put(
-          {
-            orgId: e.orgId,
-            side: e.sink,
-            reason: e.reason,
-            code: e.code ?? null,
-            since: e.since ?? Date.now(),
-            heldWrites: e.heldWrites ?? 0,
-            process,
-          },
-          ttlMs,
-        )
-        .catch(fail);
+      const hold: WriteHold = {
+        orgId: e.orgId,
+        side: e.sink,
+        reason: e.reason,
+        code: e.code ?? null,
+        since: e.since ?? Date.now(),
+        heldWrites: e.heldWrites ?? 0,
+        process,
+      };
+      this.held.set(`${e.orgId}\u0000${e.sink}`, hold);
+      this.put(hold);
     };
     const resumed = (e: SyncEventMap['sink.resumed'][0]): void => {
-      store.remove(e.orgId, e.sink, process).catch(fail);
+      this.held.delete(`${e.orgId}\u0000${e.sink}`);
+      store.remove(e.orgId, e.sink, process).catch((err) => this.failed(err));
     };
     events.on('sink.paused', paused);
     events.on('sink.resumed', resumed);
@@ -99,10 +101,25 @@ export class WriteHoldBoard {
       () => events.off('sink.paused', paused),
       () => events.off('sink.resumed', resumed),
     );
+    this.timer = setInterval(() => {
+      for (const hold of this.held.values()) this.put(hold);
+    }, this.deps.ttlMs / 3);
+    this.timer.unref();
   }
 
   stop(): void {
     for (const off of this.listeners.splice(0)) off();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.held.clear();
+  }
+
+  private put(hold: WriteHold): void {
+    this.deps.store.put(hold, this.deps.ttlMs).catch((err) => this.failed(err));
+  }
+
+  private failed(err: unknown): void {
+    this.deps.logger.warn('write hold not recorded', { err: err as Error });
   }
 }
 
