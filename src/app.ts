@@ -27,7 +27,6 @@ import type { SyncEvents } from './pipeline/events';
 import type { InitLiveCredentials } from './orgs/connection-store';
 import { ContactFieldBook } from './orgs/contact-fields';
 import { ManagedOrgDirectory } from './orgs/managed-org-directory';
-import type { OrgChange } from './orgs/managed-org-directory';
 import { mintJwtToken } from './orgs/salesforce-oauth';
 import type { OAuthClient } from './orgs/salesforce-oauth';
 import { OutcomeTracker } from './outcomes/outcome-tracker';
@@ -40,6 +39,7 @@ import { createRuntime } from './pipeline/runtime';
 import { startDemoActivity } from './sandbox/demo-activity';
 import { startSandboxes } from './sandbox/start-sandboxes';
 import type { Sandboxes } from './sandbox/start-sandboxes';
+import { OrgChanges } from './pipeline/org-changes';
 import { WriteHoldBoard } from './sink/write-holds';
 import { WebhookRegistrations } from './source-initlive/webhook-registrations';
 import { idlePollCeilingMs } from './source-initlive/initlive-source';
@@ -435,9 +435,7 @@ async function start(
   });
   closers.add('metrics', () => metrics.close());
 
-  // `started`: the pipeline runs, so directory changes restart sources. `ready`: start-up
-  // (the demo's initial sync included) is over, so /readyz answers 200.
-  let started = false;
+  // `ready`: start-up (the demo's initial sync included) is over, so /readyz answers 200.
   let ready = false;
   let stopping = false;
   const readiness: Readiness = {
@@ -533,36 +531,20 @@ async function start(
 
   // Directory changes (connect, disconnect, settings, needs_reauth) restart that org's
   // sources and reset its schedule, one change at a time per org.
-  const chains = new Map<string, Promise<void>>();
-  const applyChange = async (orgId: string, change: OrgChange): Promise<void> => {
-    if (stopping) return;
-    const connected = directory.state(orgId) === 'connected';
-    try {
-      if (connected) scheduler.set(orgId, directory.syncSettings(orgId).schedule);
-      else scheduler.remove(orgId);
-    } catch (err) {
-      logger.error('schedule not applied', { orgId, err: toSyncError(err) });
-    }
-    if (!started) return;
-    logger.info('organization changed; restarting its sources', {
-      orgId,
-      state: change.state,
-      kind: change.kind,
-    });
-    await pipeline.restartSources(orgId);
-    if (readsHere(orgId)) await webhooks.register(orgId);
-  };
-  const onChanged = (orgId: string, change: OrgChange): void => {
-    const next = (chains.get(orgId) ?? Promise.resolve())
-      .then(() => applyChange(orgId, change))
-      .catch((err: unknown) =>
-        logger.error('organization change not applied', { orgId, err: toSyncError(err) }),
-      );
-    chains.set(orgId, next);
-    void next.finally(() => {
-      if (chains.get(orgId) === next) chains.delete(orgId);
-    });
-  };
+  const orgChanges = new OrgChanges({
+    schedule: (orgId) => {
+      if (directory.state(orgId) === 'connected') {
+        scheduler.set(orgId, directory.syncSettings(orgId).schedule);
+      } else scheduler.remove(orgId);
+    },
+    restart: async (orgId) => {
+      await pipeline.restartSources(orgId);
+      if (readsHere(orgId)) await webhooks.register(orgId);
+    },
+    stopping: () => stopping,
+    logger,
+  });
+  const onChanged = orgChanges.onChanged;
   directory.on('changed', onChanged);
   // Shared state only: an in-memory store cannot lose its data without the process.
   const witness = runtime.stateWitness;
@@ -593,7 +575,7 @@ async function start(
   closers.add('directory', async () => {
     directory.off('changed', onChanged);
     await directory.stop();
-    await Promise.allSettled([...chains.values()]);
+    await orgChanges.settled();
   });
   await directory.start();
   if (witness) await connections.witnessWith(witness);
@@ -623,6 +605,7 @@ async function start(
     });
   }
 
+  orgChanges.starting();
   await pipeline.start();
   closers.add('pipeline', () => pipeline.stop());
   await collector.start();
@@ -633,7 +616,9 @@ async function start(
   closers.add('sync runner', () => runner.stop());
   await scheduler.start();
   closers.add('scheduler', () => scheduler.stop());
-  started = true;
+  // The pipeline runs: directory changes restart sources from now on, and those seen while it
+  // started are applied.
+  orgChanges.start();
   for (const org of directory.list()) {
     if (readsHere(org.orgId)) await webhooks.register(org.orgId);
   }
