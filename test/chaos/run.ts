@@ -45,9 +45,10 @@ export interface ChaosReport {
   orphans: number;
   deadLetters: { expected: number; missing: string[]; unexpected: string[] };
   consumerLag: number | null;
-  runsNotEnded: number;
+  /** Runs still queued or running two minutes after convergence (null: the API never answered). */
+  runsNotEnded: number | null;
   /** Writes still held (`paused` in the status) two minutes after the runs ended. */
-  holdsNotEnded: number;
+  holdsNotEnded: number | null;
   idleSalesforceCalls: number | null;
   convergedAfterLastFaultSeconds: number | null;
   latency: { duringFaults: LatencyFigures; outsideFaults: LatencyFigures };
@@ -95,6 +96,16 @@ async function until<T>(
     if (Date.now() > deadline) return undefined;
     await sleep(everyMs);
   }
+}
+
+/** Reads a count until it is 0; after `timeoutMs`, its last read (null if none answered). */
+async function zeroWithin(
+  read: () => Promise<number | null>,
+  timeoutMs: number,
+): Promise<number | null> {
+  let last: number | null = null;
+  const zero = await until(async () => ((last = await read()) === 0 ? 0 : undefined), timeoutMs);
+  return zero ?? last;
 }
 
 /** Lag of every consumer group of the run, summed (null when Kafka does not answer). */
@@ -249,23 +260,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       log(`did not converge: ${all.length} findings, first ${all.slice(0, 10).join('; ')}`);
     }
 
-    const lag =
-      (await until(async () => {
-        const l = await totalLag(stack);
-        return l === 0 ? 0 : undefined;
-      }, 60_000)) ?? (await totalLag(stack));
+    const lag = await zeroWithin(() => totalLag(stack), 60_000);
     const openRuns = async () => {
       const runs = (await stack.api('/runs?limit=200')).body.runs as Array<{ status: string }>;
       return runs.filter((r) => r.status === 'queued' || r.status === 'running').length;
     };
-    const runsNotEnded =
-      (await until(async () => ((await openRuns()) === 0 ? 0 : undefined), 120_000)) ??
-      (await openRuns());
+    const runsNotEnded = await zeroWithin(openRuns, 120_000);
     // A hold checks now and then whether its cause has gone (a limits call for an allocation),
     // so the idle window starts once nothing is held: a hold that outlives its fault is work.
     const held = async () => ((await stack.api('')).body.paused as unknown[]).length;
-    const holdsNotEnded =
-      (await until(async () => ((await held()) === 0 ? 0 : undefined), 120_000)) ?? (await held());
+    const holdsNotEnded = await zeroWithin(held, 120_000);
     const errors = (await stack.api('/errors?limit=500')).body.items as DeadLetterItem[];
     const letters = checkDeadLetters(errors, workload.people);
 
