@@ -404,6 +404,7 @@ async function start(
     process: `${hostname()}:${process.pid}`,
     logger: logger.child({ component: 'write-holds' }),
     ttlMs: 30_000,
+    now: deps.now,
   });
   holdBoard.start();
   closers.add('write holds', () => holdBoard.stop());

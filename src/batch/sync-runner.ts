@@ -67,8 +67,10 @@ interface Active {
  * try again is read from the shared run history, not held in the process that ran the run: the
  * process itself arms it when the run ends, a process that starts arms it from history, and
  * every process looks at every organization's history each `sweepMs` (for a run or a try again
- * whose process is gone for good). Its run id comes from the failed run's, so however many
- * processes arm it, it is one run.
+ * whose process is gone for good), and at once when a process leaves the deployment (a
+ * `members.left` event), so a dead process's run resumes once its lease runs out rather than at
+ * the next sweep. Its run id comes from the failed run's, so however many processes arm it, it
+ * is one run.
  */
 export class SyncRunner implements SyncTrigger {
   private readonly active = new Map<string, Active>();
@@ -82,6 +84,9 @@ export class SyncRunner implements SyncTrigger {
   /** Per org, the try again armed here (one at a time). */
   private readonly retries = new Map<string, { runId: string; timer: unknown }>();
   private sweepTimer: unknown = null;
+  /** The sweep going on, and whether another was asked for meanwhile. */
+  private sweeping: Promise<void> | null = null;
+  private sweepAgain = false;
   private stopped = false;
 
   constructor(
@@ -100,6 +105,8 @@ export class SyncRunner implements SyncTrigger {
    */
   async start(): Promise<void> {
     this.stopped = false;
+    this.deps.events.off('members.left', this.onMembersLeft);
+    this.deps.events.on('members.left', this.onMembersLeft);
     for (const org of this.deps.orgs.list()) await this.lookAt(org.orgId);
     this.armSweep();
     if (this.options.consumeRequests === false || this.subscription) return;
@@ -132,6 +139,7 @@ export class SyncRunner implements SyncTrigger {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.deps.events.off('members.left', this.onMembersLeft);
     for (const t of this.timers) this.clock.cancelTimer(t);
     this.timers.clear();
     this.watching.clear();
@@ -325,10 +333,34 @@ export class SyncRunner implements SyncTrigger {
     const t = this.clock.setTimer(() => {
       this.timers.delete(t);
       this.sweepTimer = null;
-      void this.sweep().finally(() => this.armSweep());
+      void this.sweepNow().finally(() => this.armSweep());
     }, every);
     this.sweepTimer = t;
     this.timers.add(t);
+  }
+
+  /** A process left: the runs it had are looked at now (each resumes once its lease runs out). */
+  private readonly onMembersLeft = (): void => {
+    if (this.stopped) return;
+    this.log.info("a process left; looking at every organization's runs");
+    void this.sweepNow();
+  };
+
+  /** Sweeps, or, when a sweep is going on, once more after it. */
+  private sweepNow(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    this.sweeping = (async () => {
+      do {
+        this.sweepAgain = false;
+        await this.sweep();
+      } while (this.sweepAgain && !this.stopped);
+    })().finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
   }
 
   /** One org after the other, so a thousand of them are a trickle of reads, not a burst. */

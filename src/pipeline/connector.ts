@@ -60,7 +60,7 @@ export interface Pipeline {
 export function createPipeline(deps: ReconcilerDeps, options: PipelineOptions = {}): Pipeline {
   const sourceLease = options.sourceLease
     ? new SourceLease(
-        { orgs: deps.orgs, logger: deps.logger },
+        { orgs: deps.orgs, logger: deps.logger, events: deps.events },
         options.sourceLease,
         // Both sources of the org, started and stopped together; neither waits on the other.
         {

@@ -35,6 +35,8 @@ export interface SyncEventMap {
     },
   ];
   'sink.resumed': [{ sink: Side; orgId: string }];
+  /** Processes of the deployment whose membership ran out or that left (SourceLease's view). */
+  'members.left': [{ members: string[] }];
   /** An admin acted (Sync now, a settings save): a held organization is looked at again now. */
   'sink.wake': [{ orgId: string }];
   /** The reconciler's outcome for one change. */

@@ -6,6 +6,7 @@ import { rendezvousAssign } from '../core/rendezvous';
 import { SyncError, toSyncError } from '../errors';
 import type { Logger } from '../logger';
 import type { OrgDirectory } from '../orgs/org-directory';
+import type { SyncEvents } from './events';
 import { SOURCE_MEMBERS_GROUP, type Membership } from './membership';
 
 export const DEFAULT_SOURCE_LEASE_MS = 15_000;
@@ -57,6 +58,8 @@ export interface LeasedReaders {
 export interface SourceLeaseDeps {
   orgs: OrgDirectory;
   logger: Logger;
+  /** Told `members.left` when a heartbeat no longer lists members the last one did. */
+  events?: SyncEvents;
 }
 
 class OrgLease {
@@ -431,8 +434,14 @@ export class SourceLease {
         .heartbeat(SOURCE_MEMBERS_GROUP, this.owner, this.leaseMs)
         .then(
           (members) => {
+            const before = this.members;
             this.members = members;
             this.membersAt = sentAt;
+            const left = before?.filter((m) => m !== this.owner && !members.includes(m)) ?? [];
+            if (left.length > 0) {
+              this.log.info('processes left the deployment', { members: left });
+              this.deps.events?.emit('members.left', { members: left });
+            }
           },
           (err: unknown) => {
             const e = toSyncError(err);

@@ -27,7 +27,13 @@ export interface WriteHold {
  */
 export interface WriteHoldStore {
   put(hold: WriteHold, ttlMs: number): Promise<void>;
-  remove(orgId: string, side: Side, process: string): Promise<void>;
+  /**
+   * `process`'s hold ended because its cause went (`sink.resumed`): removes its entry and keeps
+   * `at` as the side's last end for `ttlMs`, so the other processes holding it look again.
+   */
+  end(orgId: string, side: Side, process: string, at: number, ttlMs: number): Promise<void>;
+  /** When a hold of this organization and side last ended (epoch ms), or null. */
+  lastEnded(orgId: string, side: Side): Promise<number | null>;
   /** The organization's holds that have not expired, oldest first. */
   list(orgId: string): Promise<WriteHold[]>;
   close(): Promise<void>;
@@ -55,14 +61,22 @@ export function holdAction(side: Side, reason: string): string {
  * Keeps this process's entries of the WriteHoldStore up to date from its sinks' `sink.paused`
  * and `sink.resumed` events, and puts them again every third of `ttlMs` while they last: a sink
  * looks at a hold only every minute or so, and an entry must outlive those looks yet vanish soon
- * after its process dies, or the status shows writes paused that nobody holds. A store that
- * cannot be reached only costs the status its view of the pause: it is logged, never thrown
- * into a sink.
+ * after its process dies, or the status shows writes paused that nobody holds.
+ *
+ * The cause of a Salesforce hold (allocation, credentials, package) is the organization's, not
+ * the process's: when another process's hold of the same organization ended after this one's
+ * began, the board wakes this process's sink for it (`sink.wake`, once per such end), which looks
+ * at once instead of at its next backoff, so the status stops showing it soon after the first.
+ *
+ * A store that cannot be reached only costs the status its view of the pause: it is logged,
+ * never thrown into a sink.
  */
 export class WriteHoldBoard {
   private readonly listeners: Array<() => void> = [];
   /** This process's holds, by organization and side, as last put. */
   private readonly held = new Map<string, WriteHold>();
+  /** Per hold, the other process's end it was woken for already. */
+  private readonly wokenFor = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -73,6 +87,8 @@ export class WriteHoldBoard {
       logger: Logger;
       /** How long an entry lives without being put again. */
       ttlMs: number;
+      /** The sinks' clock, which dates the holds (`since`). Default Date.now. */
+      now?: () => number;
     },
   ) {}
 
@@ -84,7 +100,7 @@ export class WriteHoldBoard {
         side: e.sink,
         reason: e.reason,
         code: e.code ?? null,
-        since: e.since ?? Date.now(),
+        since: e.since ?? this.now(),
         heldWrites: e.heldWrites ?? 0,
         process,
       };
@@ -93,7 +109,10 @@ export class WriteHoldBoard {
     };
     const resumed = (e: SyncEventMap['sink.resumed'][0]): void => {
       this.held.delete(`${e.orgId}\u0000${e.sink}`);
-      store.remove(e.orgId, e.sink, process).catch((err) => this.failed(err));
+      this.wokenFor.delete(`${e.orgId}\u0000${e.sink}`);
+      store
+        .end(e.orgId, e.sink, process, this.now(), this.deps.ttlMs)
+        .catch((err) => this.failed(err));
     };
     events.on('sink.paused', paused);
     events.on('sink.resumed', resumed);
@@ -102,7 +121,10 @@ export class WriteHoldBoard {
       () => events.off('sink.resumed', resumed),
     );
     this.timer = setInterval(() => {
-      for (const hold of this.held.values()) this.put(hold);
+      for (const [key, hold] of this.held) {
+        this.put(hold);
+        if (hold.side === 'salesforce') void this.wakeIfEndedElsewhere(key, hold);
+      }
     }, this.deps.ttlMs / 3);
     this.timer.unref();
   }
@@ -112,6 +134,23 @@ export class WriteHoldBoard {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.held.clear();
+    this.wokenFor.clear();
+  }
+
+  private async wakeIfEndedElsewhere(key: string, hold: WriteHold): Promise<void> {
+    const ended = await this.deps.store
+      .lastEnded(hold.orgId, hold.side)
+      .catch((err: unknown) => this.failed(err));
+    if (typeof ended !== 'number' || ended <= hold.since || this.wokenFor.get(key) === ended) {
+      return;
+    }
+    if (!this.held.has(key)) return; // resumed meanwhile
+    this.wokenFor.set(key, ended);
+    this.deps.events.emit('sink.wake', { orgId: hold.orgId });
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   private put(hold: WriteHold): void {

@@ -54,12 +54,33 @@ export function describeWriteHoldStoreConformance(
         expect.objectContaining({ side: 'initlive', process: 'c' }),
       ]);
       expect(await other.list(`${org}-x`)).toEqual([]);
-      await other.remove(org, 'salesforce', 'a');
+      await other.end(org, 'salesforce', 'a', 5_000, 60_000);
       expect((await fx.store.list(org)).map((h) => `${h.side}:${h.process}`)).toEqual([
         'salesforce:b',
         'initlive:a',
         'initlive:c',
       ]);
+    });
+
+    it("keeps when a side's hold last ended, for every handle, for as long as asked", async () => {
+      expect(await fx.store.lastEnded(org, 'salesforce')).toBeNull();
+      await fx.store.put(hold(), 60_000);
+      await fx.store.put(hold({ process: 'b' }), 60_000);
+      await fx.store.end(org, 'salesforce', 'a', 7_000, 60_000);
+      const other = await fx.openAnother();
+      expect(await other.lastEnded(org, 'salesforce')).toBe(7_000);
+      expect(await other.lastEnded(org, 'initlive')).toBeNull();
+      expect(await other.lastEnded(`${org}-x`, 'salesforce')).toBeNull();
+      // b's hold is still listed: an end elsewhere does not end it.
+      expect((await other.list(org)).map((h) => h.process)).toEqual(['b']);
+      await other.end(org, 'salesforce', 'b', 9_000, 200);
+      expect(await fx.store.lastEnded(org, 'salesforce')).toBe(9_000);
+      expect(await fx.store.list(org)).toEqual([]);
+      const deadline = Date.now() + 5_000;
+      while ((await fx.store.lastEnded(org, 'salesforce')) !== null) {
+        if (Date.now() > deadline) throw new Error('the end was kept past its time');
+        await new Promise((r) => setTimeout(r, 50));
+      }
     });
 
     it('forgets a hold its process stopped refreshing', async () => {

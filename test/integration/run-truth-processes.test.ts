@@ -253,4 +253,46 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
     const again = await start(portA, 'a2', key, portA);
     expect((await entries(again)).map((e) => e.id)).toEqual(seen.map((e) => e.id));
   });
+
+  it('a Sync now whose process is killed mid-run is finished by the other process, without a restart or a sweep', async () => {
+    const [b, a2] = procs.slice(1);
+    expect(b && a2).toBeTruthy();
+    const staff = Array.from({ length: 3_000 }, (_, i) =>
+      il.control.createStaff({
+        firstName: 'Kim',
+        lastName: `K${i}`,
+        email: `kim.${i}@example.org`,
+      }),
+    );
+    const sync = await api(a2!, '/sync', { method: 'POST' });
+    expect(sync.status).toBe(202);
+    const runId = String(sync.body.runId);
+    // Killed once it has read some volunteers and before it has put them all on the pipeline.
+    await eventually(async () => {
+      const run = (await api(b!, `/runs/${runId}`)).body as Run & {
+        progress: { phase: string; read: { initlive: number } };
+      };
+      expect(run.status).toBe('running');
+      expect(run.progress.read.initlive).toBeGreaterThan(0);
+    }, 60_000);
+    await new Promise<void>((resolve) => {
+      a2!.child.once('exit', () => resolve());
+      a2!.child.kill('SIGKILL');
+    });
+    const killedAt = Date.now();
+    // b sees a2 leave the membership (15 s) and resumes the run once its lease (30 s) runs out;
+    // b's own look at every organization's runs is 5 minutes away.
+    let run: Run;
+    for (;;) {
+      run = (await api(b!, `/runs/${runId}`)).body as Run;
+      if (['succeeded', 'partially_succeeded', 'failed'].includes(run.status)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const tookMs = Date.now() - killedAt;
+    expect(run.status).toBe('partially_succeeded'); // the two refused volunteers of the first test
+    expect(tookMs).toBeLessThan(120_000);
+    const contacts = new Set(sf.control.listContacts().map((c) => c.InitLive_Staff_Id__c));
+    expect(staff.filter((s) => !contacts.has(s.id))).toEqual([]);
+    expect(b!.output.join('')).toContain('a process left');
+  });
 });

@@ -423,6 +423,41 @@ describe('SyncRunner', () => {
     await resumesAfter(w, clock, 60_000, survivor, started.runId);
     await survivor.stop();
   });
+
+  it('when a process leaves, a survivor resumes its run once the lease runs out, not at the next sweep', async () => {
+    w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
+    const clock = new ManualClock(Date.now());
+    const lock = new MemoryLock({ now: () => clock.now() });
+    const dead: SyncRunner = new SyncRunner(
+      { ...w.deps, lock: neverReleased(lock) },
+      {
+        leaseMs: 30_000,
+        consumeRequests: false,
+        clock,
+        sweepMs: 0,
+        job: {
+          initlivePageSize: 10,
+          onCheckpoint: (cp) => void (cp.pages === 3 && dead.stop()),
+        },
+      },
+    );
+    const survivor = new SyncRunner(
+      { ...w.deps, lock: new MemoryLock({ sharedWith: lock }) },
+      { leaseMs: 30_000, consumeRequests: false, clock, job: { settlePollMs: 10 } },
+    );
+    await survivor.start();
+    const started = (await dead.requestRun(ORG_ID, 'manual')) as { runId: string };
+    await dead.whenIdle(ORG_ID);
+    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({ status: 'running' });
+
+    // What the source lease says once the dead process's membership runs out; the sweep
+    // (default every 5 minutes) is never due in this test.
+    w.deps.events.emit('members.left', { members: ['dead'] });
+    // Its look finds the lock still held and arms a look again beside the sweep's timer.
+    await until('the survivor watches the locked run', () => clock.pending > 1);
+    await resumesAfter(w, clock, 30_000, survivor, started.runId);
+    await survivor.stop();
+  });
 });
 
 class RecordingTrigger implements SyncTrigger {

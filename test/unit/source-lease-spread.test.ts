@@ -6,6 +6,7 @@ import { MemoryLock } from '../../src/infra/memory/memory-lock';
 import { MemoryMembership } from '../../src/infra/memory/memory-membership';
 import { silentLogger } from '../../src/logger';
 import { StaticOrgDirectory } from '../../src/orgs/org-directory';
+import { SyncEvents } from '../../src/pipeline/events';
 import { SOURCE_MEMBERS_GROUP } from '../../src/pipeline/membership';
 import { SourceLease } from '../../src/pipeline/source-lease';
 import type { LeasedReaders } from '../../src/pipeline/source-lease';
@@ -101,6 +102,8 @@ describe('SourceLease spread over members', () => {
   let board: Board;
   const orgs = new StaticOrgDirectory(ORGS.map((id) => orgRuntime({} as InitLiveApi, id)));
   const started: SourceLease[] = [];
+  /** Each `members.left` a member was told: who heard it, and who left. */
+  let told: Array<{ member: string; left: string[] }>;
   const handles: Array<{ lock: ControllableLock; membership: ControllableMembership }> = [];
 
   const member = (owner: string, failStart?: Set<string>) => {
@@ -109,8 +112,10 @@ describe('SourceLease spread over members', () => {
       membership: new ControllableMembership(new MemoryMembership({ sharedWith: membership })),
     };
     handles.push(handle);
+    const events = new SyncEvents();
+    events.on('members.left', (e) => told.push({ member: owner, left: e.members }));
     const lease = new SourceLease(
-      { orgs, logger: silentLogger },
+      { orgs, logger: silentLogger, events },
       { lock: handle.lock, membership: handle.membership, leaseMs: LEASE_MS, owner },
       board.readersOf(owner, failStart),
     );
@@ -123,6 +128,7 @@ describe('SourceLease spread over members', () => {
     lock = new MemoryLock();
     membership = new MemoryMembership();
     board = new Board();
+    told = [];
   });
 
   afterEach(async () => {
@@ -196,6 +202,11 @@ describe('SourceLease spread over members', () => {
     expect([...moved]).toEqual(expect.arrayContaining(cOrgs));
     expect(moved.size).toBeLessThanOrEqual(cOrgs.length + 4);
     expect(board.overlaps).toEqual([]);
+    // The survivors heard that c left (their runners look at its runs then), once each.
+    expect([...told].sort((x, y) => x.member.localeCompare(y.member))).toEqual([
+      { member: 'a', left: ['c'] },
+      { member: 'b', left: ['c'] },
+    ]);
   });
 
   it('a joiner receives its share; about the fewest organizations move', async () => {
@@ -233,6 +244,12 @@ describe('SourceLease spread over members', () => {
     // No waiting for a lease to run out: they were released.
     expect(lastStart - stoppedAt).toBeLessThanOrEqual(LEASE_MS + SLACK_MS);
     expect(board.overlaps).toEqual([]);
+    expect(
+      told
+        .filter((t) => t.left.includes('a'))
+        .map((t) => t.member)
+        .sort(),
+    ).toEqual(['b', 'c']);
   });
 
   it('an organization its member cannot start goes to another member, which keeps it', async () => {

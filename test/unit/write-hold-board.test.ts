@@ -22,6 +22,7 @@ describe('WriteHoldBoard', () => {
       process: 'host:1',
       logger: silentLogger,
       ttlMs: TTL_MS,
+      now: () => now,
     });
     board.start();
   });
@@ -78,5 +79,53 @@ describe('WriteHoldBoard', () => {
     events.emit('sink.resumed', { sink: 'salesforce', orgId: 'org_a' });
     await pass(2 * TTL_MS);
     expect(await store.list('org_a')).toEqual([]);
+  });
+
+  it('wakes its sink once when another process ended a hold of the same organization', async () => {
+    const otherEvents = new SyncEvents();
+    const other = new WriteHoldBoard({
+      events: otherEvents,
+      store,
+      process: 'host:2',
+      logger: silentLogger,
+      ttlMs: TTL_MS,
+      now: () => now,
+    });
+    other.start();
+    const wakes: string[] = [];
+    events.on('sink.wake', (e) => wakes.push(e.orgId));
+    try {
+      pause(); // this process holds org_a
+      const held = (e: typeof events): void => {
+        e.emit('sink.paused', {
+          sink: 'salesforce',
+          orgId: 'org_a',
+          reason: 'needs_reauth',
+          untilMs: null,
+          since: now,
+          code: 'AUTH_FAILED',
+          heldWrites: 1,
+        });
+      };
+      held(otherEvents);
+      await pass(TTL_MS);
+      expect(wakes).toEqual([]);
+      otherEvents.emit('sink.resumed', { sink: 'salesforce', orgId: 'org_a' });
+      await Promise.resolve();
+      await pass(TTL_MS / 3);
+      expect(wakes).toEqual(['org_a']);
+      // Its sink looked and still holds (reported again): no second wake for the same end.
+      pause();
+      await pass(TTL_MS);
+      expect(wakes).toEqual(['org_a']);
+      // A hold that begins after the other's end is not woken by it.
+      events.emit('sink.resumed', { sink: 'salesforce', orgId: 'org_a' });
+      await pass(1_000);
+      pause();
+      await pass(TTL_MS);
+      expect(wakes).toEqual(['org_a']);
+    } finally {
+      other.stop();
+    }
   });
 });

@@ -5,9 +5,12 @@ import { byAge, type WriteHold, type WriteHoldStore } from '../../sink/write-hol
 /** WriteHoldStore in process memory (the embedded mode, unit tests). */
 export class MemoryWriteHoldStore implements WriteHoldStore {
   private readonly holds: Map<string, { hold: WriteHold; expiresAt: number }>;
+  /** The last end per organization and side. */
+  private readonly ends: Map<string, { at: number; expiresAt: number }>;
 
   constructor(options: { now?: () => number; sharedWith?: MemoryWriteHoldStore } = {}) {
     this.holds = options.sharedWith?.holds ?? new Map();
+    this.ends = options.sharedWith?.ends ?? new Map();
     this.now = options.now ?? Date.now;
   }
 
@@ -21,8 +24,18 @@ export class MemoryWriteHoldStore implements WriteHoldStore {
     });
   }
 
-  async remove(orgId: string, side: Side, process: string): Promise<void> {
+  async end(orgId: string, side: Side, process: string, at: number, ttlMs: number): Promise<void> {
+    assertKeyParts({ orgId, process });
     this.holds.delete(`${orgId}\u0000${side}\u0000${process}`);
+    this.ends.set(`${orgId}\u0000${side}`, { at, expiresAt: this.now() + ttlMs });
+  }
+
+  async lastEnded(orgId: string, side: Side): Promise<number | null> {
+    assertKeyParts({ orgId });
+    const key = `${orgId}\u0000${side}`;
+    const end = this.ends.get(key);
+    if (end && end.expiresAt <= this.now()) this.ends.delete(key);
+    return end && end.expiresAt > this.now() ? end.at : null;
   }
 
   async list(orgId: string): Promise<WriteHold[]> {

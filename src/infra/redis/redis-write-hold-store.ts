@@ -15,7 +15,8 @@ export interface RedisWriteHoldStoreDeps {
 /**
  * WriteHoldStore on Redis: one hash per organization, `<prefix>holds:{org}`, a field per side
  * and process holding the hold and when it expires (JSON). Expired fields are dropped when the
- * hash is read; the hash itself expires with its newest entry.
+ * hash is read; the hash itself expires with its newest entry. A side's last end is its own
+ * key, `<prefix>holds:{org}:ended:<side>`, kept as long as it was asked to be.
  */
 export class RedisWriteHoldStore implements WriteHoldStore {
   private readonly redis: Redis;
@@ -53,9 +54,20 @@ export class RedisWriteHoldStore implements WriteHoldStore {
     });
   }
 
-  async remove(orgId: string, side: Side, process: string): Promise<void> {
-    await this.op('remove', orgId, async () => {
-      await this.redis.hdel(this.key(orgId), `${side}:${process}`);
+  async end(orgId: string, side: Side, process: string, at: number, ttlMs: number): Promise<void> {
+    await this.op('end', orgId, async () => {
+      await this.redis
+        .multi()
+        .hdel(this.key(orgId), `${side}:${process}`)
+        .set(`${this.key(orgId)}:ended:${side}`, String(at), 'PX', ttlMs)
+        .exec();
+    });
+  }
+
+  async lastEnded(orgId: string, side: Side): Promise<number | null> {
+    return this.op('last end', orgId, async () => {
+      const at = await this.redis.get(`${this.key(orgId)}:ended:${side}`);
+      return at === null ? null : Number(at);
     });
   }
 
