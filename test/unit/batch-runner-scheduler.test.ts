@@ -388,7 +388,11 @@ describe('SyncRunner', () => {
     await restarted.stop();
   });
 
-  it('a run whose process died for good is resumed by a survivor that nobody asks', async () => {
+  /**
+   * A process that dies for good three pages into a Sync now, holding the run's lock until its
+   * lease runs out, and a survivor started before it (`sweepMs` its look at every organization).
+   */
+  async function diesMidRun(sweepMs?: number) {
     w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
     const clock = new ManualClock(Date.now());
     const lock = new MemoryLock({ now: () => clock.now() });
@@ -411,7 +415,7 @@ describe('SyncRunner', () => {
         leaseMs: 30_000,
         consumeRequests: false,
         clock,
-        sweepMs: 60_000,
+        ...(sweepMs === undefined ? {} : { sweepMs }),
         job: { settlePollMs: 10 },
       },
     );
@@ -419,43 +423,23 @@ describe('SyncRunner', () => {
     const started = (await dead.requestRun(ORG_ID, 'manual')) as { runId: string };
     await dead.whenIdle(ORG_ID);
     expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({ status: 'running' });
+    return { world: w, clock, survivor, runId: started.runId };
+  }
 
-    await resumesAfter(w, clock, 60_000, survivor, started.runId);
+  it('a run whose process died for good is resumed by a survivor that nobody asks', async () => {
+    const { world, clock, survivor, runId } = await diesMidRun(60_000);
+    await resumesAfter(world, clock, 60_000, survivor, runId);
     await survivor.stop();
   });
 
   it('when a process leaves, a survivor resumes its run once the lease runs out, not at the next sweep', async () => {
-    w = await startWorld({ staff: 60, contacts: 40, shared: 10 });
-    const clock = new ManualClock(Date.now());
-    const lock = new MemoryLock({ now: () => clock.now() });
-    const dead: SyncRunner = new SyncRunner(
-      { ...w.deps, lock: neverReleased(lock) },
-      {
-        leaseMs: 30_000,
-        consumeRequests: false,
-        clock,
-        sweepMs: 0,
-        job: {
-          initlivePageSize: 10,
-          onCheckpoint: (cp) => void (cp.pages === 3 && dead.stop()),
-        },
-      },
-    );
-    const survivor = new SyncRunner(
-      { ...w.deps, lock: new MemoryLock({ sharedWith: lock }) },
-      { leaseMs: 30_000, consumeRequests: false, clock, job: { settlePollMs: 10 } },
-    );
-    await survivor.start();
-    const started = (await dead.requestRun(ORG_ID, 'manual')) as { runId: string };
-    await dead.whenIdle(ORG_ID);
-    expect(await w.deps.runStore.get(ORG_ID, started.runId)).toMatchObject({ status: 'running' });
-
+    const { world, clock, survivor, runId } = await diesMidRun();
     // What the source lease says once the dead process's membership runs out; the sweep
     // (default every 5 minutes) is never due in this test.
-    w.deps.events.emit('members.left', { members: ['dead'] });
+    world.deps.events.emit('members.left', { members: ['dead'] });
     // Its look finds the lock still held and arms a look again beside the sweep's timer.
     await until('the survivor watches the locked run', () => clock.pending > 1);
-    await resumesAfter(w, clock, 30_000, survivor, started.runId);
+    await resumesAfter(world, clock, 30_000, survivor, runId);
     await survivor.stop();
   });
 });

@@ -41,8 +41,9 @@ describe('WriteHoldBoard', () => {
     }
   }
 
-  function pause(): void {
-    events.emit('sink.paused', {
+  /** Org_a's Salesforce writes held (again) by the sink whose events these are. */
+  function pause(on: SyncEvents = events): void {
+    on.emit('sink.paused', {
       sink: 'salesforce',
       orgId: 'org_a',
       reason: 'needs_reauth',
@@ -96,18 +97,7 @@ describe('WriteHoldBoard', () => {
     events.on('sink.wake', (e) => wakes.push(e.orgId));
     try {
       pause(); // this process holds org_a
-      const held = (e: typeof events): void => {
-        e.emit('sink.paused', {
-          sink: 'salesforce',
-          orgId: 'org_a',
-          reason: 'needs_reauth',
-          untilMs: null,
-          since: now,
-          code: 'AUTH_FAILED',
-          heldWrites: 1,
-        });
-      };
-      held(otherEvents);
+      pause(otherEvents);
       await pass(TTL_MS);
       expect(wakes).toEqual([]);
       otherEvents.emit('sink.resumed', { sink: 'salesforce', orgId: 'org_a' });
