@@ -290,7 +290,7 @@ describe('truthful runs with two connector processes on Kafka, the registry and 
     }
     const tookMs = Date.now() - killedAt;
     expect(run.status).toBe('partially_succeeded'); // the two refused volunteers of the first test
-    expect(tookMs).toBeLessThan(90_000); // 37 s when measured
+    expect(tookMs).toBeLessThan(90_000); // not the 5-minute sweep
     const contacts = new Set(sf.control.listContacts().map((c) => c.InitLive_Staff_Id__c));
     expect(staff.filter((s) => !contacts.has(s.id))).toEqual([]);
     expect(b!.output.join('')).toContain('a process left');
