@@ -27,7 +27,8 @@ import {
  *   npm run bench -- --only=orgs       1,000 organizations x 100 staff over 3 connector
  *                                      processes (`--orgs=`, `--staff=`, `--processes=`,
  *                                      `--change-seconds=`, `--rate=`, `--change-orgs=`, `--idle-seconds=`,
- *                                      `--idle-poll-max-ms=`, `--org-labels=false`); only when
+ *                                      `--idle-poll-max-ms=`, `--org-labels=false`,
+ *                                      `--failover=false`); only when
  *                                      asked for, never part of "everything"
  *   npm run bench -- --only=fairness   one organization's 100,000 x 100,000 full sync while 200
  *                                      others stream 200 changes/s (`--big-records=`,
@@ -80,6 +81,8 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = {
     when: new Date().toISOString(),
     node: process.version,
+    // The orgs and fairness benches' connector processes, when not this binary.
+    connectorNode: process.env.BENCH_CONNECTOR_NODE || null,
     // Flags such as --max-old-space-size change the memory figures: say which were given.
     nodeFlags: process.execArgv,
     // As the flags: glibc's allocator setting (null when unset).
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
         ...(flag('idle-seconds') ? { idleSeconds: Number(flag('idle-seconds')) } : {}),
         ...(flag('idle-poll-max-ms') ? { idlePollMaxMs: Number(flag('idle-poll-max-ms')) } : {}),
         ...(flag('org-labels') === 'false' ? { metricsOrgLabels: false } : {}),
+        ...(flag('failover') === 'false' ? { failover: false } : {}),
         kafkaBrokers: process.env.KAFKA_BROKERS!.split(','),
         schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL!,
         redisUrl: process.env.REDIS_URL!,

@@ -48,8 +48,10 @@ export async function startConnectorMain(
   // BENCH_CONNECTOR_NODE_FLAGS: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where a
   // connector's time goes (the profile is written at its clean stop).
   const flags = (process.env.BENCH_CONNECTOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // BENCH_CONNECTOR_NODE: another node binary for the connectors only (the sandboxes stay on
+  // this one), to tell a Node version's effect on the connector from its effect on the bench.
   const child: ChildProcess = spawn(
-    process.execPath,
+    process.env.BENCH_CONNECTOR_NODE || process.execPath,
     [DEPLOYED_HEAP_FLAG, ...flags, ...mainCommand()],
     {
       env: { PATH: process.env.PATH ?? '', ...DEPLOYED_ENV, ...env },
