@@ -83,6 +83,66 @@ describe('KafkaTransport specifics', () => {
     }
   });
 
+  it('sends that come in while a request is out land together, in order, and a refused one fails alone', async () => {
+    const transport = new KafkaTransport({
+      brokers,
+      clientId: 'transport-send-groups',
+      logger: createLogger({ level: 'error', write: () => undefined }),
+      clientRetry: { retries: 1, initialRetryTime: 50, maxRetryTime: 200 },
+    });
+    const [a, b] = [`kafka-specific.${run}.group-a`, `kafka-specific.${run}.group-b`];
+    const missing = `kafka-specific.${run}.group-missing`;
+    try {
+      await transport.ensureTopics([
+        { name: a, partitions: 2 },
+        { name: b, partitions: 2 },
+      ]);
+      const one = (topic: string, key: string, value: string) =>
+        transport.send(topic, [{ key, value: Buffer.from(value) }]);
+      // The first send goes alone; the rest queue behind it and go as one group, which the
+      // missing topic fails, so they go again one at a time.
+      const sends = Array.from({ length: 60 }, (_, i) =>
+        one(i % 2 ? a : b, `k${i % 3}`, String(i)),
+      );
+      const refused = one(missing, 'x', 'x');
+      const after = Array.from({ length: 20 }, (_, i) => one(a, 'k1', String(60 + i)));
+      const settled = await Promise.allSettled([...sends, refused, ...after]);
+      expect(settled.filter((s) => s.status === 'rejected')).toEqual([
+        { status: 'rejected', reason: expect.objectContaining({ code: 'TRANSPORT_UNAVAILABLE' }) },
+      ]);
+      expect(settled[60]?.status).toBe('rejected');
+
+      const from = new Map([
+        [0, '0'],
+        [1, '0'],
+      ]);
+      const byKey = async (topic: string) => {
+        const keys = new Map<string, number[]>();
+        for (const r of (await transport.readFrom(topic, from)).records) {
+          keys.set(r.key, [...(keys.get(r.key) ?? []), Number(r.value.toString())]);
+        }
+        return keys;
+      };
+      const expected = (odd: boolean) => {
+        const keys = new Map<string, number[]>();
+        for (let i = 0; i < 60; i++) {
+          if (i % 2 === (odd ? 1 : 0)) {
+            keys.set(`k${i % 3}`, [...(keys.get(`k${i % 3}`) ?? []), i]);
+          }
+        }
+        return keys;
+      };
+      const inA = expected(true);
+      inA.set('k1', [...(inA.get('k1') ?? []), ...Array.from({ length: 20 }, (_, i) => 60 + i)]);
+      // Every record once, each key's in the order sent.
+      expect(await byKey(a)).toEqual(inA);
+      expect(await byKey(b)).toEqual(expected(false));
+    } finally {
+      await transport.deleteTopics([a, b]);
+      await transport.close();
+    }
+  });
+
   it('maps kafkajs failures to retriable TRANSPORT_UNAVAILABLE and logs kafkajs errors through the project logger', async () => {
     const lines: string[] = [];
     const transport = new KafkaTransport({

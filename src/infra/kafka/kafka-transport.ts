@@ -34,6 +34,8 @@ import {
 import { rootErrorType, toTransportError } from './kafka-errors';
 import { readFromWithConsumer, readLatestWithConsumer } from './kafka-log-reader';
 import { toConsumedRecord } from './kafka-records';
+import { SendGroups } from './send-groups';
+import type { TopicSend } from './send-groups';
 import { kafkaLogCreator, toKafkaLogLevel } from './kafka-logger';
 
 /**
@@ -112,13 +114,32 @@ const PRODUCE_CHUNK = 500;
  */
 const PRODUCE_MAX_BYTES = 900_000;
 
+/** A record's share of a produce request, framing included (approximately). */
+function messageBytes(m: { key: string; value: Buffer }): number {
+  return m.value.length + Buffer.byteLength(m.key) + 64;
+}
+
+/**
+ * Broker refusals that are about one send's records or topic, not the request as a whole: a
+ * group refused so goes again one send at a time (SendGroups).
+ */
+const REFUSED_FOR_RECORDS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+]);
+
 /** Splits messages into consecutive requests of at most PRODUCE_CHUNK records and PRODUCE_MAX_BYTES. */
 export function produceRequests<M extends { key: string; value: Buffer }>(messages: M[]): M[][] {
   const out: M[][] = [];
   let current: M[] = [];
   let bytes = 0;
   for (const m of messages) {
-    const size = m.value.length + Buffer.byteLength(m.key) + 64;
+    const size = messageBytes(m);
     if (
       current.length > 0 &&
       (current.length >= PRODUCE_CHUNK || bytes + size > PRODUCE_MAX_BYTES)
@@ -159,7 +180,8 @@ function fetchBytesFor(maxBatchSize: number): number {
  * Kafka adapter of the transport port (kafkajs 2.2.4).
  *
  * - One idempotent producer per transport (acks=all, one request in flight, so retries can
- *   neither duplicate nor reorder), partitioning with Kafka's default murmur2 placement.
+ *   neither duplicate nor reorder), partitioning with Kafka's default murmur2 placement. Sends
+ *   that come in while a request is out go together in the next one (SendGroups).
  * - One kafkajs consumer per subscription, offsets committed by hand after the handler
  *   resolved. A failed batch is not committed and not resolved, so kafkajs fetches it again
  *   from the same offset; the partition is paused for the backoff meanwhile, other partitions
@@ -178,6 +200,12 @@ export class KafkaTransport implements Transport {
   private producerLease: ProducerLease | undefined;
   private admin: Promise<Admin> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly sends = new SendGroups<ProducedMessage>(
+    (sends) => this.produce(sends),
+    { records: PRODUCE_CHUNK, bytes: PRODUCE_MAX_BYTES },
+    messageBytes,
+    (err) => REFUSED_FOR_RECORDS.has(rootErrorType(err) ?? ''),
+  );
 
   constructor(options: KafkaTransportOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -212,17 +240,41 @@ export class KafkaTransport implements Transport {
     this.assertOpen();
     if (records.length === 0) return;
     const messages = records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} }));
+    return this.sends.send(topic, messages);
+  }
+
+  /** One send, in requests of its own size; or several that fit one request, as one. */
+  private async produce(sends: Array<TopicSend<ProducedMessage>>): Promise<void> {
     let lease: ProducerLease | undefined;
     try {
       lease = await this.leaseProducer();
-      for (const chunk of produceRequests(messages)) {
-        await lease.producer.send({ topic, acks: -1, messages: chunk });
+      if (sends.length === 1) {
+        const { topic, messages } = sends[0]!;
+        for (const chunk of produceRequests(messages)) {
+          await lease.producer.send({ topic, acks: -1, messages: chunk });
+        }
+      } else {
+        const byTopic = new Map<string, ProducedMessage[]>();
+        for (const { topic, messages } of sends) {
+          const list = byTopic.get(topic);
+          if (list) list.push(...messages);
+          else byTopic.set(topic, [...messages]);
+        }
+        await lease.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
       }
     } catch (err) {
       // kafkajs refreshes metadata for every topic a producer ever wrote to, and one deleted
       // topic fails every later send; a fresh producer forgets it.
       if (lease && rootErrorType(err) === 'UNKNOWN_TOPIC_OR_PARTITION') this.retireProducer(lease);
-      throw toTransportError(err, 'send', { topic, records: records.length });
+      const records = sends.reduce((n, s) => n + s.messages.length, 0);
+      const topics = [...new Set(sends.map((s) => s.topic))];
+      throw toTransportError(err, 'send', {
+        ...(topics.length === 1 ? { topic: topics[0] } : { topics }),
+        records,
+      });
     } finally {
       if (lease) this.releaseProducer(lease);
     }
@@ -449,6 +501,12 @@ export class KafkaTransport implements Transport {
     if (this.closing)
       throw new SyncError('TRANSPORT_UNAVAILABLE', 'Transport is closed', { retriable: false });
   }
+}
+
+interface ProducedMessage {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
 }
 
 interface ProducerLease {
